@@ -1,0 +1,32 @@
+"""Errors that mean "the user gave us something wrong" (exit code 2), as opposed to bugs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input: names the file, the line (1-based, when known) and the problem.
+
+    The CLI turns it into one line on stderr and exit code 2.
+    """
+
+    def __init__(self, problem: str, *, path: str | Path | None = None, line: int | None = None):
+        self.problem = problem
+        self.path = None if path is None else str(path)
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+            where += ": "
+        return f"{where}{self.problem}"
+
+
+class DataError(InputError):
+    """A data file failed validation."""
+
+
+class ConfigError(InputError):
+    """A config file or override failed validation."""
