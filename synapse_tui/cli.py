@@ -205,13 +205,13 @@ def _print_description(info: dict) -> None:
     freq = info["per_part_frequency"]
     rates = [f["rate"] for f in freq]
     lo, hi = min(rates), max(rates)
-    table = Table(title="per-part frequency", title_justify="left", show_edge=False, pad_edge=False)
-    cols = 3
+    table = Table(title="per-part frequency", title_justify="left", box=None, pad_edge=False, padding=(0, 1))
+    cols = max(1, min(3, console.width // 32))
     for _ in range(cols):
         table.add_column("part", justify="right")
         table.add_column("days", justify="right")
         table.add_column("rate", justify="right")
-        table.add_column("", min_width=10)
+        table.add_column("", width=8, no_wrap=True)
     rows = (len(freq) + cols - 1) // cols
     for r in range(rows):
         cells: list[str] = []
@@ -219,7 +219,7 @@ def _print_description(info: dict) -> None:
             i = c * rows + r
             if i < len(freq):
                 f = freq[i]
-                width = 0 if hi == lo else round(10 * (f["rate"] - lo) / (hi - lo))
+                width = 0 if hi == lo else round(8 * (f["rate"] - lo) / (hi - lo))
                 cells += [str(f["part"]), f"{f['count']:,}", f"{f['rate']:.3f}", "█" * width]
             else:
                 cells += ["", "", "", ""]
