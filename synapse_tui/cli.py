@@ -268,6 +268,170 @@ def config_validate(
         console.print(f"OK {path}: model {cfg.model.kind}, hash {config_hash(cfg)}", highlight=False)
 
 
+# --------------------------------------------------------------------------- runs
+
+RunsDirOpt = Annotated[
+    Optional[Path], typer.Option("--runs-dir", help="Where runs live (default: $SYNAPSE_RUNS_DIR or ./runs).")
+]
+
+
+def _load_cfg(config, override, data):
+    from core.config import load_config
+
+    return load_config(config, overrides=override or (), data=None if data is None else str(data))
+
+
+def _progress(msg: str) -> None:
+    err_console.print(f"[dim]…[/dim] {msg}", highlight=False)
+
+
+def k_ranges(ks: list[int]) -> str:
+    """[20, 21, 22, 25] -> '20-22,25'."""
+    out, start, prev = [], None, None
+    for k in sorted(ks):
+        if start is None:
+            start = prev = k
+        elif k == prev + 1:
+            prev = k
+        else:
+            out.append(f"{start}-{prev}" if prev > start else str(start))
+            start = prev = k
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev > start else str(start))
+    return ",".join(out)
+
+
+def _print_outcome(report: dict, run_path: Path) -> None:
+    from core.report import _f
+
+    s = report["summary"]
+    table = Table(title=f"test window · primary [b]{report['primary']}[/b] · reference {report['reference']}",
+                  title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for col in ("model", "calibration", "AUC", "B.skill", "ECE raw→cal", f"best {report['good_tier']}+", "beats uniform"):
+        table.add_column(col, justify="left" if col in ("model", "calibration", "vs uniform") else "right")
+    vu = report.get("versus_uniform") or {}
+    for name, m in report["models"].items():
+        t = m["test"]
+        rates = t["good_or_better"]["rate"]
+        j = max(range(len(rates)), key=lambda i: rates[i])
+        comp = vu.get(name)
+        versus = "–" if comp is None else (f"K {k_ranges(comp['beats_at'])}" if comp["beats"] else "no")
+        style = "bold" if name == report["primary"] else ""
+        table.add_row(name, str(m["calibration"].get("name")), _f(t["auc_macro"], 3), _f(t["brier_skill"], 4),
+                      f"{_f(t['ece_raw'], 3)}→{_f(t['ece'], 3)}", f"{_f(rates[j], 3)} @{report['ks'][j]}", versus,
+                      style=style)
+    console.print(table)
+    v = report.get("verdict")
+    if v:
+        color = "green" if v["status"] == "APPROVED" else "red"
+        console.print(f"verdict: [{color}]{v['status']}[/{color}]"
+                      + (f" (failing: {', '.join(v['failed'])})" if v["failed"] else ""))
+        for c in v["criteria"]:
+            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}", highlight=False)
+    if s.get("lift_capture") is not None:
+        console.print(f"lift capture (vs oracle): {_f(s['lift_capture'], 2)}")
+    console.print(f"run directory: {run_path}", highlight=False)
+
+
+@app.command("baselines")
+@user_errors
+def baselines_cmd(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    override: OverrideOpt = None,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every baseline on forward-chaining splits and write a complete run directory.
+
+    The best baseline is chosen on validation; the test window is touched once and recorded.
+
+        synapse baselines -c configs/baselines.yaml --data sample_data/parts_daily.csv
+    """
+    from core.pipeline import run_baselines
+    from core.runs import runs_root
+
+    cfg = _load_cfg(config or Path("configs/baselines.yaml") if (config or Path("configs/baselines.yaml")).exists() else None,
+                    override, data)
+    try:
+        run = run_baselines(cfg, runs_root(runs_dir), progress=_progress)
+    except InputError:
+        raise
+    except Exception as exc:  # the run directory already says failed, with the traceback
+        err_console.print(f"[bold red]run failed:[/bold red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    _finish(run, as_json)
+
+
+def _finish(run, as_json: bool) -> None:
+    from core.pipeline import last_report
+
+    report = last_report(run)
+    if as_json:
+        print_json({"run_id": run.run_id, "path": str(run.path), "summary": report["summary"],
+                    "verdict": report["verdict"]})
+    else:
+        _print_outcome(report, run.path)
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.", show_default=False)],
+    calibration: Annotated[
+        Optional[str], typer.Option("--calibration", help="auto | none | platt | isotonic | temperature")
+    ] = None,
+    per_part: Annotated[Optional[bool], typer.Option("--per-part/--global", help="Calibrate per part or globally.")] = None,
+    k: Annotated[Optional[str], typer.Option("-k", help="Pool sizes, e.g. 20..27 or 18,20,22.")] = None,
+    override: OverrideOpt = None,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-evaluate a finished run (another calibration method, other K); records the test touch."""
+    from core.config import load_config
+    from core.pipeline import reevaluate
+    from core.runs import RunDir, runs_root
+
+    rd = _open_run(run, runs_dir)
+    extra = list(override or ())
+    if calibration is not None:
+        extra.append(f"calibration.method={calibration}")
+    if per_part is not None:
+        extra.append(f"calibration.per_part={'true' if per_part else 'false'}")
+    if k is not None:
+        extra.append(f"eval.k={_parse_ks(k)}")
+    cfg = load_config(rd.config_yaml, overrides=extra)
+    result = reevaluate(rd, cfg, progress=_progress)
+    if as_json:
+        print_json({"run_id": rd.run_id, "eval_id": result["eval_id"], "summary": result["report"]["summary"],
+                    "verdict": result["report"]["verdict"], "test_touches": result["test_touches"]})
+    else:
+        _print_outcome(result["report"], rd.path)
+        console.print(f"test window touched {result['test_touches']} time(s) (recorded in manifest.json)")
+
+
+def _parse_ks(text: str) -> str:
+    text = text.strip()
+    if ".." in text:
+        a, b = text.split("..", 1)
+        if not (a.strip().isdigit() and b.strip().isdigit()):
+            raise InputError(f"-k {text}: expected A..B or a comma list of integers")
+        return str(list(range(int(a), int(b) + 1)))
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items or not all(t.isdigit() for t in items):
+        raise InputError(f"-k {text}: expected A..B or a comma list of integers")
+    return str([int(t) for t in items])
+
+
+def _open_run(ref: str, runs_dir):
+    from core.runs import RunDir, is_run_id, runs_root
+
+    p = Path(ref)
+    if p.is_dir() and is_run_id(p.name):
+        return RunDir(p)
+    return RunDir.open(runs_root(runs_dir), ref)
+
+
 def main() -> None:
     app()
 
