@@ -56,6 +56,11 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
 
 
+def informative(truth: np.ndarray) -> bool:
+    """Whether true probabilities differ between parts on some day (T, P)."""
+    return bool(np.any(np.ptp(truth, axis=1) > 1e-12))
+
+
 def _mean_good_rate(block: dict, good_tier: str) -> float:
     rates = block[good_tier]["rate"]
     return float(np.mean(rates))
@@ -93,6 +98,11 @@ def evaluate_scorers(scored: list[Scored], win: Windows, cfg) -> Outcome:
             ("test", win.y_test, p_test, raw_test, win.truth_test),
         ):
             res = metrics.evaluate(y, p, p_raw=raw, truth=truth, **common)
+            if truth is not None and not informative(truth):
+                # A constant truth (the uniform control) ranks by part id like the uniform
+                # scorer: (model - random) / (oracle - random) would be noise, not lift.
+                res["lift_capture"] = None
+                res["oracle"]["lift_capture"] = {t: None for t in res["oracle"]["lift_capture"]}
             res["ece_raw"] = metrics.ece(y, raw, ev.ece_bins)
             res["classwise_ece_raw"] = metrics.classwise_ece(y, raw, ev.ece_bins)
             res["brier_skill_raw"] = metrics.brier_skill(y, raw, win.base_rate)
@@ -117,9 +127,9 @@ def evaluate_scorers(scored: list[Scored], win: Windows, cfg) -> Outcome:
         reference = best_baseline
     else:
         primary = best_baseline
-        reference = UNIFORM if UNIFORM in models and best_baseline != UNIFORM else None
+        reference = UNIFORM if UNIFORM in models else None
     comparison = None
-    if primary is not None and reference is not None:
+    if primary is not None and reference is not None and primary != reference:
         comparison = metrics.jsonable(metrics.compare(indicators[primary], indicators[reference], ks))
     versus_uniform = {}
     if UNIFORM in models:
@@ -154,12 +164,16 @@ def verdict(report: dict, targets) -> dict:
     ]
     if targets.beat_baseline:
         comp = report["comparison"]
-        beats = bool(comp and comp["beats"])
-        criteria.append({
-            "name": "beats_reference",
-            "rule": f"beats {report['reference']} (McNemar, Holm-adjusted p < 0.05 at some K)",
-            "value": comp["beats_at"] if comp else None, "ok": beats,
-        })
+        if report["reference"] is None:
+            rule, value = "beats a reference", "no reference scorer in this run"
+        elif report["primary"] == report["reference"]:
+            rule = f"beats {report['reference']} (McNemar, Holm-adjusted p < 0.05 at some K)"
+            value = f"no baseline did better than {report['reference']} on validation"
+        else:
+            rule = f"beats {report['reference']} (McNemar, Holm-adjusted p < 0.05 at some K)"
+            value = comp["beats_at"]
+        criteria.append({"name": "beats_reference", "rule": rule, "value": value,
+                         "ok": bool(comp and comp["beats"])})
     failed = [c["name"] for c in criteria if not c["ok"]]
     return {"status": "APPROVED" if not failed else "FAILED", "failed": failed, "criteria": criteria}
 

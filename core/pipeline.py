@@ -170,7 +170,7 @@ def write_artifacts(run: RunDir, prep_or_manifest: dict, cfg_yaml: str, outcomes
     events.artifact(run.predictions_npz.name)
     if last.report["primary"] is not None:
         progress("plotting")
-        rep.plot_reliability(last.report, run.calibration_png)
+        rep.plot_reliability(last.report, last.arrays, run.calibration_png)
         events.artifact(run.calibration_png.name)
         rep.plot_tier_rates(last.report, run.tier_rates_png)
         events.artifact(run.tier_rates_png.name)

@@ -87,41 +87,53 @@ def _arr(x) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in x], dtype=float)
 
 
-def plot_reliability(report: dict, path: Path, split: str = "test") -> None:
-    """Reliability diagram of the primary model, before and after calibration, with bin counts."""
+def quantile_reliability(y: np.ndarray, p: np.ndarray, bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Mean predicted vs observed frequency in `bins` equal-mass bins of p: a finer view than
+    the equal-width ECE bins when every probability sits in a narrow range. y, p (T, P)."""
+    order = np.argsort(p, axis=None, kind="stable")
+    chunks = np.array_split(order, bins)
+    yf, pf = y.ravel().astype(float), p.ravel()
+    return np.array([pf[c].mean() for c in chunks]), np.array([yf[c].mean() for c in chunks])
+
+
+def plot_reliability(report: dict, arrays: dict, path: Path, split: str = "test") -> None:
+    """Reliability of the primary model before and after calibration, with how many
+    (day, part) pairs sit at each predicted probability."""
     plt = _pyplot()
     name = report["primary"]
     block = report["models"][name][split]
-    before, after = block["reliability_raw"], block["reliability"]
-    edges = np.asarray(after["edges"], dtype=float)
-    centers = (edges[:-1] + edges[1:]) / 2
-    width = edges[1] - edges[0]
-    fig, (ax, axn) = plt.subplots(2, 1, figsize=(6.4, 6.6), sharex=True,
-                                  gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
-    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfectly calibrated")
-    for rel, label, style in (
-        (before, f"before (raw), ECE {block['ece_raw']:.3f}", dict(color="#d62728", marker="o", mfc="white")),
-        (after, f"after ({report['models'][name]['calibration'].get('name')}), ECE {block['ece']:.3f}",
-         dict(color="#1f77b4", marker="o")),
+    y = np.asarray(arrays[f"y_{split}"], dtype=bool)
+    raw = np.asarray(arrays[f"{name}__raw_{split}"], dtype=float)
+    cal = np.asarray(arrays[f"{name}__prob_{split}"], dtype=float)
+    bins = report["models"][name][split]["bins"]
+    fig, (ax, axn) = plt.subplots(2, 1, figsize=(6.4, 6.8), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 1.1], "hspace": 0.08})
+    lo = float(min(raw.min(), cal.min(), y.mean()))
+    hi = float(max(np.quantile(raw, 0.999), np.quantile(cal, 0.999)))
+    pad = 0.08 * (hi - lo) + 1e-3
+    lo, hi = max(0.0, lo - pad), min(1.0, hi + pad)
+    ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1, label="perfectly calibrated")
+    method = report["models"][name]["calibration"].get("name")
+    for probs, label, style in (
+        (raw, f"before (raw scores): ECE {block['ece_raw']:.3f}",
+         dict(color="#d62728", marker="o", mfc="white")),
+        (cal, f"after ({method}): ECE {block['ece']:.3f}", dict(color="#1f77b4", marker="o")),
     ):
-        mp, my = _arr(rel["mean_p"]), _arr(rel["mean_y"])
-        ok = np.isfinite(mp) & np.isfinite(my)
-        ax.plot(mp[ok], my[ok], linewidth=1.6, markersize=5, label=label, **style)
-    hi = max(0.05, float(np.nanmax(np.r_[_arr(after["mean_p"]), _arr(before["mean_p"]),
-                                          _arr(after["mean_y"]), _arr(before["mean_y"])])) * 1.1)
-    hi = min(1.0, hi)
-    ax.set_xlim(0, hi)
-    ax.set_ylim(0, hi)
+        mp, my = quantile_reliability(y, probs)
+        ax.plot(mp, my, linewidth=1.5, markersize=4, label=label, **style)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
     ax.set_ylabel("observed frequency of the event")
-    ax.set_title(f"Reliability of {name} on the {split} window ({block['n_days']} days)\n"
-                 "points on the dashed line = probabilities mean what they say", fontsize=10)
+    ax.set_title(f"Reliability of {name} on the {split} window ({block['n_days']} days x {block['n_parts']} parts)\n"
+                 f"points: 20 equal-mass bins; ECE uses {bins} equal-width bins (DESIGN.md 5)", fontsize=9.5)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    for rel, color, off in ((before, "#d62728", -width / 4), (after, "#1f77b4", width / 4)):
-        axn.bar(centers + off, _arr(rel["count"]), width=width / 2, color=color, alpha=0.6)
-    axn.set_yscale("log")
-    axn.set_ylabel("(day, part)\npairs per bin", fontsize=8)
+    edges = np.linspace(lo, hi, 41)
+    axn.hist(raw.ravel(), bins=edges, color="#d62728", alpha=0.45, label="before")
+    axn.hist(cal.ravel(), bins=edges, color="#1f77b4", alpha=0.45, label="after")
+    axn.set_ylabel("(day, part)\npairs", fontsize=8)
     axn.set_xlabel("predicted probability")
+    axn.legend(fontsize=7, loc="upper right")
     axn.grid(alpha=0.3)
     _save(fig, path)
     plt.close(fig)

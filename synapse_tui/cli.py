@@ -327,7 +327,9 @@ def _print_outcome(report: dict, run_path: Path) -> None:
         console.print(f"verdict: [{color}]{v['status']}[/{color}]"
                       + (f" (failing: {', '.join(v['failed'])})" if v["failed"] else ""))
         for c in v["criteria"]:
-            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}", highlight=False)
+            value = _f(c["value"]) if isinstance(c["value"], float) else c["value"]
+            note = "" if c["ok"] or value is None else f" — {value}"
+            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}{note}", highlight=False)
     if s.get("lift_capture") is not None:
         console.print(f"lift capture (vs oracle): {_f(s['lift_capture'], 2)}")
     console.print(f"run directory: {run_path}", highlight=False)
