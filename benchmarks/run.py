@@ -48,9 +48,29 @@ def case_load_sample() -> Case:
     )
 
 
+def case_evaluate() -> Case:
+    from benchmarks.bench_metrics import case_evaluate as make
+
+    return make()
+
+
+def case_baselines_run() -> Case:
+    import tempfile
+
+    from core.config import load_config
+    from core.pipeline import run_baselines
+
+    cfg = load_config(ROOT / "configs" / "baselines.yaml", data=str(SAMPLE))
+    root = Path(tempfile.mkdtemp(prefix="synapse-bench-"))
+    return Case("synapse baselines on the sample (6 scorers, all artifacts)",
+                lambda: run_baselines(cfg, root), repeat=3)
+
+
 CASES = {
     "cli_help": case_cli_help,
     "load_sample": case_load_sample,
+    "evaluate": case_evaluate,
+    "baselines_run": case_baselines_run,
 }
 
 

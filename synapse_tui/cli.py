@@ -16,6 +16,7 @@ from typing import Annotated, Callable, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from core.errors import InputError
 
@@ -50,10 +51,21 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True, soft_wrap=True)
+            tell(f"{exc}", "error:", "bold red")
             raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper
+
+
+def tell(message: str, label: str = "", style: str = "", *, stderr: bool = True) -> None:
+    """One line, never wrapped and never read as markup: file names and cell values can
+    hold brackets, and scripts grep these lines."""
+    text = Text.assemble((label, style), " " if label else "", message)
+    (err_console if stderr else console).print(text, soft_wrap=True, highlight=False)
+
+
+def say(message: str) -> None:
+    tell(message, stderr=False)
 
 
 def print_json(obj) -> None:
@@ -122,6 +134,8 @@ def data_generate(
 
         synapse data generate --kind planted --days 3000 --seed 7 --out my.csv
     """
+    import numpy as np
+
     from core.data import synthetic
 
     if per_day >= parts:
@@ -131,7 +145,12 @@ def data_generate(
     if existing and not force:
         raise InputError(f"{existing[0]} exists; pass --force to overwrite")
     syn = synthetic.generate(kind.value, days=days, parts=parts, per_day=per_day, seed=seed, start=start)
-    paths = synthetic.write(out, syn)
+    if syn.dates[-1] > np.datetime64("9999-12-31"):
+        raise InputError(f"--start {start} with --days {days} runs past 9999-12-31")
+    try:
+        paths = synthetic.write(out, syn)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror or exc}", path=exc.filename or out) from None
     summary = {
         "kind": kind.value, "days": days, "parts": parts, "per_day": per_day, "seed": seed,
         "first_date": str(syn.dates[0]), "last_date": str(syn.dates[-1]), "files": [str(p) for p in paths],
@@ -143,7 +162,7 @@ def data_generate(
             f"wrote {days} {kind.value} days ({syn.dates[0]} .. {syn.dates[-1]}), P={parts}, K={per_day}, seed={seed}:"
         )
         for p in paths:
-            console.print(f"  {p}")
+            say(f"  {p}")
 
 
 @data_app.command("validate")
@@ -163,8 +182,8 @@ def data_validate(
         print_json({"ok": True, "path": str(file), "format": ds.fmt, "T": ds.T, "P": ds.P, "warnings": list(ds.warnings)})
         return
     for w in ds.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
-    console.print(f"OK {file}: {ds.fmt}, {ds.T} days x {ds.P} parts, {ds.dates[0]} .. {ds.dates[-1]}", highlight=False)
+        tell(w, "warning:", "yellow")
+    say(f"OK {file}: {ds.fmt}, {ds.T} days x {ds.P} parts, {ds.dates[0]} .. {ds.dates[-1]}")
 
 
 @data_app.command("describe")
@@ -185,7 +204,7 @@ def data_describe(
         print_json(info)
         return
     for w in ds.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        tell(w, "warning:", "yellow")
     _print_description(info)
 
 
@@ -265,7 +284,7 @@ def config_validate(
 
     for path in configs:
         cfg = load_config(path)
-        console.print(f"OK {path}: model {cfg.model.kind}, hash {config_hash(cfg)}", highlight=False)
+        say(f"OK {path}: model {cfg.model.kind}, hash {config_hash(cfg)}")
 
 
 # --------------------------------------------------------------------------- runs
@@ -282,7 +301,7 @@ def _load_cfg(config, override, data):
 
 
 def _progress(msg: str) -> None:
-    err_console.print(f"[dim]…[/dim] {msg}", highlight=False)
+    tell(msg, "…", "dim")
 
 
 def k_ranges(ks: list[int]) -> str:
@@ -329,10 +348,10 @@ def _print_outcome(report: dict, run_path: Path) -> None:
         for c in v["criteria"]:
             value = _f(c["value"]) if isinstance(c["value"], float) else c["value"]
             note = "" if c["ok"] or value is None else f" — {value}"
-            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}{note}", highlight=False)
+            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}{note}", highlight=False, markup=False)
     if s.get("lift_capture") is not None:
         console.print(f"lift capture (vs oracle): {_f(s['lift_capture'], 2)}")
-    console.print(f"run directory: {run_path}", highlight=False)
+    say(f"run directory: {run_path}")
 
 
 @app.command("baselines")
@@ -353,14 +372,13 @@ def baselines_cmd(
     from core.pipeline import run_baselines
     from core.runs import runs_root
 
-    cfg = _load_cfg(config or Path("configs/baselines.yaml") if (config or Path("configs/baselines.yaml")).exists() else None,
-                    override, data)
+    cfg = _load_cfg(config or "baselines", override, data)
     try:
         run = run_baselines(cfg, runs_root(runs_dir), progress=_progress)
     except InputError:
         raise
     except Exception as exc:  # the run directory already says failed, with the traceback
-        err_console.print(f"[bold red]run failed:[/bold red] {type(exc).__name__}: {exc}")
+        tell(f"{type(exc).__name__}: {exc}", "run failed:", "bold red")
         raise typer.Exit(EXIT_FAILED) from None
     _finish(run, as_json)
 

@@ -334,7 +334,7 @@ def test_data_shortcut(tmp_path):
 def test_switching_kind_by_override_gives_the_new_kind_and_says_what_it_dropped():
     with pytest.warns(ConfigWarning, match=r"ewma -> gru drops model\.halflife=30\.0 \(.*baselines\.yaml:\d+\)"):
         cfg = load_config(ROOT / "configs" / "baselines.yaml", overrides=["model.kind=gru"])
-    assert cfg.model == GruModel() and cfg.name == "gru"
+    assert cfg.model == GruModel() and cfg.name == "baselines"  # an explicit name is kept
     # Fields of a shared family carry over: gru <-> lstm.
     with warnings.catch_warnings():
         warnings.simplefilter("error")

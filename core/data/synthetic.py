@@ -350,7 +350,11 @@ def write(out: str | Path, syn: Synthetic) -> list[Path]:
     }
     with atomic_open(out, "wb") as fh:
         fh.write(_csv_bytes(syn))
-    atomic_write_bytes(npz, _npz_bytes(arrays))
+    try:
+        atomic_write_bytes(npz, _npz_bytes(arrays))
+    except BaseException:
+        out.unlink(missing_ok=True)  # a data file without its truth would be half a result
+        raise
     return [out, npz]
 
 
