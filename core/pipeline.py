@@ -6,6 +6,7 @@ behind. Once it exists, every step is logged to events.jsonl, and a failure ends
 """
 from __future__ import annotations
 
+import contextlib
 import platform
 import socket
 import sys
@@ -195,48 +196,66 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def run_baselines(cfg: Config, root: Path, *, progress: Progress = _quiet) -> RunDir:
-    """`synapse baselines`: every baseline on every fold, a complete run directory."""
-    prep = prepare(cfg)
-    run = RunDir.create(root, cfg.name)
-    cfg_yaml = dump_yaml(cfg)
-    run.write_text("config.yaml", cfg_yaml)
-    man = manifest(prep, run)
-    run.write_json("manifest.json", man)
+@contextlib.contextmanager
+def run_lifecycle(run: RunDir, cfg_yaml: str, man: dict, device: str = "cpu", attempt: int = 1):
+    """Open the event log, mark the run started, and on any exception end it failed (or
+    cancelled) with the traceback in the log and in training_log.md, then re-raise."""
     with run.event_writer() as events:
-        events.queued()
-        events.run_started(run.run_id, man["config_hash"], "cpu", 1)
+        if attempt == 1:
+            events.queued()
+        events.run_started(run.run_id, man["config_hash"], device, attempt)
         try:
-            progress(f"run {run.run_id}: scoring {len(cfg.eval.baselines) + 1} baselines on {prep.data.T} days")
-            logits = baseline_logits(cfg, prep.data.Y)
-            outcomes = []
-            for split in prep.splits:
-                progress(f"fold {split.fold}: calibrating on validation, evaluating")
-                out = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"),
-                                       windows(prep, split), cfg)
-                outcomes.append((split, out))
-                primary = out.report["primary"]
-                cal = out.report["models"][primary]["calibration"]
-                test = out.report["models"][primary]["test"]
-                events.calibrated(cal.get("name"), test["ece_raw"], test["ece"], model=primary, fold=split.fold)
-            man = record_test_touch(run, f"baselines run: {len(logits)} baselines evaluated on "
-                                         f"{len(prep.splits)} test window(s)")
-            result = write_artifacts(run, man, cfg_yaml, outcomes, eval_id="run", events=events, progress=progress)
-            events.evaluated(result["summary"])
+            yield events
             events.run_finished("succeeded")
         except BaseException as exc:
             tb = traceback.format_exc()
             events.log("error", tb)
             events.run_finished("cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
                                 error=f"{type(exc).__name__}: {exc}")
-            try:
+            with contextlib.suppress(Exception):  # the original error matters more than the summary
                 rep.write_training_log(run.training_log_md, rep.training_log(
                     run_id=run.run_id, config_yaml=cfg_yaml, manifest=run.read_json("manifest.json"),
                     report={}, error=tb))
-            except Exception:  # the original error matters more than a failed summary
-                pass
             raise
+
+
+def start_run(cfg: Config, root: Path, prep: Prepared, device: str = "cpu") -> tuple[RunDir, str, dict]:
+    """Create the run directory with its resolved config and manifest."""
+    run = RunDir.create(root, cfg.name)
+    cfg_yaml = dump_yaml(cfg)
+    run.write_text("config.yaml", cfg_yaml)
+    man = manifest(prep, run)
+    man["device"] = device
+    run.write_json("manifest.json", man)
+    return run, cfg_yaml, man
+
+
+def run_baselines(cfg: Config, root: Path, *, progress: Progress = _quiet) -> RunDir:
+    """`synapse baselines`: every baseline on every fold, a complete run directory."""
+    prep = prepare(cfg)
+    run, cfg_yaml, man = start_run(cfg, root, prep)
+    with run_lifecycle(run, cfg_yaml, man) as events:
+        progress(f"run {run.run_id}: scoring {len(cfg.eval.baselines) + 1} baselines on {prep.data.T} days")
+        logits = baseline_logits(cfg, prep.data.Y)
+        outcomes = []
+        for split in prep.splits:
+            progress(f"fold {split.fold}: calibrating on validation, evaluating")
+            out = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"),
+                                   windows(prep, split), cfg)
+            outcomes.append((split, out))
+            log_calibration(events, out, split)
+        man = record_test_touch(run, f"baselines run: {len(logits)} baselines evaluated on "
+                                     f"{len(prep.splits)} test window(s)")
+        result = write_artifacts(run, man, cfg_yaml, outcomes, eval_id="run", events=events, progress=progress)
+        events.evaluated(result["summary"])
     return run
+
+
+def log_calibration(events, out: Outcome, split: Split) -> None:
+    primary = out.report["primary"]
+    cal = out.report["models"][primary]["calibration"]
+    test = out.report["models"][primary]["test"]
+    events.calibrated(cal.get("name"), test["ece_raw"], test["ece"], model=primary, fold=split.fold)
 
 
 def reevaluate(run: RunDir, cfg: Config, *, progress: Progress = _quiet) -> dict:

@@ -383,6 +383,36 @@ def baselines_cmd(
     _finish(run, as_json)
 
 
+@app.command("train")
+@user_errors
+def train_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="A learned-model config: configs/logistic.yaml, gru, lstm, transformer, hawkes.")],
+    data: DataOpt = None,
+    override: OverrideOpt = None,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a learned scorer, calibrate it on validation and judge it against the best baseline.
+
+    Early stopping, the best checkpoint and calibration all use the validation window only;
+    the test window is evaluated once and the touch recorded.
+
+        synapse train -c configs/gru.yaml --data sample_data/parts_daily.csv -o train.epochs=20
+    """
+    from core.train_run import run_train
+    from core.runs import runs_root
+
+    cfg = _load_cfg(config, override, data)
+    try:
+        run = run_train(cfg, runs_root(runs_dir), progress=_progress)
+    except InputError:
+        raise
+    except Exception as exc:  # the run directory already says failed, with the traceback
+        tell(f"{type(exc).__name__}: {exc}", "run failed:", "bold red")
+        raise typer.Exit(EXIT_FAILED) from None
+    _finish(run, as_json)
+
+
 def _finish(run, as_json: bool) -> None:
     from core.pipeline import last_report
 
