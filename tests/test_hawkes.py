@@ -1,0 +1,236 @@
+"""Hawkes scorer (core/models/hawkes.py) and its traces (core.features.exp_traces): recovery
+of a known process by maximum likelihood, causality by perturbation (of scoring and of
+fitting), agreement with slow references, constraints, heads and the shipped config."""
+import numpy as np
+import pytest
+import torch
+
+from core.config import load_config
+from core.features import exp_traces
+from core.models import build_scorer
+from core.models.base import head_loss
+from core.models.hawkes import HawkesScorer
+
+torch.set_num_threads(1)
+
+
+def k_per_day(rng, T, P, K):
+    Y = np.zeros((T, P), dtype=bool)
+    np.put_along_axis(Y, np.argsort(rng.random((T, P)), axis=1)[:, :K], True, axis=1)
+    return Y
+
+
+def day_range(T, start="1999-12-30"):
+    return np.datetime64(start) + np.arange(T)
+
+
+def simulate(mu, alpha, tau, T, seed):
+    """Unconstrained Bernoulli Hawkes: each part independently occurs on day t with
+    probability sigmoid(mu_p + sum_q alpha[q, p] h[t, q]), h[t] = sum_{s<t} e^{-(t-1-s)/tau} Y[s]."""
+    rng = np.random.default_rng(seed)
+    r = np.exp(-1.0 / tau)
+    u = rng.random((T, len(mu)))
+    Y = np.zeros((T, len(mu)), dtype=bool)
+    h = np.zeros(len(mu))
+    for t in range(T):
+        Y[t] = u[t] < 1.0 / (1.0 + np.exp(-(mu + h @ alpha)))
+        h = r * h + Y[t]
+    return Y
+
+
+# A sparse 8-part process: self-excitation, self-inhibition, cross-excitation, cross-inhibition.
+P8 = 8
+BASE = np.array([0.30, 0.35, 0.40, 0.45, 0.30, 0.40, 0.35, 0.45])
+ALPHA = np.zeros((P8, P8))
+for (q, p), v in {(0, 0): 0.8, (1, 2): 0.6, (2, 1): -0.7, (3, 3): -0.5, (4, 5): 1.0,
+                  (5, 4): -0.6, (6, 7): 0.5, (7, 6): -0.8, (6, 6): -0.5, (0, 3): 0.5}.items():
+    ALPHA[q, p] = v
+TAU = 1.0
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return simulate(np.log(BASE / (1 - BASE)), ALPHA, TAU, 20_000, seed=0)
+
+
+# --------------------------------------------------------------------------- recovery
+
+def test_mle_recovers_a_known_hawkes_process(planted):
+    model = HawkesScorer(P8, decays=[TAU], inhibition=True)
+    inputs = model.prepare(planted, day_range(len(planted)))
+    info = model.fit_mle(inputs, planted, l2=0.0)
+    assert info["converged"] and info["iterations"] > 1
+    rates = model.base_rates()
+    np.testing.assert_array_less(np.abs(rates - BASE) / BASE, 0.15)
+    est = model.interactions()
+    assert est.shape == (1, P8, P8)
+    big = np.abs(ALPHA) >= 0.3
+    assert (np.sign(est[0][big]) == np.sign(ALPHA[big])).all()
+    np.testing.assert_array_less(np.abs(est[0][big] - ALPHA[big]), 0.1)
+    assert np.abs(est[0][~big]).max() < 0.2           # and no large spurious effect
+    # maximum likelihood: the fit beats the truth's own likelihood on its training data
+    truth = HawkesScorer(P8, decays=[TAU])
+    with torch.no_grad():
+        truth.mu.copy_(torch.from_numpy(np.log(BASE / (1 - BASE))).float())
+        truth.weight.copy_(torch.from_numpy(ALPHA[None] / truth.trace_scale.numpy()[:, None, None]).float())
+    np.testing.assert_allclose(truth.interactions()[0], ALPHA, atol=1e-6)
+    y = torch.from_numpy(planted.astype(np.float32))
+    assert info["nll"] <= float(truth._nll(truth.score(inputs, 0, len(planted)), y, 0)) + 1e-6
+
+
+def test_without_inhibition_every_interaction_is_nonnegative(planted):
+    model = HawkesScorer(P8, decays=[TAU, 7.0], inhibition=False)
+    inputs = model.prepare(planted, day_range(len(planted)))
+    model.fit_mle(inputs, planted, l2=1e-3, max_iter=60)
+    est = model.interactions()
+    assert est.shape == (2, P8, P8) and (est >= 0).all()
+    assert est[0, 4, 5] > 0.3                          # the strongest excitation is still found
+
+
+def test_l2_shrinks_the_interactions(planted):
+    sizes = []
+    for l2 in (0.0, 1.0):
+        model = HawkesScorer(P8, decays=[TAU])
+        info = model.fit_mle(model.prepare(planted, day_range(len(planted))), planted, l2=l2)
+        sizes.append(np.abs(model.interactions()).sum())
+        assert info["loss"] >= info["nll"]
+    assert sizes[1] < 0.5 * sizes[0]
+
+
+# --------------------------------------------------------------------------- the model's arithmetic
+
+def ref_traces(Y, decays):
+    T, P = Y.shape
+    h = np.zeros((T, P, len(decays)))
+    for t in range(T):
+        for d, tau in enumerate(decays):
+            for s in range(t):
+                h[t, :, d] += np.exp(-(t - 1 - s) / tau) * Y[s]
+    return h.reshape(T, -1)
+
+
+def test_exp_traces_match_reference():
+    rng = np.random.default_rng(1)
+    Y = k_per_day(rng, 80, 5, 2)
+    decays = [0.5, 1.0, 7.0, 30.0]
+    h = exp_traces(Y, decays)
+    assert h.shape == (80, 5 * 4)
+    np.testing.assert_allclose(h, ref_traces(Y, decays), rtol=1e-12, atol=1e-12)
+    assert (h[0] == 0).all() and np.array_equal(h.reshape(80, 5, 4)[1, :, 0], Y[0])   # yesterday weighs 1
+
+
+def test_forward_is_mu_plus_alpha_times_traces():
+    rng = np.random.default_rng(2)
+    Y, P = k_per_day(rng, 60, 6, 2), 6
+    model = HawkesScorer(P, decays=[1.0, 5.0])
+    with torch.no_grad():
+        model.mu.normal_()
+        model.weight.normal_()
+    inputs = model.prepare(Y, day_range(60))
+    h = exp_traces(Y, [1.0, 5.0]).reshape(60, P, 2)
+    expected = model.base_rates()
+    expected = np.log(expected / (1 - expected)) + np.einsum("tqd,dqp->tp", h, model.interactions())
+    np.testing.assert_allclose(model.score(inputs, 0, 60).numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- causality
+
+@pytest.mark.parametrize("t", [1, 57, 150, 299])
+def test_hawkes_prediction_for_day_t_ignores_days_from_t_on(t):
+    rng = np.random.default_rng(100 + t)
+    T, P, K = 300, 10, 3
+    Y = k_per_day(rng, T, P, K)
+    dates = day_range(T)
+    torch.manual_seed(t)
+    model = HawkesScorer(P, decays=[1.0, 7.0, 30.0])
+    with torch.no_grad():
+        model.mu.normal_()
+        model.weight.normal_()
+    before = model.score(model.prepare(Y, dates), 0, T)
+    Y2 = Y.copy()
+    Y2[t:] = k_per_day(rng, T - t, P, K)
+    assert (Y2[t:] != Y[t:]).any()
+    after = model.score(model.prepare(Y2, dates), 0, T)
+    assert torch.equal(before[:t + 1], after[:t + 1])
+    if t + 1 < T:
+        assert not torch.equal(before[t + 1:], after[t + 1:])
+
+
+def test_fit_on_training_rows_ignores_every_later_day():
+    rng = np.random.default_rng(4)
+    T, P, K, n = 300, 10, 3, 200
+    Y = k_per_day(rng, T, P, K)
+    Y2 = Y.copy()
+    Y2[n:] = k_per_day(rng, T - n, P, K)
+    fits = []
+    for data in (Y, Y2):
+        model = HawkesScorer(P, decays=[2.0, 10.0])
+        model.fit_mle(model.prepare(data, day_range(T)), data, rows=np.arange(n), l2=0.01, max_iter=30)
+        fits.append((model.base_rates(), model.interactions()))
+    assert np.array_equal(fits[0][0], fits[1][0]) and np.array_equal(fits[0][1], fits[1][1])
+    # rows given as a slice or a mask fit the same thing
+    model = HawkesScorer(P, decays=[2.0, 10.0])
+    inputs = model.prepare(Y, day_range(T))
+    model.fit_mle(inputs, Y, rows=slice(0, n), l2=0.01, max_iter=30)
+    np.testing.assert_allclose(model.interactions(), fits[0][1], atol=1e-6)
+    mask = np.zeros(T, dtype=bool)
+    mask[:n] = True
+    model.fit_mle(inputs, torch.from_numpy(Y.astype(np.float32)), rows=mask, l2=0.01, max_iter=30)
+    np.testing.assert_allclose(model.interactions(), fits[0][1], atol=1e-6)
+
+
+# --------------------------------------------------------------------------- training loop, heads, config
+
+def test_generic_adamw_loop_can_train_it_through_forward():
+    rng = np.random.default_rng(9)
+    Y = k_per_day(rng, 400, 10, 3)
+    for inhibition in (True, False):
+        model = HawkesScorer(10, decays=[1.0, 7.0], inhibition=inhibition)
+        inputs = model.prepare(Y, day_range(400))
+        y = torch.from_numpy(Y.astype(np.float32))
+        opt = torch.optim.AdamW(model.parameters(), lr=0.05)
+        losses = []
+        for _ in range(30):
+            opt.zero_grad()
+            loss = head_loss(model(inputs.x), y, model.head, inputs.events)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        assert losses[-1] < losses[0] - 0.05
+
+
+def test_softmax_head_shapes_and_fit():
+    rng = np.random.default_rng(6)
+    Y = k_per_day(rng, 200, 10, 3)
+    model = HawkesScorer(10, decays=[1.0, 7.0], head="softmax")
+    inputs = model.prepare(Y, day_range(200))
+    assert inputs.x.shape == (200, 20) and inputs.events == 3
+    assert model(inputs.x[:7]).shape == (7, 10)
+    info = model.fit_mle(inputs, Y, rows=np.arange(150), l2=0.1, max_iter=20)
+    assert np.isfinite(info["loss"]) and model.score(inputs, 150, 200).shape == (50, 10)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="distinct"):
+        HawkesScorer(5, decays=[1.0, 1.0])
+    with pytest.raises(ValueError, match="positive"):
+        HawkesScorer(5, decays=[0.0])
+    model = HawkesScorer(5)
+    Y = k_per_day(np.random.default_rng(0), 20, 5, 2)
+    inputs = model.prepare(Y, day_range(20))
+    with pytest.raises(ValueError, match="shape"):
+        model.fit_mle(inputs, Y[:10])
+    with pytest.raises(ValueError, match="no training rows"):
+        model.fit_mle(inputs, Y, rows=np.arange(0))
+
+
+def test_shipped_config_builds_a_39_part_scorer():
+    cfg = load_config("configs/hawkes.yaml")
+    model = build_scorer(cfg.model, 39)
+    assert isinstance(model, HawkesScorer) and model.regime == "rows"
+    assert model.decays == tuple(cfg.model.decays) and model.l2 == cfg.model.l2
+    D = len(cfg.model.decays)
+    assert model(torch.zeros(4, 39 * D)).shape == (4, 39)
+    assert model.base_rates().shape == (39,) and model.interactions().shape == (D, 39, 39)
+    Y = k_per_day(np.random.default_rng(0), 50, 39, 5)
+    assert model.score(model.prepare(Y, day_range(50)), 0, 50).shape == (50, 39)
