@@ -219,7 +219,7 @@ class HawkesModel(_ModelBase):
     decays: list[PosFloat] = Field(default_factory=lambda: [1.0, 7.0, 30.0], min_length=1,
                                    description="kernel time constants tau in days: exp(-lag / tau)")
     inhibition: Bool = Field(True, description="allow negative (inhibiting) cross-effects")
-    l2: NonNegFloat = Field(1e-3, description="L2 penalty on the interaction weights")
+    l2: NonNegFloat = Field(3e-3, description="L2 penalty on the interaction weights")
 
     @field_validator("decays")
     @classmethod

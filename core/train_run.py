@@ -45,6 +45,7 @@ def fit_and_score(cfg: Config, prep: Prepared, split, *, run: RunDir | None, eve
     seed_everything(cfg.seed)  # the initial weights are part of what the seed fixes
     scorer = build_scorer(cfg.model, prep.data.P)
     inputs = scorer.prepare(prep.data.Y, prep.data.dates)
+    scorer.init_output_bias(prep.data.Y[slice(*split.train)].mean(axis=0))
     n_params = sum(p.numel() for p in scorer.parameters())
 
     def on_epoch(row: dict) -> None:

@@ -201,6 +201,8 @@ class Trainer:
             history, start_epoch = list(st["history"]), st["epoch"] + 1
             if self.best_path is not None and self.best_path.exists():
                 best_state = load_torch(self.best_path, "cpu")["model_state"]
+        if hasattr(self.scorer, "fit_mle") and not resume:
+            return self._fit_mle()
         t_start = time.monotonic()
         stopped = "max epochs"
         if bad >= cfg.patience and start_epoch > 1:
@@ -244,6 +246,22 @@ class Trainer:
                 break
         self.scorer.load_state_dict(best_state)
         return FitResult(best_epoch, best, history, stopped, best_state)
+
+    def _fit_mle(self) -> FitResult:
+        """Models with a likelihood optimiser of their own (Hawkes: full-batch L-BFGS) are fit
+        in one pass over the training rows; validation and checkpoints as for any epoch."""
+        t0 = time.monotonic()
+        info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train))
+        val = self.validate()
+        state = _cpu_state(self.scorer)
+        row = {"epoch": 1, "train_loss": float(info["nll"]) / self.scorer.parts, **val, "lr": 0.0,
+               "seconds": time.monotonic() - t0, "train_seconds": info["seconds"], "best_epoch": 1,
+               "improved": True, "optimizer": "lbfgs", "iterations": info["iterations"]}
+        if self.best_path is not None:
+            save_torch(self.best_checkpoint(state, 1, val[self.cfg.monitor]), self.best_path)
+        self.on_epoch(row)
+        return FitResult(1, val[self.cfg.monitor], [row], "maximum likelihood (L-BFGS) converged"
+                         if info["converged"] else "maximum likelihood (L-BFGS) hit max_iter", state)
 
     def best_checkpoint(self, state: dict, epoch: int, metric: float) -> dict:
         return {"model_state": state, "epoch": epoch, "metric": metric, "monitor": self.cfg.monitor,

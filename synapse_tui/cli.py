@@ -413,6 +413,68 @@ def train_cmd(
     _finish(run, as_json)
 
 
+DEMO_MODELS = ("logistic", "gru")
+
+
+@app.command("demo")
+@user_errors
+def demo_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Data file to learn.")] = Path("sample_data/parts_daily.csv"),
+    runs_dir: RunsDirOpt = None,
+    tui: Annotated[bool, typer.Option("--tui/--no-tui", help="Open the dashboard afterwards (only on a terminal).")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole product in a minute: every baseline, a logistic model and a GRU, trained,
+    calibrated on validation, judged on the test window, with every artifact.
+
+    One run directory per learned model (each holds all baselines, so each is self-contained).
+    """
+    import time
+
+    from core.pipeline import last_report
+    from core.runs import runs_root
+    from core.train_run import run_train
+
+    root = runs_root(runs_dir)
+    t0 = time.monotonic()
+    results = []
+    for kind in DEMO_MODELS:
+        cfg = _load_cfg(kind, None, data)
+        try:
+            run = run_train(cfg, root, progress=_progress)
+        except InputError:
+            raise
+        except Exception as exc:
+            tell(f"{type(exc).__name__}: {exc}", "run failed:", "bold red")
+            raise typer.Exit(EXIT_FAILED) from None
+        results.append((run, last_report(run)))
+    seconds = time.monotonic() - t0
+    if as_json:
+        print_json({"seconds": seconds, "runs": [
+            {"run_id": r.run_id, "path": str(r.path), "summary": rep["summary"], "verdict": rep["verdict"]}
+            for r, rep in results]})
+        return
+    _print_outcome(results[-1][1], results[-1][0].path)
+    table = Table(title=f"demo: {len(results)} runs in {seconds:.0f} s", title_justify="left", box=None,
+                  header_style="bold")
+    for col in ("model", "verdict", "B.skill", "ECE", "best good+", "beats", "lift"):
+        table.add_column(col)
+    from core.report import _f
+
+    for run, rep in results:
+        s = rep["summary"]
+        beats = f"{rep['reference']} K{k_ranges(s['beats_at'])}" if s["beats_reference"] else f"not {rep['reference']}"
+        table.add_row(s["primary"], s["verdict"], _f(s["brier_skill"], 4), _f(s["ece_after"], 3),
+                      f"{_f(s['best_good_or_better'], 3)} @{s['best_k']}", beats, _f(s["lift_capture"], 2))
+    console.print(table)
+    for run, _ in results:
+        say(f"  {run.path}")
+    if tui and sys.stdout.isatty() and sys.stdin.isatty():
+        from synapse_tui.app import SynapseApp
+
+        SynapseApp(root).run()
+
+
 def _finish(run, as_json: bool) -> None:
     from core.pipeline import last_report
 

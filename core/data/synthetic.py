@@ -67,16 +67,16 @@ class PlantedParams:
     base_spread: float = 0.15
     base_logits: tuple[float, ...] | None = None
     excite_parts: tuple[int, ...] | None = None
-    excite_alpha: float = 0.45
+    excite_alpha: float = 1.0
     excite_decay: float = 0.6
     inhibit_parts: tuple[int, ...] | None = None
-    inhibit_alpha: float = -0.9
+    inhibit_alpha: float = -1.6
     inhibit_decay: float = 0.5
     weekday_parts: tuple[int, ...] | None = None
     weekday_favoured: tuple[int, ...] | None = None  # 0=Mon .. 6=Sun, one per weekday part
-    weekday_amplitude: float = 0.35
+    weekday_amplitude: float = 0.7
     pairs: tuple[tuple[int, int, float], ...] | None = None  # (a, b, lift in log-odds)
-    pair_lift: float = 0.6
+    pair_lift: float = 1.2
 
     def resolve(self, parts: int) -> dict:
         """Concrete layout for P=`parts`: a JSON-able dict (ids 1-based)."""

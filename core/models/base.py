@@ -78,6 +78,16 @@ class Scorer(nn.Module):
     def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def init_output_bias(self, base_rate: np.ndarray) -> None:
+        """Start the output layer at the training base rates (P,) so the first epochs learn
+        structure instead of the marginal. Models whose last layer is `out` or `linear`."""
+        layer = getattr(self, "out", None) or getattr(self, "linear", None)
+        if not isinstance(layer, nn.Linear) or layer.bias is None:
+            return
+        q = torch.as_tensor(np.clip(base_rate, 1e-4, 1 - 1e-4), dtype=layer.bias.dtype)
+        with torch.no_grad():
+            layer.bias.copy_(torch.log(q) if self.head == "softmax" else torch.log(q) - torch.log1p(-q))
+
     def init_state(self, batch: int, device: torch.device | str) -> Any:
         """Initial recurrent state for ``stateful`` models (None for the others)."""
         return None
