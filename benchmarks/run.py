@@ -48,12 +48,6 @@ def case_load_sample() -> Case:
     )
 
 
-def case_evaluate() -> Case:
-    from benchmarks.bench_metrics import case_evaluate as make
-
-    return make()
-
-
 def case_baselines_run() -> Case:
     import tempfile
 
@@ -66,11 +60,23 @@ def case_baselines_run() -> Case:
                 lambda: run_baselines(cfg, root), repeat=3)
 
 
+def _lazy(module: str, name: str):
+    def make() -> Case:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)()
+
+    return make
+
+
 CASES = {
     "cli_help": case_cli_help,
     "load_sample": case_load_sample,
-    "evaluate": case_evaluate,
+    "evaluate": _lazy("benchmarks.bench_metrics", "case_evaluate"),
     "baselines_run": case_baselines_run,
+    "train_loop": _lazy("benchmarks.bench_training", "case_train_loop_vs_bare"),
+    "hawkes_fit": _lazy("benchmarks.bench_hawkes", "case_hawkes_fit"),
+    "demo": _lazy("benchmarks.bench_training", "case_demo"),
 }
 
 
