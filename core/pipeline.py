@@ -196,22 +196,26 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+class Cancelled(Exception):
+    """The run was asked to stop (SIGTERM, `synapse cancel`); its resume state is saved."""
+
+
 @contextlib.contextmanager
 def run_lifecycle(run: RunDir, cfg_yaml: str, man: dict, device: str = "cpu", attempt: int = 1):
-    """Open the event log, mark the run started, and on any exception end it failed (or
+    """Open the event log, mark the attempt started, and on any exception end it failed (or
     cancelled) with the traceback in the log and in training_log.md, then re-raise."""
     with run.event_writer() as events:
-        if attempt == 1:
-            events.queued()
         events.run_started(run.run_id, man["config_hash"], device, attempt)
         try:
             yield events
             events.run_finished("succeeded")
         except BaseException as exc:
+            cancelled = isinstance(exc, (KeyboardInterrupt, Cancelled))
             tb = traceback.format_exc()
-            events.log("error", tb)
-            events.run_finished("cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
-                                error=f"{type(exc).__name__}: {exc}")
+            events.log("warning" if cancelled else "error", str(exc) if cancelled else tb)
+            events.run_finished("cancelled" if cancelled else "failed", error=f"{type(exc).__name__}: {exc}")
+            if cancelled:
+                raise
             with contextlib.suppress(Exception):  # the original error matters more than the summary
                 rep.write_training_log(run.training_log_md, rep.training_log(
                     run_id=run.run_id, config_yaml=cfg_yaml, manifest=run.read_json("manifest.json"),
@@ -219,36 +223,81 @@ def run_lifecycle(run: RunDir, cfg_yaml: str, man: dict, device: str = "cpu", at
             raise
 
 
-def start_run(cfg: Config, root: Path, prep: Prepared, device: str = "cpu") -> tuple[RunDir, str, dict]:
-    """Create the run directory with its resolved config and manifest."""
+JOBS = ("baselines", "train")
+
+
+def start_run(cfg: Config, root: Path, prep: Prepared, job: str, device: str = "cpu") -> RunDir:
+    """Create the run directory with its resolved config and manifest, marked queued."""
     run = RunDir.create(root, cfg.name)
-    cfg_yaml = dump_yaml(cfg)
-    run.write_text("config.yaml", cfg_yaml)
+    run.write_text("config.yaml", dump_yaml(cfg))
     man = manifest(prep, run)
     man["device"] = device
+    man["job"] = job
     run.write_json("manifest.json", man)
-    return run, cfg_yaml, man
+    with run.event_writer() as events:
+        events.queued(job=job)
+    return run
+
+
+def create_run(cfg: Config, root: Path, job: str) -> RunDir:
+    """Validate everything (data, splits, model kind, device) and only then create the run
+    directory: bad input leaves nothing behind."""
+    if job not in JOBS:
+        raise ValueError(f"unknown job {job!r}")
+    device = "cpu"
+    if job == "train":
+        from core.train_run import check_learned, device_for
+
+        check_learned(cfg)
+        device = str(device_for(cfg))
+    return start_run(cfg, root, prepare(cfg), job, device)
+
+
+def attempts_so_far(run: RunDir) -> int:
+    return sum(1 for e in run.read_events() if e.get("type") == "run_started")
+
+
+def execute(run: RunDir, *, resume: bool = False, stop_flag=None, progress: Progress = _quiet) -> RunDir:
+    """Run (or resume, as a new attempt) the job of an existing run directory in this process."""
+    from core.config import load_config
+
+    cfg = load_config(run.config_yaml)
+    man = run.read_json("manifest.json")
+    prep = prepare(cfg)
+    if prep.data.sha256 != man["data"]["sha256"]:
+        raise InputError(f"data file changed since the run was created (sha256 {prep.data.sha256[:12]} != "
+                         f"{man['data']['sha256'][:12]})", path=prep.data.path)
+    attempt = attempts_so_far(run) + 1
+    cfg_yaml = run.config_yaml.read_text()
+    with run_lifecycle(run, cfg_yaml, man, device=man.get("device", "cpu"), attempt=attempt) as events:
+        if man.get("job", "baselines") == "train":
+            from core.train_run import train_body
+
+            train_body(run, cfg, prep, cfg_yaml, events, progress=progress, resume=resume, stop_flag=stop_flag)
+        else:
+            baselines_body(run, cfg, prep, cfg_yaml, events, progress=progress)
+    return run
 
 
 def run_baselines(cfg: Config, root: Path, *, progress: Progress = _quiet) -> RunDir:
-    """`synapse baselines`: every baseline on every fold, a complete run directory."""
-    prep = prepare(cfg)
-    run, cfg_yaml, man = start_run(cfg, root, prep)
-    with run_lifecycle(run, cfg_yaml, man) as events:
-        progress(f"run {run.run_id}: scoring {len(cfg.eval.baselines) + 1} baselines on {prep.data.T} days")
-        logits = baseline_logits(cfg, prep.data.Y)
-        outcomes = []
-        for split in prep.splits:
-            progress(f"fold {split.fold}: calibrating on validation, evaluating")
-            out = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"),
-                                   windows(prep, split), cfg)
-            outcomes.append((split, out))
-            log_calibration(events, out, split)
-        man = record_test_touch(run, f"baselines run: {len(logits)} baselines evaluated on "
-                                     f"{len(prep.splits)} test window(s)")
-        result = write_artifacts(run, man, cfg_yaml, outcomes, eval_id="run", events=events, progress=progress)
-        events.evaluated(result["summary"])
-    return run
+    """`synapse baselines` in this process: every baseline on every fold, a complete run directory."""
+    return execute(create_run(cfg, root, "baselines"), progress=progress)
+
+
+def baselines_body(run: RunDir, cfg: Config, prep: Prepared, cfg_yaml: str, events, *,
+                   progress: Progress = _quiet) -> None:
+    progress(f"run {run.run_id}: scoring {len(cfg.eval.baselines) + 1} baselines on {prep.data.T} days")
+    logits = baseline_logits(cfg, prep.data.Y)
+    outcomes = []
+    for split in prep.splits:
+        progress(f"fold {split.fold}: calibrating on validation, evaluating")
+        out = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"), windows(prep, split), cfg)
+        outcomes.append((split, out))
+        log_calibration(events, out, split)
+    man = record_test_touch(run, f"baselines run: {len(logits)} baselines evaluated on "
+                                 f"{len(prep.splits)} test window(s)")
+    result = write_artifacts(run, man, cfg_yaml, outcomes, eval_id="run", events=events, progress=progress)
+    events.evaluated(result["summary"])
 
 
 def log_calibration(events, out: Outcome, split: Split) -> None:

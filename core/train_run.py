@@ -6,6 +6,7 @@ model_checkpoint.pt (best weights + calibrator) and last.pt (resume state), and 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +19,8 @@ from core.evaluation import Scored, evaluate_scorers
 from core.models import LEARNED, build_scorer
 from core.models.base import head_logits
 from core.pipeline import (
-    Prepared, Progress, _quiet, baseline_logits, log_calibration, prepare, record_test_touch, run_lifecycle,
-    scored_from_logits, start_run, windows, write_artifacts,
+    Cancelled, Prepared, Progress, _quiet, baseline_logits, create_run, execute, log_calibration,
+    record_test_touch, scored_from_logits, windows, write_artifacts,
 )
 from core.runs import RunDir
 from core.training import Trainer, load_torch, resolve_device, save_torch, seed_everything, set_threads
@@ -82,36 +83,40 @@ def fit_and_score(cfg: Config, prep: Prepared, split, *, run: RunDir | None, eve
 
 def run_train(cfg: Config, root: Path, *, progress: Progress = _quiet,
               stop_flag: Callable[[], bool] | None = None) -> RunDir:
-    check_learned(cfg)
-    prep = prepare(cfg)
-    device = device_for(cfg)
-    run, cfg_yaml, man = start_run(cfg, root, prep, device=str(device))
-    with run_lifecycle(run, cfg_yaml, man, device=str(device)) as events:
-        set_threads(cfg.train.num_threads)
-        progress(f"run {run.run_id}: scoring baselines")
-        logits = baseline_logits(cfg, prep.data.Y)
-        outcomes, epochs = [], []
-        name = cfg.model.kind
-        for split in prep.splits:
-            last = split is prep.splits[-1]
-            fit, z_val, z_test, n_params = fit_and_score(
-                cfg, prep, split, run=run if last else None, events=events, progress=progress, stop_flag=stop_flag)
-            epochs = fit.epochs
-            events.log("info", f"fold {split.fold}: {fit.stopped}; best epoch {fit.best_epoch} "
-                               f"({cfg.train.monitor} {fit.best_metric:.5f})")
-            scored = scored_from_logits(logits, split, lambda n: "baseline")
-            scored.append(Scored(name, name, "model", z_val, z_test))
-            progress(f"fold {split.fold}: calibrating on validation, evaluating")
-            out = evaluate_scorers(scored, windows(prep, split), cfg)
-            outcomes.append((split, out))
-            log_calibration(events, out, split)
-        ck = load_torch(run.model_checkpoint)
-        ck["calibrator"] = outcomes[-1][1].calibrators[name]
-        save_torch(ck, run.model_checkpoint)
-        events.artifact(run.model_checkpoint.name)
-        man = record_test_touch(run, f"train run: {name} and {len(logits)} baselines evaluated on "
-                                     f"{len(prep.splits)} test window(s)")
-        result = write_artifacts(run, man, cfg_yaml, outcomes, eval_id="run", events=events,
-                                 progress=progress, epochs=epochs)
-        events.evaluated(result["summary"])
-    return run
+    """`synapse train` in this process (the CLI runs it in a worker process)."""
+    return execute(create_run(cfg, root, "train"), progress=progress, stop_flag=stop_flag)
+
+
+def train_body(run: RunDir, cfg: Config, prep: Prepared, cfg_yaml: str, events, *, progress: Progress = _quiet,
+               resume: bool = False, stop_flag: Callable[[], bool] | None = None) -> None:
+    set_threads(cfg.train.num_threads, int(os.environ.get("SYNAPSE_PARALLEL_WORKERS", "1")))
+    progress(f"run {run.run_id}: scoring baselines")
+    logits = baseline_logits(cfg, prep.data.Y)
+    outcomes, epochs = [], []
+    name = cfg.model.kind
+    for split in prep.splits:
+        last = split is prep.splits[-1]
+        fit, z_val, z_test, n_params = fit_and_score(
+            cfg, prep, split, run=run if last else None, events=events, progress=progress,
+            resume=resume and last, stop_flag=stop_flag)
+        if fit.stopped == "cancelled":
+            raise Cancelled(f"cancelled after epoch {fit.epochs[-1]['epoch'] if fit.epochs else 0}; "
+                            f"`synapse resume {run.run_id}` continues from last.pt")
+        epochs = fit.epochs
+        events.log("info", f"fold {split.fold}: {fit.stopped}; best epoch {fit.best_epoch} "
+                           f"({cfg.train.monitor} {fit.best_metric:.5f})")
+        scored = scored_from_logits(logits, split, lambda n: "baseline")
+        scored.append(Scored(name, name, "model", z_val, z_test))
+        progress(f"fold {split.fold}: calibrating on validation, evaluating")
+        out = evaluate_scorers(scored, windows(prep, split), cfg)
+        outcomes.append((split, out))
+        log_calibration(events, out, split)
+    ck = load_torch(run.model_checkpoint)
+    ck["calibrator"] = outcomes[-1][1].calibrators[name]
+    save_torch(ck, run.model_checkpoint)
+    events.artifact(run.model_checkpoint.name)
+    man = record_test_touch(run, f"train run: {name} and {len(logits)} baselines evaluated on "
+                                 f"{len(prep.splits)} test window(s)")
+    result = write_artifacts(run, man, cfg_yaml, outcomes, eval_id="run", events=events,
+                             progress=progress, epochs=epochs)
+    events.evaluated(result["summary"])

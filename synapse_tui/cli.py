@@ -289,6 +289,7 @@ def config_validate(
 
 # --------------------------------------------------------------------------- runs
 
+DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the worker in the background and print the run id.")]
 RunsDirOpt = Annotated[
     Optional[Path], typer.Option("--runs-dir", help="Where runs live (default: $SYNAPSE_RUNS_DIR or ./runs).")
 ]
@@ -361,6 +362,7 @@ def baselines_cmd(
     data: DataOpt = None,
     override: OverrideOpt = None,
     runs_dir: RunsDirOpt = None,
+    detach: DetachOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Score every baseline on forward-chaining splits and write a complete run directory.
@@ -369,18 +371,8 @@ def baselines_cmd(
 
         synapse baselines -c configs/baselines.yaml --data sample_data/parts_daily.csv
     """
-    from core.pipeline import run_baselines
-    from core.runs import runs_root
-
     cfg = _load_cfg(config or "baselines", override, data)
-    try:
-        run = run_baselines(cfg, runs_root(runs_dir), progress=_progress)
-    except InputError:
-        raise
-    except Exception as exc:  # the run directory already says failed, with the traceback
-        tell(f"{type(exc).__name__}: {exc}", "run failed:", "bold red")
-        raise typer.Exit(EXIT_FAILED) from None
-    _finish(run, as_json)
+    _run_job(cfg, "baselines", runs_dir, detach, as_json)
 
 
 @app.command("train")
@@ -390,6 +382,7 @@ def train_cmd(
     data: DataOpt = None,
     override: OverrideOpt = None,
     runs_dir: RunsDirOpt = None,
+    detach: DetachOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a learned scorer, calibrate it on validation and judge it against the best baseline.
@@ -399,18 +392,8 @@ def train_cmd(
 
         synapse train -c configs/gru.yaml --data sample_data/parts_daily.csv -o train.epochs=20
     """
-    from core.train_run import run_train
-    from core.runs import runs_root
-
     cfg = _load_cfg(config, override, data)
-    try:
-        run = run_train(cfg, runs_root(runs_dir), progress=_progress)
-    except InputError:
-        raise
-    except Exception as exc:  # the run directory already says failed, with the traceback
-        tell(f"{type(exc).__name__}: {exc}", "run failed:", "bold red")
-        raise typer.Exit(EXIT_FAILED) from None
-    _finish(run, as_json)
+    _run_job(cfg, "train", runs_dir, detach, as_json)
 
 
 DEMO_MODELS = ("logistic", "gru")
@@ -431,22 +414,15 @@ def demo_cmd(
     """
     import time
 
-    from core.pipeline import last_report
+    from core.pipeline import create_run, last_report
     from core.runs import runs_root
-    from core.train_run import run_train
 
     root = runs_root(runs_dir)
     t0 = time.monotonic()
     results = []
     for kind in DEMO_MODELS:
-        cfg = _load_cfg(kind, None, data)
-        try:
-            run = run_train(cfg, root, progress=_progress)
-        except InputError:
-            raise
-        except Exception as exc:
-            tell(f"{type(exc).__name__}: {exc}", "run failed:", "bold red")
-            raise typer.Exit(EXIT_FAILED) from None
+        run = create_run(_load_cfg(kind, None, data), root, "train")
+        _follow_worker(run)
         results.append((run, last_report(run)))
     seconds = time.monotonic() - t0
     if as_json:
@@ -473,6 +449,88 @@ def demo_cmd(
         from synapse_tui.app import SynapseApp
 
         SynapseApp(root).run()
+
+
+def _follow_worker(run, resume: bool = False) -> None:
+    """Run the job in a worker process, echoing its progress; Ctrl-C asks it to stop cleanly."""
+    import signal
+
+    from core.jobs.launch import start_foreground
+
+    proc = start_foreground(run, resume=resume)
+    interrupted = False
+    while True:
+        try:
+            for line in proc.stdout:
+                tell(line.rstrip(), "…", "dim")
+            break
+        except KeyboardInterrupt:
+            if interrupted:
+                proc.kill()
+                break
+            interrupted = True
+            tell("stopping after this epoch (Ctrl-C again to kill)", "…", "yellow")
+            proc.send_signal(signal.SIGTERM)
+    rc = proc.wait()
+    if rc == 2:
+        raise typer.Exit(EXIT_USAGE)
+    if rc != 0:
+        what = "cancelled" if rc == 3 else "failed"
+        tell(f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
+             + (f" — `synapse resume {run.run_id}` continues it" if rc == 3 else ""), "run " + what + ":", "bold red")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run_job(cfg, job: str, runs_dir, detach: bool, as_json: bool) -> None:
+    from core.jobs.launch import start_detached
+    from core.pipeline import create_run
+    from core.runs import runs_root
+
+    run = create_run(cfg, runs_root(runs_dir), job)
+    if detach:
+        pid = start_detached(run)
+        if as_json:
+            print_json({"run_id": run.run_id, "path": str(run.path), "pid": pid})
+        else:
+            say(run.run_id)
+        return
+    _follow_worker(run)
+    _finish(run, as_json)
+
+
+@app.command("cancel")
+@user_errors
+def cancel_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)],
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Ask a running run to stop: it saves last.pt and ends `cancelled` (resumable)."""
+    from core.jobs.launch import cancel
+
+    rd = _open_run(run, runs_dir)
+    st = cancel(rd)
+    say(f"{rd.run_id}: {'cancelled' if st.status == 'queued' else 'SIGTERM sent; it stops after its current epoch'}")
+
+
+@app.command("resume")
+@user_errors
+def resume_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)],
+    runs_dir: RunsDirOpt = None,
+    detach: DetachOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a lost, cancelled or failed run from last.pt, as a new attempt in the same directory."""
+    from core.jobs.launch import check_resumable, start_detached
+
+    rd = _open_run(run, runs_dir)
+    st = check_resumable(rd)
+    if detach:
+        pid = start_detached(rd, resume=True)
+        print_json({"run_id": rd.run_id, "pid": pid, "attempt": st.attempt + 1}) if as_json else say(rd.run_id)
+        return
+    _follow_worker(rd, resume=True)
+    _finish(rd, as_json)
 
 
 def _finish(run, as_json: bool) -> None:
