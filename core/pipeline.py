@@ -165,6 +165,7 @@ def write_artifacts(run: RunDir, prep_or_manifest: dict, cfg_yaml: str, outcomes
 
     last_split, last = outcomes[-1]
     run.write_json("report.json", last.report)
+    run.write_json("calibrators.json", last.calibrators)  # what `synapse predict` applies to new days
     arrays = dict(last.arrays)
     arrays["primary"] = np.str_(last.report["primary"] or "")
     _write_npz(run.predictions_npz, arrays)
