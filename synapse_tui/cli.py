@@ -5,25 +5,20 @@ Everything heavy (numpy, pandas, torch, the engine) is imported inside the comma
 """
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from core.errors import InputError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-console = Console()
-err_console = Console(stderr=True)
+from synapse_tui.cliutil import (
+    EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
+    k_ranges, load_cfg, open_run, parse_ks, print_json, progress, say, tell, user_errors,
+)
 
 app = typer.Typer(
     name="synapse",
@@ -41,39 +36,6 @@ data_app = typer.Typer(help="Generate, validate and describe data files.", no_ar
 config_app = typer.Typer(help="Inspect configs: resolve defaults and overrides, validate.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
-
-
-def user_errors(fn: Callable) -> Callable:
-    """Turn bad input into one `error: FILE:LINE: problem` line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except InputError as exc:
-            tell(f"{exc}", "error:", "bold red")
-            raise typer.Exit(EXIT_USAGE) from None
-
-    return wrapper
-
-
-def tell(message: str, label: str = "", style: str = "", *, stderr: bool = True) -> None:
-    """One line, never wrapped and never read as markup: file names and cell values can
-    hold brackets, and scripts grep these lines."""
-    text = Text.assemble((label, style), " " if label else "", message)
-    (err_console if stderr else console).print(text, soft_wrap=True, highlight=False)
-
-
-def say(message: str) -> None:
-    tell(message, stderr=False)
-
-
-def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("SYNAPSE_RUNS_DIR", "runs"))
 
 
 def _version_callback(value: bool) -> None:
@@ -101,7 +63,6 @@ class DataKind(str, Enum):
     uniform = "uniform"
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 PartsOpt = Annotated[
     Optional[int], typer.Option("--parts", "-P", min=1, help="Number of parts P (ids 1..P). Default: inferred.")
 ]
@@ -249,13 +210,6 @@ def _print_description(info: dict) -> None:
 # --------------------------------------------------------------------------- config
 
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A YAML config (see configs/).")]
-OverrideOpt = Annotated[
-    Optional[list[str]], typer.Option("--override", "-o", help="Dotted override, e.g. -o model.hidden=64 (repeatable).")
-]
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data file; short for -o data.path=FILE.")]
-
-
 @config_app.command("show")
 @user_errors
 def config_show(
@@ -288,38 +242,6 @@ def config_validate(
 
 
 # --------------------------------------------------------------------------- runs
-
-DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the worker in the background and print the run id.")]
-RunsDirOpt = Annotated[
-    Optional[Path], typer.Option("--runs-dir", help="Where runs live (default: $SYNAPSE_RUNS_DIR or ./runs).")
-]
-
-
-def _load_cfg(config, override, data):
-    from core.config import load_config
-
-    return load_config(config, overrides=override or (), data=None if data is None else str(data))
-
-
-def _progress(msg: str) -> None:
-    tell(msg, "…", "dim")
-
-
-def k_ranges(ks: list[int]) -> str:
-    """[20, 21, 22, 25] -> '20-22,25'."""
-    out, start, prev = [], None, None
-    for k in sorted(ks):
-        if start is None:
-            start = prev = k
-        elif k == prev + 1:
-            prev = k
-        else:
-            out.append(f"{start}-{prev}" if prev > start else str(start))
-            start = prev = k
-    if start is not None:
-        out.append(f"{start}-{prev}" if prev > start else str(start))
-    return ",".join(out)
-
 
 def _print_outcome(report: dict, run_path: Path) -> None:
     from core.report import _f
@@ -371,7 +293,7 @@ def baselines_cmd(
 
         synapse baselines -c configs/baselines.yaml --data sample_data/parts_daily.csv
     """
-    cfg = _load_cfg(config or "baselines", override, data)
+    cfg = load_cfg(config or "baselines", override, data)
     _run_job(cfg, "baselines", runs_dir, detach, as_json)
 
 
@@ -392,7 +314,7 @@ def train_cmd(
 
         synapse train -c configs/gru.yaml --data sample_data/parts_daily.csv -o train.epochs=20
     """
-    cfg = _load_cfg(config, override, data)
+    cfg = load_cfg(config, override, data)
     _run_job(cfg, "train", runs_dir, detach, as_json)
 
 
@@ -421,7 +343,7 @@ def demo_cmd(
     t0 = time.monotonic()
     results = []
     for kind in DEMO_MODELS:
-        run = create_run(_load_cfg(kind, None, data), root, "train")
+        run = create_run(load_cfg(kind, None, data), root, "train")
         _follow_worker(run)
         results.append((run, last_report(run)))
     seconds = time.monotonic() - t0
@@ -507,7 +429,7 @@ def cancel_cmd(
     """Ask a running run to stop: it saves last.pt and ends `cancelled` (resumable)."""
     from core.jobs.launch import cancel
 
-    rd = _open_run(run, runs_dir)
+    rd = open_run(run, runs_dir)
     st = cancel(rd)
     say(f"{rd.run_id}: {'cancelled' if st.status == 'queued' else 'SIGTERM sent; it stops after its current epoch'}")
 
@@ -523,7 +445,7 @@ def resume_cmd(
     """Continue a lost, cancelled or failed run from last.pt, as a new attempt in the same directory."""
     from core.jobs.launch import check_resumable, start_detached
 
-    rd = _open_run(run, runs_dir)
+    rd = open_run(run, runs_dir)
     st = check_resumable(rd)
     if detach:
         pid = start_detached(rd, resume=True)
@@ -568,8 +490,8 @@ def predict_cmd(
     """
     from core.predict import pool_backtest, predict
 
-    rd = _open_run(run, runs_dir)
-    ks = None if k is None else json.loads(_parse_ks(k))
+    rd = open_run(run, runs_dir)
+    ks = None if k is None else json.loads(parse_ks(k))
     bt = pool_backtest(rd, ks) if backtest else None
     result = predict(rd, data=data, date=date, ks=ks, target=_parse_target(target))
     if as_json:
@@ -660,46 +582,23 @@ def eval_cmd(
     """Re-evaluate a finished run (another calibration method, other K); records the test touch."""
     from core.config import load_config
     from core.pipeline import reevaluate
-    from core.runs import RunDir, runs_root
 
-    rd = _open_run(run, runs_dir)
+    rd = open_run(run, runs_dir)
     extra = list(override or ())
     if calibration is not None:
         extra.append(f"calibration.method={calibration}")
     if per_part is not None:
         extra.append(f"calibration.per_part={'true' if per_part else 'false'}")
     if k is not None:
-        extra.append(f"eval.k={_parse_ks(k)}")
+        extra.append(f"eval.k={parse_ks(k)}")
     cfg = load_config(rd.config_yaml, overrides=extra)
-    result = reevaluate(rd, cfg, progress=_progress)
+    result = reevaluate(rd, cfg, progress=progress)
     if as_json:
         print_json({"run_id": rd.run_id, "eval_id": result["eval_id"], "summary": result["report"]["summary"],
                     "verdict": result["report"]["verdict"], "test_touches": result["test_touches"]})
     else:
         _print_outcome(result["report"], rd.path)
         console.print(f"test window touched {result['test_touches']} time(s) (recorded in manifest.json)")
-
-
-def _parse_ks(text: str) -> str:
-    text = text.strip()
-    if ".." in text:
-        a, b = text.split("..", 1)
-        if not (a.strip().isdigit() and b.strip().isdigit()):
-            raise InputError(f"-k {text}: expected A..B or a comma list of integers")
-        return str(list(range(int(a), int(b) + 1)))
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items or not all(t.isdigit() for t in items):
-        raise InputError(f"-k {text}: expected A..B or a comma list of integers")
-    return str([int(t) for t in items])
-
-
-def _open_run(ref: str, runs_dir):
-    from core.runs import RunDir, is_run_id, runs_root
-
-    p = Path(ref)
-    if p.is_dir() and is_run_id(p.name):
-        return RunDir(p)
-    return RunDir.open(runs_root(runs_dir), ref)
 
 
 def main() -> None:

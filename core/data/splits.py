@@ -51,7 +51,7 @@ class Split:
 
 def check_split(split: Split, dates: np.ndarray | None = None) -> None:
     """Refuse any split where train_max >= val_min or val_max >= test_min (by row and by date)."""
-    (tr0, tr1), (va0, va1), (te0, te1) = split.train, split.val, split.test
+    (_, tr1), (va0, va1), (te0, te1) = split.train, split.val, split.test
     for name, (a, b) in (("train", split.train), ("val", split.val), ("test", split.test)):
         if not 0 <= a < b:
             raise SplitError(f"fold {split.fold}: {name} window [{a}, {b}) is empty or negative")

@@ -1,0 +1,112 @@
+"""Shared pieces of the `synapse` commands: consoles, error handling, common options."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from core.errors import InputError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn bad input into one `error: FILE:LINE: problem` line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            tell(f"{exc}", "error:", "bold red")
+            raise typer.Exit(EXIT_USAGE) from None
+
+    return wrapper
+
+
+def tell(message: str, label: str = "", style: str = "", *, stderr: bool = True) -> None:
+    """One line, never wrapped and never read as markup: file names and cell values can
+    hold brackets, and scripts grep these lines."""
+    text = Text.assemble((label, style), " " if label else "", message)
+    (err_console if stderr else console).print(text, soft_wrap=True, highlight=False)
+
+
+def say(message: str) -> None:
+    tell(message, stderr=False)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A YAML config (see configs/).")]
+OverrideOpt = Annotated[
+    Optional[list[str]], typer.Option("--override", "-o", help="Dotted override, e.g. -o model.hidden=64 (repeatable).")
+]
+DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data file; short for -o data.path=FILE.")]
+
+
+DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the worker in the background and print the run id.")]
+RunsDirOpt = Annotated[
+    Optional[Path], typer.Option("--runs-dir", help="Where runs live (default: $SYNAPSE_RUNS_DIR or ./runs).")
+]
+
+
+def load_cfg(config, override, data):
+    from core.config import load_config
+
+    return load_config(config, overrides=override or (), data=None if data is None else str(data))
+
+
+def progress(msg: str) -> None:
+    tell(msg, "…", "dim")
+
+
+def k_ranges(ks: list[int]) -> str:
+    """[20, 21, 22, 25] -> '20-22,25'."""
+    out, start, prev = [], None, None
+    for k in sorted(ks):
+        if start is None:
+            start = prev = k
+        elif k == prev + 1:
+            prev = k
+        else:
+            out.append(f"{start}-{prev}" if prev > start else str(start))
+            start = prev = k
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev > start else str(start))
+    return ",".join(out)
+
+
+def parse_ks(text: str) -> str:
+    text = text.strip()
+    if ".." in text:
+        a, b = text.split("..", 1)
+        if not (a.strip().isdigit() and b.strip().isdigit()):
+            raise InputError(f"-k {text}: expected A..B or a comma list of integers")
+        return str(list(range(int(a), int(b) + 1)))
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items or not all(t.isdigit() for t in items):
+        raise InputError(f"-k {text}: expected A..B or a comma list of integers")
+    return str([int(t) for t in items])
+
+
+def open_run(ref: str, runs_dir):
+    from core.runs import RunDir, is_run_id, runs_root
+
+    p = Path(ref)
+    if p.is_dir() and is_run_id(p.name):
+        return RunDir(p)
+    return RunDir.open(runs_root(runs_dir), ref)
+
+
