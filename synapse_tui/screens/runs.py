@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.runs import RunDirInfo, list_run_dirs
+from core.runs import RunDirInfo, list_run_dirs, status_of
 
 REFRESH_SECONDS = 2.0
 
@@ -29,7 +29,7 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
-        table.add_columns("run", "name", "created (UTC)")
+        table.add_columns("run", "name", "status", "created (UTC)")
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
 
@@ -40,10 +40,11 @@ class RunsScreen(Screen):
     def scan(self) -> None:
         # Directory listing is I/O: keep it off the event loop.
         runs = list_run_dirs(self.runs_dir)
-        self.app.call_from_thread(self.show, runs)
+        statuses = {r.run_id: status_of(r.path) for r in runs}
+        self.app.call_from_thread(self.show, runs, statuses)
 
-    def show(self, runs: list[RunDirInfo]) -> None:
-        ids = [r.run_id for r in runs]
+    def show(self, runs: list[RunDirInfo], statuses: dict) -> None:
+        ids = [(r.run_id, statuses[r.run_id].status, statuses[r.run_id].attempt) for r in runs]
         empty = self.query_one("#empty", Static)
         empty.display = not runs
         if not runs:
@@ -57,5 +58,7 @@ class RunsScreen(Screen):
         table = self.query_one("#runs", DataTable)
         table.clear()
         for r in runs:
-            table.add_row(r.run_id, r.name, f"{r.created:%Y-%m-%d %H:%M:%S}", key=r.run_id)
+            st = statuses[r.run_id]
+            status = st.status + (f" (attempt {st.attempt})" if st.attempt > 1 else "")
+            table.add_row(r.run_id, r.name, status, f"{r.created:%Y-%m-%d %H:%M:%S}", key=r.run_id)
         self.sub_title = f"{len(runs)} runs"
