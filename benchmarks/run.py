@@ -76,6 +76,8 @@ CASES = {
     "baselines_run": case_baselines_run,
     "train_loop": _lazy("benchmarks.bench_training", "case_train_loop_vs_bare"),
     "hawkes_fit": _lazy("benchmarks.bench_hawkes", "case_hawkes_fit"),
+    "onnx_gru_step": _lazy("benchmarks.bench_onnx", "case_onnx_gru_step"),
+    "onnx_transformer": _lazy("benchmarks.bench_onnx", "case_onnx_transformer_context"),
     "demo": _lazy("benchmarks.bench_training", "case_demo"),
 }
 

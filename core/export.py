@@ -599,3 +599,31 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
         with run.event_writer() as ev:
             ev.log("warning", f"ONNX parity failed: max |diff| {diff:.3g} > {TOLERANCE:g} ({parity['method']})")
     return report
+
+
+# --------------------------------------------------------------------------- serving
+
+def score_day_onnx(run_dir: RunDir | str | Path, scorer: nn.Module, inputs, day: int) -> np.ndarray:
+    """(P,) logits of row `day` from the run's model.onnx with onnxruntime (`predict --onnx`).
+
+    Rows: that day's feature row. Windows: the last `context` inputs up to the day. Stateful:
+    onnxruntime from day 0, carrying the state, in blocks of 512 days.
+    """
+    run = _run(run_dir)
+    if not run.model_onnx.exists():
+        raise InputError(f"run {run.run_id} has no model.onnx: run `synapse export onnx {run.run_id}` first")
+    sess = _session(run.model_onnx)
+    layout = _layout(scorer)
+    t1 = day + 1
+    if layout == "rows":
+        return sess.run(["logits"], {"x": _np(inputs.x[day:t1])})[0][0]
+    if layout == "windows":
+        a = max(0, t1 - scorer.context)
+        return sess.run(["logits"], {"x": _np(inputs.x[a:t1][None]), "wd": _np(inputs.wd[a:t1][None])})[0][0, -1]
+    names = [i.name for i in sess.get_inputs()][2:]
+    state = [np.zeros((scorer.layers, 1, scorer.hidden), np.float32) for _ in names]
+    for s in range(0, t1, 512):
+        e = min(s + 512, t1)
+        logits, *state = sess.run(None, {"x": _np(inputs.x[s:e][None]), "wd": _np(inputs.wd[s:e][None]),
+                                         **dict(zip(names, state))})
+    return logits[0, -1]

@@ -41,7 +41,8 @@ def _baseline_logits(cfg: Config, kind: str, Y: np.ndarray) -> np.ndarray:
     return score_baseline(kind, ext, events_per_day=cfg.data.events_per_day, **baseline_params(cfg, kind))[-1]
 
 
-def _learned_logits(run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datetime64) -> tuple[np.ndarray, dict]:
+def _learned_logits(run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datetime64,
+                    onnx: bool = False) -> tuple[np.ndarray, dict]:
     import torch
 
     from core.export import load_scorer
@@ -53,12 +54,18 @@ def _learned_logits(run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datet
     inputs = scorer.prepare(ext_Y, ext_dates)
     T = len(Y)
     with torch.no_grad():
-        z = head_logits(scorer.score(inputs, T, T + 1).float(), scorer.head, ck["events"])
+        if onnx:
+            from core.export import score_day_onnx
+
+            raw = torch.from_numpy(np.asarray(score_day_onnx(run, scorer, inputs, T), dtype=np.float32))[None]
+        else:
+            raw = scorer.score(inputs, T, T + 1).float()
+        z = head_logits(raw, scorer.head, ck["events"])
     return z[0].numpy().astype(np.float64), ck
 
 
 def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = None,
-            ks: list[int] | None = None, target: tuple[str, float] | None = None) -> dict:
+            ks: list[int] | None = None, target: tuple[str, float] | None = None, onnx: bool = False) -> dict:
     """Score one day with a finished run; JSON-ready result."""
     st = status_of(run)
     if st.status != "succeeded":
@@ -74,9 +81,11 @@ def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = N
     primary = report["primary"]
     block = report["models"][primary]
     if man.get("job") == "train":
-        z, ck = _learned_logits(run, Y, dates, day)
+        z, ck = _learned_logits(run, Y, dates, day, onnx=onnx)
         calibrator = Calibrator.from_state(ck["calibrator"])
     else:
+        if onnx:
+            raise InputError(f"run {run.run_id} is a baselines run: there is no model to export; drop --onnx")
         z = _baseline_logits(cfg, primary, Y)
         calibrator = _stored_calibrator(run, primary)
     p = calibrator.transform(z[None, :])[0]
@@ -92,7 +101,7 @@ def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = N
     test = block["test"]
     backtest_ece = _pool_backtest_ece(run)
     return {
-        "run_id": run.run_id, "model": primary, "date": str(day), "history_rows": rows,
+        "run_id": run.run_id, "model": primary, "engine": "onnxruntime" if onnx else "pytorch", "date": str(day), "history_rows": rows,
         "history_last_date": str(dates[-1]), "data": str(path), "data_sha256": ds.sha256,
         "new_days_since_run": int(max(0, rows - man["data"]["rows"])),
         "probabilities": [{"part": int(i) + 1, "p": float(p[i]), "logit": float(z[i])} for i in np.argsort(-p, kind="stable")],

@@ -36,6 +36,8 @@ data_app = typer.Typer(help="Generate, validate and describe data files.", no_ar
 config_app = typer.Typer(help="Inspect configs: resolve defaults and overrides, validate.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
+export_app = typer.Typer(help="Export a trained model.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 def _version_callback(value: bool) -> None:
@@ -478,6 +480,7 @@ def predict_cmd(
     k: Annotated[Optional[str], typer.Option("-k", help="Pool sizes, e.g. 18..30 (default: the run's eval.k).")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="Suggest the smallest K reaching it, e.g. good-or-better:0.6.")] = None,
     backtest: Annotated[bool, typer.Option("--backtest", help="Also check pool probabilities against the run's test window.")] = False,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Score with the run's exported model.onnx (onnxruntime) instead of PyTorch.")] = False,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -493,7 +496,7 @@ def predict_cmd(
     rd = open_run(run, runs_dir)
     ks = None if k is None else json.loads(parse_ks(k))
     bt = pool_backtest(rd, ks) if backtest else None
-    result = predict(rd, data=data, date=date, ks=ks, target=_parse_target(target))
+    result = predict(rd, data=data, date=date, ks=ks, target=_parse_target(target), onnx=onnx)
     if as_json:
         print_json({**result, "backtest": bt})
         return
@@ -553,6 +556,33 @@ def _print_prediction(res: dict, bt: dict | None) -> None:
                 rel.add_row(f"{r['mean_pred'][j]:.2f}", str(n), f"{r['mean_real'][j]:.2f}",
                             f"[{r['ci_low'][j]:.2f}, {r['ci_high'][j]:.2f}]")
         console.print(rel, markup=False)
+
+
+@export_app.command("onnx")
+@user_errors
+def export_onnx_cmd(
+    run: Annotated[str, typer.Argument(help="A succeeded training run (id prefix or directory).", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default: RUN/model.onnx).")] = None,
+    export_length: Annotated[int, typer.Option(min=2, help="Sequence length traced at export (time stays dynamic).")] = 64,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write model.onnx (dynamo exporter, opset 18, dynamic batch and time), check parity with
+    PyTorch on the test window at another length, and time single-day scoring."""
+    from core.export import export_onnx
+
+    rd = open_run(run, runs_dir)
+    progress(f"exporting {rd.run_id} (this traces the model; GRU/LSTM take ~10 s)")
+    rep = export_onnx(rd, out, export_length=export_length)
+    if as_json:
+        print_json(rep)
+        return
+    ok = "[green]ok[/green]" if rep["parity_ok"] else "[red]FAILED[/red]"
+    console.print(f"wrote {rep['path']} ({rep['kind']}, opset {rep['opset']})", markup=False)
+    console.print(f"parity at length {rep['parity_length']}: max |ORT - PyTorch| = {rep['max_abs_diff']:.2e} {ok}")
+    lat = rep["latency_ms"]
+    budget = "within" if rep.get("latency_ok") else "over"
+    console.print(f"single-day scoring: p50 {lat['p50']:.3f} ms, p99 {lat['p99']:.3f} ms ({budget} the 2 ms p99 budget)")
 
 
 def _finish(run, as_json: bool) -> None:

@@ -110,3 +110,16 @@ def test_cli_predict_json_and_errors(train_run):
     assert len(out["probabilities"]) == 39 and out["suggestion"]["tier"] == "good"
     r = subprocess.run([*cmd, "--target", "good:1.5"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "TIER:LEVEL" in r.stderr
+
+
+def test_onnx_serving_matches_pytorch(train_run):
+    from core.export import export_onnx
+
+    with pytest.raises(InputError, match="export onnx"):
+        predict(train_run, onnx=True)
+    export_onnx(train_run, export_length=8, latency_calls=5)
+    a, b = predict(train_run), predict(train_run, onnx=True)
+    assert b["engine"] == "onnxruntime"
+    pa = {r["part"]: r["p"] for r in a["probabilities"]}
+    pb = {r["part"]: r["p"] for r in b["probabilities"]}
+    assert max(abs(pa[k] - pb[k]) for k in pa) < 1e-5

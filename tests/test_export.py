@@ -1,0 +1,197 @@
+"""ONNX export (core/export.py): dynamo export at opset 18, parity with PyTorch at a length
+other than the traced one, single-day scoring that carries the recurrent state, the
+artifact event and report, and checkpoints that load on CPU whatever device wrote them."""
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+import torch.serialization as ser
+
+from core.config import load_config
+from core.data import load_dataset, synthetic
+from core.errors import InputError
+from core.export import (
+    EXPORTABLE, ONNX_FILE, OPSET, REPORT_FILE, TOLERANCE, export_onnx, load_scorer, onnx_bytes,
+)
+from core.runs import RunDir, read_events
+from core.train_run import run_train
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORT_LENGTH = 8  # short: tracing a GRU/LSTM takes time in proportion to the length
+TINY = {
+    "logistic": ["train.batch_size=64", "train.steps_per_epoch=3"],
+    "gru": ["model.hidden=16", "model.chunks=4", "model.tbptt=32"],
+    "lstm": ["model.hidden=16", "model.chunks=4", "model.tbptt=32"],
+    "transformer": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.context=48",
+                    "train.steps_per_epoch=2", "train.batch_size=4"],
+    "hawkes": [],  # rows, like logistic: maximum likelihood in one pass
+}
+SPLIT = ["split.test_days=120", "split.val_days=120", "split.min_train_days=100"]
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "planted.csv"
+    synthetic.write(out, synthetic.generate("planted", days=600, seed=3))
+    return out
+
+
+def _train(kind: str, data: Path, root: Path, *extra: str) -> RunDir:
+    cfg = load_config(ROOT / "configs" / f"{kind}.yaml",
+                      overrides=[*TINY[kind], *SPLIT, "train.epochs=1", "train.device=cpu", *extra], data=str(data))
+    return run_train(cfg, root)
+
+
+@pytest.fixture(scope="module")
+def runs(planted, tmp_path_factory) -> dict[str, RunDir]:
+    root = tmp_path_factory.mktemp("runs")
+    return {kind: _train(kind, planted, root) for kind in TINY}
+
+
+@pytest.fixture(scope="module")
+def reports(runs) -> dict[str, dict]:
+    return {kind: export_onnx(run, export_length=EXPORT_LENGTH, latency_calls=200) for kind, run in runs.items()}
+
+
+@pytest.mark.parametrize("kind", list(TINY))
+def test_export_passes_parity_at_another_length(kind, runs, reports):
+    rep, run = reports[kind], runs[kind]
+    assert rep["kind"] == kind and rep["opset"] == OPSET == 18
+    assert rep["export_length"] == EXPORT_LENGTH
+    assert rep["parity_length"] != rep["export_length"]
+    assert rep["parity_ok"] and rep["max_abs_diff"] <= TOLERANCE, rep["parity"]
+    assert rep["latency_ms"]["calls"] >= 200 and 0 < rep["latency_ms"]["p50"] <= rep["latency_ms"]["p99"]
+    assert Path(rep["path"]) == run.model_onnx
+    # the graph is valid, opset 18, its batch (and time) dims symbolic
+    model = onnx.load(run.model_onnx)
+    onnx.checker.check_model(model, full_check=True)
+    assert {o.domain: o.version for o in model.opset_import}[""] == 18
+    x = next(i for i in model.graph.input if i.name == "x")
+    dims = [d.dim_param or d.dim_value for d in x.type.tensor_type.shape.dim]
+    assert isinstance(dims[0], str) and (kind in ("logistic", "hawkes") or isinstance(dims[1], str)), dims
+    for out in model.graph.output:  # no output dim left at the traced length
+        assert EXPORT_LENGTH not in [d.dim_value for d in out.type.tensor_type.shape.dim], out
+    # recorded: an artifact event and the report
+    artifacts = [e for e in read_events(run.events_jsonl) if e["type"] == "artifact"]
+    assert any(e["path"] == ONNX_FILE for e in artifacts)
+    assert run.read_json(REPORT_FILE)["max_abs_diff"] == rep["max_abs_diff"]
+    assert not list(run.path.glob(".*.tmp"))  # atomic writes leave no temp files
+
+
+def test_parity_windows_are_the_documented_ones(runs, reports):
+    test = runs["gru"].read_json("manifest.json")["splits"][-1]["test"]
+    t0, t1 = test["start"], test["stop"]
+    assert reports["gru"]["parity"]["days"] == [t0, t1] == reports["lstm"]["parity"]["days"]
+    assert reports["gru"]["parity_length"] == 2 * EXPORT_LENGTH + 1
+    assert reports["transformer"]["parity"]["days"] == [t1 - 48, t1]  # one context-long window
+    assert reports["logistic"]["parity"]["days"] == [t0, t1]  # every test row
+    assert reports["transformer"]["latency_ms"]["input"].startswith("the last 48 days")
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_single_day_scoring_carries_the_state(kind, runs, planted):
+    """Day by day from a zero state, one (1, 1, P) call each, feeding the state back:
+    the same logits as the PyTorch scorer over the whole prefix."""
+    scorer, _ = load_scorer(runs[kind])
+    ds = load_dataset(planted, parts=39, events_per_day=5)
+    inputs = scorer.prepare(ds.Y, ds.dates)
+    sess = ort.InferenceSession(str(runs[kind].model_onnx), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    assert names == (["x", "wd", "h0"] if kind == "gru" else ["x", "wd", "h0", "c0"])
+    state = [np.zeros((scorer.layers, 1, scorer.hidden), np.float32) for _ in names[2:]]
+    days = 40
+    got = []
+    for t in range(days):
+        out = sess.run(None, {"x": inputs.x[t:t + 1][None].numpy(), "wd": inputs.wd[t:t + 1][None].numpy(),
+                              **dict(zip(names[2:], state))})
+        got.append(out[0][0, 0])
+        state = out[1:]
+    ref = scorer.score(inputs, 0, days).numpy()
+    assert np.abs(np.stack(got) - ref).max() <= TOLERANCE
+
+
+def test_dynamic_batch(runs, planted):
+    """Three windows side by side in one call, as PyTorch gives them."""
+    scorer, _ = load_scorer(runs["transformer"])
+    sess = ort.InferenceSession(str(runs["transformer"].model_onnx), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(3, 30, 39, generator=g) < 0.13).float()
+    wd = torch.randint(0, 7, (3, 30), generator=g)
+    with torch.no_grad():
+        ref, _ = scorer(x, wd)
+    got = sess.run(None, {"x": x.numpy(), "wd": wd.numpy()})[0]
+    assert got.shape == (3, 30, 39) and np.abs(got - ref.numpy()).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("variant", ["lstm-window", "transformer-alibi"])
+def test_other_variants_export_with_dynamic_time(variant):
+    """Window-mode RNN (an explicit zero state keeps time dynamic) and ALiBi positions."""
+    from core.models.rnn import RNNScorer
+    from core.models.transformer import TransformerScorer
+
+    torch.manual_seed(0)
+    scorer = (RNNScorer(39, "lstm", hidden=8, mode="window", window=20) if variant == "lstm-window"
+              else TransformerScorer(39, d_model=16, heads=2, layers=1, context=32, positions="alibi")).eval()
+    data, info = onnx_bytes(scorer, {"config": {"model": {"kind": variant}}}, 4)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    x = (torch.rand(2, 13, 39) < 0.13).float()
+    wd = torch.randint(0, 7, (2, 13))
+    with torch.no_grad():
+        ref, _ = scorer(x, wd)
+    got = sess.run(None, {"x": x.numpy(), "wd": wd.numpy()})[0]
+    assert info["inputs"] == ["x", "wd"] and np.abs(got - ref.numpy()).max() <= TOLERANCE
+
+
+def test_checkpoint_written_on_cuda_loads_on_cpu(runs, tmp_path):
+    """The checkpoint loads with weights_only=True; one whose tensors are tagged cuda:0
+    (as a GPU run writes them) still loads here through map_location="cpu"."""
+    run = runs["logistic"]
+    ck = torch.load(run.model_checkpoint, weights_only=True, map_location="cpu")
+    fake = RunDir(tmp_path / "20260101-000000-gpu-0000")
+    fake.path.mkdir()
+    registry = list(ser._package_registry)
+    ser.register_package(0, lambda obj: "cuda:0" if getattr(obj, "device", None) is not None
+                         and obj.device.type == "cpu" else None, lambda obj, location: None)
+    try:
+        torch.save(ck, fake.model_checkpoint)
+    finally:
+        ser._package_registry[:] = registry
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(fake.model_checkpoint, weights_only=True)
+    scorer, ck2 = load_scorer(fake)
+    assert not scorer.training and ck2["kind"] == "logistic"
+    assert all(p.device.type == "cpu" for p in scorer.parameters())
+    assert torch.equal(scorer.linear.weight, ck["model_state"]["linear.weight"])
+
+
+def test_exporting_a_second_rnn_in_one_process_keeps_time_dynamic():
+    """torch.onnx's while-loop RNN decomposition is bypassed by a stale dispatch cache when
+    the same RNN op is exported twice in a row in one process, which silently fixed time to
+    the traced length (core.export clears that cache around every export)."""
+    from core.models.rnn import RNNScorer
+
+    for _ in range(2):
+        data, _ = onnx_bytes(RNNScorer(39, "gru", hidden=4).eval(), {"config": {"model": {"kind": "gru"}}}, 2)
+        x = next(i for i in onnx.load_from_string(data).graph.input if i.name == "x")
+        assert x.type.tensor_type.shape.dim[1].dim_param, "time was fixed"
+
+
+def test_errors_are_input_errors(runs, tmp_path):
+    with pytest.raises(InputError, match="model_checkpoint.pt"):
+        export_onnx(tmp_path)
+    with pytest.raises(InputError, match="parity_length"):
+        export_onnx(runs["logistic"], export_length=EXPORT_LENGTH, parity_length=EXPORT_LENGTH)
+    with pytest.raises(InputError, match="data file not found"):
+        export_onnx(runs["logistic"], data=tmp_path / "missing.csv")
+    ck = torch.load(runs["logistic"].model_checkpoint, weights_only=True, map_location="cpu")
+    ck["config"]["model"] = {"kind": "uniform"}
+    baseline = RunDir(tmp_path / "20260101-000000-uniform-0000")
+    baseline.path.mkdir()
+    torch.save(ck, baseline.model_checkpoint)
+    with pytest.raises(InputError, match="exportable: logistic, hawkes, gru, lstm, transformer"):
+        load_scorer(baseline)
+    assert set(TINY) == set(EXPORTABLE)
