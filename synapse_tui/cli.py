@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from core.errors import InputError
+from synapse_tui.commands.sweep import sweep_app
 from synapse_tui.cliutil import (
     EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
     k_ranges, load_cfg, open_run, parse_ks, print_json, progress, say, tell, user_errors,
@@ -38,6 +39,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
 export_app = typer.Typer(help="Export a trained model.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+app.add_typer(sweep_app, name="sweep")
 
 
 def _version_callback(value: bool) -> None:
