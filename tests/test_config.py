@@ -74,7 +74,7 @@ def test_shipped_configs_have_the_intended_models():
     assert h200.model.kind == "transformer" and h200.train.device == "cuda" and h200.train.bf16
     assert h200.model.d_model > cpu.model.d_model and h200.model.context > cpu.model.context
     assert h200.train.batch_size > cpu.train.batch_size
-    assert cpu.model.d_model == 128 and cpu.model.context == 512 and not cpu.train.bf16
+    assert cpu.model.d_model == 128 and cpu.model.context == 256 and not cpu.train.bf16
 
 
 def test_a_bare_name_means_the_shipped_config():
