@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from core.errors import InputError
+from synapse_tui.commands.runs import runs_app
 from synapse_tui.commands.sweep import sweep_app
 from synapse_tui.cliutil import (
     EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
@@ -40,6 +41,7 @@ app.add_typer(config_app, name="config")
 export_app = typer.Typer(help="Export a trained model.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(sweep_app, name="sweep")
+app.add_typer(runs_app, name="runs")
 
 
 def _version_callback(value: bool) -> None:
