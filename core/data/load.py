@@ -12,36 +12,39 @@ problems the first one in file order is reported. Loading never writes anything.
 
 Speed: the text is split once and each column is validated with numpy; Python-level
 loops only run to explain a problem that the vectorised checks have already found.
+
+This module holds the `Dataset`, the CSV reader, the public API and the writers. The
+header/cell checks shared by both formats are in `core.data.validate`, the Parquet
+reader in `core.data.parquet` (pyarrow is imported only when a Parquet file is read).
 """
 from __future__ import annotations
 
 import csv
 import gzip
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
+from core.data.parquet import _load_parquet
+from core.data.validate import (  # noqa: F401  (DEFAULT_PARTS: re-exported, public here)
+    DEFAULT_PARTS,
+    _Cand,
+    _day,
+    _expected,
+    _first,
+    _layout,
+    _parse_dates,
+    _parse_ints,
+    _validate,
+    _Where,
+)
 from core.errors import DataError
 from core.fsutil import atomic_write_bytes
 
 __all__ = ["DEFAULT_PARTS", "Dataset", "load_dataset", "describe", "write_draws_csv", "write_multihot_csv"]
-
-DEFAULT_PARTS = 39
-
-_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "<na>", "nat"})  # compared lower-cased
-_INT = re.compile(r"[+-]?[0-9]+")
-_E_COL = re.compile(r"e([1-9][0-9]*)")
-_PART_COL = re.compile(r"part_([1-9][0-9]*)")
-_MAX_INFERRED_PARTS = 10_000  # without `parts`, P is the largest id seen, up to this
-_BIG = 2**62  # huge ids are clipped to this (still out of range) so int64 never overflows
-
-# cell codes
-_OK, _MISS, _BAD, _RANGE, _NODAY = 0, 1, 2, 3, 4
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -84,292 +87,6 @@ def _gaps(dates: np.ndarray) -> list[tuple[np.datetime64, np.datetime64, int]]:
     step = np.diff(dates).astype(np.int64)
     at = np.flatnonzero(step > 1)
     return [(dates[i], dates[i + 1], int(step[i] - 1)) for i in at]
-
-
-# ----------------------------------------------------------------------------- locating
-class _Where:
-    """Turns a data-row index into a DataError at the right line (CSV) or row (Parquet)."""
-
-    def __init__(self, path: Path | str, lineno: np.ndarray | None, header_line: int | None):
-        self.path, self.lineno, self.header_line = str(path), lineno, header_line
-
-    def name(self, i: int) -> str:
-        return f"row {i + 1}" if self.lineno is None else f"line {int(self.lineno[i])}"
-
-    def names(self, i: int, j: int) -> str:
-        kind = "rows" if self.lineno is None else "lines"
-        a, b = self.name(i).split()[1], self.name(j).split()[1]
-        return f"{kind} {a} and {b}"
-
-    def row(self, i: int, problem: str) -> DataError:
-        if self.lineno is None:
-            return DataError(f"row {i + 1}: {problem}", path=self.path)
-        return DataError(problem, path=self.path, line=int(self.lineno[i]))
-
-    def header(self, problem: str) -> DataError:
-        return DataError(problem, path=self.path, line=self.header_line)
-
-    def file(self, problem: str) -> DataError:
-        return DataError(problem, path=self.path)
-
-
-def _shown(raw: str) -> str:
-    return "an empty cell" if raw == "" else repr(raw)
-
-
-def _listed(names: Sequence[str], limit: int = 6) -> str:
-    head = ", ".join(names[:limit])
-    return head if len(names) <= limit else f"{head} and {len(names) - limit} more"
-
-
-# ----------------------------------------------------------------------------- header
-@dataclass
-class _Layout:
-    fmt: str
-    names: list[str]  # header as written (stripped)
-    date_col: int
-    value_cols: list[int]  # header positions of e1..eK or part_1..part_P, in that order
-
-
-def _expected(parts: int | None, events_per_day: int | None) -> str:
-    k, p = events_per_day or 5, parts or DEFAULT_PARTS
-    return f"date,e1,...,e{k} (draws) or date,part_1,...,part_{p} (multihot)"
-
-
-def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: int | None) -> _Layout:
-    names = [n.strip() for n in names]
-    keys = [n.lower() for n in names]
-    expected = _expected(parts, events_per_day)
-    for i, k in enumerate(keys):
-        if k == "":
-            raise where.header(f"column {i + 1} of the header has no name (a stray comma?); expected {expected}")
-    seen: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k in seen:
-            raise where.header(f"column {names[i]!r} appears twice in the header (columns {seen[k] + 1} and {i + 1})")
-        seen[k] = i
-    if "date" not in seen:
-        raise where.header(f"missing column 'date' (the header is {','.join(names)!r}); expected {expected}")
-    draws: dict[int, int] = {}
-    multi: dict[int, int] = {}
-    unknown: list[str] = []
-    for i, k in enumerate(keys):
-        if k == "date":
-            continue
-        if m := _E_COL.fullmatch(k):
-            draws[int(m[1])] = i
-        elif m := _PART_COL.fullmatch(k):
-            multi[int(m[1])] = i
-        else:
-            unknown.append(repr(names[i]))
-    if unknown:
-        s = "s" if len(unknown) > 1 else ""
-        raise where.header(f"unknown column{s} {_listed(unknown)}; expected {expected}")
-    if draws and multi:
-        raise where.header("the header mixes draws columns (e1, e2, ...) with multihot columns "
-                           f"(part_1, part_2, ...); use one layout: {expected}")
-    if not draws and not multi:
-        raise where.header(f"no event columns after 'date'; expected {expected}")
-    if draws:
-        k = max(draws)
-        missing = [f"e{j}" for j in range(1, k + 1) if j not in draws]
-        if missing:
-            s = "s" if len(missing) > 1 else ""
-            raise where.header(f"missing column{s} {_listed(missing)}: draws columns must be e1..e{k} with none skipped")
-        if events_per_day is not None and k != events_per_day:
-            raise where.header(f"the header has {k} event columns (e1..e{k}) but events_per_day is {events_per_day}")
-        return _Layout("draws", names, seen["date"], [draws[j] for j in range(1, k + 1)])
-    top = max(multi)
-    if parts is not None and top > parts:
-        extra = [f"part_{j}" for j in sorted(multi) if j > parts]
-        s = "s" if len(extra) > 1 else ""
-        raise where.header(f"extra column{s} {_listed(extra)}: expected part_1..part_{parts} (parts={parts})")
-    p = parts if parts is not None else top
-    missing = [f"part_{j}" for j in range(1, p + 1) if j not in multi]
-    if missing:
-        s = "s" if len(missing) > 1 else ""
-        why = f" (parts={parts})" if parts is not None else ""
-        raise where.header(f"missing column{s} {_listed(missing)}: multihot columns must be part_1..part_{p}{why}")
-    return _Layout("multihot", names, seen["date"], [multi[j] for j in range(1, p + 1)])
-
-
-# ----------------------------------------------------------------------------- cell parsing
-def _parse_dates(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strict ISO YYYY-MM-DD -> (datetime64[D] with NaT where bad, codes)."""
-    t = len(strs)
-    joined = "".join(strs)
-    if len(joined) == 10 * t and joined.isascii():
-        shaped = np.ones(t, bool)
-        raw = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(t, 10)
-    else:
-        shaped = np.fromiter((len(s) == 10 and s.isascii() for s in strs), bool, t)
-        raw = np.full((t, 10), ord("0"), np.uint8)
-        raw[:, [4, 7]] = ord("-")
-        good = "".join(s for s, ok in zip(strs, shaped) if ok)
-        raw[shaped] = np.frombuffer(good.encode("ascii"), np.uint8).reshape(-1, 10)
-    dig = raw[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
-    shaped &= ((dig >= 0) & (dig <= 9)).all(1) & (raw[:, 4] == ord("-")) & (raw[:, 7] == ord("-"))
-    dig[~shaped] = [1, 9, 7, 0, 0, 1, 0, 1]
-    year = dig[:, 0] * 1000 + dig[:, 1] * 100 + dig[:, 2] * 10 + dig[:, 3]
-    month = dig[:, 4] * 10 + dig[:, 5]
-    day = dig[:, 6] * 10 + dig[:, 7]
-    fits = (month >= 1) & (month <= 12) & (day >= 1)
-    ym = ((year - 1970) * 12 + np.where(fits, month, 1) - 1).astype("datetime64[M]")
-    dates = ym.astype("datetime64[D]") + (np.where(fits, day, 1) - 1)
-    real = fits & (dates.astype("datetime64[M]") == ym)
-    codes = np.zeros(t, np.int8)
-    codes[~real] = _NODAY
-    for i in np.flatnonzero(~shaped):
-        codes[i] = _MISS if strs[i].lower() in _MISSING else _BAD
-    dates[codes != _OK] = np.datetime64("NaT")
-    return dates, codes
-
-
-def _parse_ints(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strict integers -> (int64 values, codes); bad cells hold 0."""
-    t = len(strs)
-    joined = "".join(strs)
-    if joined.isascii() and joined.isdigit() and "" not in strs:
-        if len(joined) == t:  # all one digit: the common multihot case
-            return np.frombuffer(joined.encode("ascii"), np.uint8).astype(np.int64) - ord("0"), np.zeros(t, np.int8)
-        try:
-            return np.fromiter(map(int, strs), np.int64, t), np.zeros(t, np.int8)
-        except OverflowError:
-            pass
-    vals = np.zeros(t, np.int64)
-    codes = np.zeros(t, np.int8)
-    for i, s in enumerate(strs):
-        if _INT.fullmatch(s):
-            vals[i] = max(-_BIG, min(_BIG, int(s)))
-        else:
-            codes[i] = _MISS if s.lower() in _MISSING else _BAD
-    return vals, codes
-
-
-# ----------------------------------------------------------------------------- validation
-_Cand = tuple[int, int, Callable[[], DataError]]  # (row, priority, make error)
-
-
-def _first(mask: np.ndarray) -> int | None:
-    at = np.flatnonzero(mask)
-    return int(at[0]) if at.size else None
-
-
-def _validate(lay: _Layout, dates: np.ndarray, dcodes: np.ndarray, V: np.ndarray, VC: np.ndarray,
-              raw: Callable[[int, int], str], where: _Where, parts: int | None, events_per_day: int | None,
-              allow_unsorted: bool, stop: _Cand | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """V, VC: (T, n value columns) values and codes. Raises the first problem in file order."""
-    t = len(dates)
-    draws = lay.fmt == "draws"
-    cellok = VC == _OK
-    if draws:
-        if parts is not None:
-            p = parts
-        else:
-            usable = cellok & (V <= _MAX_INFERRED_PARTS)
-            p = max(int(V[usable].max()) if usable.any() else 1, 1)
-        VC[cellok & ((V < 1) | (V > p))] = _RANGE
-    else:
-        p = V.shape[1]
-        VC[(VC == _BAD) | (cellok & ((V < 0) | (V > 1)))] = _RANGE
-    cands: list[_Cand] = [] if stop is None else [stop]
-
-    # 1. cell problems, in header order within a row
-    C = np.zeros((t, len(lay.names)), np.int8)
-    C[:, lay.date_col] = dcodes
-    C[:, lay.value_cols] = VC
-    if (i := _first(C.any(1))) is not None:
-        j = int(np.flatnonzero(C[i])[0])
-        value = 0 if j == lay.date_col else int(V[i, lay.value_cols.index(j)])
-        problem = _cell_problem(lay, int(C[i, j]), j, raw(j, i), value, parts)
-        cands.append((i, 0, lambda i=i, problem=problem: where.row(i, problem)))
-    rowok = (VC == _OK).all(1)
-    dok = dcodes == _OK
-
-    # 2. a part twice in a row (draws) / wrong number of events (multihot)
-    if draws and V.shape[1] > 1:
-        S = np.sort(V, axis=1)
-        if (i := _first((S[:, 1:] == S[:, :-1]).any(1) & rowok)) is not None:
-            cands.append((i, 1, lambda i=i: where.row(i, _twice(lay, V[i], dates[i]))))
-    if not draws and events_per_day is not None:
-        n = V.sum(1)
-        if (i := _first((n != events_per_day) & rowok)) is not None:
-            def wrong(i=i):
-                on = ", ".join(str(k + 1) for k in np.flatnonzero(V[i]))
-                return where.row(i, f"{int(n[i])} events on {_day(dates[i])} (parts: {on or 'none'}) "
-                                    f"but events_per_day is {events_per_day}")
-            cands.append((i, 1, wrong))
-
-    # 3. duplicate dates (reported at the later line, naming both)
-    idx = np.flatnonzero(dok)
-    order = idx[np.argsort(dates[idx], kind="stable")]
-    same = dates[order[1:]] == dates[order[:-1]]
-    if same.any():
-        later, earlier = order[1:][same], order[:-1][same]
-        k = int(np.argmin(later))
-        i, e = int(later[k]), int(earlier[k])
-        cands.append((i, 2, lambda i=i, e=e: where.row(
-            i, f"date {_day(dates[i])} appears twice ({where.names(e, i)})")))
-
-    # 4. dates out of order
-    descents = idx[1:][dates[idx[1:]] < dates[idx[:-1]]]
-    if descents.size and not allow_unsorted:
-        i = int(descents[0])
-        prev = int(idx[np.searchsorted(idx, i) - 1])
-        cands.append((i, 3, lambda i=i, q=prev: where.row(
-            i, f"date {_day(dates[i])} comes after {_day(dates[q])} ({where.name(q)}): dates must increase "
-               "down the file (--allow-unsorted sorts them)")))
-
-    if cands:
-        raise min(cands, key=lambda c: (c[0], c[1]))[2]()
-
-    if draws:
-        Y = np.zeros((t, p), bool)
-        Y[np.arange(t)[:, None], V - 1] = True
-    else:
-        Y = V.astype(bool)
-    warnings: list[str] = []
-    if descents.size:
-        order = np.argsort(dates, kind="stable")
-        moved = int((order != np.arange(t)).sum())
-        dates, Y = dates[order], Y[order]
-        warnings.append(f"sorted {moved} rows that were out of date order")
-    return dates, Y, warnings
-
-
-def _day(d: np.datetime64) -> str:
-    return str(np.datetime64(d, "D"))
-
-
-def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: int | None) -> str:
-    col = lay.names[j]
-    if j == lay.date_col:
-        if code == _MISS:
-            return f"missing date ({_shown(raw)})"
-        if code == _NODAY:
-            return f"bad date {raw!r}: there is no such day"
-        return f"bad date {raw!r}: expected an ISO date YYYY-MM-DD"
-    if code == _MISS:
-        return f"missing value in column {col} ({_shown(raw)})"
-    if lay.fmt == "multihot":
-        return f"value {raw!r} in column {col} is not 0 or 1"
-    if code == _BAD:
-        return f"part id {raw!r} in column {col} is not an integer"
-    v = raw.lstrip("+") if abs(value) >= _BIG else value
-    if parts is None and value > _MAX_INFERRED_PARTS:
-        return (f"part id {v} is out of range: without a given number of parts, ids may go up to "
-                f"{_MAX_INFERRED_PARTS} (column {col})")
-    if parts is None:
-        return f"part id {v} is out of range: part ids start at 1 (column {col})"
-    return f"part id {v} is out of range 1..{parts} (column {col})"
-
-
-def _twice(lay: _Layout, row: np.ndarray, date: np.datetime64) -> str:
-    vals, counts = np.unique(row, return_counts=True)
-    v = int(vals[np.argmax(counts > 1)])
-    cols = [lay.names[lay.value_cols[k]] for k in np.flatnonzero(row == v)]
-    return f"part {v} appears {'twice' if len(cols) == 2 else f'{len(cols)} times'} on {_day(date)} " \
-           f"(columns {', '.join(cols)})"
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -447,74 +164,6 @@ def _load_csv(path: Path, data: bytes, parts, events_per_day, allow_unsorted):
     dates, Y, more = _validate(lay, dates, dcodes, V, VC, lambda j, i: cols[j][i], where,
                                parts, events_per_day, allow_unsorted, stop)
     return lay.fmt, dates, Y, warnings + more
-
-
-# ----------------------------------------------------------------------------- Parquet
-def _load_parquet(path: Path, data: bytes, parts, events_per_day, allow_unsorted):
-    where = _Where(path, None, None)
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise where.file("reading Parquet files needs pyarrow, which is not installed: "
-                         "pip install 'synapse[parquet]'") from None
-    try:
-        table = pq.read_table(pa.BufferReader(data))
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise where.file(f"not a readable Parquet file ({e})") from None
-    lay = _layout(list(table.column_names), where, parts, events_per_day)
-    if table.num_rows == 0:
-        raise where.file("the file has columns but no data rows")
-    cols = [table.column(j).combine_chunks() for j in range(table.num_columns)]
-    dates, dcodes = _arrow_dates(cols[lay.date_col], lay.names[lay.date_col], where, pa)
-    parsed = [_arrow_ints(cols[j], lay.names[j], where, pa) for j in lay.value_cols]
-    V = np.stack([v for v, _ in parsed], 1)
-    VC = np.stack([c for _, c in parsed], 1)
-
-    def raw(j: int, i: int) -> str:
-        v = cols[j][i].as_py()
-        return "" if v is None else str(v)
-
-    dates, Y, warnings = _validate(lay, dates, dcodes, V, VC, raw, where, parts, events_per_day,
-                                   allow_unsorted, None)
-    return lay.fmt, dates, Y, warnings
-
-
-def _arrow_dates(col, name: str, where: _Where, pa) -> tuple[np.ndarray, np.ndarray]:
-    t = pa.types
-    null = col.is_null().to_numpy(zero_copy_only=False)
-    if t.is_string(col.type) or t.is_large_string(col.type):
-        return _parse_dates(["" if s is None else s for s in col.to_pylist()])
-    if t.is_date(col.type):
-        days = col.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
-        dates = days.astype("datetime64[D]")
-        codes = np.where(null, _MISS, _OK).astype(np.int8)
-    elif t.is_timestamp(col.type):
-        stamps = col.cast(pa.timestamp(col.type.unit)).fill_null(0).to_numpy(zero_copy_only=False)
-        dates = stamps.astype("datetime64[D]")
-        codes = np.where(null, _MISS, np.where(dates != stamps, _BAD, _OK)).astype(np.int8)
-    else:
-        raise where.header(f"column {name!r} has type {col.type}; expected dates or ISO date strings")
-    dates[codes != _OK] = np.datetime64("NaT")
-    return dates, codes
-
-
-def _arrow_ints(col, name: str, where: _Where, pa) -> tuple[np.ndarray, np.ndarray]:
-    t = pa.types
-    null = col.is_null().to_numpy(zero_copy_only=False)
-    if t.is_string(col.type) or t.is_large_string(col.type):
-        return _parse_ints(["" if s is None else s for s in col.to_pylist()])
-    if t.is_integer(col.type) or t.is_boolean(col.type):
-        vals = col.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        return vals, np.where(null, _MISS, _OK).astype(np.int8)
-    if t.is_floating(col.type):
-        x = col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-        miss = np.isnan(x)
-        whole = np.isfinite(x) & (np.floor(x) == x)
-        codes = np.where(miss, _MISS, np.where(whole, _OK, _BAD)).astype(np.int8)
-        vals = np.where(whole, np.clip(np.where(whole, x, 0), -_BIG, _BIG), 0).astype(np.int64)
-        return vals, codes
-    raise where.header(f"column {name!r} has type {col.type}; expected integers")
 
 
 # ----------------------------------------------------------------------------- public API

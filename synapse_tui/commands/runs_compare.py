@@ -1,0 +1,201 @@
+"""What `synapse runs compare` computes: config differences, the paired test, the JSON.
+
+Free of typer and rich (the tables are in runs_view, the command in runs). Heavy modules
+(numpy, core.metrics, core.store) are imported inside the functions.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.errors import InputError
+
+
+def _load_report(rd) -> dict | None:
+    try:
+        rep = rd.read_json("report.json", default=None)
+    except InputError:
+        return None
+    return rep if isinstance(rep, dict) else None
+
+
+# --------------------------------------------------------------------------- config differences
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict):  # an empty section adds no keys
+                out.update(_flatten(v, key))
+            else:
+                out[key] = v
+    else:
+        out[prefix or "(config)"] = obj
+    return out
+
+
+_MISSING = object()
+
+
+def config_diff(configs: list[dict]) -> dict[str, list]:
+    """Dotted keys whose values differ between the configs: {key: [value per config]}."""
+    flats = [_flatten(c or {}) for c in configs]
+    keys = sorted(set().union(*flats)) if flats else []
+    out = {}
+    for k in keys:
+        vals = [f.get(k, _MISSING) for f in flats]
+        if any(json.dumps(v, sort_keys=True, default=str) != json.dumps(vals[0], sort_keys=True, default=str)
+               or (v is _MISSING) != (vals[0] is _MISSING) for v in vals[1:]):
+            out[k] = vals
+    return out
+
+
+# --------------------------------------------------------------------------- gathering and the paired test
+
+
+def _gather(rds: list, root) -> dict:
+    """Everything compare shows, read from the run directories."""
+    from core.store import Store, _public, _read_yaml, read_run
+
+    store = Store(root)
+    rows = []
+    for rd in rds:
+        row = store.upsert(rd) if rd.path.parent.resolve() == root.resolve() else None
+        rows.append(row if row is not None else _public(read_run(rd), rd.path.parent))
+    reports = [_load_report(rd) for rd in rds]
+    cfgs = [_read_yaml(rd.config_yaml) for rd in rds]
+    labels = [chr(ord("A") + i) if i < 26 else f"R{i}" for i in range(len(rds))]
+    return {"rds": rds, "ids": [rd.run_id for rd in rds], "labels": labels, "rows": rows, "reports": reports,
+            "cfgs": [cfg if isinstance(cfg, dict) else {} for cfg in cfgs],
+            "preds": [_load_predictions(rd, rep) for rd, rep in zip(rds, reports)]}
+
+
+def _load_predictions(rd, report: dict | None) -> dict:
+    """{'p', 'y', 'dates', 'primary'} of a run's test window, or {'missing': reason}."""
+    import numpy as np
+
+    if not rd.predictions_npz.exists():
+        return {"missing": "no predictions.npz (the run has not been evaluated)"}
+    try:
+        with np.load(rd.predictions_npz, allow_pickle=False) as z:
+            primary = str(z["primary"]) if "primary" in z.files else ""
+            primary = primary or (report or {}).get("primary") or ""
+            key = f"{primary}__prob_test"
+            if not primary or key not in z.files:
+                return {"missing": f"predictions.npz has no {key!r}"}
+            return {"p": z[key].astype(np.float64), "y": z["y_test"].astype(bool),
+                    "dates": z["dates_test"].astype("datetime64[D]"), "primary": primary}
+    except (OSError, ValueError, KeyError) as exc:
+        return {"missing": f"predictions.npz unreadable: {exc}"}
+
+
+def _paired_tests(c: dict) -> list[dict]:
+    """The first run's primary against each other's on the same test days; refuses different windows."""
+    import numpy as np
+
+    ids, labels, preds, rows = c["ids"], c["labels"], c["preds"], c["rows"]
+    a = preds[0]
+    if "missing" in a:
+        raise InputError(f"{ids[0]}: {a['missing']}; nothing to test the others against (or pass --no-paired)")
+    for i, b in enumerate(preds[1:], start=1):
+        if "missing" in b:
+            continue
+        if not np.array_equal(a["dates"], b["dates"]):
+            raise InputError(
+                f"cannot pair {ids[0]} with {ids[i]}: their test windows differ — {labels[0]} tests "
+                f"{_window(a)}, {labels[i]} tests {_window(b)}; the paired test needs the same days "
+                "(pass --no-paired to compare without it)")
+        if a["y"].shape != b["y"].shape or not np.array_equal(a["y"], b["y"]):
+            raise InputError(
+                f"cannot pair {ids[0]} with {ids[i]}: same test days but different outcomes (data "
+                f"{str(rows[0].get('data_sha256'))[:12]} vs {str(rows[i].get('data_sha256'))[:12]}); "
+                "the paired test needs the same data")
+    rep0 = c["reports"][0] or {}
+    ks = [int(k) for k in (rep0.get("ks") or range(20, 28))]
+    tiers, good_tier = rep0.get("tiers"), rep0.get("good_tier", "good")
+    tests = []
+    for i, b in enumerate(preds[1:], start=1):
+        if "missing" in b:
+            tests.append({"run": ids[i], "skipped": b["missing"]})
+        else:
+            tests.append({"run": ids[i], "a": a["primary"], "b": b["primary"], "window": _window(a),
+                          **_paired(a, b, ks, tiers, good_tier)})
+    return tests
+
+
+def _paired(a: dict, b: dict, ks: list[int], tiers: dict | None, good_tier: str) -> dict:
+    from core.metrics import compare, day_indicators
+
+    ia = day_indicators(a["y"], a["p"], ks, tiers, good_tier)
+    ib = day_indicators(b["y"], b["p"], ks, tiers, good_tier)
+    return compare(ia, ib, ks)
+
+
+def _window(pred: dict) -> str:
+    d = pred["dates"]
+    return f"{d[0]}..{d[-1]} ({len(d)} days)" if len(d) else "(empty)"
+
+
+def _record_touches(c: dict) -> None:
+    done = [t["run"] for t in c["tests"] if "skipped" not in t]
+    first = c["rds"][0]
+    what = "runs compare: paired McNemar+Holm of good-or-better@K, {} vs {}"
+    _record_touch(first, what.format(first.run_id, ", ".join(done)))
+    for rd in c["rds"][1:]:
+        if rd.run_id in done:
+            _record_touch(rd, what.format(rd.run_id, first.run_id))
+
+
+def _record_touch(rd, what: str) -> None:
+    """Append to manifest.json's test_touches (DESIGN.md 4: every look at the test window counts)."""
+    from core.runs import utc_now_ts
+
+    man = rd.read_json("manifest.json", default=None)
+    if not isinstance(man, dict):
+        return
+    man.setdefault("test_touches", []).append({"ts": utc_now_ts(), "what": what})
+    rd.write_json("manifest.json", man)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _good_per_k(reports: list[dict | None]) -> dict:
+    """Union of Ks over the runs; each run's primary test rate per K (None where not evaluated)."""
+    per_run = []
+    ks_all: set[int] = set()
+    random: dict[int, float] = {}
+    for rep in reports:
+        m = {}
+        if rep and rep.get("primary") in (rep.get("models") or {}):
+            g = rep["models"][rep["primary"]]["test"]["good_or_better"]
+            for k, rate, rnd in zip(rep["ks"], g["rate"], g.get("random") or [None] * len(rep["ks"])):
+                m[int(k)] = rate
+                if rnd is not None:
+                    random.setdefault(int(k), rnd)
+        per_run.append(m)
+        ks_all |= set(m)
+    ks = sorted(ks_all)
+    return {"ks": ks, "rates": [[m.get(k) for k in ks] for m in per_run], "random": [random.get(k) for k in ks]}
+
+
+_JSON_SUMMARY = ("model", "job", "status", "primary", "reference", "calibration", "auc", "pr_auc", "brier_skill",
+                 "ece_before", "ece_after", "classwise_ece", "best_good_or_better", "best_k", "lift_capture",
+                 "beats_reference", "beats_at", "verdict", "best_val_loss", "epochs", "duration_s", "test_touches")
+
+
+def _compare_json(c: dict) -> dict:
+    diff = config_diff(c["cfgs"])
+    gob = _good_per_k(c["reports"])
+    return {
+        "runs": [{"label": lab, "run_id": i, "path": r["path"]} for lab, i, r in zip(c["labels"], c["ids"], c["rows"])],
+        "config_diff": {k: [None if v is _MISSING else v for v in vals] for k, vals in diff.items()},
+        "summary": {i: {k: row.get(k) for k in _JSON_SUMMARY} for i, row in zip(c["ids"], c["rows"])},
+        "good_or_better": {"ks": gob["ks"], "rates": dict(zip(c["ids"], gob["rates"])), "random": gob["random"]},
+        "paired": c["tests"],
+    }
+
+
+__all__ = ["config_diff"]

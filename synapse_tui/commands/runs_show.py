@@ -1,0 +1,214 @@
+"""`synapse runs show`: what it reports about one run (its --json payload) and how it prints it.
+
+The command and `--follow` are in runs; the shared cell formatting in runs_view.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.table import Table
+from rich.text import Text
+
+from synapse_tui.cliutil import console, k_ranges, say, tell
+from synapse_tui.commands.runs_compare import _load_report
+from synapse_tui.commands.runs_view import _age, _ago, _clock, _heading, _num, _status
+
+
+def _artifacts(rd) -> list[dict]:
+    out = []
+    for p in sorted(rd.path.iterdir()):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        out.append({"name": p.name, "path": str(p), "bytes": p.stat().st_size})
+    return out
+
+
+def _scalar_metrics(report: dict) -> dict:
+    """Per-model headline test metrics (no per-part arrays) for --json."""
+    out = {}
+    for name, m in (report.get("models") or {}).items():
+        t = m.get("test") or {}
+        g = t.get("good_or_better") or {}
+        out[name] = {
+            "role": m.get("role"), "calibration": (m.get("calibration") or {}).get("name"),
+            **{k: t.get(k) for k in ("auc_macro", "pr_auc_macro", "brier", "brier_skill", "ece_raw", "ece",
+                                     "classwise_ece", "lift_capture")},
+            "good_or_better": {"ks": report.get("ks"), "rate": g.get("rate"), "ci_low": g.get("ci_low"),
+                               "ci_high": g.get("ci_high"), "random": g.get("random")},
+        }
+    return out
+
+
+def show_data(rd, row: dict) -> dict:
+    man = rd.read_json("manifest.json", default={}) if rd.manifest_json.exists() else {}
+    report = _load_report(rd) or {}
+    events = rd.read_events()
+    return {
+        "run": row,
+        "manifest": {k: v for k, v in (man or {}).items() if k != "test_touches"},
+        "summary": report.get("summary"),
+        "verdict": report.get("verdict"),
+        "comparison": report.get("comparison"),
+        "metrics": _scalar_metrics(report) if report else {},
+        "epochs": [e for e in events if e.get("type") == "epoch"],
+        "artifacts": _artifacts(rd),
+        "test_touches": (man or {}).get("test_touches", []),
+        "log": [e for e in events if e.get("type") == "log" and e.get("level") in ("warning", "error")][-5:],
+    }
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _epoch_line(e: dict) -> str:
+    parts = [f"epoch {e.get('epoch', '?'):>3}"]
+    if "fold" in e:
+        parts.append(f"fold {e['fold']}")
+    for key, label in (("train_loss", "train"), ("val_loss", "val"), ("val_auc", "val AUC")):
+        if isinstance(e.get(key), (int, float)):
+            parts.append(f"{label} {e[key]:.5f}" if "loss" in key else f"{label} {e[key]:.4f}")
+    if isinstance(e.get("lr"), (int, float)):
+        parts.append(f"lr {e['lr']:.2g}")
+    if isinstance(e.get("seconds"), (int, float)):
+        parts.append(f"{e['seconds']:.1f}s")
+    if e.get("improved"):
+        parts.append("▲ best")
+    return "  ".join(parts)
+
+
+def _f(v, digits: int = 4) -> str:
+    return _num(v, digits) if v is None or isinstance(v, (int, float)) else str(v)
+
+
+def _print_show(d: dict) -> None:
+    r, man = d["run"], d["manifest"]
+    now = datetime.now(timezone.utc)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("run", r["run_id"])
+    model = f"{r.get('model') or '?'} ({r.get('job') or '?'} job)"
+    if r.get("primary"):
+        model += f" · primary {r['primary']} judged against {r.get('reference')}"
+    head.add_row("model", model)
+    st = Text.assemble(_status(r.get("status")), f" · attempt {r.get('attempt') or 0}")
+    if r.get("duration_s") is not None:
+        st.append(f" · took {_clock(r['duration_s'])}")
+    if r.get("epochs"):
+        st.append(f" · {r['epochs']} epochs")
+        if r.get("best_val_loss") is not None:
+            st.append(f", best val loss {r['best_val_loss']:.5f}")
+    head.add_row("status", st)
+    when = f"created {(r.get('created') or '?')[:19].replace('T', ' ')} UTC ({_ago(_age(r, now))} ago)"
+    if r.get("finished"):
+        when += f" · finished {r['finished'][:19].replace('T', ' ')}"
+    head.add_row("when", when)
+    head.add_row("where", f"{r.get('host') or '?'} · {r.get('device') or '?'}")
+    data = man.get("data") or {}
+    if data:
+        head.add_row("data", f"{data.get('path')} · {data.get('rows')} days x {data.get('parts')} parts · "
+                     f"sha256 {str(data.get('sha256'))[:12]}")
+    split = (man.get("splits") or [{}])[-1]
+    if split:
+        parts = [f"{p} {split[p]['n']}" for p in ("train", "val") if p in split]
+        if "test" in split:
+            te = split["test"]
+            parts.append(f"test {te['n']} days ({te['first_date']}..{te['last_date']})")
+        folds = len(man.get("splits") or [])
+        head.add_row("split", " · ".join(parts) + (f" · last of {folds} folds" if folds > 1 else ""))
+    head.add_row("config", f"hash {r.get('config_hash') or '?'}")
+    if r.get("error"):
+        head.add_row("error", Text(r["error"], style="red"))
+    console.print(head)
+
+    v = d.get("verdict")
+    if v:
+        color = "green" if v["status"] == "APPROVED" else "red"
+        console.print(Text.assemble("verdict: ", (v["status"], color),
+                                    (f" (failing: {', '.join(v['failed'])})" if v.get("failed") else "")))
+        for c in v.get("criteria", []):
+            value = c.get("value")
+            shown = k_ranges(value) if isinstance(value, list) else (_f(value) if isinstance(value, float) else value)
+            console.print(Text(f"  {'✓' if c['ok'] else '✗'} {c['rule']}" + (f" — {shown}" if shown not in (None, "")
+                                                                              else "")))
+    metrics = d.get("metrics") or {}
+    summary = d.get("summary") or {}
+    if metrics:
+        ks = None
+        _heading("test window, every scorer (* primary, ref: its reference)")
+        t = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+        for col in ("scorer", "calibration", "AUC", "PR-AUC", "B.skill", "ECE raw→cal", "cw ECE", "best good+",
+                    "lift"):
+            t.add_column(col, justify="left" if col in ("scorer", "calibration") else "right", no_wrap=True)
+        for name, m in metrics.items():
+            g = m["good_or_better"]
+            ks = g["ks"]
+            rates = g.get("rate") or []
+            j = max(range(len(rates)), key=lambda i: rates[i]) if rates else None
+            mark = " *" if name == summary.get("primary") else (" ref" if name == summary.get("reference") else "")
+            t.add_row(name + mark, str(m["calibration"]), _f(m["auc_macro"], 3), _f(m["pr_auc_macro"], 3),
+                      _f(m["brier_skill"], 4), f"{_f(m['ece_raw'], 3)}→{_f(m['ece'], 3)}", _f(m["classwise_ece"], 3),
+                      "–" if j is None else f"{rates[j]:.3f} @{ks[j]}", _f(m["lift_capture"], 2),
+                      style="bold" if name == summary.get("primary") else "")
+        console.print(t)
+        primary = summary.get("primary")
+        if primary in metrics:
+            console.print(_tier_table(primary, metrics, summary.get("reference"), d.get("comparison")))
+    if d["epochs"]:
+        last = d["epochs"][-1]
+        say(f"training: {len(d['epochs'])} epoch events; last: {_epoch_line(last)}")
+    for e in d.get("log") or []:
+        tell(str(e.get("message", "")).strip().splitlines()[-1] if e.get("message") else "",
+             f"{e.get('level')}:", "yellow" if e.get("level") == "warning" else "red", stderr=False)
+    touches = d.get("test_touches") or []
+    say(f"test window touched {len(touches)} time(s)")
+    for tt in touches:
+        say(f"  {str(tt.get('ts', '?'))[:19].replace('T', ' ')}  {tt.get('what', '')}")
+    arts = d.get("artifacts") or []
+    if arts:
+        say(f"artifacts in {r['path']}:")
+        at = Table.grid(padding=(0, 2))
+        at.add_column()
+        at.add_column(justify="right", style="dim")
+        for a in arts:
+            at.add_row("  " + a["name"], _size(a["bytes"]))
+        console.print(at)
+
+
+def _tier_table(primary: str, metrics: dict, reference: str | None, comparison: dict | None) -> Table:
+    g = metrics[primary]["good_or_better"]
+    ks = g["ks"] or []
+    _heading(f"good-or-better@K (test): {primary}" + (f" vs {reference}" if reference else ""))
+    t = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+    t.add_column("K", justify="right")
+    t.add_column(primary, justify="right")
+    t.add_column("95% interval", justify="right")
+    ref = metrics.get(reference) if reference and reference != primary else None
+    if ref:
+        t.add_column(reference, justify="right")
+    t.add_column("random", justify="right")
+    if comparison:
+        t.add_column("p (Holm)", justify="right")
+    for j, k in enumerate(ks):
+        cells = [str(k), _num(g["rate"][j]), f"[{_num(g['ci_low'][j])}, {_num(g['ci_high'][j])}]"]
+        if ref:
+            cells.append(_num((ref["good_or_better"]["rate"] or [None] * len(ks))[j]))
+        cells.append(_num((g.get("random") or [None] * len(ks))[j]))
+        style = ""
+        if comparison:
+            p = (comparison.get("p_holm") or [None] * len(ks))[j]
+            cells.append("–" if p is None else f"{p:.2g}")
+            if k in (comparison.get("beats_at") or []):
+                style = "green"
+            elif k in (comparison.get("worse_at") or []):
+                style = "red"
+        t.add_row(*cells, style=style)
+    return t
+
+
+__all__ = ["show_data"]

@@ -1,0 +1,256 @@
+"""What `synapse runs ls|fields|compare` print: rich tables and the cell formatting they share.
+
+The commands are in runs, `runs show`'s payload and tables in runs_show, what compare
+computes in runs_compare. Only rich and the CLI helpers at import time; nothing heavy.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from synapse_tui.cliutil import console, k_ranges, say, tell
+from synapse_tui.commands.runs_compare import _MISSING, _good_per_k, config_diff
+
+STATUS_STYLE = {"queued": "dim", "running": "bold cyan", "succeeded": "green", "failed": "bold red",
+                "cancelled": "yellow", "lost": "magenta"}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _num(v, digits: int = 3, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _ago(seconds: float | None) -> str:
+    """12s, 5m, 3h, 2d, 6w, 2y."""
+    if seconds is None:
+        return "–"
+    s = max(0.0, seconds)
+    for unit, size in (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size * (2 if unit in ("y", "w") else 1):
+            return f"{int(s // size)}{unit}"
+    return f"{int(s)}s"
+
+
+def _clock(seconds: float | None) -> str:
+    """0:42, 12:34, 1:02:03."""
+    if seconds is None:
+        return "–"
+    s = int(round(max(0.0, seconds)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _age(row: dict, now: datetime) -> float | None:
+    from core.runs import parse_ts
+
+    created = parse_ts(row.get("created"))
+    return None if created is None else (now - created).total_seconds()
+
+
+def _beats(row: dict) -> str:
+    b = row.get("beats_reference")
+    if b is None:
+        return "–"
+    if not b:
+        return "no"
+    return k_ranges(row.get("beats_at") or []) or "yes"
+
+
+def _verdict(v: str | None) -> Text:
+    if not v:
+        return Text("–", style="dim")
+    return Text(v, style="green" if v == "APPROVED" else "red")
+
+
+def _status(s: str | None) -> Text:
+    return Text(s or "?", style=STATUS_STYLE.get(s or "", ""))
+
+
+def _heading(text: str) -> None:
+    console.print(Text(text, style="bold"), soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- ls, fields
+
+
+# Columns of `runs ls`: (header, justify, priority). With less width than they need,
+# the lowest priorities go first (the run id, status and the headline metrics stay).
+_LS_COLUMNS = (
+    ("run", "left", 0), ("model", "left", 2), ("status", "left", 1), ("#", "right", 9), ("age", "right", 6),
+    ("took", "right", 7), ("ECE", "right", 3), ("B.skill", "right", 5), ("good+@K", "right", 3),
+    ("beats", "left", 8), ("verdict", "left", 4),
+)
+
+
+def runs_table(rows: list[dict], now: datetime | None = None, width: int | None = None) -> Table:
+    """The compact table of `runs ls` (all columns fit 100; narrower drops the least important)."""
+    now = now or datetime.now(timezone.utc)
+    width = width or console.width
+    cells = []
+    for r in rows:
+        good = "–" if r.get("best_good_or_better") is None else f"{r['best_good_or_better']:.3f}@{r.get('best_k')}"
+        cells.append([
+            r["run_id"], r.get("model") or "–", _status(r.get("status")), str(r.get("attempt") or "–"),
+            _ago(_age(r, now)), _clock(r.get("duration_s")), _num(r.get("ece_after")),
+            _num(r.get("brier_skill"), 4, signed=True), good, _beats(r), _verdict(r.get("verdict")),
+        ])
+    need = [max([len(h)] + [len(str(c[i])) for c in cells]) + 1 for i, (h, _, _) in enumerate(_LS_COLUMNS)]
+    keep = list(range(len(_LS_COLUMNS)))
+    for i in sorted(keep, key=lambda i: -_LS_COLUMNS[i][2]):
+        if sum(need[j] for j in keep) <= width or _LS_COLUMNS[i][2] <= 1:
+            break
+        keep.remove(i)
+    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold", show_edge=False)
+    for i in keep:
+        header, justify, _ = _LS_COLUMNS[i]
+        table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis",
+                         min_width=need[i] - 1 if header == "run" else None)
+    for c in cells:
+        table.add_row(*[c[i] for i in keep])
+    return table
+
+
+def fields_table(items: list[dict]) -> Table:
+    """The table of `runs fields`."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+    for col in ("field", "type", "aliases", "meaning"):
+        table.add_column(col)
+    for f in items:
+        table.add_row(f["name"], f["type"], ", ".join(f["aliases"]), f["help"])
+    return table
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _fmt_value(v: Any) -> str:
+    if v is _MISSING:
+        return "(absent)"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, separators=(",", ":"))
+    if v is None:
+        return "null"
+    return str(v)
+
+
+# (label, row key, digits, better: +1 higher, -1 lower, 0 not ranked)
+_SUMMARY_ROWS = (
+    ("model", "model", None, 0), ("job", "job", None, 0), ("status", "status", None, 0),
+    ("primary", "primary", None, 0), ("reference", "reference", None, 0),
+    ("calibration", "calibration", None, 0), ("AUC", "auc", 4, 1), ("PR-AUC", "pr_auc", 4, 1),
+    ("Brier skill", "brier_skill", 4, 1), ("ECE before", "ece_before", 4, -1), ("ECE after", "ece_after", 4, -1),
+    ("classwise ECE", "classwise_ece", 4, -1), ("best good+", "best_good_or_better", 3, 1),
+    ("best K", "best_k", None, 0), ("lift capture", "lift_capture", 3, 1),
+    ("beats reference", "beats", None, 0), ("verdict", "verdict", None, 0),
+    ("best val loss", "best_val_loss", 5, -1), ("epochs", "epochs", None, 0), ("took", "took", None, 0),
+    ("test touches", "test_touches", None, 0), ("test window", "test_window", None, 0),
+    ("test days", "test_days", None, 0),
+)
+
+
+def _print_compare(c: dict) -> None:
+    ids, labels, rows, tests = c["ids"], c["labels"], c["rows"], c["tests"]
+    for lab, i, row in zip(labels, ids, rows):
+        console.print(Text.assemble((f"{lab} ", "bold"), i, (f"  {row.get('model') or '?'} · ", "dim"),
+                                    _status(row.get("status"))))
+    console.print()
+    diff = config_diff(c["cfgs"])
+    _heading("config differences" if diff else "configs: identical")
+    if diff:
+        ct = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+        ct.add_column("key", no_wrap=True)
+        for lab in labels:
+            ct.add_column(lab, overflow="fold")
+        for k, vals in diff.items():
+            ct.add_row(k, *[_fmt_value(v) for v in vals])
+        console.print(ct)
+    console.print()
+    _heading("summary (test window)")
+    summary = [_summary_cells(row, pred) for row, pred in zip(rows, c["preds"])]
+    st = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+    st.add_column("", no_wrap=True, min_width=max(len(r[0]) for r in _SUMMARY_ROWS))
+    for lab in labels:
+        st.add_column(lab, justify="right", no_wrap=True)
+    for label, key, digits, better in _SUMMARY_ROWS:
+        vals = [cells[key] for cells in summary]
+        st.add_row(label, *_ranked_cells(vals, digits, better))
+    console.print(st)
+    gob = _good_per_k(c["reports"])
+    if gob["ks"]:
+        console.print()
+        _heading("good-or-better@K of each run's primary (test)")
+        gt = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+        gt.add_column("K", justify="right")
+        for lab in labels:
+            gt.add_column(lab, justify="right")
+        gt.add_column("random", justify="right", style="dim")
+        for j, k in enumerate(gob["ks"]):
+            gt.add_row(str(k), *_ranked_cells([rates[j] for rates in gob["rates"]], 3, 1), _num(gob["random"][j]))
+        console.print(gt)
+    for t in tests:
+        console.print()
+        if "skipped" in t:
+            tell(f"paired test A vs {labels[ids.index(t['run'])]} skipped: {t['skipped']}", "note:", "yellow",
+                 stderr=False)
+        else:
+            _print_paired(t, labels[0], labels[ids.index(t["run"])])
+    if any("skipped" not in t for t in tests):
+        say("(the paired test is a look at the test window: recorded in each run's manifest test_touches)")
+
+
+def _ranked_cells(vals: list, digits: int | None, better: int) -> list[Text]:
+    """Cells of one row, the best number in bold (better: +1 higher, -1 lower, 0 none)."""
+    nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    best = (max(nums) if better > 0 else min(nums)) if better and len(nums) > 1 else None
+    out = []
+    for v in vals:
+        numeric = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+        text = _num(v, digits) if digits is not None and numeric else ("–" if v is None else str(v))
+        out.append(Text(text, style="bold" if best is not None and v == best else ""))
+    return out
+
+
+def _summary_cells(row: dict, pred: dict) -> dict:
+    cells = dict(row)
+    cells["beats"] = _beats(row)
+    cells["took"] = _clock(row.get("duration_s"))
+    d = pred.get("dates")
+    cells["test_window"] = f"{d[0]}..{d[-1]}" if d is not None and len(d) else "–"
+    cells["test_days"] = len(d) if d is not None else None
+    return cells
+
+
+def _print_paired(t: dict, la: str, lb: str) -> None:
+    _heading(f"paired test {la} ({t['a']}) vs {lb} ({t['b']}) on the same {t['window']}")
+    say("exact McNemar per K on the good-or-better indicator, Holm-adjusted across K")
+    pt = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+    for col in ("K", la, lb, f"{la} only", f"{lb} only", "p", "p Holm", ""):
+        pt.add_column(col, justify="right" if col else "left")
+    for j, k in enumerate(t["ks"]):
+        mark, style = "", ""
+        if k in t["beats_at"]:
+            mark, style = f"{la} better", "green"
+        elif k in t["worse_at"]:
+            mark, style = f"{lb} better", "red"
+        pt.add_row(str(k), _num(t["model_rate"][j]), _num(t["base_rate"][j]), str(t["model_only"][j]),
+                   str(t["base_only"][j]), f"{t['p_value'][j]:.2g}", f"{t['p_holm'][j]:.2g}", mark, style=style)
+    console.print(pt)
+    if t["beats_at"]:
+        verdict = f"{la} beats {lb} at K {k_ranges(t['beats_at'])} (Holm-adjusted p < {t['alpha']})"
+    elif t["worse_at"]:
+        verdict = f"{lb} beats {la} at K {k_ranges(t['worse_at'])} (Holm-adjusted p < {t['alpha']})"
+    else:
+        verdict = f"no significant difference at any K (Holm-adjusted p >= {t['alpha']})"
+    say(verdict)
+
+
+__all__ = ["runs_table", "fields_table", "STATUS_STYLE"]
