@@ -1,0 +1,35 @@
+"""A resolved config out again: its stable hash and its YAML text."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import yaml
+
+from core.config.schema import Config
+
+
+def config_hash(cfg: Config) -> str:
+    """First 12 hex of the sha256 of the resolved config's canonical JSON (sorted keys)."""
+    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style sections; lists of scalars on one line (`k: [20, 21, ...]`)."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flow = all(not isinstance(x, (dict, list)) for x in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)
+
+
+def dump_yaml(cfg: Config) -> str:
+    """The resolved config as YAML: every default filled in, fields in declaration order
+    (model.kind first). `load_config` of the text gives an equal Config."""
+    data = cfg.model_dump(mode="json")
+    data["model"] = {"kind": data["model"]["kind"], **data["model"]}
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)

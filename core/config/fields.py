@@ -1,0 +1,43 @@
+"""Reusable pydantic field types and before-validators for the config sections.
+
+Ints are strict (no bools, no strings); floats are lax but never take a boolean.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, Strict
+
+__all__ = [
+    "PosInt", "NonNegInt", "Float", "PosFloat", "NonNegFloat", "Fraction", "Dropout", "Bool", "Str", "Head",
+]
+
+
+def _reject_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError("expected a number, not a boolean")
+    return v
+
+
+PosInt = Annotated[int, Strict(), Field(ge=1)]
+NonNegInt = Annotated[int, Strict(), Field(ge=0)]
+# Lax floats accept ints and numeric strings: YAML 1.1 reads `1e-3` (no dot) as a string.
+Float = Annotated[float, BeforeValidator(_reject_bool), Field(allow_inf_nan=False)]
+PosFloat = Annotated[float, BeforeValidator(_reject_bool), Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, BeforeValidator(_reject_bool), Field(gt=0, lt=1)]
+Dropout = Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, lt=1)]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+Head = Literal["sigmoid", "softmax"]
+
+
+def _k_shorthand(v: Any) -> Any:
+    if isinstance(v, str):
+        m = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", v)
+        if m:
+            return list(range(int(m.group(1)), int(m.group(2)) + 1))
+    if isinstance(v, int) and not isinstance(v, bool):
+        return [v]
+    return v
