@@ -75,7 +75,21 @@ class Scorer(nn.Module):
     def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:  # pragma: no cover - abstract
+    @torch.no_grad()
+    def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
+        """(stop - start, P) logits of days start..stop-1: eval mode, no gradients, reading
+        inputs[:stop] only; the training flag is restored afterwards."""
+        T = len(inputs)
+        if not 0 <= start <= stop <= T:
+            raise ValueError(f"need 0 <= start <= stop <= {T}, got start={start} stop={stop}")
+        was_training = self.training
+        self.eval()
+        try:
+            return self._score(inputs, start, stop)
+        finally:
+            self.train(was_training)
+
+    def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def init_output_bias(self, base_rate: np.ndarray) -> None:

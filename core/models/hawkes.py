@@ -121,16 +121,8 @@ class HawkesScorer(Scorer):
         """(B, P * D) traces -> (B, P) logits."""
         return x @ self._kernel() + self.mu
 
-    def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
-        """(stop - start, P) logits of days start..stop-1, eval mode, no gradients."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                x = inputs.x[start:stop].to(self.mu.device, self.mu.dtype)
-                return self.forward(x)
-        finally:
-            self.train(was_training)
+    def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
+        return self.forward(inputs.x[start:stop].to(self.mu.device, self.mu.dtype))
 
     # ------------------------------------------------------------------ maximum likelihood
 

@@ -75,16 +75,8 @@ class LogisticScorer(Scorer):
         """(B, F) features -> (B, P) logits."""
         return self.linear(x)
 
-    def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
-        """(stop - start, P) logits of days start..stop-1, eval mode, no gradients."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                x = inputs.x[start:stop].to(self.linear.weight.device, self.linear.weight.dtype)
-                return self.forward(x)
-        finally:
-            self.train(was_training)
+    def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
+        return self.forward(inputs.x[start:stop].to(self.linear.weight.device, self.linear.weight.dtype))
 
     def coefficients(self) -> dict[str, np.ndarray]:
         """``weight`` (P, F) and ``bias`` (P,) as numpy; columns follow `feature_names`."""

@@ -97,22 +97,12 @@ class RNNScorer(Scorer):
     def _device(self) -> torch.device:
         return self.out.weight.device
 
-    @torch.no_grad()
-    def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
-        """(stop - start, P) logits of days start..stop-1, eval mode, reading inputs[:stop] only."""
-        T = len(inputs)
-        if not 0 <= start <= stop <= T:
-            raise ValueError(f"need 0 <= start <= stop <= {T}, got start={start} stop={stop}")
-        was_training = self.training
-        self.eval()
-        try:
-            if start == stop:
-                return torch.zeros(0, self.parts, device=self._device())
-            if self.regime == "stateful":
-                return self._score_stateful(inputs, start, stop)
-            return self._score_windows(inputs, start, stop)
-        finally:
-            self.train(was_training)
+    def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
+        if start == stop:
+            return torch.zeros(0, self.parts, device=self._device())
+        if self.regime == "stateful":
+            return self._score_stateful(inputs, start, stop)
+        return self._score_windows(inputs, start, stop)
 
     def _score_stateful(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
         dev = self._device()

@@ -182,23 +182,9 @@ class TransformerScorer(Scorer):
         block_end = C + ((t - C) // S + 1) * S  # exclusive end of t's block
         return block_end - C
 
-    @torch.no_grad()
-    def score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
-        """(stop - start, P) logits of days start..stop-1, eval mode, reading inputs[:stop] only.
-
-        Day t's logits are the last output of a forward over x[window_start(t)..t]
-        (computed block-wise; blocks are anchored at day 0, independent of start/stop)."""
-        T = len(inputs)
-        if not 0 <= start <= stop <= T:
-            raise ValueError(f"need 0 <= start <= stop <= {T}, got start={start} stop={stop}")
-        was_training = self.training
-        self.eval()
-        try:
-            return self._score(inputs, start, stop)
-        finally:
-            self.train(was_training)
-
     def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
+        """Day t's logits are the last output of a forward over x[window_start(t)..t]
+        (computed block-wise; blocks are anchored at day 0, independent of start/stop)."""
         dev = self.out.weight.device
         C, S = self.context, self.stride
         out = [torch.zeros(0, self.parts, device=dev)]
