@@ -76,7 +76,7 @@ def test_sigkill_reads_lost_and_resume_finishes_like_an_uninterrupted_run(data, 
     assert run_status(events, now=last_ts + timedelta(seconds=31)).status == "lost"
     assert status_of(run, now=last_ts + timedelta(seconds=31)).status == "lost"
 
-    with pytest.raises(InputError, match="running"):
+    with pytest.raises(InputError, match="worker is gone but its last heartbeat"):
         check_resumable(run)  # a fresh heartbeat still counts as running right now
     assert _foreground_resume_when_lost(run) == 0
     st = status_of(run)

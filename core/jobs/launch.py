@@ -57,6 +57,11 @@ def cancel(run: RunDir) -> RunStatus:
 
 def check_resumable(run: RunDir) -> RunStatus:
     st = status_of(run)
+    if st.status == "running":
+        started = next((e for e in reversed(run.read_events()) if e.get("type") == "run_started"), {})
+        if not process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
+            raise InputError(f"run {run.run_id} still reads running: its worker is gone but its last heartbeat "
+                             "is under 30 s old; it reads lost (and resumes) once that passes")
     if st.status not in ("lost", "cancelled", "failed"):
         raise InputError(f"run {run.run_id} is {st.status}; only lost, cancelled or failed runs resume")
     return st
