@@ -9,6 +9,12 @@ the same step (`scorer(x, wd, state)` under no_grad).
 the last min(context, 512) = 512 days in one call (x (1, 512, 39)), against the same
 forward in PyTorch.
 
+`case_onnx_transformer_step` times the Transformer's KV-cached one-day step
+(model_step.onnx, `core.export.TransformerStepExport`): x (1, 1, 39) with the keys/values
+of the previous context - 1 = 255 days as inputs (the longest cache a day of `score` reads),
+at configs/transformer.yaml's sizes; `case_onnx_transformer_step_512` the same at context
+512. Their reference is the full-window onnxruntime call they replace (x (1, context, 39)).
+
 Both run on one thread (onnxruntime intra-op threads = 1, torch threads = 1 inside the
 reference) with weights at their seeded initial values: the cost of a call does not depend
 on the values. Each call is one repeat, so "p95" in the table is the p95 of single calls;
@@ -44,7 +50,7 @@ def _torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def _exported(config: str, export_length: int):
+def _exported(config: str, export_length: int, overrides: tuple[str, ...] = ()):
     """(scorer in eval mode, onnxruntime session on 1 thread, inputs of the sample)."""
     import torch
 
@@ -53,7 +59,7 @@ def _exported(config: str, export_length: int):
     from core.export import _session, onnx_bytes
     from core.models import build_scorer
 
-    cfg = load_config(ROOT / "configs" / config, data=str(SAMPLE))
+    cfg = load_config(ROOT / "configs" / config, overrides=list(overrides), data=str(SAMPLE))
     torch.manual_seed(cfg.seed)
     scorer = build_scorer(cfg.model, cfg.data.parts).eval()
     data, _ = onnx_bytes(scorer, {"config": cfg.model_dump(mode="json"), "events": 5}, export_length)
@@ -104,7 +110,30 @@ def case_onnx_transformer_context() -> Case:
                 repeat=50, note="onnxruntime 1 intra-op thread; torch 1 thread")
 
 
-CASES = {"onnx_gru_step": case_onnx_gru_step, "onnx_transformer_context": case_onnx_transformer_context}
+def case_onnx_transformer_step(context: int | None = None) -> Case:
+    from core.export import _session, step_call, step_onnx_bytes
+
+    overrides = (f"model.context={context}",) if context else ()
+    scorer, full_sess, inputs = _exported("transformer.yaml", 64, overrides)
+    data, _ = step_onnx_bytes(scorer, {"config": {"model": {"kind": "transformer"}}, "events": 5})
+    sess = _session(data, threads=1)
+    T = len(inputs)
+    ort_step, _, what = step_call(sess, scorer, inputs, T)  # cache of min(context, 512) - 1 days
+    L = min(scorer.context, 512, T)
+    full = {"x": inputs.x[T - L:T][None].numpy(), "wd": inputs.wd[T - L:T][None].numpy()}
+    return Case(f"onnx transformer KV-cached step, context {scorer.context}: {what}", ort_step,
+                budget_s=BUDGET_S, reference=lambda: full_sess.run(None, full),
+                reference_name=f"onnxruntime full window (1, {L}, {scorer.parts})",
+                repeat=300, note="onnxruntime 1 intra-op thread; exact (== Scorer.score, tests/test_export.py)")
+
+
+def case_onnx_transformer_step_512() -> Case:
+    return case_onnx_transformer_step(512)
+
+
+CASES = {"onnx_gru_step": case_onnx_gru_step, "onnx_transformer_context": case_onnx_transformer_context,
+         "onnx_transformer_step": case_onnx_transformer_step,
+         "onnx_transformer_step_512": case_onnx_transformer_step_512}
 
 
 def main() -> int:

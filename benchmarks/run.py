@@ -78,6 +78,7 @@ CASES = {
     "hawkes_fit": _lazy("benchmarks.bench_hawkes", "case_hawkes_fit"),
     "onnx_gru_step": _lazy("benchmarks.bench_onnx", "case_onnx_gru_step"),
     "onnx_transformer": _lazy("benchmarks.bench_onnx", "case_onnx_transformer_context"),
+    "onnx_transformer_step": _lazy("benchmarks.bench_onnx", "case_onnx_transformer_step"),
     "demo": _lazy("benchmarks.bench_training", "case_demo"),
 }
 

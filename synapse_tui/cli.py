@@ -587,6 +587,10 @@ def export_onnx_cmd(
     lat = rep["latency_ms"]
     budget = "within" if rep.get("latency_ok") else "over"
     console.print(f"single-day scoring: p50 {lat['p50']:.3f} ms, p99 {lat['p99']:.3f} ms ({budget} the 2 ms p99 budget)")
+    if rep.get("step_path"):
+        full = rep["latency_full_window_ms"]
+        console.print(f"  (transformer: the KV-cached step in {Path(rep['step_path']).name}, parity "
+                      f"{rep['step_max_abs_diff']:.1e}; a full-window call takes p50 {full['p50']:.2f} ms)", markup=False)
 
 
 def _finish(run, as_json: bool) -> None:

@@ -14,7 +14,19 @@ from core.config import load_config
 from core.data import load_dataset, synthetic
 from core.errors import InputError
 from core.export import (
-    EXPORTABLE, ONNX_FILE, OPSET, REPORT_FILE, TOLERANCE, export_onnx, load_scorer, onnx_bytes,
+    EXPORTABLE,
+    ONNX_FILE,
+    OPSET,
+    REPORT_FILE,
+    STEP_ONNX_FILE,
+    TOLERANCE,
+    TransformerStepExport,
+    export_onnx,
+    load_scorer,
+    onnx_bytes,
+    step_onnx_bytes,
+    transformer_cache,
+    transformer_step_inputs,
 )
 from core.runs import RunDir, read_events
 from core.train_run import run_train
@@ -88,7 +100,83 @@ def test_parity_windows_are_the_documented_ones(runs, reports):
     assert reports["gru"]["parity_length"] == 2 * EXPORT_LENGTH + 1
     assert reports["transformer"]["parity"]["days"] == [t1 - 48, t1]  # one context-long window
     assert reports["logistic"]["parity"]["days"] == [t0, t1]  # every test row
-    assert reports["transformer"]["latency_ms"]["input"].startswith("the last 48 days")
+    assert reports["transformer"]["latency_full_window_ms"]["input"].startswith("the last 48 days")
+    assert reports["transformer"]["latency_ms"]["input"].startswith("one day x (1, 1, 39) + KV cache of 47 days")
+
+
+def test_transformer_report_times_the_cached_step(runs, reports):
+    rep, run = reports["transformer"], runs["transformer"]
+    assert Path(rep["step_path"]) == run.path / STEP_ONNX_FILE and (run.path / STEP_ONNX_FILE).is_file()
+    assert rep["step_parity_ok"] and rep["step_max_abs_diff"] <= TOLERANCE, rep["step_parity"]
+    assert {0, 47, 48, 71}.issubset(rep["step_parity"]["days"])  # empty cache, before/first/last of block 0
+    assert rep["latency_ok"] == (rep["latency_ms"]["p99"] <= rep["latency_budget_ms"]["p99"])
+    full = rep["latency_full_window_ms"]
+    assert full["calls"] >= 200 and 0 < full["p50"] <= full["p99"]
+    artifacts = [e["path"] for e in read_events(run.events_jsonl) if e["type"] == "artifact"]
+    assert STEP_ONNX_FILE in artifacts
+    for kind in ("gru", "logistic"):
+        assert "latency_full_window_ms" not in reports[kind] and not (runs[kind].path / STEP_ONNX_FILE).exists()
+    model = onnx.load(run.path / STEP_ONNX_FILE)
+    onnx.checker.check_model(model, full_check=True)
+    k = next(i for i in model.graph.input if i.name == "k_cache")
+    assert [d.dim_param or d.dim_value for d in k.type.tensor_type.shape.dim] == [1, 1, 2, "n", 8]
+
+
+def test_transformer_step_matches_score_day_by_day(runs, planted):
+    """model_step.onnx with the PyTorch-built cache of x[window_start(t)..t-1] gives
+    scorer.score(inputs, t, t + 1) for days across blocks (context 48, stride 24): day 0
+    (empty cache), the last day before the first block, the first/second/last day of
+    blocks, and the last day of the data."""
+    scorer, _ = load_scorer(runs["transformer"])
+    assert scorer.context == 48 and scorer.stride == 24
+    ds = load_dataset(planted, parts=39, events_per_day=5)
+    inputs = scorer.prepare(ds.Y, ds.dates)
+    sess = ort.InferenceSession(str(runs["transformer"].path / STEP_ONNX_FILE), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["x_new", "wd_new", "pos", "k_cache", "v_cache"]
+    T = len(inputs)
+    days = [0, 1, 23, 47, 48, 49, 71, 72, 95, 96, 300, 311, T - 1]
+    for t in days:
+        got = sess.run(["logits"], transformer_step_inputs(scorer, inputs, t))[0]
+        ref = scorer.score(inputs, t, t + 1).numpy()
+        assert got.shape == (1, 39) and np.abs(got - ref).max() <= TOLERANCE, t
+    # Within a block the caches carry: start from the block's first day with the window's
+    # cache, append k_new / v_new each day, and every day of the block matches.
+    a = 48 + 24 * 3  # first day of block 3
+    s = scorer.window_start(a)
+    assert all(scorer.window_start(t) == s for t in range(a, a + 24))
+    feed = transformer_step_inputs(scorer, inputs, a)
+    for t in range(a, a + 24):
+        logits, k_new, v_new = sess.run(None, feed)
+        assert np.abs(logits - scorer.score(inputs, t, t + 1).numpy()).max() <= TOLERANCE, t
+        feed = {"x_new": inputs.x[t + 1:t + 2][None].numpy(), "wd_new": inputs.wd[t + 1:t + 2][None].numpy(),
+                "pos": np.array([t + 1 - s], np.int64), "k_cache": np.concatenate([feed["k_cache"], k_new], axis=3),
+                "v_cache": np.concatenate([feed["v_cache"], v_new], axis=3)}
+    # the appended cache is the prefill's
+    k_ref, v_ref = transformer_cache(scorer, inputs.x[s:a + 24], inputs.wd[s:a + 24])
+    assert np.abs(feed["k_cache"] - k_ref).max() <= TOLERANCE and np.abs(feed["v_cache"] - v_ref).max() <= TOLERANCE
+
+
+def test_transformer_step_alibi():
+    """ALiBi positions: the step (distances pos - j) matches the full causal forward."""
+    from core.models.transformer import TransformerScorer
+
+    torch.manual_seed(0)
+    scorer = TransformerScorer(39, d_model=16, heads=2, layers=2, context=32, positions="alibi").eval()
+    data, info = step_onnx_bytes(scorer, {"config": {"model": {"kind": "transformer"}}})
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    x = (torch.rand(20, 39) < 0.13).float()
+    wd = torch.randint(0, 7, (20,))
+    with torch.no_grad():
+        ref, _ = scorer(x[None], wd[None])
+    for n in (0, 1, 7, 19):
+        k, v = transformer_cache(scorer, x[:n], wd[:n])
+        feed = {"x_new": x[n:n + 1][None].numpy(), "wd_new": wd[n:n + 1][None].numpy(),
+                "pos": np.array([n], np.int64), "k_cache": k, "v_cache": v}
+        got = sess.run(["logits"], feed)[0]
+        with torch.no_grad():
+            tgot = TransformerStepExport(scorer)(*(torch.from_numpy(feed[i]) for i in info["inputs"]))[0]
+        assert np.abs(got - ref[0, n].numpy()).max() <= TOLERANCE, n
+        assert np.abs(tgot.numpy() - ref[0, n].numpy()).max() <= TOLERANCE, n
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
