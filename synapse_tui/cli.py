@@ -26,8 +26,9 @@ app = typer.Typer(
     name="synapse",
     help=(
         "Calibrated per-part scorers for daily multi-hot event sequences.\n\n"
-        "Start with [bold]synapse data describe sample_data/parts_daily.csv[/bold], "
-        "or generate your own data with [bold]synapse data generate[/bold]."
+        "Start with [bold]synapse demo[/bold] (baselines, a logistic model and a GRU on the bundled "
+        "sample, in about 40 s), then [bold]synapse train -c configs/gru.yaml --data YOUR.csv[/bold] "
+        "and [bold]synapse predict RUN[/bold]. Runs live in ./runs (or --runs-dir / $SYNAPSE_RUNS_DIR)."
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -335,8 +336,9 @@ def demo_cmd(
     tui: Annotated[bool, typer.Option("--tui/--no-tui", help="Open the dashboard afterwards (only on a terminal).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """The whole product in a minute: every baseline, a logistic model and a GRU, trained,
-    calibrated on validation, judged on the test window, with every artifact.
+    """Every baseline, a logistic model and a GRU on the sample: trained, calibrated, judged.
+
+    Calibration and every choice use the validation window; the test window is touched once.
 
     One run directory per learned model (each holds all baselines, so each is self-contained).
     """
