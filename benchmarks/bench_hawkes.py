@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import Case, format_table, run_case
+from benchmarks.harness import Case, run_and_print
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "parts_daily.csv"
@@ -129,11 +129,7 @@ CASES = {"hawkes_fit": case_hawkes_fit}
 
 
 def main() -> int:
-    results = [run_case(make()) for make in CASES.values()]
-    print(format_table(results))
-    for r in results:
-        print(f"{r.name}: {r.note}")
-    return 0
+    return run_and_print(CASES)
 
 
 if __name__ == "__main__":

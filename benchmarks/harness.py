@@ -111,3 +111,13 @@ def format_table(results: list[Result]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def run_and_print(cases: dict) -> int:
+    """Entry point for a benchmark module run on its own: time its cases, print the table."""
+    results = [run_case(make()) for make in cases.values()]
+    print(format_table(results))
+    for r in results:
+        if r.note:
+            print(f"{r.name}: {r.note}")
+    return 0

@@ -301,5 +301,5 @@ def _sweep_main(
 sweep_app.command("status")(sweep_status_command)
 
 
-if __name__ == "__main__":  # python -m synapse_tui.commands.sweep ... (the integrator registers it in cli.py)
+if __name__ == "__main__":  # python -m synapse_tui.commands.sweep ...; `synapse sweep` is the usual way
     sweep_app(prog_name="synapse sweep")
