@@ -190,13 +190,17 @@ class Trainer:
         best_epoch, bad, start_epoch, history = 0, 0, 1, []
         best_state = _cpu_state(self.scorer)
         if resume and self.last_path is not None and self.last_path.exists():
-            st = load_torch(self.last_path, self.device)
+            # On CPU whatever device wrote it: RNG states must be CPU tensors, and
+            # load_state_dict copies weights and optimizer moments onto the model's device.
+            st = load_torch(self.last_path, "cpu")
             self.scorer.load_state_dict(st["model_state"])
             optimizer.load_state_dict(st["optimizer_state"])
             gen.set_state(st["rng"]["sampler"])
             torch.set_rng_state(st["rng"]["torch"])
             np.random.set_state(_np_state_from(st["rng"]["numpy"]))
             random.setstate(_py_state_from(st["rng"]["python"]))
+            if "cuda" in st["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(st["rng"]["cuda"], self.device)
             best, best_epoch, bad = st["best_metric"], st["best_epoch"], st["bad_epochs"]
             history, start_epoch = list(st["history"]), st["epoch"] + 1
             if self.best_path is not None and self.best_path.exists():
@@ -231,8 +235,7 @@ class Trainer:
                     "model_state": self.scorer.state_dict(), "optimizer_state": optimizer.state_dict(),
                     "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "bad_epochs": bad,
                     "history": history,
-                    "rng": {"sampler": gen.get_state(), "torch": torch.get_rng_state(),
-                            "numpy": _np_state_to(np.random.get_state()), "python": _py_state_to(random.getstate())},
+                    "rng": self._rng_state(gen),
                 }, self.last_path)
             self.on_epoch(row)
             if bad >= cfg.patience:
@@ -246,6 +249,13 @@ class Trainer:
                 break
         self.scorer.load_state_dict(best_state)
         return FitResult(best_epoch, best, history, stopped, best_state)
+
+    def _rng_state(self, gen: torch.Generator) -> dict:
+        st = {"sampler": gen.get_state(), "torch": torch.get_rng_state(),
+              "numpy": _np_state_to(np.random.get_state()), "python": _py_state_to(random.getstate())}
+        if self.device.type == "cuda":  # dropout on CUDA draws from the device's generator
+            st["cuda"] = torch.cuda.get_rng_state(self.device)
+        return st
 
     def _fit_mle(self) -> FitResult:
         """Models with a likelihood optimiser of their own (Hawkes: full-batch L-BFGS) are fit

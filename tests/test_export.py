@@ -8,7 +8,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-import torch.serialization as ser
+
+from cuda_tags import save_tagged_cuda
 
 from core.config import load_config
 from core.data import load_dataset, synthetic
@@ -240,13 +241,7 @@ def test_checkpoint_written_on_cuda_loads_on_cpu(runs, tmp_path):
     ck = torch.load(run.model_checkpoint, weights_only=True, map_location="cpu")
     fake = RunDir(tmp_path / "20260101-000000-gpu-0000")
     fake.path.mkdir()
-    registry = list(ser._package_registry)
-    ser.register_package(0, lambda obj: "cuda:0" if getattr(obj, "device", None) is not None
-                         and obj.device.type == "cpu" else None, lambda obj, location: None)
-    try:
-        torch.save(ck, fake.model_checkpoint)
-    finally:
-        ser._package_registry[:] = registry
+    save_tagged_cuda(ck, fake.model_checkpoint)
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(fake.model_checkpoint, weights_only=True)

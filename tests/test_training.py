@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from cuda_tags import save_tagged_cuda
+
 from core.config import load_config
 from core.data import synthetic
 from core.data.splits import make_splits
@@ -58,6 +60,27 @@ def test_resume_from_last_gives_identical_weights(kind, data, tmp_path):
         assert torch.equal(a["model_state"][k], b["model_state"][k]), k
     assert [e["val_loss"] for e in a["history"]] == [e["val_loss"] for e in b["history"]]
     assert len(resumed.epochs) == 10
+
+
+def test_last_checkpoint_written_on_cuda_resumes_here(data, tmp_path):
+    """A run trained on a GPU box and cut off resumes on CPU: last.pt (weights, AdamW
+    moments, RNG states, with cuda-tagged storage and the CUDA generator's state) loads
+    onto this device and training goes on to the same weights as a straight run."""
+    straight, moved = tmp_path / "a", tmp_path / "b"
+    straight.mkdir(), moved.mkdir()
+    _trainer(_cfg("gru", "train.epochs=6"), data, straight).fit()
+    _trainer(_cfg("gru", "train.epochs=3"), data, moved).fit()
+    st = load_torch(moved / "last.pt")
+    st["rng"]["cuda"] = torch.zeros(16, dtype=torch.uint8)  # ignored off CUDA
+    save_tagged_cuda(st, moved / "last.pt")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(moved / "last.pt", weights_only=True)
+    resumed = _trainer(_cfg("gru", "train.epochs=6"), data, moved).fit(resume=True)
+    a, b = load_torch(straight / "last.pt"), load_torch(moved / "last.pt")
+    assert [e["epoch"] for e in resumed.epochs] == list(range(1, 7))
+    for k in a["model_state"]:
+        assert torch.equal(a["model_state"][k], b["model_state"][k]), k
 
 
 def test_same_seed_same_metrics_other_seed_differs(data):
