@@ -21,7 +21,7 @@ import numpy as np
 
 from core import report as rep
 from core.config import Config, config_hash, dump_yaml
-from core.data import Dataset, load_dataset
+from core.data import Dataset, load_dataset, resolve_data_path
 from core.data.splits import Split, splits_from_config
 from core.errors import InputError
 from core.evaluation import Outcome, Scored, Windows, evaluate_scorers
@@ -73,7 +73,7 @@ def prepare(cfg: Config) -> Prepared:
     """Load and validate everything a run needs; raises InputError before anything is written."""
     if cfg.data.path is None:
         raise InputError("no data file: pass --data FILE or set data.path in the config")
-    path = Path(cfg.data.path)
+    path = resolve_data_path(cfg.data.path)
     data = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
                         allow_unsorted=cfg.data.allow_unsorted)
     if data.P != cfg.data.parts:
@@ -323,7 +323,7 @@ def reevaluate(run: RunDir, cfg: Config, *, progress: Progress = _quiet) -> dict
     roles = {n: ("baseline" if n in BASELINE_NAMES else "model") for n in names}
     truth = None
     if man.get("data", {}).get("truth"):
-        tpath = Path(man["data"]["truth"])
+        tpath = resolve_data_path(man["data"]["truth"])
         if tpath.exists():
             with np.load(tpath, allow_pickle=False) as z:
                 tdates, tr = z["dates"].astype("datetime64[D]"), z["truth"]

@@ -14,7 +14,7 @@ import numpy as np
 from core import pools
 from core.calibration import Calibrator
 from core.config import Config, load_config
-from core.data import load_dataset
+from core.data import load_dataset, resolve_data_path
 from core.errors import InputError
 from core.runs import RunDir, status_of
 
@@ -73,7 +73,7 @@ def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = N
     cfg = load_config(run.config_yaml)
     man = run.read_json("manifest.json")
     report = run.read_json("report.json")
-    path = Path(data) if data is not None else Path(man["data"]["path"])
+    path = Path(data) if data is not None else resolve_data_path(man["data"]["path"])
     ds = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
                       allow_unsorted=cfg.data.allow_unsorted)
     rows, day = _target_rows(ds.dates, date)

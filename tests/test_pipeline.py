@@ -11,6 +11,7 @@ import pytest
 from core import pipeline
 from core.config import load_config
 from core.data import synthetic
+from core.errors import InputError
 from core.evaluation import evaluate_scorers
 from core.runs import RunDir, list_run_dirs, read_events, status_of
 
@@ -223,3 +224,22 @@ def test_cli_baselines_and_eval_json(small_data, tmp_path):
     r = _synapse("eval", out["run_id"][:18], "--runs-dir", str(runs), "--calibration", "platt", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["test_touches"] == 2
+
+
+def test_bundled_sample_resolves_from_any_directory(tmp_path, monkeypatch):
+    """The shipped configs name sample_data/parts_daily.csv relative to the project: from
+    another directory it still resolves (to the bundled file); a path that exists where the
+    user is wins; a missing one is reported as the user wrote it."""
+    from core.data import resolve_data_path
+    from core.pipeline import prepare
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config("baselines")
+    prep = prepare(cfg)
+    assert prep.data.path == ROOT / "sample_data" / "parts_daily.csv" and prep.truth is not None
+    local = tmp_path / "sample_data" / "parts_daily.csv"
+    local.parent.mkdir()
+    synthetic.write(local, synthetic.generate("uniform", days=50, seed=1))
+    assert resolve_data_path("sample_data/parts_daily.csv") == Path("sample_data/parts_daily.csv")
+    with pytest.raises(InputError, match="nowhere.csv"):
+        prepare(load_config("baselines", data="nowhere.csv"))
