@@ -1,6 +1,6 @@
 """ONNX single-day scoring with a bounded context (DESIGN.md 11: p99 < 2 ms).
 
-`case_onnx_gru_step` times one onnxruntime call of the GRU exported by core/export.py at
+`case_onnx_gru_step` times one onnxruntime call of the GRU exported by core.export at
 configs/gru.yaml's sizes: one day, x (1, 1, 39), with the recurrent state as an input
 and the new state fed back for the next call. The reference is the PyTorch scorer doing
 the same step (`scorer(x, wd, state)` under no_grad).

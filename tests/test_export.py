@@ -1,4 +1,4 @@
-"""ONNX export (core/export.py): dynamo export at opset 18, parity with PyTorch at a length
+"""ONNX export (core/export/): dynamo export at opset 18, parity with PyTorch at a length
 other than the traced one, single-day scoring that carries the recurrent state, the
 artifact event and report, and checkpoints that load on CPU whatever device wrote them."""
 from pathlib import Path
