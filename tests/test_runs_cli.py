@@ -109,9 +109,16 @@ def test_ls_newest_first_and_fits_100_columns(runs4):
     assert "FAILED" in lines[-2] and " no " in lines[-2]
 
 
+def _terminal(monkeypatch, width: int) -> None:
+    """Make the CLI's console behave as a terminal of `width` columns (without colour codes)."""
+    monkeypatch.setattr(cliutil.console, "_width", width)
+    monkeypatch.setattr(cliutil.console, "_force_terminal", True)
+    monkeypatch.setattr(cliutil.console, "_color_system", None)
+
+
 @pytest.mark.parametrize("width", [80, 100])
 def test_narrow_terminals_and_long_names_drop_columns_not_ids(runs4, monkeypatch, width):
-    monkeypatch.setattr(cliutil.console, "_width", width)
+    _terminal(monkeypatch, width)
     long_id = "20260105-000000-a-very-long-transformer-name-0005"
     make_run(runs4, "a-very-long-transformer-name", run_id=long_id, kind="transformer")
     lines = ok("ls", "--runs-dir", runs4).stdout.rstrip("\n").splitlines()
@@ -120,6 +127,18 @@ def test_narrow_terminals_and_long_names_drop_columns_not_ids(runs4, monkeypatch
     assert "status" in lines[0]
     if width == 100:
         assert "ECE" in lines[0] and "verdict" in lines[0] and "#" not in lines[0]
+
+
+def test_ls_into_a_pipe_keeps_every_column_whatever_the_width(runs4, monkeypatch):
+    """`synapse runs ls | grep ...`: no terminal, so nothing is dropped or cut to fit 80 columns."""
+    monkeypatch.setattr(cliutil.console, "_width", 80)
+    long_id = "20260105-000000-a-very-long-transformer-name-0005"
+    make_run(runs4, "a-very-long-transformer-name", run_id=long_id, kind="transformer")
+    lines = ok("ls", "--runs-dir", runs4).stdout.rstrip("\n").splitlines()
+    assert lines[0].split() == ["run", "model", "status", "#", "age", "took", "ECE", "B.skill", "good+@K",
+                                "beats", "verdict"]
+    assert max(len(ln) for ln in lines) > 80 and "\x1b" not in "".join(lines)
+    assert lines[1].split()[:3] == [long_id, "transformer", "succeeded"] and "…" not in "".join(lines)
 
 
 def test_ls_filters_sort_limit_json(runs4):

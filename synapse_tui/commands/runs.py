@@ -14,6 +14,7 @@ import time
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 from core.errors import InputError
 from synapse_tui.cliutil import (
@@ -23,7 +24,9 @@ from synapse_tui.commands.runs_compare import (  # noqa: F401 — _MISSING and c
     _MISSING, _compare_json, _gather, _paired_tests, _record_touches, config_diff,
 )
 from synapse_tui.commands.runs_show import _epoch_line, _print_show, show_data
-from synapse_tui.commands.runs_view import STATUS_STYLE, _num, _print_compare, fields_table, runs_table
+from synapse_tui.commands.runs_view import (
+    PIPE_WIDTH, STATUS_STYLE, _num, _print_compare, fields_table, runs_table,
+)
 
 runs_app = typer.Typer(
     help="List, inspect, compare and remove runs (the run directories under --runs-dir).",
@@ -87,7 +90,10 @@ def ls_cmd(
              f"no runs in {root} yet — start one with `synapse baselines` or `synapse train -c configs/gru.yaml`",
              "", "", stderr=True)
         return
-    console.print(runs_table(rows))
+    if console.is_terminal:
+        console.print(runs_table(rows))
+    else:  # piped into grep, less or a file: every column, however wide
+        Console(width=PIPE_WIDTH, no_color=console.no_color).print(runs_table(rows, width=PIPE_WIDTH))
 
 
 @runs_app.command("fields")

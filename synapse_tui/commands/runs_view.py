@@ -91,6 +91,9 @@ _LS_COLUMNS = (
 )
 
 
+PIPE_WIDTH = 10_000  # `runs ls` output that goes to no terminal is never cut to fit
+
+
 def runs_table(rows: list[dict], now: datetime | None = None, width: int | None = None) -> Table:
     """The compact table of `runs ls` (all columns fit 100; narrower drops the least important)."""
     now = now or datetime.now(timezone.utc)
