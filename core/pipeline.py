@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 
 
 def _quiet(_: str) -> None:
-    pass
+    """The progress callback when nobody is watching."""
 
 
 @dataclass

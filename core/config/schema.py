@@ -51,7 +51,7 @@ class _ModelBase(_Section):
 
 
 class _Baseline(_ModelBase):
-    pass
+    """Marks the baseline kinds (no trainable parameters)."""
 
 
 class UniformModel(_Baseline):

@@ -180,7 +180,7 @@ def _parse_ints(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         try:
             return np.fromiter(map(int, strs), np.int64, t), np.zeros(t, np.int8)
         except OverflowError:
-            pass
+            pass  # a number too large for int64: the per-value pass below names its line
     vals = np.zeros(t, np.int64)
     codes = np.zeros(t, np.int8)
     for i, s in enumerate(strs):
