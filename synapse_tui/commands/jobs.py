@@ -1,0 +1,273 @@
+"""`synapse baselines|train|demo|cancel|resume|eval`: create, run and judge runs.
+
+The commands are plain functions here; synapse_tui/cli.py registers them on the root app
+(`app.command("baselines")(baselines_cmd)`, ...) so `synapse --help` keeps its order.
+A job runs in a worker process (core.jobs.launch); `_follow_worker` echoes its progress.
+Heavy modules (torch, the engine) are imported inside the commands.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from synapse_tui.cliutil import (
+    EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
+    k_ranges, load_cfg, open_run, parse_ks, print_json, progress, say, tell, user_errors,
+)
+
+
+def _print_outcome(report: dict, run_path: Path) -> None:
+    from core.report import _f
+
+    s = report["summary"]
+    table = Table(title=f"test window · primary [b]{report['primary']}[/b] · reference {report['reference']}",
+                  title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for col in ("model", "calibration", "AUC", "B.skill", "ECE raw→cal", f"best {report['good_tier']}+", "beats uniform"):
+        table.add_column(col, justify="left" if col in ("model", "calibration", "vs uniform") else "right")
+    vu = report.get("versus_uniform") or {}
+    for name, m in report["models"].items():
+        t = m["test"]
+        rates = t["good_or_better"]["rate"]
+        j = max(range(len(rates)), key=lambda i: rates[i])
+        comp = vu.get(name)
+        versus = "–" if comp is None else (f"K {k_ranges(comp['beats_at'])}" if comp["beats"] else "no")
+        style = "bold" if name == report["primary"] else ""
+        table.add_row(name, str(m["calibration"].get("name")), _f(t["auc_macro"], 3), _f(t["brier_skill"], 4),
+                      f"{_f(t['ece_raw'], 3)}→{_f(t['ece'], 3)}", f"{_f(rates[j], 3)} @{report['ks'][j]}", versus,
+                      style=style)
+    console.print(table)
+    v = report.get("verdict")
+    if v:
+        color = "green" if v["status"] == "APPROVED" else "red"
+        console.print(f"verdict: [{color}]{v['status']}[/{color}]"
+                      + (f" (failing: {', '.join(v['failed'])})" if v["failed"] else ""))
+        for c in v["criteria"]:
+            value = _f(c["value"]) if isinstance(c["value"], float) else c["value"]
+            note = "" if c["ok"] or value is None else f" — {value}"
+            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}{note}", highlight=False, markup=False)
+    if s.get("lift_capture") is not None:
+        console.print(f"lift capture (vs oracle): {_f(s['lift_capture'], 2)}")
+    say(f"run directory: {run_path}")
+
+
+@user_errors
+def baselines_cmd(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    override: OverrideOpt = None,
+    runs_dir: RunsDirOpt = None,
+    detach: DetachOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every baseline on forward-chaining splits and write a complete run directory.
+
+    The best baseline is chosen on validation; the test window is touched once and recorded.
+
+        synapse baselines -c configs/baselines.yaml --data sample_data/parts_daily.csv
+    """
+    cfg = load_cfg(config or "baselines", override, data)
+    _run_job(cfg, "baselines", runs_dir, detach, as_json)
+
+
+@user_errors
+def train_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="A learned-model config: configs/logistic.yaml, gru, lstm, transformer, hawkes.")],
+    data: DataOpt = None,
+    override: OverrideOpt = None,
+    runs_dir: RunsDirOpt = None,
+    detach: DetachOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a learned scorer, calibrate it on validation and judge it against the best baseline.
+
+    Early stopping, the best checkpoint and calibration all use the validation window only;
+    the test window is evaluated once and the touch recorded.
+
+        synapse train -c configs/gru.yaml --data sample_data/parts_daily.csv -o train.epochs=20
+    """
+    cfg = load_cfg(config, override, data)
+    _run_job(cfg, "train", runs_dir, detach, as_json)
+
+
+DEMO_MODELS = ("logistic", "gru")
+
+
+@user_errors
+def demo_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Data file to learn.")] = Path("sample_data/parts_daily.csv"),
+    runs_dir: RunsDirOpt = None,
+    tui: Annotated[bool, typer.Option("--tui/--no-tui", help="Open the dashboard afterwards (only on a terminal).")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every baseline, a logistic model and a GRU on the sample: trained, calibrated, judged.
+
+    Calibration and every choice use the validation window; the test window is touched once.
+
+    One run directory per learned model (each holds all baselines, so each is self-contained).
+    """
+    import time
+
+    from core.pipeline import create_run, last_report
+    from core.runs import runs_root
+
+    root = runs_root(runs_dir)
+    t0 = time.monotonic()
+    results = []
+    for kind in DEMO_MODELS:
+        run = create_run(load_cfg(kind, None, data), root, "train")
+        _follow_worker(run)
+        results.append((run, last_report(run)))
+    seconds = time.monotonic() - t0
+    if as_json:
+        print_json({"seconds": seconds, "runs": [
+            {"run_id": r.run_id, "path": str(r.path), "summary": rep["summary"], "verdict": rep["verdict"]}
+            for r, rep in results]})
+        return
+    _print_outcome(results[-1][1], results[-1][0].path)
+    table = Table(title=f"demo: {len(results)} runs in {seconds:.0f} s", title_justify="left", box=None,
+                  header_style="bold")
+    for col in ("model", "verdict", "B.skill", "ECE", "best good+", "beats", "lift"):
+        table.add_column(col)
+    from core.report import _f
+
+    for run, rep in results:
+        s = rep["summary"]
+        beats = f"{rep['reference']} K{k_ranges(s['beats_at'])}" if s["beats_reference"] else f"not {rep['reference']}"
+        table.add_row(s["primary"], s["verdict"], _f(s["brier_skill"], 4), _f(s["ece_after"], 3),
+                      f"{_f(s['best_good_or_better'], 3)} @{s['best_k']}", beats, _f(s["lift_capture"], 2))
+    console.print(table)
+    for run, _ in results:
+        say(f"  {run.path}")
+    if tui and sys.stdout.isatty() and sys.stdin.isatty():
+        from synapse_tui.app import SynapseApp
+
+        SynapseApp(root).run()
+
+
+def _follow_worker(run, resume: bool = False) -> None:
+    """Run the job in a worker process, echoing its progress; Ctrl-C asks it to stop cleanly."""
+    import signal
+
+    from core.jobs.launch import start_foreground
+
+    proc = start_foreground(run, resume=resume)
+    interrupted = False
+    while True:
+        try:
+            for line in proc.stdout:
+                tell(line.rstrip(), "…", "dim")
+            break
+        except KeyboardInterrupt:
+            if interrupted:
+                proc.kill()
+                break
+            interrupted = True
+            tell("stopping after this epoch (Ctrl-C again to kill)", "…", "yellow")
+            proc.send_signal(signal.SIGTERM)
+    rc = proc.wait()
+    if rc == 2:
+        raise typer.Exit(EXIT_USAGE)
+    if rc != 0:
+        what = "cancelled" if rc == 3 else "failed"
+        tell(f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
+             + (f" — `synapse resume {run.run_id}` continues it" if rc == 3 else ""), "run " + what + ":", "bold red")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run_job(cfg, job: str, runs_dir, detach: bool, as_json: bool) -> None:
+    from core.jobs.launch import start_detached
+    from core.pipeline import create_run
+    from core.runs import runs_root
+
+    run = create_run(cfg, runs_root(runs_dir), job)
+    if detach:
+        pid = start_detached(run)
+        if as_json:
+            print_json({"run_id": run.run_id, "path": str(run.path), "pid": pid})
+        else:
+            say(run.run_id)
+        return
+    _follow_worker(run)
+    _finish(run, as_json)
+
+
+@user_errors
+def cancel_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)],
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Ask a running run to stop: it saves last.pt and ends `cancelled` (resumable)."""
+    from core.jobs.launch import cancel
+
+    rd = open_run(run, runs_dir)
+    st = cancel(rd)
+    say(f"{rd.run_id}: {'cancelled' if st.status == 'queued' else 'SIGTERM sent; it stops after its current epoch'}")
+
+
+@user_errors
+def resume_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)],
+    runs_dir: RunsDirOpt = None,
+    detach: DetachOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a lost, cancelled or failed run from last.pt, as a new attempt in the same directory."""
+    from core.jobs.launch import check_resumable, start_detached
+
+    rd = open_run(run, runs_dir)
+    st = check_resumable(rd)
+    if detach:
+        pid = start_detached(rd, resume=True)
+        print_json({"run_id": rd.run_id, "pid": pid, "attempt": st.attempt + 1}) if as_json else say(rd.run_id)
+        return
+    _follow_worker(rd, resume=True)
+    _finish(rd, as_json)
+
+
+def _finish(run, as_json: bool) -> None:
+    from core.pipeline import last_report
+
+    report = last_report(run)
+    if as_json:
+        print_json({"run_id": run.run_id, "path": str(run.path), "summary": report["summary"],
+                    "verdict": report["verdict"]})
+    else:
+        _print_outcome(report, run.path)
+
+
+@user_errors
+def eval_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.", show_default=False)],
+    calibration: Annotated[
+        Optional[str], typer.Option("--calibration", help="auto | none | platt | isotonic | temperature")
+    ] = None,
+    per_part: Annotated[Optional[bool], typer.Option("--per-part/--global", help="Calibrate per part or globally.")] = None,
+    k: Annotated[Optional[str], typer.Option("-k", help="Pool sizes, e.g. 20..27 or 18,20,22.")] = None,
+    override: OverrideOpt = None,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-evaluate a finished run (another calibration method, other K); records the test touch."""
+    from core.config import load_config
+    from core.pipeline import reevaluate
+
+    rd = open_run(run, runs_dir)
+    extra = list(override or ())
+    if calibration is not None:
+        extra.append(f"calibration.method={calibration}")
+    if per_part is not None:
+        extra.append(f"calibration.per_part={'true' if per_part else 'false'}")
+    if k is not None:
+        extra.append(f"eval.k={parse_ks(k)}")
+    cfg = load_config(rd.config_yaml, overrides=extra)
+    result = reevaluate(rd, cfg, progress=progress)
+    if as_json:
+        print_json({"run_id": rd.run_id, "eval_id": result["eval_id"], "summary": result["report"]["summary"],
+                    "verdict": result["report"]["verdict"], "test_touches": result["test_touches"]})
+    else:
+        _print_outcome(result["report"], rd.path)
+        console.print(f"test window touched {result['test_touches']} time(s) (recorded in manifest.json)")
