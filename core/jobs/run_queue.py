@@ -1,0 +1,89 @@
+"""Handing runs to the supervisor (core.jobs.supervisor), and claiming them exactly once.
+
+`enqueue(run)` writes `queue.json` into a run dir (`submit` creates the run and enqueues
+it); `claim(run)` creates `<run>/claim.json` with O_CREAT|O_EXCL, so of any number of
+racing supervisors exactly one starts a run. Light: it only reads and writes run dirs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from core.fsutil import atomic_write_text
+from core.runs import RunDir, format_ts
+
+QUEUE_FILE = "queue.json"  # in a run dir: submitted to the supervisor
+CLAIM_FILE = "claim.json"  # in a run dir: a supervisor started (is starting) it — created O_EXCL
+
+
+def _now_ts() -> str:
+    return format_ts(datetime.now(timezone.utc))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- submitting runs
+
+
+def enqueue(run: RunDir, *, cwd: str | os.PathLike | None = None) -> Path:
+    """Hand a queued run to the supervisor of its root (which `ensure_supervisor` starts).
+
+    `cwd` is where the worker runs (default: this process's cwd), so data paths that the
+    config gives relative to it still resolve.
+    """
+    path = run.path / QUEUE_FILE
+    _write_json(path, {"ts": _now_ts(), "cwd": os.path.abspath(cwd or os.getcwd()), "by_pid": os.getpid()})
+    return path
+
+
+def submit(cfg, root: str | os.PathLike, job: str, *, cwd: str | os.PathLike | None = None) -> RunDir:
+    """`core.pipeline.create_run` (validates everything first) and `enqueue`."""
+    from core.pipeline import create_run
+
+    run = create_run(cfg, Path(root), job)
+    enqueue(run, cwd=cwd)
+    return run
+
+
+def claim(run: RunDir, **info: Any) -> bool:
+    """Atomically claim a run for starting: True for exactly one caller, ever."""
+    try:
+        fd = os.open(run.path / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except (FileExistsError, FileNotFoundError):  # taken, or the run dir is gone
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"claimed": _now_ts(), "host": socket.gethostname(), **info}, fh)
+    return True
+
+
+def read_claim(run: RunDir) -> dict | None:
+    """The claim of a run: None when unclaimed; {} while the claimer is still writing it."""
+    path = run.path / CLAIM_FILE
+    if not path.exists():
+        return None
+    data = _read_json(path)
+    return data if isinstance(data, dict) else {}
+
+
+def is_enqueued(run: RunDir) -> bool:
+    return (run.path / QUEUE_FILE).exists()
+
+
+def _queued_at(run: RunDir, events: list[dict]) -> str:
+    for e in events:
+        if e.get("type") == "queued":
+            return str(e.get("ts", ""))
+    return ""
