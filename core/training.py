@@ -111,7 +111,8 @@ class Trainer:
         return head_loss(logits.float(), y, self.scorer.head, self.events, self.cfg.label_smoothing)
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+        # The device's own type, so a CPU test can switch `autocast` on and run this same path.
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
 
     def _train_epoch(self, optimizer: torch.optim.Optimizer, gen: torch.Generator) -> float:
         self.scorer.train()
