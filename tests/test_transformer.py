@@ -210,3 +210,28 @@ def test_shipped_configs_build(name, cpu):
         assert m.score(inp, 10, T2).shape == (T2 - 10, 39)
     alibi = build_scorer(load_config(f"configs/{name}.yaml", overrides=["model.positions=alibi"]).model, 39)
     assert alibi.positions == "alibi"
+
+
+def test_rope_attention_qualifies_for_flash(monkeypatch):
+    """What CUDA's flash kernel needs from every attention call: bf16 q/k/v under autocast,
+    is_causal and no mask. Checked on each call, then the kernel is forced (CPU has one)."""
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from core.models import transformer
+
+    calls = []
+    real = F.scaled_dot_product_attention
+
+    def recording(q, k, v, **kw):
+        calls.append((q.dtype, k.dtype, v.dtype, kw.get("attn_mask"), kw.get("is_causal")))
+        return real(q, k, v, **kw)
+
+    monkeypatch.setattr(transformer.F, "scaled_dot_product_attention", recording)
+    m = make("rope").train()
+    x, wd = torch.rand(2, 64, P), torch.randint(0, 7, (2, 64))
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, _ = m(x, wd)
+    logits.float().mean().backward()
+    assert len(calls) == 2  # one per layer
+    assert all(c == (torch.bfloat16, torch.bfloat16, torch.bfloat16, None, True) for c in calls)
