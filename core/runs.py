@@ -39,7 +39,7 @@ from core.events import (  # noqa: F401  (re-exported: core.runs is their histor
     read_events,
     utc_now_ts,
 )
-from core.fsutil import atomic_open, atomic_write_bytes, atomic_write_text
+from core.fsutil import DirHandle, atomic_open, atomic_write_bytes, atomic_write_text
 from core.status import (  # noqa: F401  (re-exported: core.runs is their historical home)
     HEARTBEAT_TIMEOUT_S,
     STATUSES,
@@ -140,16 +140,8 @@ def _check_file_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class RunDir:
+class RunDir(DirHandle):
     """A run directory (`<root>/<run-id>/`) and the paths of its files."""
-
-    path: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
-
-    def __fspath__(self) -> str:
-        return os.fspath(self.path)
 
     # -- identity
     @property

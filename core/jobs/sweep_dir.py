@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from core.errors import InputError
-from core.fsutil import atomic_write_text
+from core.fsutil import DirHandle, atomic_write_text
 from core.runs import RunDir, read_events, run_status
 
 SWEEPS_DIR = "sweeps"
@@ -29,16 +29,8 @@ TERMINAL = ("succeeded", "failed", "cancelled", "lost")
 
 
 @dataclass(frozen=True)
-class SweepDir:
+class SweepDir(DirHandle):
     """`<runs root>/sweeps/<sweep-id>/`."""
-
-    path: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
-
-    def __fspath__(self) -> str:
-        return os.fspath(self.path)
 
     @property
     def sweep_id(self) -> str:
