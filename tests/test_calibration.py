@@ -368,3 +368,28 @@ def test_calibration_imports_neither_torch_nor_ui():
             roots.add(node.module.split(".")[0])
     # numpy/scipy/scikit-learn/threadpoolctl only: no torch (checkpoint readers need none)
     assert roots <= {"__future__", "math", "dataclasses", "typing", "numpy", "scipy", "sklearn", "threadpoolctl"}
+
+
+def test_vectorised_platt_equals_sklearn_column_by_column():
+    from scipy.special import expit
+
+    """All columns in one Newton solve give scikit-learn's per-column answer: ordinary,
+    rare-positive, sharpened and inverted columns, and a separable one (Newton cannot
+    converge there, so that column must come from scikit-learn itself)."""
+    rng = np.random.default_rng(3)
+    T = 400
+    z = rng.normal(-1.5, 1.0, (T, 5))
+    z[:, 2] *= 3.0
+    y = (rng.random((T, 5)) < 1 / (1 + np.exp(-z))).astype(float)
+    y[:, 1] = rng.random(T) < 0.02
+    y[:, 3] = rng.random(T) < 1 / (1 + np.exp(z[:, 3]))   # the logit points the wrong way
+    y[:, 4] = (z[:, 4] > -1.5).astype(float)              # separable: the MLE runs off to infinity
+    a, b = C._fit_platt_columns(z, y)
+    kw = dict(C=C._PLATT_C, solver="lbfgs", max_iter=1000, tol=1e-8)
+    for j in range(5):
+        lr = LogisticRegression(**kw).fit(z[:, j:j + 1], y[:, j])
+        want = lr.predict_proba(z[:, j:j + 1])[:, 1]
+        got = expit(a[j] * z[:, j] + b[j])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=f"column {j}")
+    assert a[3] < 0 < a[0]
+    assert (a[4], b[4]) == C._fit_platt_1d(z[:, 4], y[:, 4])
