@@ -15,10 +15,12 @@ def worker_command(run: RunDir, resume: bool = False) -> list[str]:
     return [sys.executable, "-m", "core.jobs.worker", str(run.path)] + (["--resume"] if resume else [])
 
 
-def _env() -> dict:
+def _env(parallel: int = 1) -> dict:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if parallel > 1:  # workers running side by side split the cores (core.training.set_threads)
+        env["SYNAPSE_PARALLEL_WORKERS"] = str(parallel)
     return env
 
 
@@ -31,10 +33,11 @@ def start_detached(run: RunDir, resume: bool = False) -> int:
     return proc.pid
 
 
-def start_foreground(run: RunDir, resume: bool = False) -> subprocess.Popen:
-    """A worker whose output the caller reads line by line (progress)."""
+def start_foreground(run: RunDir, resume: bool = False, parallel: int = 1) -> subprocess.Popen:
+    """A worker whose output the caller reads line by line (progress); `parallel` says how
+    many workers the caller runs side by side."""
     return subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1, env=_env())
+                            stderr=subprocess.STDOUT, text=True, bufsize=1, env=_env(parallel))
 
 
 def cancel(run: RunDir) -> RunStatus:

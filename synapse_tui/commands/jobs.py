@@ -109,6 +109,7 @@ def demo_cmd(
 
     One run directory per learned model (each holds all baselines, so each is self-contained).
     """
+    import os
     import time
 
     from core.pipeline import create_run, last_report
@@ -116,11 +117,13 @@ def demo_cmd(
 
     root = runs_root(runs_dir)
     t0 = time.monotonic()
-    results = []
-    for kind in DEMO_MODELS:
-        run = create_run(load_cfg(kind, None, data), root, "train")
-        _follow_worker(run)
-        results.append((run, last_report(run)))
+    runs = [create_run(load_cfg(kind, None, data), root, "train") for kind in DEMO_MODELS]
+    if (os.cpu_count() or 1) > 1:  # side by side, a core each: the demo takes as long as its slowest run
+        _follow_workers(runs)
+    else:
+        for run in runs:
+            _follow_worker(run)
+    results = [(run, last_report(run)) for run in runs]
     seconds = time.monotonic() - t0
     if as_json:
         print_json({"seconds": seconds, "runs": [
@@ -150,31 +153,56 @@ def demo_cmd(
 
 def _follow_worker(run, resume: bool = False) -> None:
     """Run the job in a worker process, echoing its progress; Ctrl-C asks it to stop cleanly."""
+    _follow_workers([run], resume=resume)
+
+
+def _follow_workers(runs: list, resume: bool = False) -> None:
+    """Run each job in its own worker process, side by side, echoing their progress (prefixed
+    with the run's name when there are several); Ctrl-C asks them all to stop cleanly."""
+    import queue
     import signal
+    import threading
 
     from core.jobs.launch import start_foreground
 
-    proc = start_foreground(run, resume=resume)
-    interrupted = False
-    while True:
+    procs = [start_foreground(run, resume=resume, parallel=len(runs)) for run in runs]
+    lines: queue.Queue = queue.Queue()
+
+    def pump(i: int) -> None:
+        for line in procs[i].stdout:
+            lines.put((i, line.rstrip()))
+        lines.put((i, None))
+
+    for i in range(len(procs)):
+        threading.Thread(target=pump, args=(i,), daemon=True).start()
+    open_streams, interrupted = len(procs), False
+    while open_streams:
         try:
-            for line in proc.stdout:
-                tell(line.rstrip(), "…", "dim")
-            break
+            i, line = lines.get()
         except KeyboardInterrupt:
             if interrupted:
-                proc.kill()
+                for proc in procs:
+                    proc.kill()
                 break
             interrupted = True
             tell("stopping after this epoch (Ctrl-C again to kill)", "…", "yellow")
-            proc.send_signal(signal.SIGTERM)
-    rc = proc.wait()
-    if rc == 2:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            continue
+        if line is None:
+            open_streams -= 1
+        else:
+            tell(line if len(runs) == 1 else f"[{runs[i].name}] {line}", "…", "dim")
+    codes = [proc.wait() for proc in procs]
+    if 2 in codes:
         raise typer.Exit(EXIT_USAGE)
-    if rc != 0:
-        what = "cancelled" if rc == 3 else "failed"
-        tell(f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
-             + (f" — `synapse resume {run.run_id}` continues it" if rc == 3 else ""), "run " + what + ":", "bold red")
+    for run, rc in zip(runs, codes):
+        if rc != 0:
+            what = "cancelled" if rc == 3 else "failed"
+            tell(f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
+                 + (f" — `synapse resume {run.run_id}` continues it" if rc == 3 else ""), "run " + what + ":",
+                 "bold red")
+    if any(codes):
         raise typer.Exit(EXIT_FAILED)
 
 
