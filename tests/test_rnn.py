@@ -3,6 +3,7 @@ scoring against direct forwards, eval-mode scoring, a learnable pattern, shipped
 import numpy as np
 import pytest
 import torch
+from known_pattern import assert_learns_yesterday_pattern, pattern_y
 
 import core.models.rnn as rnn_mod
 from core.config import load_config
@@ -141,42 +142,13 @@ def test_score_is_eval_and_deterministic(kind, mode):
         m.score(inp, 5, T + 1)
 
 
-def pattern_y(T: int, seed: int) -> np.ndarray:
-    """Part 1 today iff part 0 yesterday; 3 events a day otherwise random."""
-    rng = np.random.default_rng(seed)
-    Y = np.zeros((T, P), dtype=np.float32)
-    for t in range(T):
-        need1 = t > 0 and Y[t - 1, 0] == 1
-        others = [p for p in range(P) if p != 1]
-        if need1:
-            Y[t, 1] = 1
-            Y[t, rng.choice(others, K - 1, replace=False)] = 1
-        else:
-            Y[t, rng.choice(others, K, replace=False)] = 1
-    return Y
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_learns_yesterday_pattern(kind):
     torch.manual_seed(0)
     m = RNNScorer(P, kind=kind, hidden=16, dropout=0.0)
-    Y = pattern_y(400, 5)
-    inp = m.prepare(Y, dates_for(len(Y)))
-    # 4 contiguous chunks side by side (as the stateful training loop batches), 100 steps each.
-    x, wd, y = inp.x.view(4, 100, P), inp.wd.view(4, 100), torch.from_numpy(Y).view(4, 100, P)
-    opt = torch.optim.AdamW(m.parameters(), lr=0.02)
-    losses = []
-    for _ in range(60):
-        logits, _ = m(x, wd)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0]
-    p1 = torch.sigmoid(m.score(inp, 0, len(Y))[:, 1])
-    had0 = inp.x[:, 0] == 1
-    assert float(p1[had0].mean()) > 0.8 and float(p1[~had0].mean()) < 0.2
+    Y = pattern_y(400, P, K, 5)
+    assert_learns_yesterday_pattern(m, Y, dates_for(len(Y)), chunks=4, lr=0.02, steps=60)
+
 
 
 @pytest.mark.parametrize("name", ["gru", "lstm"])

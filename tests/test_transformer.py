@@ -4,6 +4,7 @@ a learnable pattern, shipped configs and their parameter counts."""
 import numpy as np
 import pytest
 import torch
+from known_pattern import assert_learns_yesterday_pattern, pattern_y
 
 from core.config import load_config
 from core.models import build_scorer
@@ -159,41 +160,14 @@ def test_rejects_bad_shapes():
     TransformerScorer(P, d_model=12, heads=4, positions="alibi")  # odd head size is fine for ALiBi
 
 
-def pattern_y(T: int, seed: int) -> np.ndarray:
-    """Part 1 today iff part 0 yesterday; 3 events a day otherwise random."""
-    rng = np.random.default_rng(seed)
-    Y = np.zeros((T, P), dtype=np.float32)
-    others = [p for p in range(P) if p != 1]
-    for t in range(T):
-        if t > 0 and Y[t - 1, 0] == 1:
-            Y[t, 1] = 1
-            Y[t, rng.choice(others, K - 1, replace=False)] = 1
-        else:
-            Y[t, rng.choice(others, K, replace=False)] = 1
-    return Y
-
-
 @pytest.mark.parametrize("positions", POSITIONS)
 def test_learns_yesterday_pattern(positions):
     torch.manual_seed(0)
     m = TransformerScorer(P, d_model=16, heads=2, layers=1, ffn_mult=2, dropout=0.0, context=50,
                           positions=positions)
-    Y = pattern_y(400, 5)
-    inp = m.prepare(Y, dates_for(len(Y)))
-    x, wd, y = inp.x.view(8, 50, P), inp.wd.view(8, 50), torch.from_numpy(Y).view(8, 50, P)
-    opt = torch.optim.AdamW(m.parameters(), lr=0.01)
-    losses = []
-    for _ in range(80):
-        logits, _ = m(x, wd)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0]
-    p1 = torch.sigmoid(m.score(inp, 0, len(Y))[:, 1])
-    had0 = inp.x[:, 0] == 1
-    assert float(p1[had0].mean()) > 0.8 and float(p1[~had0].mean()) < 0.2
+    Y = pattern_y(400, P, K, 5)
+    assert_learns_yesterday_pattern(m, Y, dates_for(len(Y)), chunks=8, lr=0.01, steps=80)
+
 
 
 @pytest.mark.parametrize("name,cpu", [("transformer", True), ("transformer_h200", False)])
