@@ -36,7 +36,7 @@ def sklearn_loop(y, p):
 
 
 def case_evaluate() -> Case:
-    from core.metrics import evaluate
+    from core.evaluation.metrics import evaluate
 
     y, p, raw, truth, base_rate = window()
     ks = range(20, 28)

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _setup(kind: str = "gru"):
     from core.config import load_config
     from core.models import build_scorer
-    from core.pipeline import prepare
-    from core.training import Trainer, seed_everything
+    from core.train.prepare import prepare
+    from core.train.loop import Trainer, seed_everything
 
     cfg = load_config(ROOT / "configs" / f"{kind}.yaml", overrides=["train.device=cpu"],
                       data=str(ROOT / "sample_data" / "parts_daily.csv"))

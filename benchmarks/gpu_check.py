@@ -123,7 +123,7 @@ def train_check(name: str, device: torch.device, runs_dir: Path, *, data: Path, 
                 epochs: int, steps: int | None, extra: list[str]) -> dict:
     """Train config `name` on the device through the real pipeline; the run's headline numbers."""
     from core.config import load_config
-    from core.train_run import run_train
+    from core.train.run import run_train
 
     overrides = [*(TINY.get(name, []) if tiny else []), *extra, f"train.device={device.type}",
                  f"train.epochs={epochs}"]
@@ -151,7 +151,7 @@ def cpu_score(run_path: str) -> dict:
     compare with the probabilities the device wrote, and predict tomorrow."""
     from core.export import _load_inputs, load_scorer
     from core.models.base import head_logits
-    from core.predict import predict
+    from core.service.predict import predict
     from core.runs import RunDir
 
     run = RunDir(Path(run_path))

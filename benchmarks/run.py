@@ -52,7 +52,7 @@ def case_baselines_run() -> Case:
     import tempfile
 
     from core.config import load_config
-    from core.pipeline import run_baselines
+    from core.train.run import run_baselines
 
     cfg = load_config(ROOT / "configs" / "baselines.yaml", data=str(SAMPLE))
     root = Path(tempfile.mkdtemp(prefix="synapse-bench-"))

@@ -1,4 +1,4 @@
-"""core.calibration on data where the answer is known.
+"""core.evaluation.calibration on data where the answer is known.
 
 True probabilities q (T, P) come from a random logit model with varied per-part base
 rates; y ~ Bernoulli(q). Two miscalibrated scorers: (a) sharpened (true logit * 2.5),
@@ -17,8 +17,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from core import calibration as C
-from core.calibration import METHODS, Calibrator, fit_calibrator
+from core.evaluation import calibration as C
+from core.evaluation.calibration import METHODS, Calibrator, fit_calibrator
 
 ROOT = Path(__file__).resolve().parents[1]
 T_DAYS, P = 6000, 39
@@ -359,7 +359,7 @@ def test_transform_is_vectorised_over_leading_axes(fitted, world):
 
 
 def test_calibration_imports_neither_torch_nor_ui():
-    tree = ast.parse((ROOT / "core" / "calibration.py").read_text())
+    tree = ast.parse((ROOT / "core" / "evaluation" / "calibration.py").read_text())
     roots = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

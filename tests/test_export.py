@@ -30,7 +30,7 @@ from core.export import (
     transformer_step_inputs,
 )
 from core.runs import RunDir, read_events
-from core.train_run import run_train
+from core.train.run import run_train
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT_LENGTH = 8  # short: tracing a GRU/LSTM takes time in proportion to the length

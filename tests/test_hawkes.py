@@ -1,4 +1,4 @@
-"""Hawkes scorer (core/models/hawkes.py) and its traces (core.features.exp_traces): recovery
+"""Hawkes scorer (core/models/hawkes.py) and its traces (core.models.features.exp_traces): recovery
 of a known process by maximum likelihood, causality by perturbation (of scoring and of
 fitting), agreement with slow references, constraints, heads and the shipped config."""
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.config import load_config
-from core.features import exp_traces
+from core.models.features import exp_traces
 from core.models import build_scorer
 from core.models.base import head_loss
 from core.models.hawkes import HawkesScorer

@@ -12,7 +12,8 @@ import pytest
 from core.config import load_config
 from core.data import synthetic
 from core.jobs.launch import cancel, check_resumable, start_detached, worker_command
-from core.pipeline import create_run, last_report
+from core.train.artifacts import last_report
+from core.train.run import create_run
 from core.runs import EventReader, parse_ts, run_status, status_of
 from core.errors import InputError
 

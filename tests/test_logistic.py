@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.config import load_config
-from core.features import (
+from core.models.features import (
     FEATURE_GROUPS, days_since_last, ewmas, feature_count, feature_matrix, feature_names,
     frequencies, recency, weekday_onehot, yesterday,
 )

@@ -1,4 +1,4 @@
-"""core.metrics against scikit-learn / scipy and slow reference loops written here."""
+"""core.evaluation.metrics against scikit-learn / scipy and slow reference loops written here."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from core import metrics as M
+from core.evaluation import metrics as M
 
 ROOT = Path(__file__).resolve().parents[1]
 TIERS = {"excellent": 5, "good": 4, "fair": 3}
@@ -492,7 +492,7 @@ def test_evaluate_validates_inputs():
 
 
 def test_importing_metrics_pulls_in_no_sklearn():
-    out = subprocess.run([sys.executable, "-c", "import core.metrics, sys; print(' '.join(sys.modules))"],
+    out = subprocess.run([sys.executable, "-c", "import core.evaluation.metrics, sys; print(' '.join(sys.modules))"],
                          capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
     roots = {m.split(".")[0] for m in out}
     assert not roots & {"sklearn", "torch", "textual", "typer", "plotext"}

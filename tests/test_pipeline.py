@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import pipeline
+from core.train.artifacts import last_report
+from core.train.prepare import Prepared, baseline_logits, prepare, scored_from_logits, windows
+from core.train.reevaluate import reevaluate
+from core.train.run import run_baselines
 from core.config import load_config
 from core.data import synthetic
 from core.errors import InputError
-from core.evaluation import evaluate_scorers
+from core.evaluation.evaluate import evaluate_scorers
 from core.runs import RunDir, list_run_dirs, read_events, status_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,21 +34,21 @@ def small_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def small_run(small_data, tmp_path_factory) -> RunDir:
     cfg = load_config(ROOT / "configs" / "baselines.yaml", overrides=SMALL, data=str(small_data))
-    return pipeline.run_baselines(cfg, tmp_path_factory.mktemp("runs"))
+    return run_baselines(cfg, tmp_path_factory.mktemp("runs"))
 
 
 @pytest.fixture(scope="module")
 def planted_report(tmp_path_factory) -> dict:
     cfg = load_config(ROOT / "configs" / "baselines.yaml", data=str(PLANTED))
-    run = pipeline.run_baselines(cfg, tmp_path_factory.mktemp("runs"))
-    return pipeline.last_report(run)
+    run = run_baselines(cfg, tmp_path_factory.mktemp("runs"))
+    return last_report(run)
 
 
 @pytest.fixture(scope="module")
 def control_report(tmp_path_factory) -> dict:
     cfg = load_config(ROOT / "configs" / "baselines.yaml", data=str(CONTROL))
-    run = pipeline.run_baselines(cfg, tmp_path_factory.mktemp("runs"))
-    return pipeline.last_report(run)
+    run = run_baselines(cfg, tmp_path_factory.mktemp("runs"))
+    return last_report(run)
 
 
 def test_run_directory_is_complete(small_run):
@@ -123,11 +126,11 @@ def test_uniform_control_nothing_beats_uniform_and_the_verdict_says_so(control_r
 def test_test_labels_change_no_fitted_quantity(small_data):
     """Everything chosen or fitted (calibrators, best baseline) is blind to the test window."""
     cfg = load_config(ROOT / "configs" / "baselines.yaml", overrides=SMALL, data=str(small_data))
-    prep = pipeline.prepare(cfg)
+    prep = prepare(cfg)
     (split,) = prep.splits
-    logits = pipeline.baseline_logits(cfg, prep.data.Y)
-    base = evaluate_scorers(pipeline.scored_from_logits(logits, split, lambda n: "baseline"),
-                            pipeline.windows(prep, split), cfg)
+    logits = baseline_logits(cfg, prep.data.Y)
+    base = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"),
+                            windows(prep, split), cfg)
 
     rng = np.random.default_rng(0)
     Y2 = prep.data.Y.copy()
@@ -135,13 +138,13 @@ def test_test_labels_change_no_fitted_quantity(small_data):
     Y2[te] = False
     for row in range(te.start, te.stop):
         Y2[row, rng.choice(39, 5, replace=False)] = True
-    prep2 = pipeline.Prepared(cfg, prep.data, prep.splits, prep.truth, prep.truth_file)
+    prep2 = Prepared(cfg, prep.data, prep.splits, prep.truth, prep.truth_file)
     object.__setattr__(prep2, "data", type(prep.data)(prep.data.dates, Y2, prep.data.path, "x", prep.data.fmt, ()))
-    logits2 = pipeline.baseline_logits(cfg, Y2)
+    logits2 = baseline_logits(cfg, Y2)
     for k in logits:  # scores up to the first test day are untouched
         assert np.array_equal(logits[k][: te.start + 1], logits2[k][: te.start + 1])
-    other = evaluate_scorers(pipeline.scored_from_logits(logits2, split, lambda n: "baseline"),
-                             pipeline.windows(prep2, split), cfg)
+    other = evaluate_scorers(scored_from_logits(logits2, split, lambda n: "baseline"),
+                             windows(prep2, split), cfg)
     assert other.calibrators == base.calibrators
     assert other.report["best_baseline"] == base.report["best_baseline"]
     assert other.report["selection"] == base.report["selection"]
@@ -154,12 +157,12 @@ def test_test_labels_change_no_fitted_quantity(small_data):
 
 def test_eval_refits_calibration_and_counts_the_test_touch(small_data, tmp_path):
     cfg = load_config(ROOT / "configs" / "baselines.yaml", overrides=SMALL, data=str(small_data))
-    run = pipeline.run_baselines(cfg, tmp_path)
-    before = pipeline.last_report(run)
+    run = run_baselines(cfg, tmp_path)
+    before = last_report(run)
     cfg2 = load_config(run.config_yaml, overrides=["calibration.method=temperature", "calibration.per_part=false",
                                                   "eval.k=[18,19,20]"])
-    result = pipeline.reevaluate(run, cfg2)
-    after = pipeline.last_report(run)
+    result = reevaluate(run, cfg2)
+    after = last_report(run)
     assert result["test_touches"] == 2
     assert after["ks"] == [18, 19, 20]
     assert {m["calibration"]["name"] for n, m in after["models"].items() if n != "uniform"} == {"temperature/global"}
@@ -176,7 +179,7 @@ def test_rolling_origin_folds_each_evaluated_and_summarised(small_data, tmp_path
     cfg = load_config(ROOT / "configs" / "baselines.yaml",
                       overrides=["split.test_days=300", "split.val_days=300", "split.folds=2",
                                  "split.min_train_days=200"], data=str(small_data))
-    run = pipeline.run_baselines(cfg, tmp_path)
+    run = run_baselines(cfg, tmp_path)
     with open(run.metrics_csv) as fh:
         folds = {r["fold"] for r in csv.DictReader(fh)}
     assert folds == {"0", "1"}
@@ -188,10 +191,12 @@ def test_an_exception_ends_the_run_failed_with_the_traceback(small_data, tmp_pat
     def explode(*a, **k):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(pipeline, "evaluate_scorers", explode)
+    import core.train.baselines
+
+    monkeypatch.setattr(core.train.baselines, "evaluate_scorers", explode)
     cfg = load_config(ROOT / "configs" / "baselines.yaml", overrides=SMALL, data=str(small_data))
     with pytest.raises(RuntimeError):
-        pipeline.run_baselines(cfg, tmp_path)
+        run_baselines(cfg, tmp_path)
     (info,) = list_run_dirs(tmp_path)
     st = status_of(info.path)
     assert st.status == "failed" and "injected failure" in st.error
@@ -231,7 +236,7 @@ def test_bundled_sample_resolves_from_any_directory(tmp_path, monkeypatch):
     another directory it still resolves (to the bundled file); a path that exists where the
     user is wins; a missing one is reported as the user wrote it."""
     from core.data import resolve_data_path
-    from core.pipeline import prepare
+    from core.train.prepare import prepare
 
     monkeypatch.chdir(tmp_path)
     cfg = load_config("baselines")

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import cbern, metrics, pools
+from core import cbern, pools
+
+from core.evaluation import metrics
 from core.data import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import pytest
 from core.config import load_config
 from core.data import load_dataset, synthetic, write_draws_csv
 from core.errors import InputError
-from core.pipeline import run_baselines
-from core.predict import pool_backtest, predict
-from core.train_run import run_train
+from core.train.run import run_baselines
+from core.service.predict import pool_backtest, predict
+from core.train.run import run_train
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["split.test_days=300", "split.val_days=300", "split.min_train_days=200"]

@@ -224,7 +224,7 @@ def test_create_retries_on_an_id_clash(tmp_path, monkeypatch):
     (tmp_path / taken).mkdir()
     fresh = new_run_id("x")
     ids = iter([taken, taken, fresh])
-    monkeypatch.setattr(runs, "new_run_id", lambda name: next(ids))
+    monkeypatch.setattr(runs.layout, "new_run_id", lambda name: next(ids))
     assert RunDir.create(tmp_path, "x").run_id == fresh
 
 
@@ -240,7 +240,7 @@ def test_open_by_full_id_or_unique_prefix(tmp_path):
     assert RunDir.open(tmp_path, a).path == tmp_path / a
     assert RunDir.open(tmp_path, "20250101-120000-b").run_id == b
     assert RunDir.open(tmp_path, "202502").run_id == c
-    assert runs.open_run(tmp_path, c).run_id == c
+    assert runs.RunDir.open(tmp_path, c).run_id == c
 
 
 def test_a_full_id_wins_over_a_longer_id_it_prefixes(tmp_path):

@@ -307,8 +307,8 @@ def test_compare_paired_test_on_the_same_days(pair):
     assert "summary (test window)" in out and "good-or-better@K of each run's primary" in out
     assert "paired test A (gru) vs B (lstm) on the same 2020-01-01..2020-10-26 (300 days)" in out
     assert "A beats B at K 20-22" in out
-    # the numbers are core.metrics' own
-    from core.metrics import compare, day_indicators
+    # the numbers are core.evaluation.metrics' own
+    from core.evaluation.metrics import compare, day_indicators
 
     za, zb = np.load(a.predictions_npz), np.load(b.predictions_npz)
     ks = [20, 21, 22]
@@ -406,7 +406,7 @@ def real(tmp_path_factory):
     """Two real baselines runs on the same small data and windows, and one with another test window."""
     from core.config import load_config
     from core.data import synthetic
-    from core.pipeline import run_baselines
+    from core.train.run import run_baselines
 
     base = tmp_path_factory.mktemp("real")
     data = base / "d.csv"

@@ -197,7 +197,7 @@ def test_unchanged_runs_are_not_reread(tmp_path, monkeypatch):
     for i in range(3):
         backdate(make_run(tmp_path, f"r{i}").path)
     store.rows()
-    import core.store as cs
+    import core.store.index as cs
 
     calls = []
     real = cs.read_run

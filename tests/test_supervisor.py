@@ -14,7 +14,7 @@ from core.jobs.supervisor import (
     CLAIM_FILE, EXIT_LOCKED, LOG_FILE, Supervisor, claim, default_parallel, enqueue, ensure_supervisor, read_claim,
     submit, supervisor_command, supervisor_info,
 )
-from core.pipeline import create_run
+from core.train.run import create_run
 from core.runs import RunDir, parse_ts, status_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +199,7 @@ def test_settings_change_the_limit_of_a_live_supervisor(tmp_path):
 
 
 def test_workers_get_the_parallel_count_and_the_cwd_the_run_was_enqueued_from(data, tmp_path, monkeypatch):
-    import core.jobs.supervisor as supervisor
+    import subprocess as supervisor_subprocess
 
     calls = []
 
@@ -211,7 +211,7 @@ def test_workers_get_the_parallel_count_and_the_cwd_the_run_was_enqueued_from(da
         def poll(self):
             return None
 
-    monkeypatch.setattr(supervisor.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(supervisor_subprocess, "Popen", FakePopen)
     where = tmp_path / "elsewhere"
     where.mkdir()
     run = submit(_cfg(data, "env"), tmp_path / "runs", "baselines", cwd=where)

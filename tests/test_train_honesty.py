@@ -8,10 +8,10 @@ import pytest
 
 from core.config import load_config
 from core.data import load_dataset, synthetic, write_draws_csv
-from core.pipeline import last_report
+from core.train.artifacts import last_report
 from core.runs import read_events, status_of
-from core.train_run import run_train
-from core.training import load_torch
+from core.train.run import run_train
+from core.train.loop import load_torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANTED = ROOT / "sample_data" / "parts_daily.csv"

@@ -11,7 +11,7 @@ from core.config import load_config
 from core.data import synthetic
 from core.data.splits import make_splits
 from core.models import build_scorer
-from core.training import Trainer, load_torch, seed_everything
+from core.train.loop import Trainer, load_torch, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ def _env(parallel: int = 1) -> dict:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    if parallel > 1:  # workers running side by side split the cores (core.training.set_threads)
+    if parallel > 1:  # workers running side by side split the cores (core.train.loop.set_threads)
         env["SYNAPSE_PARALLEL_WORKERS"] = str(parallel)
     return env
 

@@ -50,8 +50,8 @@ def enqueue(run: RunDir, *, cwd: str | os.PathLike | None = None) -> Path:
 
 
 def submit(cfg, root: str | os.PathLike, job: str, *, cwd: str | os.PathLike | None = None) -> RunDir:
-    """`core.pipeline.create_run` (validates everything first) and `enqueue`."""
-    from core.pipeline import create_run
+    """`core.train.run.create_run` (validates everything first) and `enqueue`."""
+    from core.train.run import create_run
 
     run = create_run(cfg, Path(root), job)
     enqueue(run, cwd=cwd)

@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from core.errors import InputError
-    from core.pipeline import Cancelled, execute
+    from core.train.lifecycle import Cancelled
+    from core.train.run import execute
     from core.runs import RunDir, is_run_id
 
     if not (args.run_dir.is_dir() and is_run_id(args.run_dir.name)):

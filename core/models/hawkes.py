@@ -3,7 +3,7 @@
 Each part p occurs on day t with probability ``sigmoid(logit[t, p])``,
 
     logit[t, p] = mu_p + sum_q sum_d alpha[d, q, p] * h[t, q, d]
-    h[t, q, d]  = sum_{s<t} exp(-(t - 1 - s) / tau_d) * Y[s, q]      (core.features.exp_traces)
+    h[t, q, d]  = sum_{s<t} exp(-(t - 1 - s) / tau_d) * Y[s, q]      (core.models.features.exp_traces)
 
 so a past event of part q moves part p's log-odds by ``alpha[d, q, p]``, fading with time
 constant ``tau_d`` days: ``alpha > 0`` excites, ``alpha < 0`` inhibits. With
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.features import exp_traces
+from core.models.features import exp_traces
 from core.models.base import Inputs, Scorer, weekdays
 
 __all__ = ["HawkesScorer"]

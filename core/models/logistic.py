@@ -1,4 +1,4 @@
-"""Logistic scorer: hand-built causal features (core.features) -> one logit per part.
+"""Logistic scorer: hand-built causal features (core.models.features) -> one logit per part.
 
 Regime ``rows``: `prepare` builds the (T, F) feature matrix once (row t from days < t
 only), and `forward` is a single ``Linear(F, P)`` with a per-part bias, so every part's
@@ -7,7 +7,7 @@ b is the learned "a yesterday lifts b today" effect).
 
 Features are not standardised with data statistics (a mean/std over all T would leak
 later days into earlier rows); every feature is on a fixed scale in [0, 1] by
-construction (see core.features), which keeps plain AdamW well conditioned.
+construction (see core.models.features), which keeps plain AdamW well conditioned.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.features import FEATURE_GROUPS, feature_matrix, feature_names
+from core.models.features import FEATURE_GROUPS, feature_matrix, feature_names
 from core.models.base import Inputs, Scorer, weekdays
 
 __all__ = ["LogisticScorer"]
 
 
 class LogisticScorer(Scorer):
-    """``logits = x @ W.T + b`` over the features of `core.features.feature_matrix`.
+    """``logits = x @ W.T + b`` over the features of `core.models.features.feature_matrix`.
 
     Args:
         parts: P.

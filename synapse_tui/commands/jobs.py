@@ -21,7 +21,7 @@ from synapse_tui.cliutil import (
 
 
 def _print_outcome(report: dict, run_path: Path) -> None:
-    from core.report import _f
+    from core.evaluation.report import _f
 
     s = report["summary"]
     table = Table(title=f"test window · primary [b]{report['primary']}[/b] · reference {report['reference']}",
@@ -112,7 +112,9 @@ def demo_cmd(
     import os
     import time
 
-    from core.pipeline import create_run, last_report
+    from core.train.artifacts import last_report
+
+    from core.train.run import create_run
     from core.runs import runs_root
 
     root = runs_root(runs_dir)
@@ -135,7 +137,7 @@ def demo_cmd(
                   header_style="bold")
     for col in ("model", "verdict", "B.skill", "ECE", "best good+", "beats", "lift"):
         table.add_column(col)
-    from core.report import _f
+    from core.evaluation.report import _f
 
     for run, rep in results:
         s = rep["summary"]
@@ -208,7 +210,7 @@ def _follow_workers(runs: list, resume: bool = False) -> None:
 
 def _run_job(cfg, job: str, runs_dir, detach: bool, as_json: bool) -> None:
     from core.jobs.launch import start_detached
-    from core.pipeline import create_run
+    from core.train.run import create_run
     from core.runs import runs_root
 
     run = create_run(cfg, runs_root(runs_dir), job)
@@ -257,7 +259,7 @@ def resume_cmd(
 
 
 def _finish(run, as_json: bool) -> None:
-    from core.pipeline import last_report
+    from core.train.artifacts import last_report
 
     report = last_report(run)
     if as_json:
@@ -281,7 +283,7 @@ def eval_cmd(
 ) -> None:
     """Re-evaluate a finished run (another calibration method, other K); records the test touch."""
     from core.config import load_config
-    from core.pipeline import reevaluate
+    from core.train.reevaluate import reevaluate
 
     rd = open_run(run, runs_dir)
     extra = list(override or ())

@@ -54,7 +54,7 @@ def predict_cmd(
 
         synapse predict <run> --target good-or-better:0.6 --backtest
     """
-    from core.predict import pool_backtest, predict
+    from core.service.predict import pool_backtest, predict
 
     rd = open_run(run, runs_dir)
     ks = None if k is None else json.loads(parse_ks(k))
@@ -67,7 +67,7 @@ def predict_cmd(
 
 
 def _print_prediction(res: dict, bt: dict | None) -> None:
-    from core.report import _f
+    from core.evaluation.report import _f
 
     say(f"{res['model']} ({res['run_id']}) · scores {res['date']} from {res['history_rows']:,} days "
         f"up to {res['history_last_date']}" + (f" ({res['new_days_since_run']} newer than the run)" if res["new_days_since_run"] else ""))

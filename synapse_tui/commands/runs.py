@@ -2,7 +2,7 @@
 
 Reads only run directories and their index (core.store), never a running engine.
 Registered in synapse_tui/cli.py with `app.add_typer(runs_app, name="runs")`.
-Heavy modules (numpy, core.metrics) are imported inside the commands.
+Heavy modules (numpy, core.evaluation.metrics) are imported inside the commands.
 
 This module holds the Typer commands (and `show --follow`); what they print is in
 runs_view (ls, fields, compare) and runs_show (show), what compare computes in runs_compare.
@@ -136,9 +136,9 @@ def show_cmd(
     in_root = rd.path.parent.resolve() == _root(runs_dir).resolve()
     row = Store(rd.path.parent).upsert(rd) if in_root else None
     if row is None:
-        from core.store import _public
+        from core.store import public_row
 
-        row = _public(read_run(rd), rd.path.parent)
+        row = public_row(read_run(rd), rd.path.parent)
     if follow:
         if not as_json:
             _print_show(show_data(rd, row))

@@ -1,7 +1,7 @@
 """What `synapse runs compare` computes: config differences, the paired test, the JSON.
 
 Free of typer and rich (the tables are in runs_view, the command in runs). Heavy modules
-(numpy, core.metrics, core.store) are imported inside the functions.
+(numpy, core.evaluation.metrics, core.store) are imported inside the functions.
 """
 from __future__ import annotations
 
@@ -57,15 +57,15 @@ def config_diff(configs: list[dict]) -> dict[str, list]:
 
 def _gather(rds: list, root) -> dict:
     """Everything compare shows, read from the run directories."""
-    from core.store import Store, _public, _read_yaml, read_run
+    from core.store import Store, public_row, read_run, read_yaml
 
     store = Store(root)
     rows = []
     for rd in rds:
         row = store.upsert(rd) if rd.path.parent.resolve() == root.resolve() else None
-        rows.append(row if row is not None else _public(read_run(rd), rd.path.parent))
+        rows.append(row if row is not None else public_row(read_run(rd), rd.path.parent))
     reports = [_load_report(rd) for rd in rds]
-    cfgs = [_read_yaml(rd.config_yaml) for rd in rds]
+    cfgs = [read_yaml(rd.config_yaml) for rd in rds]
     labels = [chr(ord("A") + i) if i < 26 else f"R{i}" for i in range(len(rds))]
     return {"rds": rds, "ids": [rd.run_id for rd in rds], "labels": labels, "rows": rows, "reports": reports,
             "cfgs": [cfg if isinstance(cfg, dict) else {} for cfg in cfgs],
@@ -126,7 +126,7 @@ def _paired_tests(c: dict) -> list[dict]:
 
 
 def _paired(a: dict, b: dict, ks: list[int], tiers: dict | None, good_tier: str) -> dict:
-    from core.metrics import compare, day_indicators
+    from core.evaluation.metrics import compare, day_indicators
 
     ia = day_indicators(a["y"], a["p"], ks, tiers, good_tier)
     ib = day_indicators(b["y"], b["p"], ks, tiers, good_tier)

@@ -1,0 +1,5 @@
+import sys
+
+from core.jobs.supervisor.main import main
+
+sys.exit(main())

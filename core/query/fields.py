@@ -1,0 +1,130 @@
+"""The fields of the filter grammar (core.query): names, types, aliases, and a field's value in a row.
+
+`QueryError` lives here too: resolving a field name is the first thing that can fail.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from core.errors import InputError
+from core.runs.status import STATUSES
+
+# --------------------------------------------------------------------------- fields
+
+NUMBER, TEXT, BOOL, TIME, DURATION = "number", "text", "yes/no", "time", "duration"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the row key (a store column)
+    type: str
+    help: str
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # known values of a text field (typos get a did-you-mean)
+
+
+
+_FIELD_LIST = (
+    Field("run_id", TEXT, "run id", ("id", "run")),
+    Field("name", TEXT, "run name (the config's name)"),
+    Field("model", TEXT, "model kind (logistic, gru, ...; 'baselines' for a baselines run)", ("kind",)),
+    Field("job", TEXT, "job: baselines or train"),
+    Field("status", TEXT, ", ".join(STATUSES[:-1]) + f" or {STATUSES[-1]}", ("state",), STATUSES),
+    Field("attempt", NUMBER, "attempt number (a resume is a new attempt)", ("attempts",)),
+    Field("created", TIME, "when the run was created (UTC)", ("date",)),
+    Field("started", TIME, "when the current attempt started (UTC)"),
+    Field("finished", TIME, "when the run finished (UTC)"),
+    Field("age", DURATION, "time since the run was created", ()),
+    Field("duration_s", DURATION, "how long the current attempt ran (so far)", ("duration", "took")),
+    Field("config_hash", TEXT, "hash of the resolved config", ("hash", "config")),
+    Field("data_sha256", TEXT, "sha256 of the data file", ("data", "sha256", "sha")),
+    Field("host", TEXT, "host the run was started on"),
+    Field("device", TEXT, "device it ran on (cpu, cuda, ...)"),
+    Field("primary", TEXT, "the scorer the summary is about", ("primary_model",)),
+    Field("reference", TEXT, "what the primary is judged against", ("ref",)),
+    Field("best_baseline", TEXT, "best baseline, chosen on validation", ("baseline",)),
+    Field("calibration", TEXT, "calibration chosen for the primary", ("cal", "calibrator")),
+    Field("epochs", NUMBER, "epochs trained (largest epoch number logged)", ("epoch",)),
+    Field("best_val_loss", NUMBER, "lowest validation loss of any epoch", ("val_loss", "loss")),
+    Field("val_brier", NUMBER, "validation Brier score of the primary"),
+    Field("auc", NUMBER, "test macro ROC AUC", ("roc_auc",)),
+    Field("pr_auc", NUMBER, "test macro PR-AUC", ("ap",)),
+    Field("brier_skill", NUMBER, "test Brier skill score", ("bss", "skill")),
+    Field("ece_before", NUMBER, "test ECE before calibration", ("ece_raw",)),
+    Field("ece_after", NUMBER, "test ECE after calibration", ("ece",)),
+    Field("classwise_ece", NUMBER, "test classwise ECE (mean of per-part ECE)", ("cw_ece",)),
+    Field("best_good_or_better", NUMBER, "best good-or-better rate over K (test)", ("good", "gob", "good_or_better")),
+    Field("best_k", NUMBER, "the K of that best rate", ("k",)),
+    Field("lift_capture", NUMBER, "(model - random) / (oracle - random), mean over K", ("lift",)),
+    Field("beats_reference", BOOL, "beats its reference (McNemar + Holm)", ("beats",)),
+    Field("verdict", TEXT, "APPROVED or FAILED", (), ("approved", "failed")),
+    Field("test_touches", NUMBER, "times the test window was evaluated", ("touches",)),
+    Field("error", TEXT, "the error a failed run ended with"),
+)
+FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
+ALIASES: dict[str, str] = {a: f.name for f in _FIELD_LIST for a in f.aliases}
+_ALL_NAMES = {**{n: n for n in FIELDS}, **ALIASES}
+
+
+class QueryError(InputError):
+    """A filter that does not parse or names an unknown field.
+
+    `position` is 1-based in `text`; `expected` says what the parser wanted there.
+    """
+
+    def __init__(self, text: str, position: int, message: str, *, label: str = "filter",
+                 expected: str | None = None):
+        self.text = text
+        self.position = position
+        self.message = message
+        self.expected = expected
+        self.label = label
+        super().__init__(f"{label} {text!r}: position {position}: {message}")
+
+
+def resolve_field(name: str, *, text: str | None = None, position: int = 1, label: str = "filter") -> Field:
+    """The field called `name` (or one of its aliases); a did-you-mean error otherwise."""
+    key = name.lower()
+    if key in _ALL_NAMES:
+        return FIELDS[_ALL_NAMES[key]]
+    close = difflib.get_close_matches(key, list(_ALL_NAMES), n=3, cutoff=0.6)
+    if close:
+        msg = f"unknown field {name!r}; did you mean {' or '.join(close)}?"
+    else:
+        msg = f"unknown field {name!r} (fields: {', '.join(FIELDS)})"
+    if text is None:
+        raise InputError(msg)
+    raise QueryError(text, position, msg, label=label, expected="a field name")
+
+
+def field_help() -> list[dict]:
+    """Every field with its type, aliases and meaning (for help screens)."""
+    return [{"name": f.name, "type": f.type, "aliases": list(f.aliases), "help": f.help} for f in _FIELD_LIST]
+
+
+# --------------------------------------------------------------------------- a field's value in a row
+
+
+def _parse_time(s: str) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith("Z") else s)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def value_of(row: Mapping[str, Any], name: str, now: datetime | None = None) -> Any:
+    """A field's value in a row (canonical name); `age` is derived from `created` and `now`."""
+    if name == "age" and row.get("age") is None:
+        created = row.get("created")
+        if not created:
+            return None
+        dt = created if isinstance(created, datetime) else _parse_time(str(created))
+        if dt is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        return (now - dt).total_seconds()
+    return row.get(name)

@@ -1,0 +1,131 @@
+"""Run status from the event log, by the rules of docs/ARCHITECTURE.md ("Run status").
+
+`STATUSES` is the one vocabulary of run statuses; `FINISHED_STATUSES` the ones a
+`run_finished` event may carry, `ACTIVE_STATUSES` the ones that may still change.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from core.runs.events import EVENTS_JSONL, FINISHED_STATUSES, parse_ts, read_events
+from core.runs.process import process_alive
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "lost")
+ACTIVE_STATUSES = ("queued", "running")
+# Statuses that change no more without someone acting (`synapse resume` reopens them).
+TERMINAL_STATUSES = (*FINISHED_STATUSES, "lost")
+RESUMABLE_STATUSES = ("lost", "cancelled", "failed")
+HEARTBEAT_TIMEOUT_S = 30.0
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    status: str  # queued | running | succeeded | failed | cancelled | lost
+    attempt: int = 0  # 0 while queued; the attempt the last run_started opened
+    started: datetime | None = None  # ts of that run_started
+    finished: datetime | None = None  # ts of the run_finished that closed it
+    last_heartbeat: datetime | None = None  # last heartbeat of this attempt
+    last_event: datetime | None = None  # newest ts of any event of this attempt
+    error: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    run_id: str | None = None
+    events: int = field(default=0)  # events in the log
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+def _as_datetime(now: datetime | float | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    if isinstance(now, (int, float)):
+        return datetime.fromtimestamp(now, timezone.utc)
+    return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+
+
+def run_status(
+    events: Iterable[Mapping[str, Any]],
+    now: datetime | float | None = None,
+    *,
+    remote: bool = False,
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
+) -> RunStatus:
+    """The status of a run from its event log (docs/ARCHITECTURE.md, "Run status").
+
+    The last `run_started` opens the current attempt; a `run_finished` after it gives the
+    status. Without a `run_started` the run is `queued` (or cancelled/failed, if a
+    `run_finished` says so before it ever started). Otherwise `running` when the process
+    lives (same host, pid and start time; skipped with `remote=True`) or the newest
+    event of the attempt (normally its heartbeat) is younger than 30 s; else `lost`.
+    """
+    events = [e for e in events if isinstance(e, Mapping)]
+    start_idx = None
+    n_started = 0
+    for i, e in enumerate(events):
+        if e.get("type") == "run_started":
+            start_idx, n_started = i, n_started + 1
+    attempt_events = events if start_idx is None else events[start_idx:]
+
+    finished_ev = None
+    last_hb = last_ev = None
+    for e in attempt_events:
+        ts = parse_ts(e.get("ts"))
+        if ts is not None:
+            last_ev = ts if last_ev is None or ts > last_ev else last_ev
+        t = e.get("type")
+        if t == "heartbeat" and ts is not None:
+            last_hb = ts if last_hb is None or ts > last_hb else last_hb
+        elif t == "run_finished" and finished_ev is None:
+            finished_ev = e
+
+    started = events[start_idx] if start_idx is not None else None
+    attempt = 0
+    if started is not None:
+        a = started.get("attempt")
+        attempt = a if isinstance(a, int) and not isinstance(a, bool) and a >= 1 else n_started
+    pid = started.get("pid") if started is not None else None
+    common = dict(
+        attempt=attempt,
+        started=parse_ts(started.get("ts")) if started is not None else None,
+        last_heartbeat=last_hb,
+        last_event=last_ev,
+        host=started.get("host") if started is not None else None,
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        run_id=started.get("run_id") if started is not None else None,
+        events=len(events),
+    )
+
+    if finished_ev is not None:
+        status = finished_ev.get("status")
+        error = finished_ev.get("error")
+        error = None if error is None else str(error)
+        if status not in FINISHED_STATUSES:
+            error = f"run_finished with unknown status {status!r}" + (f": {error}" if error else "")
+            status = "failed"
+        return RunStatus(status, finished=parse_ts(finished_ev.get("ts")), error=error, **common)
+    if started is None:
+        return RunStatus("queued", **common)
+    if not remote and process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
+        return RunStatus("running", **common)
+    if last_ev is not None and (_as_datetime(now) - last_ev).total_seconds() < heartbeat_timeout_s:
+        return RunStatus("running", **common)
+    return RunStatus("lost", **common)
+
+
+def status_of(run_dir: str | os.PathLike, now: datetime | float | None = None, *,
+              remote: bool = False) -> RunStatus:
+    """`run_status` of a run directory's `events.jsonl` (a `RunDir` or a path)."""
+    return run_status(read_events(Path(run_dir) / EVENTS_JSONL), now, remote=remote)

@@ -1,0 +1,317 @@
+"""The one fit loop for every learned scorer (DESIGN.md 6).
+
+AdamW, dropout and weight decay from the config, optional label smoothing, early stopping
+with patience on the validation monitor, the best weights kept, and a resume state written
+every epoch, so that training 10 epochs straight and training 4, stopping and resuming to
+10 give the same weights. Batching follows the scorer's regime (see core/models/base.py):
+random rows, random windows, or contiguous chunks with truncated backpropagation.
+
+Validation never sees the test window: the monitor, the early-stopping epoch and the best
+checkpoint are all chosen on the validation rows only.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from core.evaluation import metrics
+from core.data.splits import Split
+from core.fsutil import atomic_open
+from core.models.base import Inputs, Scorer, head_logits, head_loss
+
+EpochCallback = Callable[[dict], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is cuda but no CUDA device is available; use -o train.device=cpu or auto")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    """torch.save through a temp file and rename: a reader never sees half a checkpoint."""
+    with atomic_open(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
+def load_torch(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_metric: float
+    epochs: list[dict] = field(default_factory=list)
+    stopped: str = ""
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Trainer:
+    """Fits `scorer` on the train rows of `split`, early-stopping on its val rows.
+
+    inputs: what `scorer.prepare` returned for the whole sequence; Y: (T, P) labels.
+    `last_path`/`best_path`: where the resume state and the best weights go (optional).
+    """
+
+    def __init__(self, scorer: Scorer, inputs: Inputs, Y: np.ndarray, split: Split, train_cfg, eval_cfg, *,
+                 model_cfg, seed: int = 0, on_epoch: EpochCallback | None = None,
+                 last_path: Path | None = None, best_path: Path | None = None,
+                 extra_checkpoint: dict | None = None, stop_flag: Callable[[], bool] | None = None):
+        self.cfg, self.eval_cfg, self.model_cfg = train_cfg, eval_cfg, model_cfg
+        self.device = resolve_device(train_cfg.device)
+        self.scorer = scorer.to(self.device)
+        self.inputs = inputs.to(self.device)
+        self.Y = torch.as_tensor(np.asarray(Y, dtype=np.float32), device=self.device)
+        self.split = split
+        self.seed = seed
+        self.on_epoch = on_epoch or (lambda e: None)
+        self.last_path, self.best_path = last_path, best_path
+        self.extra_checkpoint = extra_checkpoint or {}
+        self.stop_flag = stop_flag or (lambda: False)
+        self.autocast = self.device.type == "cuda" and bool(train_cfg.bf16)
+        self.events = inputs.events
+
+    # ------------------------------------------------------------------ batching
+
+    def _window_length(self) -> int:
+        m = self.model_cfg
+        length = getattr(m, "context", None) or getattr(m, "window", None) or 256
+        return int(min(length, self.split.train[1] - self.split.train[0]))
+
+    def steps_per_epoch(self) -> int:
+        if self.cfg.steps_per_epoch:
+            return int(self.cfg.steps_per_epoch)
+        n = self.split.train[1] - self.split.train[0]
+        regime = self.scorer.regime
+        if regime == "rows":
+            return max(1, math.ceil(n / self.cfg.batch_size))
+        if regime == "windows":
+            return max(1, n // (self._window_length() * self.cfg.batch_size))
+        chunks, tbptt = self.model_cfg.chunks, self.model_cfg.tbptt
+        return max(1, math.ceil((n // chunks) / tbptt))
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return head_loss(logits.float(), y, self.scorer.head, self.events, self.cfg.label_smoothing)
+
+    def _autocast(self):
+        # The device's own type, so a CPU test can switch `autocast` on and run this same path.
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
+
+    def _train_epoch(self, optimizer: torch.optim.Optimizer, gen: torch.Generator) -> float:
+        self.scorer.train()
+        t0, t1 = self.split.train
+        x, wd, Y = self.inputs.x, self.inputs.wd, self.Y
+        steps = self.steps_per_epoch()
+        total = 0.0
+        regime = self.scorer.regime
+        if regime == "stateful":
+            B, tbptt = self.model_cfg.chunks, self.model_cfg.tbptt
+            C = (t1 - t0) // B
+            if C < 1:
+                raise ValueError(f"{t1 - t0} training days cannot be cut into {B} chunks")
+            starts = (t1 - B * C) + torch.arange(B, device=self.device) * C  # the newest days are all used
+            state = self.scorer.init_state(B, self.device)
+            per_pass = math.ceil(C / tbptt)
+        for step in range(steps):
+            if regime == "rows":
+                idx = torch.randint(t0, t1, (self.cfg.batch_size,), generator=gen).to(self.device)
+                with self._autocast():
+                    logits = self.scorer(x[idx])
+                loss = self._loss(logits, Y[idx])
+            elif regime == "windows":
+                L = self._window_length()
+                s = torch.randint(t0, t1 - L + 1, (self.cfg.batch_size,), generator=gen).to(self.device)
+                idx = s[:, None] + torch.arange(L, device=self.device)[None, :]
+                with self._autocast():
+                    logits, _ = self.scorer(x[idx], wd[idx])
+                loss = self._loss(logits, Y[idx])
+            else:
+                j = step % per_pass
+                if j == 0 and step:
+                    state = self.scorer.init_state(B, self.device)
+                lo, hi = j * tbptt, min((j + 1) * tbptt, C)
+                idx = starts[:, None] + torch.arange(lo, hi, device=self.device)[None, :]
+                with self._autocast():
+                    logits, state = self.scorer(x[idx], wd[idx], state)
+                loss = self._loss(logits, Y[idx])
+                state = _detach(state)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.scorer.parameters(), self.cfg.grad_clip)
+            optimizer.step()
+            total += float(loss.detach())
+        return total / steps
+
+    # ------------------------------------------------------------------ validation
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        self.scorer.eval()
+        v0, v1 = self.split.val
+        with self._autocast():
+            logits = self.scorer.score(self.inputs, v0, v1).float()
+        y = self.Y[v0:v1]
+        val_loss = float(head_loss(logits, y, self.scorer.head, self.events))
+        z = head_logits(logits, self.scorer.head, self.events).cpu().numpy().astype(np.float64)
+        yb = y.cpu().numpy().astype(bool)
+        out = {"val_loss": val_loss, "val_auc": metrics.macro(metrics.roc_auc_per_part(yb, z), yb)}
+        k = getattr(self.cfg, "monitor_k", None)
+        if k:
+            ind = metrics.day_indicators(yb, z, [k], dict(self.eval_cfg.tiers), self.eval_cfg.good_tier)
+            out[self.cfg.monitor] = float(ind.mean())
+        return out
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, *, resume: bool = False) -> FitResult:
+        cfg = self.cfg
+        seed_everything(self.seed)
+        optimizer = torch.optim.AdamW(self.scorer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        gen = torch.Generator().manual_seed(self.seed)
+        maximise = cfg.monitor != "val_loss"
+        best = -math.inf if maximise else math.inf
+        best_epoch, bad, start_epoch, history = 0, 0, 1, []
+        best_state = _cpu_state(self.scorer)
+        if resume and self.last_path is not None and self.last_path.exists():
+            # On CPU whatever device wrote it: RNG states must be CPU tensors, and
+            # load_state_dict copies weights and optimizer moments onto the model's device.
+            st = load_torch(self.last_path, "cpu")
+            self.scorer.load_state_dict(st["model_state"])
+            optimizer.load_state_dict(st["optimizer_state"])
+            gen.set_state(st["rng"]["sampler"])
+            torch.set_rng_state(st["rng"]["torch"])
+            np.random.set_state(_np_state_from(st["rng"]["numpy"]))
+            random.setstate(_py_state_from(st["rng"]["python"]))
+            if "cuda" in st["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(st["rng"]["cuda"], self.device)
+            best, best_epoch, bad = st["best_metric"], st["best_epoch"], st["bad_epochs"]
+            history, start_epoch = list(st["history"]), st["epoch"] + 1
+            if self.best_path is not None and self.best_path.exists():
+                best_state = load_torch(self.best_path, "cpu")["model_state"]
+        if hasattr(self.scorer, "fit_mle") and not resume:
+            return self._fit_mle()
+        t_start = time.monotonic()
+        stopped = "max epochs"
+        if bad >= cfg.patience and start_epoch > 1:
+            stopped = f"early stop: no improvement in {cfg.patience} epochs"
+            start_epoch = cfg.epochs + 1
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            t0 = time.monotonic()
+            train_loss = self._train_epoch(optimizer, gen)
+            train_seconds = time.monotonic() - t0
+            val = self.validate()
+            metric = val[cfg.monitor]
+            improved = (metric > best + cfg.min_delta) if maximise else (metric < best - cfg.min_delta)
+            if improved:
+                best, best_epoch, bad = metric, epoch, 0
+                best_state = _cpu_state(self.scorer)
+                if self.best_path is not None:
+                    save_torch(self.best_checkpoint(best_state, epoch, metric), self.best_path)
+            else:
+                bad += 1
+            row = {"epoch": epoch, "train_loss": train_loss, **val, "lr": optimizer.param_groups[0]["lr"],
+                   "seconds": time.monotonic() - t0, "train_seconds": train_seconds,
+                   "best_epoch": best_epoch, "improved": improved}
+            history.append(row)
+            if self.last_path is not None:
+                save_torch({
+                    "model_state": self.scorer.state_dict(), "optimizer_state": optimizer.state_dict(),
+                    "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "bad_epochs": bad,
+                    "history": history,
+                    "rng": self._rng_state(gen),
+                }, self.last_path)
+            self.on_epoch(row)
+            if bad >= cfg.patience:
+                stopped = f"early stop: no improvement in {cfg.patience} epochs"
+                break
+            if cfg.max_minutes is not None and time.monotonic() - t_start > 60 * cfg.max_minutes:
+                stopped = f"time limit: {cfg.max_minutes} minutes"
+                break
+            if self.stop_flag():
+                stopped = "cancelled"
+                break
+        self.scorer.load_state_dict(best_state)
+        return FitResult(best_epoch, best, history, stopped, best_state)
+
+    def _rng_state(self, gen: torch.Generator) -> dict:
+        st = {"sampler": gen.get_state(), "torch": torch.get_rng_state(),
+              "numpy": _np_state_to(np.random.get_state()), "python": _py_state_to(random.getstate())}
+        if self.device.type == "cuda":  # dropout on CUDA draws from the device's generator
+            st["cuda"] = torch.cuda.get_rng_state(self.device)
+        return st
+
+    def _fit_mle(self) -> FitResult:
+        """Models with a likelihood optimiser of their own (Hawkes: full-batch L-BFGS) are fit
+        in one pass over the training rows; validation and checkpoints as for any epoch."""
+        t0 = time.monotonic()
+        info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train))
+        val = self.validate()
+        state = _cpu_state(self.scorer)
+        row = {"epoch": 1, "train_loss": float(info["nll"]) / self.scorer.parts, **val, "lr": 0.0,
+               "seconds": time.monotonic() - t0, "train_seconds": info["seconds"], "best_epoch": 1,
+               "improved": True, "optimizer": "lbfgs", "iterations": info["iterations"]}
+        if self.best_path is not None:
+            save_torch(self.best_checkpoint(state, 1, val[self.cfg.monitor]), self.best_path)
+        self.on_epoch(row)
+        return FitResult(1, val[self.cfg.monitor], [row], "maximum likelihood (L-BFGS) converged"
+                         if info["converged"] else "maximum likelihood (L-BFGS) hit max_iter", state)
+
+    def best_checkpoint(self, state: dict, epoch: int, metric: float) -> dict:
+        return {"model_state": state, "epoch": epoch, "metric": metric, "monitor": self.cfg.monitor,
+                "kind": self.model_cfg.kind, "parts": self.scorer.parts, "events": self.events,
+                **self.extra_checkpoint}
+
+
+def _detach(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+# numpy's and python's RNG states as plain tensors/ints, so weights_only=True loads them.
+def _np_state_to(st) -> dict:
+    return {"name": st[0], "keys": torch.from_numpy(st[1].astype(np.int64)), "pos": int(st[2]),
+            "has_gauss": int(st[3]), "gauss": float(st[4])}
+
+
+def _np_state_from(d) -> tuple:
+    return (d["name"], d["keys"].numpy().astype(np.uint32), d["pos"], d["has_gauss"], d["gauss"])
+
+
+def _py_state_to(st) -> dict:
+    return {"version": st[0], "state": list(st[1]), "gauss": st[2]}
+
+
+def _py_state_from(d) -> tuple:
+    return (d["version"], tuple(d["state"]), d["gauss"])
+
+
+def set_threads(num_threads: int | None, parallel_workers: int = 1) -> int:
+    """torch threads = configured, else cores / parallel workers (at least 1)."""
+    n = num_threads or max(1, (os.cpu_count() or 1) // max(1, parallel_workers))
+    torch.set_num_threads(n)
+    return n
