@@ -1,4 +1,4 @@
-"""Full evaluation of a 1,000-day test window (DESIGN.md 11: < 30 ms).
+"""Full evaluation of a 1,000-day test window (budget < 30 ms, docs/ARCHITECTURE.md "Budgets").
 
 `evaluate` computes everything for one (split, model): per-part AUC and PR-AUC, Brier and
 Brier skill, pooled and classwise ECE, the reliability table, tier rates with Wilson

@@ -1,4 +1,4 @@
-"""ONNX single-day scoring with a bounded context (DESIGN.md 11: p99 < 2 ms).
+"""ONNX single-day scoring with a bounded context (budget p99 < 2 ms, docs/ARCHITECTURE.md "Budgets").
 
 `case_onnx_gru_step` times one onnxruntime call of the GRU exported by core.export at
 configs/gru.yaml's sizes: one day, x (1, 1, 39), with the recurrent state as an input

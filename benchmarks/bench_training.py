@@ -1,7 +1,7 @@
 """The fit loop's training steps against a bare PyTorch loop over the same tensors and model.
 
 Both run one stateful GRU epoch on the sample (16 chunks x TBPTT 128, AdamW, BCE, grad
-clipping), validation excluded. DESIGN.md 11: the loop may cost at most 1.1x the bare loop.
+clipping), validation excluded. Budget (docs/ARCHITECTURE.md, "Budgets"): the loop may cost at most 1.1x the bare loop.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
     python -m benchmarks.gpu_check --out DIR                 # on a CUDA machine
     python -m benchmarks.gpu_check --device cpu --tiny       # the same code on CPU (tests run this)
 
-What it checks (DESIGN.md 6; the GPU points of the neural-scorer issue):
+What it checks (docs/ARCHITECTURE.md, "Models" and "Budgets"):
 
 1. environment: torch, the device, bf16 support.
 2. attention: one forward + backward of the ``transformer_h200`` model under bf16 autocast

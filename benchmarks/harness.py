@@ -1,7 +1,7 @@
 """A tiny timing harness: named cases, repeated, printed as a table with ratios.
 
 A case times `fn` and, optionally, a `reference` doing comparable work (a bare library
-call, a slower known-good implementation) and a `budget_s` from DESIGN.md 11; the table
+call, a slower known-good implementation) and a `budget_s` from docs/ARCHITECTURE.md ("Budgets"); the table
 shows median and p95 and both ratios, so numbers read the same on any machine.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time the hot paths: `python -m benchmarks.run [CASE ...] [--json]`.
 
-Ratios: "x budget" is median / the DESIGN.md 11 budget (below 1 is within budget);
+Ratios: "x budget" is median / the budget in docs/ARCHITECTURE.md ("Budgets") (below 1 is within budget);
 "x ref" is median / a reference doing comparable work on the same machine.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The architecture's import contract (DESIGN.md 1), checked statically and at run time."""
+"""The architecture's import contract (docs/ARCHITECTURE.md, "Layers"), checked statically and at run time."""
 import ast
 import subprocess
 import sys

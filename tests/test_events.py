@@ -1,4 +1,4 @@
-"""The event log (DESIGN.md 7): writer/reader across real processes, torn and bad lines."""
+"""The event log (docs/ARCHITECTURE.md, "The event log"): writer/reader across real processes, torn and bad lines."""
 import json
 import math
 import re

@@ -1,4 +1,4 @@
-"""Features (core/features.py) and the logistic scorer (core/models/logistic.py): agreement
+"""Features (core/models/features.py) and the logistic scorer (core/models/logistic.py): agreement
 with slow per-day reference loops, causality by perturbation, learning a planted pair
 effect, heads, and building from the shipped config."""
 import numpy as np

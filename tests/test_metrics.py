@@ -188,7 +188,7 @@ def test_classwise_ece_against_slow_loop(bins):
 
 
 def test_constant_k_over_p_has_zero_pooled_ece():
-    """DESIGN.md 5 warning: with exactly K events a day, the constant K/P predictor is
+    """The warning of docs/ARCHITECTURE.md ("Metrics"): with exactly K events a day, the constant K/P predictor is
     perfectly calibrated when pooled (ECE 0) although it knows nothing; classwise ECE
     (unequal per-part rates) and Brier skill expose it."""
     rng = np.random.default_rng(7)

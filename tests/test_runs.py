@@ -1,4 +1,4 @@
-"""Run directories and run status (DESIGN.md 7)."""
+"""Run directories and run status (docs/ARCHITECTURE.md, "A run directory", "Run status")."""
 import os
 import socket
 import subprocess

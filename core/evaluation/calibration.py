@@ -4,7 +4,7 @@ Every model in Synapse outputs one logit per part per day. A calibrator is fitte
 validation window's logits and labels only, and maps any (..., P) logits to calibrated
 probabilities in [EPS, 1 - EPS].
 
-Methods (DESIGN.md 6):
+Methods (docs/ARCHITECTURE.md, "Calibration"):
 - ``none``         p = sigmoid(z)
 - ``platt``        p = sigmoid(a * z + b): scikit-learn's LogisticRegression objective
                    (effectively unregularised) on the logit as the one feature, solved for

@@ -3,7 +3,7 @@
 Every scorer hands over its logits for the validation and test windows. For each one a
 calibrator is fitted on validation only, every metric is computed on validation and test,
 the best baseline is chosen on validation (never test), and the primary model is compared
-with its reference on test by the paired McNemar + Holm test of DESIGN.md 5. The verdict
+with its reference on test by the paired McNemar + Holm test (docs/ARCHITECTURE.md, "Metrics"). The verdict
 against the config's `targets` follows.
 
 Nothing here reads a file or knows about run directories: arrays in, a JSON-ready dict

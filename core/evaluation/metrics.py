@@ -1,4 +1,4 @@
-"""Evaluation metrics (DESIGN.md 5): ranking, calibration, and evaluate() over them all.
+"""Evaluation metrics (docs/ARCHITECTURE.md, "Metrics"): ranking, calibration, and evaluate() over them all.
 
 Small pure functions over numpy arrays. Shapes: T days, P parts, nK pool sizes.
 ``y`` is a (T, P) bool (or 0/1) event matrix, ``p`` a (T, P) float probability matrix.
@@ -10,9 +10,9 @@ Part ids in prose are 1-based (as in the data files); array positions are 0-base
 
 Layout: per-part scoring (AUC, PR-AUC, Brier, ECE, classwise ECE, reliability) and
 evaluate() live here; day-level pool statistics (pool hits, tier rates, Wilson, random
-reference, McNemar/Holm comparison, lift capture) in core/tier_stats.py; jsonable and
-rows (the JSON/long-row forms of a result) in core/metrics_rows.py. Both are re-exported
-here, so ``metrics.X`` keeps working for every public name.
+reference, McNemar/Holm comparison, lift capture) in core/evaluation/tiers.py, and the
+long rows of a result in core/evaluation/rows.py; this module re-exports them, so
+``metrics.X`` is every metric's one name.
 """
 from __future__ import annotations
 

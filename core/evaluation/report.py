@@ -125,7 +125,7 @@ def plot_reliability(report: dict, arrays: dict, path: Path, split: str = "test"
     ax.set_ylim(lo, hi)
     ax.set_ylabel("observed frequency of the event")
     ax.set_title(f"Reliability of {name} on the {split} window ({block['n_days']} days x {block['n_parts']} parts)\n"
-                 f"points: 20 equal-mass bins; ECE uses {bins} equal-width bins (DESIGN.md 5)", fontsize=9.5)
+                 f"points: 20 equal-mass bins; ECE uses {bins} equal-width bins", fontsize=9.5)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     edges = np.linspace(lo, hi, 41)

@@ -1,4 +1,4 @@
-"""Day-level pool statistics (DESIGN.md 5): tier rates, random reference, paired tests.
+"""Day-level pool statistics (docs/ARCHITECTURE.md, "Metrics"): tier rates, random reference, paired tests.
 
 Small pure functions over numpy arrays. Shapes: T days, P parts, nK pool sizes.
 ``y`` is a (T, P) bool event matrix, ``p`` a (T, P) float score matrix; ``hits`` (T, nK)

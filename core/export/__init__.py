@@ -6,8 +6,8 @@ with the dynamo exporter (``torch.onnx.export(..., dynamo=True)``, opset 18), wr
 
 - checks **parity**: onnxruntime against the PyTorch scorer on the run's test window, at a
   sequence length *other* than the one traced (the dynamo export can bake the trace length
-  into shape metadata, DESIGN.md 6), max |diff| of the logits <= 1e-5;
-- times **single-day scoring with a bounded context** (DESIGN.md 11): one feature row
+  into shape metadata), max |diff| of the logits <= 1e-5;
+- times **single-day scoring with a bounded context** (docs/ARCHITECTURE.md, "Budgets"): one feature row
   (logistic, hawkes), one step with the recurrent state as an input (GRU/LSTM), one
   KV-cached step (transformer: `model_step.onnx`, below), or the last ``min(context, 512)``
   days in one call (window-mode GRU/LSTM; for the transformer this full-window call is

@@ -92,7 +92,7 @@ def _percentiles(times: list[float]) -> dict:
 
 def single_day_call(sess, scorer: nn.Module, inputs, t1: int, state: list | None = None):
     """(callable scoring day t1 - 1 once with onnxruntime, torch callable doing the same,
-    description) — the DESIGN.md 11 single-day call with a bounded context."""
+    description) — the budgeted single-day call with a bounded context."""
     layout = _layout(scorer)
     if layout == "rows":
         x = inputs.x[t1 - 1:t1]
@@ -236,7 +236,7 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
         s_call, s_torch, s_what = step_call(step_sess, scorer, inputs, test[1])
         s_lat, s_torch_lat = _time_pair(s_call, s_torch, latency_calls, threads)
         s_lat.update(intra_op_threads=threads, input=s_what)
-        # DESIGN.md 11's single-day call is now the cached step; the full window is kept for reference
+        # The budgeted single-day call is now the cached step; the full window is kept for reference
         step_report = {"latency_full_window_ms": latency, "torch_latency_full_window_ms": torch_latency,
                        "step_path": str(step_path), "step_parity": step_parity,
                        "step_max_abs_diff": step_parity["max_abs_diff"],

@@ -19,8 +19,8 @@ TOLERANCE = 1e-5
 EXPORTABLE = ("logistic", "hawkes", "gru", "lstm", "transformer")
 LATENCY_CALLS = 300
 LATENCY_WARMUP = 20
-MAX_LATENCY_CONTEXT = 512  # DESIGN.md 11: single-day scoring reads at most 512 days
-LATENCY_BUDGET_MS = 2.0  # DESIGN.md 11: p99 of one single-day call
+MAX_LATENCY_CONTEXT = 512  # budget: single-day scoring reads at most 512 days
+LATENCY_BUDGET_MS = 2.0  # budget: p99 of one single-day call
 
 
 # --------------------------------------------------------------------------- loading

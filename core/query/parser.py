@@ -1,4 +1,4 @@
-"""Tokenizer and recursive-descent parser of the filter grammar (the grammar is in core.query).
+"""Tokenizer and recursive-descent parser of the filter grammar (the grammar is in core.query.filter).
 
 Nothing is evaluated as code: the parser builds core.query.nodes nodes, and every error is a
 `QueryError` naming the 1-based position and what was expected.

@@ -2,7 +2,7 @@
 
 A finished run scores the day after the last day of the data it is given (or a chosen
 date), with its best checkpoint and its validation-fitted calibrator. The pool table
-comes from core/pools.py (exact under the conditional Bernoulli model), and the report
+comes from core.pools (exact under the conditional Bernoulli model), and the report
 says how well calibrated the run was, so nobody mistakes model probabilities for facts.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reading a run directory into its row of the run index (core.store, DESIGN.md 8).
+"""Reading a run directory into its row of the run index (docs/ARCHITECTURE.md, "The store").
 
 The index's columns, and `read_run`: one run directory's files (manifest, config, events,
 report) turned into a row — tolerant of partial, torn or corrupt files. `scan` lists the

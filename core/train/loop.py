@@ -1,4 +1,4 @@
-"""The one fit loop for every learned scorer (DESIGN.md 6).
+"""The one fit loop for every learned scorer (docs/ARCHITECTURE.md, "Training").
 
 AdamW, dropout and weight decay from the config, optional label smoothing, early stopping
 with patience on the validation monitor, the best weights kept, and a resume state written

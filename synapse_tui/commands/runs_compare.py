@@ -149,7 +149,7 @@ def _record_touches(c: dict) -> None:
 
 
 def _record_touch(rd, what: str) -> None:
-    """Append to manifest.json's test_touches (DESIGN.md 4: every look at the test window counts)."""
+    """Append to manifest.json's test_touches (every look at the test window counts)."""
     from core.runs import utc_now_ts
 
     man = rd.read_json("manifest.json", default=None)
