@@ -62,12 +62,6 @@ RunsDirOpt = Annotated[
 ]
 
 
-def load_cfg(config, override, data):
-    from core.config import load_config
-
-    return load_config(config, overrides=override or (), data=None if data is None else str(data))
-
-
 def progress(msg: str) -> None:
     tell(msg, "…", "dim")
 
@@ -86,27 +80,3 @@ def k_ranges(ks: list[int]) -> str:
     if start is not None:
         out.append(f"{start}-{prev}" if prev > start else str(start))
     return ",".join(out)
-
-
-def parse_ks(text: str) -> str:
-    text = text.strip()
-    if ".." in text:
-        a, b = text.split("..", 1)
-        if not (a.strip().isdigit() and b.strip().isdigit()):
-            raise InputError(f"-k {text}: expected A..B or a comma list of integers")
-        return str(list(range(int(a), int(b) + 1)))
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items or not all(t.isdigit() for t in items):
-        raise InputError(f"-k {text}: expected A..B or a comma list of integers")
-    return str([int(t) for t in items])
-
-
-def open_run(ref: str, runs_dir):
-    from core.runs import RunDir, is_run_id, runs_root
-
-    p = Path(ref)
-    if p.is_dir() and is_run_id(p.name):
-        return RunDir(p)
-    return RunDir.open(runs_root(runs_dir), ref)
-
-

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from core.runs import RunDir
 from synapse_tui import cliutil
 from synapse_tui.commands import runs as runs_mod
-from synapse_tui.commands.runs import config_diff, runs_app
+from core.service.compare import MISSING, config_diff
+from synapse_tui.commands.runs import runs_app
 from test_store import make_run, summary  # noqa: E402  (tests/ is on sys.path under pytest)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,7 +283,7 @@ def test_config_diff_flattens_and_keeps_only_differences():
     d = config_diff([a, b])
     assert list(d) == ["model.hidden", "train.lr"]
     assert d["model.hidden"] == [64, 128]
-    assert d["train.lr"][0] == 1e-3 and d["train.lr"][1] is runs_mod._MISSING
+    assert d["train.lr"][0] == 1e-3 and d["train.lr"][1] is MISSING
     assert config_diff([a, a]) == {}
 
 

@@ -182,7 +182,8 @@ def plot_tier_rates(report: dict, path: Path, split: str = "test") -> None:
 
 # --------------------------------------------------------------------------- training_log.md
 
-def _f(v, digits=4) -> str:
+def fmt(v, digits=4) -> str:
+    """A number as the reports print it: `digits` decimals, "–" for a missing or NaN value."""
     if v is None:
         return "–"
     if isinstance(v, float):
@@ -202,9 +203,9 @@ def model_table(report: dict, split: str = "test") -> str:
         mark = " **(primary)**" if name == report["primary"] else (
             " (reference)" if name == report["reference"] else "")
         lines.append("| " + " | ".join([
-            name + mark, str(m["calibration"].get("name")), _f(t["auc_macro"]), _f(t["pr_auc_macro"]),
-            _f(t["brier_skill"]), f"{_f(t['ece_raw'], 3)}→{_f(t['ece'], 3)}", _f(t["classwise_ece"], 3),
-            _f(g[0], 3), _f(g[-1], 3), _f(t.get("lift_capture"), 2),
+            name + mark, str(m["calibration"].get("name")), fmt(t["auc_macro"]), fmt(t["pr_auc_macro"]),
+            fmt(t["brier_skill"]), f"{fmt(t['ece_raw'], 3)}→{fmt(t['ece'], 3)}", fmt(t["classwise_ece"], 3),
+            fmt(g[0], 3), fmt(g[-1], 3), fmt(t.get("lift_capture"), 2),
         ]) + " |")
     return "\n".join(lines)
 
@@ -225,14 +226,14 @@ def tier_table(report: dict, split: str = "test") -> str:
         cols.append("Holm p")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for j, k in enumerate(ks):
-        row = [str(k), f"{_f(g['rate'][j], 3)} [{_f(g['ci_low'][j], 3)}, {_f(g['ci_high'][j], 3)}]"]
+        row = [str(k), f"{fmt(g['rate'][j], 3)} [{fmt(g['ci_low'][j], 3)}, {fmt(g['ci_high'][j], 3)}]"]
         if ref and ref != primary:
-            row.append(_f(report["models"][ref][split]["good_or_better"]["rate"][j], 3))
-        row.append(_f(g["random"][j], 3))
+            row.append(fmt(report["models"][ref][split]["good_or_better"]["rate"][j], 3))
+        row.append(fmt(g["random"][j], 3))
         if t.get("oracle"):
-            row.append(_f(t["oracle"]["tier_rates"][report["good_tier"]]["rate"][j], 3))
+            row.append(fmt(t["oracle"]["tier_rates"][report["good_tier"]]["rate"][j], 3))
         if comp:
-            row.append(_f(comp["p_holm"][j], 4))
+            row.append(fmt(comp["p_holm"][j], 4))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -254,7 +255,7 @@ def training_log(*, run_id: str, config_yaml: str, manifest: dict, report: dict,
             line += " — failing: " + ", ".join(verdict["failed"])
         parts += [line, ""]
         for c in verdict["criteria"]:
-            parts.append(f"- [{'x' if c['ok'] else ' '}] {c['rule']} (value: {_f(c['value']) if not isinstance(c['value'], list) else c['value']})")
+            parts.append(f"- [{'x' if c['ok'] else ' '}] {c['rule']} (value: {fmt(c['value']) if not isinstance(c['value'], list) else c['value']})")
         parts.append("")
     parts += [
         "## Data", "",
@@ -274,7 +275,7 @@ def training_log(*, run_id: str, config_yaml: str, manifest: dict, report: dict,
     if epochs:
         parts += ["## Training", "", "| epoch | train loss | val loss | seconds |", "|---|---|---|---|"]
         for e in epochs:
-            parts.append(f"| {e.get('epoch')} | {_f(e.get('train_loss'))} | {_f(e.get('val_loss'))} | {_f(e.get('seconds'), 2)} |")
+            parts.append(f"| {e.get('epoch')} | {fmt(e.get('train_loss'))} | {fmt(e.get('val_loss'))} | {fmt(e.get('seconds'), 2)} |")
         parts.append("")
     if report and report.get("primary"):
         sel = report["selection"]
@@ -299,8 +300,8 @@ def training_log(*, run_id: str, config_yaml: str, manifest: dict, report: dict,
                   "|---|---|---|---|---|---|---|"]
         for f in folds:
             s = f["summary"]
-            parts.append(f"| {f['fold']} | {f['test_window']} | {s.get('primary')} | {_f(s.get('ece_after'), 3)} | "
-                         f"{_f(s.get('brier_skill'))} | {_f(s.get('best_good_or_better'), 3)} | {s.get('verdict')} |")
+            parts.append(f"| {f['fold']} | {f['test_window']} | {s.get('primary')} | {fmt(s.get('ece_after'), 3)} | "
+                         f"{fmt(s.get('brier_skill'))} | {fmt(s.get('best_good_or_better'), 3)} | {s.get('verdict')} |")
         parts.append("")
     parts += ["## Config", "", "```yaml", config_yaml.rstrip(), "```", ""]
     return "\n".join(parts)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from core.errors import InputError
-from core.runs import RunDir, RunStatus, process_alive, status_of
+from core.runs import RESUMABLE_STATUSES, RunDir, RunStatus, process_alive, status_of
 
 
 def worker_command(run: RunDir, resume: bool = False) -> list[str]:
@@ -65,6 +65,6 @@ def check_resumable(run: RunDir) -> RunStatus:
         if not process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
             raise InputError(f"run {run.run_id} still reads running: its worker is gone but its last heartbeat "
                              "is under 30 s old; it reads lost (and resumes) once that passes")
-    if st.status not in ("lost", "cancelled", "failed"):
+    if st.status not in RESUMABLE_STATUSES:
         raise InputError(f"run {run.run_id} is {st.status}; only lost, cancelled or failed runs resume")
     return st

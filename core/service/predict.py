@@ -19,6 +19,21 @@ from core.errors import InputError
 from core.runs import RunDir, status_of
 
 
+def parse_target(text: str | None) -> tuple[str, float] | None:
+    """`good-or-better:0.6` (or `good:0.6`) -> ("good", 0.6): the tier and the level to reach."""
+    if text is None:
+        return None
+    name, sep, level = text.partition(":")
+    name = name.strip().removesuffix("-or-better")
+    try:
+        value = float(level)
+    except ValueError:
+        value = -1.0
+    if not sep or not 0 < value < 1:
+        raise InputError(f"--target {text}: expected TIER:LEVEL, e.g. good-or-better:0.6")
+    return name, value
+
+
 def _target_rows(dates: np.ndarray, date: str | None) -> tuple[int, np.datetime64]:
     """How many rows of history the prediction may read, and the day it is for."""
     if date is None:

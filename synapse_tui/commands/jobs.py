@@ -2,8 +2,8 @@
 
 The commands are plain functions here; synapse_tui/cli.py registers them on the root app
 (`app.command("baselines")(baselines_cmd)`, ...) so `synapse --help` keeps its order.
-A job runs in a worker process (core.jobs.launch); `_follow_worker` echoes its progress.
-Heavy modules (torch, the engine) are imported inside the commands.
+What they do is core.service.jobs (a job runs in a worker process); this module parses,
+echoes the workers' progress and prints the outcome.
 """
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from core.service import jobs as service
+from core.service.runs import open_run
 from synapse_tui.cliutil import (
     EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
-    k_ranges, load_cfg, open_run, parse_ks, print_json, progress, say, tell, user_errors,
+    k_ranges, print_json, progress, say, tell, user_errors,
 )
 
 
 def _print_outcome(report: dict, run_path: Path) -> None:
-    from core.evaluation.report import _f
+    from core.evaluation.report import fmt as _f
 
     s = report["summary"]
     table = Table(title=f"test window · primary [b]{report['primary']}[/b] · reference {report['reference']}",
@@ -69,7 +71,7 @@ def baselines_cmd(
 
         synapse baselines -c configs/baselines.yaml --data sample_data/parts_daily.csv
     """
-    cfg = load_cfg(config or "baselines", override, data)
+    cfg = service.load_job_config(config or "baselines", override, data)
     _run_job(cfg, "baselines", runs_dir, detach, as_json)
 
 
@@ -89,11 +91,8 @@ def train_cmd(
 
         synapse train -c configs/gru.yaml --data sample_data/parts_daily.csv -o train.epochs=20
     """
-    cfg = load_cfg(config, override, data)
+    cfg = service.load_job_config(config, override, data)
     _run_job(cfg, "train", runs_dir, detach, as_json)
-
-
-DEMO_MODELS = ("logistic", "gru")
 
 
 @user_errors
@@ -109,23 +108,18 @@ def demo_cmd(
 
     One run directory per learned model (each holds all baselines, so each is self-contained).
     """
-    import os
     import time
 
-    from core.train.artifacts import last_report
-
-    from core.train.run import create_run
     from core.runs import runs_root
 
-    root = runs_root(runs_dir)
     t0 = time.monotonic()
-    runs = [create_run(load_cfg(kind, None, data), root, "train") for kind in DEMO_MODELS]
-    if (os.cpu_count() or 1) > 1:  # side by side, a core each: the demo takes as long as its slowest run
+    runs = service.demo_runs(data, runs_dir)
+    if service.runs_side_by_side():  # a core each: the demo takes as long as its slowest run
         _follow_workers(runs)
     else:
         for run in runs:
             _follow_worker(run)
-    results = [(run, last_report(run)) for run in runs]
+    results = [(run, service.outcome(run)["report"]) for run in runs]
     seconds = time.monotonic() - t0
     if as_json:
         print_json({"seconds": seconds, "runs": [
@@ -137,7 +131,7 @@ def demo_cmd(
                   header_style="bold")
     for col in ("model", "verdict", "B.skill", "ECE", "best good+", "beats", "lift"):
         table.add_column(col)
-    from core.evaluation.report import _f
+    from core.evaluation.report import fmt as _f
 
     for run, rep in results:
         s = rep["summary"]
@@ -150,7 +144,7 @@ def demo_cmd(
     if tui and sys.stdout.isatty() and sys.stdin.isatty():
         from synapse_tui.app import SynapseApp
 
-        SynapseApp(root).run()
+        SynapseApp(runs_root(runs_dir)).run()
 
 
 def _follow_worker(run, resume: bool = False) -> None:
@@ -161,66 +155,45 @@ def _follow_worker(run, resume: bool = False) -> None:
 def _follow_workers(runs: list, resume: bool = False) -> None:
     """Run each job in its own worker process, side by side, echoing their progress (prefixed
     with the run's name when there are several); Ctrl-C asks them all to stop cleanly."""
-    import queue
-    import signal
-    import threading
-
-    from core.jobs.launch import start_foreground
-
-    procs = [start_foreground(run, resume=resume, parallel=len(runs)) for run in runs]
-    lines: queue.Queue = queue.Queue()
-
-    def pump(i: int) -> None:
-        for line in procs[i].stdout:
-            lines.put((i, line.rstrip()))
-        lines.put((i, None))
-
-    for i in range(len(procs)):
-        threading.Thread(target=pump, args=(i,), daemon=True).start()
-    open_streams, interrupted = len(procs), False
-    while open_streams:
+    workers = service.Workers(runs, resume=resume)
+    lines, interrupted = workers.lines(), False
+    while True:
         try:
-            i, line = lines.get()
+            i, line = next(lines)
+        except StopIteration:
+            break
         except KeyboardInterrupt:
             if interrupted:
-                for proc in procs:
-                    proc.kill()
+                workers.kill()
                 break
             interrupted = True
             tell("stopping after this epoch (Ctrl-C again to kill)", "…", "yellow")
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
+            workers.stop()
             continue
-        if line is None:
-            open_streams -= 1
-        else:
+        if line is not None:
             tell(line if len(runs) == 1 else f"[{runs[i].name}] {line}", "…", "dim")
-    codes = [proc.wait() for proc in procs]
-    if 2 in codes:
+    codes = workers.wait()
+    if service.EXIT_BAD_INPUT in codes:
         raise typer.Exit(EXIT_USAGE)
     for run, rc in zip(runs, codes):
         if rc != 0:
-            what = "cancelled" if rc == 3 else "failed"
+            what = "cancelled" if rc == service.EXIT_CANCELLED else "failed"
             tell(f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
-                 + (f" — `synapse resume {run.run_id}` continues it" if rc == 3 else ""), "run " + what + ":",
-                 "bold red")
+                 + (f" — `synapse resume {run.run_id}` continues it" if rc == service.EXIT_CANCELLED else ""),
+                 "run " + what + ":", "bold red")
     if any(codes):
         raise typer.Exit(EXIT_FAILED)
 
 
 def _run_job(cfg, job: str, runs_dir, detach: bool, as_json: bool) -> None:
-    from core.jobs.launch import start_detached
-    from core.train.run import create_run
-    from core.runs import runs_root
-
-    run = create_run(cfg, runs_root(runs_dir), job)
     if detach:
-        pid = start_detached(run)
+        info = service.launch(cfg, job, runs_dir)
         if as_json:
-            print_json({"run_id": run.run_id, "path": str(run.path), "pid": pid})
+            print_json({k: info[k] for k in ("run_id", "path", "pid")})
         else:
-            say(run.run_id)
+            say(info["run_id"])
         return
+    run = service.create_job(cfg, job, runs_dir)
     _follow_worker(run)
     _finish(run, as_json)
 
@@ -231,11 +204,8 @@ def cancel_cmd(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Ask a running run to stop: it saves last.pt and ends `cancelled` (resumable)."""
-    from core.jobs.launch import cancel
-
-    rd = open_run(run, runs_dir)
-    st = cancel(rd)
-    say(f"{rd.run_id}: {'cancelled' if st.status == 'queued' else 'SIGTERM sent; it stops after its current epoch'}")
+    result = service.cancel(open_run(run, runs_dir))
+    say(f"{result['run_id']}: {result['message']}")
 
 
 @user_errors
@@ -246,27 +216,22 @@ def resume_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Continue a lost, cancelled or failed run from last.pt, as a new attempt in the same directory."""
-    from core.jobs.launch import check_resumable, start_detached
-
     rd = open_run(run, runs_dir)
-    st = check_resumable(rd)
     if detach:
-        pid = start_detached(rd, resume=True)
-        print_json({"run_id": rd.run_id, "pid": pid, "attempt": st.attempt + 1}) if as_json else say(rd.run_id)
+        info = service.resume_detached(rd)
+        print_json(info) if as_json else say(rd.run_id)
         return
+    service.check_resumable(rd)
     _follow_worker(rd, resume=True)
     _finish(rd, as_json)
 
 
 def _finish(run, as_json: bool) -> None:
-    from core.train.artifacts import last_report
-
-    report = last_report(run)
+    result = service.outcome(run)
     if as_json:
-        print_json({"run_id": run.run_id, "path": str(run.path), "summary": report["summary"],
-                    "verdict": report["verdict"]})
+        print_json({k: result[k] for k in ("run_id", "path", "summary", "verdict")})
     else:
-        _print_outcome(report, run.path)
+        _print_outcome(result["report"], run.path)
 
 
 @user_errors
@@ -282,19 +247,10 @@ def eval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-evaluate a finished run (another calibration method, other K); records the test touch."""
-    from core.config import load_config
-    from core.train.reevaluate import reevaluate
-
     rd = open_run(run, runs_dir)
-    extra = list(override or ())
-    if calibration is not None:
-        extra.append(f"calibration.method={calibration}")
-    if per_part is not None:
-        extra.append(f"calibration.per_part={'true' if per_part else 'false'}")
-    if k is not None:
-        extra.append(f"eval.k={parse_ks(k)}")
-    cfg = load_config(rd.config_yaml, overrides=extra)
-    result = reevaluate(rd, cfg, progress=progress)
+    result = service.reevaluate(rd, calibration=calibration, per_part=per_part,
+                                ks=None if k is None else service.parse_ks(k), overrides=override or (),
+                                progress=progress)
     if as_json:
         print_json({"run_id": rd.run_id, "eval_id": result["eval_id"], "summary": result["report"]["summary"],
                     "verdict": result["report"]["verdict"], "test_touches": result["test_touches"]})

@@ -6,33 +6,17 @@ Heavy modules (torch, onnxruntime, the engine) are imported inside the commands.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from core.errors import InputError
-from synapse_tui.cliutil import (
-    JsonOpt, RunsDirOpt, console, open_run, parse_ks, print_json, progress, say, user_errors,
-)
+from core.service.jobs import parse_ks
+from core.service.runs import open_run
+from synapse_tui.cliutil import JsonOpt, RunsDirOpt, console, print_json, progress, say, user_errors
 
 export_app = typer.Typer(help="Export a trained model.", no_args_is_help=True)
-
-
-def _parse_target(text: str | None):
-    if text is None:
-        return None
-    name, sep, level = text.partition(":")
-    name = name.strip().removesuffix("-or-better")
-    try:
-        value = float(level)
-    except ValueError:
-        value = -1.0
-    if not sep or not 0 < value < 1:
-        raise InputError(f"--target {text}: expected TIER:LEVEL, e.g. good-or-better:0.6")
-    return name, value
 
 
 @user_errors
@@ -54,12 +38,12 @@ def predict_cmd(
 
         synapse predict <run> --target good-or-better:0.6 --backtest
     """
-    from core.service.predict import pool_backtest, predict
+    from core.service.predict import parse_target, pool_backtest, predict
 
     rd = open_run(run, runs_dir)
-    ks = None if k is None else json.loads(parse_ks(k))
+    ks = None if k is None else parse_ks(k)
     bt = pool_backtest(rd, ks) if backtest else None
-    result = predict(rd, data=data, date=date, ks=ks, target=_parse_target(target), onnx=onnx)
+    result = predict(rd, data=data, date=date, ks=ks, target=parse_target(target), onnx=onnx)
     if as_json:
         print_json({**result, "backtest": bt})
         return
@@ -67,7 +51,7 @@ def predict_cmd(
 
 
 def _print_prediction(res: dict, bt: dict | None) -> None:
-    from core.evaluation.report import _f
+    from core.evaluation.report import fmt
 
     say(f"{res['model']} ({res['run_id']}) · scores {res['date']} from {res['history_rows']:,} days "
         f"up to {res['history_last_date']}" + (f" ({res['new_days_since_run']} newer than the run)" if res["new_days_since_run"] else ""))
@@ -94,7 +78,7 @@ def _print_prediction(res: dict, bt: dict | None) -> None:
     pt.add_column("E hits", justify="right")
     for t in tiers:
         pt.add_column(f"{t}+", justify="right")
-    pt.add_column(f"random {table.get('good_tier', 'good')}+" if False else "random good+", justify="right")
+    pt.add_column("random good+", justify="right")
     sug = res.get("suggestion") or {}
     for pool in table["pools"]:
         style = "bold green" if sug.get("k") == pool["k"] else ""
@@ -109,7 +93,7 @@ def _print_prediction(res: dict, bt: dict | None) -> None:
         pooled = bt["pooled"]
         say(f"pool backtest on {bt['n_days']} test days: said {pooled['pred_rate']:.3f}, happened "
             f"{pooled['real_rate']:.3f} [{pooled['real_ci_low']:.3f}, {pooled['real_ci_high']:.3f}], "
-            f"pool ECE {_f(pooled['ece'], 3)} (pool_calibration.png)")
+            f"pool ECE {fmt(pooled['ece'], 3)} (pool_calibration.png)")
         rel = Table(title="predicted vs realised P(good-or-better), all K pooled", title_justify="left", box=None)
         for col in ("predicted", "day x K", "realised", "95% interval"):
             rel.add_column(col, justify="right")

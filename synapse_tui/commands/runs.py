@@ -10,23 +10,18 @@ runs_view (ls, fields, compare) and runs_show (show), what compare computes in r
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from core.errors import InputError
-from synapse_tui.cliutil import (
-    EXIT_FAILED, JsonOpt, RunsDirOpt, console, open_run, print_json, say, tell, user_errors,
-)
-from synapse_tui.commands.runs_compare import (  # noqa: F401 — _MISSING and config_diff are imported from here
-    _MISSING, _compare_json, _gather, _paired_tests, _record_touches, config_diff,
-)
-from synapse_tui.commands.runs_show import _epoch_line, _print_show, show_data
-from synapse_tui.commands.runs_view import (
-    PIPE_WIDTH, STATUS_STYLE, _num, _print_compare, fields_table, runs_table,
-)
+from core.runs import runs_root
+from core.service import runs as service
+from synapse_tui.cliutil import EXIT_FAILED, JsonOpt, RunsDirOpt, console, print_json, say, tell, user_errors
+from synapse_tui.commands.runs_show import _epoch_line, _print_show
+from synapse_tui.commands.runs_view import PIPE_WIDTH, _num, _print_compare, fields_table, runs_table
+from synapse_tui.theme import STATUS_STYLE
 
 runs_app = typer.Typer(
     help="List, inspect, compare and remove runs (the run directories under --runs-dir).",
@@ -35,13 +30,7 @@ runs_app = typer.Typer(
 
 RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.",
                                        show_default=False)]
-FOLLOW_POLL_S = 0.5
-
-
-def _root(runs_dir):
-    from core.runs import runs_root
-
-    return runs_root(runs_dir)
+FOLLOW_POLL_S = service.FOLLOW_POLL_S
 
 
 # --------------------------------------------------------------------------- ls
@@ -70,17 +59,8 @@ def ls_cmd(
 
         synapse runs ls --where 'ece<0.05 and model=gru' --sort=-good --limit 10
     """
-    from core.query import parse
-    from core.store import Store
-
-    query = None if where is None else parse(where, label="--where")
-    descending = sort.startswith("-")
-    field = sort[1:] if descending else sort
-    if asc:
-        descending = False
-    root = _root(runs_dir)
-    rows = Store(root).rows(query=query, status=status, model=model, sort=field, descending=descending,
-                            limit=limit)
+    root = runs_root(runs_dir)
+    rows = service.list_runs(root, where=where, status=status, model=model, sort=sort, ascending=asc, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -126,26 +106,19 @@ def show_cmd(
     With --follow, print each new epoch as it is logged and stop when the run finishes
     (exit 1 if it failed, was cancelled or was lost); with --json, one JSON event a line.
     """
-    from core.store import Store, read_run
-
-    rd = open_run(run, runs_dir)
+    rd = service.open_run(run, runs_dir)
     if follow:
         final = _follow(rd, as_json)
         if not as_json:
             console.print()
-    in_root = rd.path.parent.resolve() == _root(runs_dir).resolve()
-    row = Store(rd.path.parent).upsert(rd) if in_root else None
-    if row is None:
-        from core.store import public_row
-
-        row = public_row(read_run(rd), rd.path.parent)
+    row = service.run_row(rd, runs_root(runs_dir))
     if follow:
         if not as_json:
-            _print_show(show_data(rd, row))
+            _print_show(service.run_detail(rd, row))
         if final not in ("succeeded",):
             raise typer.Exit(EXIT_FAILED)
         return
-    d = show_data(rd, row)
+    d = service.run_detail(rd, row)
     if as_json:
         print_json(d)
     else:
@@ -154,58 +127,42 @@ def show_cmd(
 
 def _follow(rd, as_json: bool) -> str:
     """Print events as they come; returns the final status."""
-    from core.runs import status_of
-
-    reader = rd.event_reader()
-    last_status_check = 0.0
-    finished: str | None = None
     if not as_json:
         say(f"following {rd.run_id} (Ctrl-C stops following; the run goes on)")
+    last_type = None
     try:
-        while True:
-            for e in reader.read_new():
-                t = e.get("type")
-                if t == "run_started":
-                    finished = None  # a new attempt: what ended the previous one no longer counts
-                elif t == "run_finished":
-                    finished = e.get("status") or "failed"
-                if as_json:
-                    if t in ("epoch", "run_started", "run_finished", "calibrated", "evaluated", "log", "queued"):
-                        print(json.dumps(e), flush=True)
-                    continue
-                if t == "epoch":
-                    say(_epoch_line(e))
-                elif t == "run_started":
-                    say(f"attempt {e.get('attempt')} started on {e.get('host')} ({e.get('device')})")
-                elif t == "calibrated":
-                    say(f"calibrated {e.get('model', '')}: {e.get('method')}, ECE {_num(e.get('ece_before'))} → "
-                        f"{_num(e.get('ece_after'))}")
-                elif t == "log" and e.get("level") in ("warning", "error"):
-                    msg = str(e.get("message", "")).strip().splitlines()
-                    tell(msg[-1] if msg else "", f"{e.get('level')}:", "yellow", stderr=False)
-                elif t == "run_finished":
-                    tell(f"run {finished}" + (f": {e.get('error')}" if e.get("error") else ""), "■",
-                         STATUS_STYLE.get(finished, ""), stderr=False)
-            if finished is not None:
-                return finished
-            now = time.monotonic()
-            if now - last_status_check >= 2.0:
-                last_status_check = now
-                st = status_of(rd)
-                if st.status == "lost":
+        for item in service.follow_run(rd, poll_s=FOLLOW_POLL_S):
+            if item.final is not None:
+                if item.final == "lost" and last_type != "run_finished":
                     if as_json:
                         print(json.dumps({"type": "status", "status": "lost"}), flush=True)
                     else:
                         tell("run is lost: its worker is gone without finishing (`synapse resume` continues it)",
-                             "■", "magenta", stderr=False)
-                    return "lost"
-                if st.done:  # finished while we read (a torn last line we have not seen yet)
-                    return st.status
-            time.sleep(FOLLOW_POLL_S)
+                             "■", STATUS_STYLE["lost"], stderr=False)
+                return item.final
+            e = item.event
+            last_type = t = e.get("type")
+            if as_json:
+                print(json.dumps(e), flush=True)
+            elif t == "epoch":
+                say(_epoch_line(e))
+            elif t == "run_started":
+                say(f"attempt {e.get('attempt')} started on {e.get('host')} ({e.get('device')})")
+            elif t == "calibrated":
+                say(f"calibrated {e.get('model', '')}: {e.get('method')}, ECE {_num(e.get('ece_before'))} → "
+                    f"{_num(e.get('ece_after'))}")
+            elif t == "log" and e.get("level") in ("warning", "error"):
+                msg = str(e.get("message", "")).strip().splitlines()
+                tell(msg[-1] if msg else "", f"{e.get('level')}:", "yellow", stderr=False)
+            elif t == "run_finished":
+                finished = e.get("status") or "failed"
+                tell(f"run {finished}" + (f": {e.get('error')}" if e.get("error") else ""), "■",
+                     STATUS_STYLE.get(finished, ""), stderr=False)
     except KeyboardInterrupt:
         if not as_json:
             say("stopped following; the run goes on")
         raise typer.Exit(0) from None
+    return "lost"  # not reached: follow_run always ends with a final status
 
 
 # --------------------------------------------------------------------------- compare
@@ -229,20 +186,14 @@ def compare_cmd(
 
         synapse runs compare 20261122-0345 20261122-0351
     """
+    from core.service.compare import compare_json, compare_runs
+
     if len(runs) < 2:
         raise InputError("compare needs at least two runs")
-    rds = [open_run(r, runs_dir) for r in runs]
-    ids = [rd.run_id for rd in rds]
-    dup = {i for i in ids if ids.count(i) > 1}
-    if dup:
-        raise InputError(f"run {sorted(dup)[0]} is given twice")
-    c = _gather(rds, _root(runs_dir))
     # The same-days check comes before any output: a refusal prints nothing else.
-    c["tests"] = _paired_tests(c) if paired else []
-    if any("skipped" not in t for t in c["tests"]):
-        _record_touches(c)
+    c = compare_runs([service.open_run(r, runs_dir) for r in runs], runs_root(runs_dir), paired=paired)
     if as_json:
-        print_json(_compare_json(c))
+        print_json(compare_json(c))
     else:
         _print_compare(c)
 
@@ -263,41 +214,18 @@ def rm_cmd(
 
     Running or queued runs are refused: `synapse cancel RUN` first.
     """
-    import shutil
-
-    from core.runs import status_of
-    from core.store import Store
-
-    rds = []
-    for ref in runs:
-        rd = open_run(ref, runs_dir)
-        if rd.run_id not in {r.run_id for r in rds}:
-            rds.append(rd)
-    statuses = {rd.run_id: status_of(rd) for rd in rds}
-    active = [rd for rd in rds if statuses[rd.run_id].active]
-    if active:
-        rd = active[0]
-        raise InputError(f"run {rd.run_id} is {statuses[rd.run_id].status}: cancel it first "
-                         f"(`synapse cancel {rd.run_id}`); nothing was deleted")
+    rds = service.open_runs(runs, runs_dir)
+    statuses = service.check_deletable(rds)
     if not yes:
         for rd in rds:
-            say(f"  {rd.run_id}  {statuses[rd.run_id].status}  {rd.path}")
+            say(f"  {rd.run_id}  {statuses[rd.run_id]}  {rd.path}")
         if not typer.confirm(f"Delete {len(rds)} run director{'y' if len(rds) == 1 else 'ies'}?", default=False):
             tell("nothing deleted", "", "", stderr=True)
             raise typer.Exit(EXIT_FAILED)
-    root = _root(runs_dir)
-    store = Store(root)
+    root = runs_root(runs_dir)
     removed = []
     for rd in rds:
-        # Out of every listing at once (a rename), then deleted at leisure.
-        trash = rd.path.with_name(f".deleting-{rd.run_id}")
-        try:
-            rd.path.rename(trash)
-        except OSError as exc:
-            raise InputError(f"cannot delete: {exc.strerror or exc}", path=rd.path) from None
-        shutil.rmtree(trash, ignore_errors=True)
-        if rd.path.parent.resolve() == root.resolve():
-            store.remove(rd.run_id)
+        service.delete_run(rd, root)
         removed.append(rd.run_id)
         if not as_json:
             say(f"deleted {rd.run_id}")
@@ -312,20 +240,11 @@ def reindex_cmd(runs_dir: RunsDirOpt = None, as_json: JsonOpt = False) -> None:
 
     The index is only a cache: it is also rebuilt on its own when missing or corrupt.
     """
-    from core.store import Store
-
-    root = _root(runs_dir)
-    if not root.is_dir():
-        raise InputError(f"no runs directory at {root}")
-    store = Store(root)
-    t0 = time.perf_counter()
-    n = store.reindex()
-    seconds = time.perf_counter() - t0
-    where = "memory (the runs dir is not writable)" if store.in_memory else str(store.path)
+    r = service.reindex(runs_root(runs_dir))
     if as_json:
-        print_json({"runs": n, "seconds": seconds, "index": where})
+        print_json(r)
     else:
-        say(f"indexed {n} run(s) in {seconds:.2f} s → {where}")
+        say(f"indexed {r['runs']} run(s) in {r['seconds']:.2f} s → {r['index']}")
 
 
-__all__ = ["runs_app", "runs_table", "config_diff"]
+__all__ = ["runs_app"]

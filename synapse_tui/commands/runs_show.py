@@ -1,4 +1,4 @@
-"""`synapse runs show`: what it reports about one run (its --json payload) and how it prints it.
+"""`synapse runs show`: how it prints one run (`core.service.runs.run_detail`).
 
 The command and `--follow` are in runs; the shared cell formatting in runs_view.
 """
@@ -10,51 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from synapse_tui.cliutil import console, k_ranges, say, tell
-from synapse_tui.commands.runs_compare import _load_report
 from synapse_tui.commands.runs_view import _age, _ago, _clock, _heading, _num, _status
-
-
-def _artifacts(rd) -> list[dict]:
-    out = []
-    for p in sorted(rd.path.iterdir()):
-        if p.name.startswith(".") or not p.is_file():
-            continue
-        out.append({"name": p.name, "path": str(p), "bytes": p.stat().st_size})
-    return out
-
-
-def _scalar_metrics(report: dict) -> dict:
-    """Per-model headline test metrics (no per-part arrays) for --json."""
-    out = {}
-    for name, m in (report.get("models") or {}).items():
-        t = m.get("test") or {}
-        g = t.get("good_or_better") or {}
-        out[name] = {
-            "role": m.get("role"), "calibration": (m.get("calibration") or {}).get("name"),
-            **{k: t.get(k) for k in ("auc_macro", "pr_auc_macro", "brier", "brier_skill", "ece_raw", "ece",
-                                     "classwise_ece", "lift_capture")},
-            "good_or_better": {"ks": report.get("ks"), "rate": g.get("rate"), "ci_low": g.get("ci_low"),
-                               "ci_high": g.get("ci_high"), "random": g.get("random")},
-        }
-    return out
-
-
-def show_data(rd, row: dict) -> dict:
-    man = rd.read_json("manifest.json", default={}) if rd.manifest_json.exists() else {}
-    report = _load_report(rd) or {}
-    events = rd.read_events()
-    return {
-        "run": row,
-        "manifest": {k: v for k, v in (man or {}).items() if k != "test_touches"},
-        "summary": report.get("summary"),
-        "verdict": report.get("verdict"),
-        "comparison": report.get("comparison"),
-        "metrics": _scalar_metrics(report) if report else {},
-        "epochs": [e for e in events if e.get("type") == "epoch"],
-        "artifacts": _artifacts(rd),
-        "test_touches": (man or {}).get("test_touches", []),
-        "log": [e for e in events if e.get("type") == "log" and e.get("level") in ("warning", "error")][-5:],
-    }
 
 
 def _size(n: int) -> str:
@@ -210,5 +166,3 @@ def _tier_table(primary: str, metrics: dict, reference: str | None, comparison: 
         t.add_row(*cells, style=style)
     return t
 
-
-__all__ = ["show_data"]

@@ -1,7 +1,7 @@
 """What `synapse runs ls|fields|compare` print: rich tables and the cell formatting they share.
 
-The commands are in runs, `runs show`'s payload and tables in runs_show, what compare
-computes in runs_compare. Only rich and the CLI helpers at import time; nothing heavy.
+The commands are in runs, `runs show`'s tables in runs_show; what they show is computed
+by core.service. Only rich and the CLI helpers at import time; nothing heavy.
 """
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from core.runs import parse_ts
+from core.service.compare import MISSING, config_diff, good_per_k
 from synapse_tui.cliutil import console, k_ranges, say, tell
-from synapse_tui.commands.runs_compare import _MISSING, _good_per_k, config_diff
-
-STATUS_STYLE = {"queued": "dim", "running": "bold cyan", "succeeded": "green", "failed": "bold red",
-                "cancelled": "yellow", "lost": "magenta"}
+from synapse_tui.theme import STATUS_STYLE
 
 
 # --------------------------------------------------------------------------- formatting
@@ -50,8 +49,6 @@ def _clock(seconds: float | None) -> str:
 
 
 def _age(row: dict, now: datetime) -> float | None:
-    from core.runs import parse_ts
-
     created = parse_ts(row.get("created"))
     return None if created is None else (now - created).total_seconds()
 
@@ -136,7 +133,7 @@ def fields_table(items: list[dict]) -> Table:
 
 
 def _fmt_value(v: Any) -> str:
-    if v is _MISSING:
+    if v is MISSING:
         return "(absent)"
     if isinstance(v, (list, dict)):
         return json.dumps(v, separators=(",", ":"))
@@ -187,7 +184,7 @@ def _print_compare(c: dict) -> None:
         vals = [cells[key] for cells in summary]
         st.add_row(label, *_ranked_cells(vals, digits, better))
     console.print(st)
-    gob = _good_per_k(c["reports"])
+    gob = good_per_k(c["reports"])
     if gob["ks"]:
         console.print()
         _heading("good-or-better@K of each run's primary (test)")
@@ -256,4 +253,4 @@ def _print_paired(t: dict, la: str, lb: str) -> None:
     say(verdict)
 
 
-__all__ = ["runs_table", "fields_table", "STATUS_STYLE"]
+__all__ = ["runs_table", "fields_table"]

@@ -17,10 +17,12 @@ import typer
 from rich.table import Table
 
 from core.errors import InputError
+from core.runs import TERMINAL_STATUSES
 from synapse_tui.cliutil import (
     EXIT_FAILED, DataOpt, JsonOpt, OverrideOpt, RunsDirOpt, console, err_console, print_json, say, tell,
     user_errors,
 )
+from synapse_tui.theme import STATUS_STYLE
 
 EXIT_INTERRUPTED = 130
 
@@ -66,18 +68,14 @@ def _status_cell(row: dict) -> str:
     return s
 
 
-_STYLE = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "lost": "red", "running": "cyan",
-          "queued": "dim"}
-
-
 def progress_table(sweep_id: str, rows: list[dict], elapsed: float | None = None) -> Table:
-    done = sum(r["status"] in ("succeeded", "failed", "cancelled", "lost") for r in rows)
+    done = sum(r["status"] in TERMINAL_STATUSES for r in rows)
     title = f"sweep {sweep_id} · {done}/{len(rows)} done" + ("" if elapsed is None else f" · {elapsed:.0f} s")
     t = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     for col in ("label", "model", "run", "status"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["label"], r["model"] or "", r["run_id"], _status_cell(r), style=_STYLE.get(r["status"], ""))
+        t.add_row(r["label"], r["model"] or "", r["run_id"], _status_cell(r), style=STATUS_STYLE.get(r["status"], ""))
     return t
 
 

@@ -1,23 +1,18 @@
-"""What `synapse runs compare` computes: config differences, the paired test, the JSON.
+"""Comparing runs: config differences, metrics side by side, and the paired test on the same days.
 
-Free of typer and rich (the tables are in runs_view, the command in runs). Heavy modules
-(numpy, core.evaluation.metrics, core.store) are imported inside the functions.
+`compare_runs` is what `synapse runs compare` and the dashboard's compare screen show. The
+paired McNemar + Holm test of the first run's primary against each other's looks at the
+test windows, so it is recorded in every paired run's manifest (`test_touches`).
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from core.errors import InputError
-
-
-def _load_report(rd) -> dict | None:
-    try:
-        rep = rd.read_json("report.json", default=None)
-    except InputError:
-        return None
-    return rep if isinstance(rep, dict) else None
-
+from core.runs import RunDir, record_test_touch
+from core.service.runs import read_report, run_row
 
 # --------------------------------------------------------------------------- config differences
 
@@ -36,7 +31,7 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def config_diff(configs: list[dict]) -> dict[str, list]:
@@ -45,9 +40,9 @@ def config_diff(configs: list[dict]) -> dict[str, list]:
     keys = sorted(set().union(*flats)) if flats else []
     out = {}
     for k in keys:
-        vals = [f.get(k, _MISSING) for f in flats]
+        vals = [f.get(k, MISSING) for f in flats]
         if any(json.dumps(v, sort_keys=True, default=str) != json.dumps(vals[0], sort_keys=True, default=str)
-               or (v is _MISSING) != (vals[0] is _MISSING) for v in vals[1:]):
+               or (v is MISSING) != (vals[0] is MISSING) for v in vals[1:]):
             out[k] = vals
     return out
 
@@ -55,16 +50,12 @@ def config_diff(configs: list[dict]) -> dict[str, list]:
 # --------------------------------------------------------------------------- gathering and the paired test
 
 
-def _gather(rds: list, root) -> dict:
+def gather(rds: list[RunDir], root: str | os.PathLike) -> dict:
     """Everything compare shows, read from the run directories."""
-    from core.store import Store, public_row, read_run, read_yaml
+    from core.store import read_yaml
 
-    store = Store(root)
-    rows = []
-    for rd in rds:
-        row = store.upsert(rd) if rd.path.parent.resolve() == root.resolve() else None
-        rows.append(row if row is not None else public_row(read_run(rd), rd.path.parent))
-    reports = [_load_report(rd) for rd in rds]
+    rows = [run_row(rd, root) for rd in rds]
+    reports = [read_report(rd) for rd in rds]
     cfgs = [read_yaml(rd.config_yaml) for rd in rds]
     labels = [chr(ord("A") + i) if i < 26 else f"R{i}" for i in range(len(rds))]
     return {"rds": rds, "ids": [rd.run_id for rd in rds], "labels": labels, "rows": rows, "reports": reports,
@@ -91,7 +82,7 @@ def _load_predictions(rd, report: dict | None) -> dict:
         return {"missing": f"predictions.npz unreadable: {exc}"}
 
 
-def _paired_tests(c: dict) -> list[dict]:
+def paired_tests(c: dict) -> list[dict]:
     """The first run's primary against each other's on the same test days; refuses different windows."""
     import numpy as np
 
@@ -126,7 +117,7 @@ def _paired_tests(c: dict) -> list[dict]:
 
 
 def _paired(a: dict, b: dict, ks: list[int], tiers: dict | None, good_tier: str) -> dict:
-    from core.evaluation.metrics import compare, day_indicators
+    from core.evaluation.metrics import compare, day_indicators  # numpy: only when a test runs
 
     ia = day_indicators(a["y"], a["p"], ks, tiers, good_tier)
     ib = day_indicators(b["y"], b["p"], ks, tiers, good_tier)
@@ -138,31 +129,21 @@ def _window(pred: dict) -> str:
     return f"{d[0]}..{d[-1]} ({len(d)} days)" if len(d) else "(empty)"
 
 
-def _record_touches(c: dict) -> None:
+def record_touches(c: dict) -> None:
+    """The paired test looked at each paired run's test window: record it in their manifests."""
     done = [t["run"] for t in c["tests"] if "skipped" not in t]
     first = c["rds"][0]
     what = "runs compare: paired McNemar+Holm of good-or-better@K, {} vs {}"
-    _record_touch(first, what.format(first.run_id, ", ".join(done)))
+    record_test_touch(first, what.format(first.run_id, ", ".join(done)), missing_ok=True)
     for rd in c["rds"][1:]:
         if rd.run_id in done:
-            _record_touch(rd, what.format(rd.run_id, first.run_id))
-
-
-def _record_touch(rd, what: str) -> None:
-    """Append to manifest.json's test_touches (every look at the test window counts)."""
-    from core.runs import utc_now_ts
-
-    man = rd.read_json("manifest.json", default=None)
-    if not isinstance(man, dict):
-        return
-    man.setdefault("test_touches", []).append({"ts": utc_now_ts(), "what": what})
-    rd.write_json("manifest.json", man)
+            record_test_touch(rd, what.format(rd.run_id, first.run_id), missing_ok=True)
 
 
 # --------------------------------------------------------------------------- summaries
 
 
-def _good_per_k(reports: list[dict | None]) -> dict:
+def good_per_k(reports: list[dict | None]) -> dict:
     """Union of Ks over the runs; each run's primary test rate per K (None where not evaluated)."""
     per_run = []
     ks_all: set[int] = set()
@@ -186,16 +167,33 @@ _JSON_SUMMARY = ("model", "job", "status", "primary", "reference", "calibration"
                  "beats_reference", "beats_at", "verdict", "best_val_loss", "epochs", "duration_s", "test_touches")
 
 
-def _compare_json(c: dict) -> dict:
+def compare_json(c: dict) -> dict:
     diff = config_diff(c["cfgs"])
-    gob = _good_per_k(c["reports"])
+    gob = good_per_k(c["reports"])
     return {
         "runs": [{"label": lab, "run_id": i, "path": r["path"]} for lab, i, r in zip(c["labels"], c["ids"], c["rows"])],
-        "config_diff": {k: [None if v is _MISSING else v for v in vals] for k, vals in diff.items()},
+        "config_diff": {k: [None if v is MISSING else v for v in vals] for k, vals in diff.items()},
         "summary": {i: {k: row.get(k) for k in _JSON_SUMMARY} for i, row in zip(c["ids"], c["rows"])},
         "good_or_better": {"ks": gob["ks"], "rates": dict(zip(c["ids"], gob["rates"])), "random": gob["random"]},
         "paired": c["tests"],
     }
 
 
-__all__ = ["config_diff"]
+def compare_runs(rds: list[RunDir], root: str | os.PathLike, *, paired: bool = True) -> dict:
+    """Gather two or more runs and, with `paired`, test the first's primary against each other's.
+
+    Refuses (InputError) a run given twice, and a pairing whose test windows or outcomes
+    differ, before anything is recorded. The result holds the run dirs (`rds`), ids,
+    labels (A, B, ...), index rows, reports, configs, test predictions and `tests`.
+    """
+    if len(rds) < 2:
+        raise InputError("compare needs at least two runs")
+    ids = [rd.run_id for rd in rds]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise InputError(f"run {sorted(dup)[0]} is given twice")
+    c = gather(rds, root)
+    c["tests"] = paired_tests(c) if paired else []
+    if any("skipped" not in t for t in c["tests"]):
+        record_touches(c)
+    return c

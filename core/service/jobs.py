@@ -1,0 +1,182 @@
+"""Starting and stopping jobs: create a run from a config, run its worker (detached, or in the
+foreground side by side with others), cancel, resume, evaluate again, and read the outcome.
+
+Every job runs in its own worker process (core.jobs.worker). `TARGETS` lists where a job
+can run; today only "local" (the remote backend will add SSH host profiles).
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+from typing import Callable, Iterator, Sequence
+
+from core.errors import InputError
+from core.runs import RunDir, RunStatus, runs_root
+
+TARGETS = ("local",)
+DEMO_MODELS = ("logistic", "gru")
+# A worker's exit codes (core.jobs.worker): 0 succeeded, 1 failed, 2 bad input, 3 cancelled.
+EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
+
+
+def load_job_config(config: str | os.PathLike, overrides: Sequence[str] | None = None,
+                    data: str | os.PathLike | None = None):
+    """A config file (or a shipped config's name) with `-o` overrides and `--data`, validated."""
+    from core.config import load_config
+
+    return load_config(config, overrides=overrides or (), data=None if data is None else str(data))
+
+
+def create_job(cfg, job: str, runs_dir: str | os.PathLike | None = None) -> RunDir:
+    """Validate everything, then create the run directory (queued). Bad input leaves nothing."""
+    from core.train.run import create_run
+
+    return create_run(cfg, runs_root(runs_dir), job)
+
+
+def launch(cfg, job: str, runs_dir: str | os.PathLike | None = None, *, target: str = "local") -> dict:
+    """Create a run and start its worker detached: {"run_id", "path", "pid", "target"}."""
+    if target not in TARGETS:
+        raise InputError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+    run = create_job(cfg, job, runs_dir)
+    return {"run_id": run.run_id, "path": str(run.path), "pid": start_detached(run), "target": target}
+
+
+def start_detached(run: RunDir, *, resume: bool = False) -> int:
+    """A worker for `run` in its own session (it outlives the caller); its pid."""
+    from core.jobs.launch import start_detached as start
+
+    return start(run, resume=resume)
+
+
+class Workers:
+    """Workers run side by side in the foreground, their output lines merged.
+
+        workers = Workers(runs)
+        for i, line in workers.lines():   # line None: worker i's output ended
+            ...
+        codes = workers.wait()
+    """
+
+    def __init__(self, runs: Sequence[RunDir], *, resume: bool = False):
+        from core.jobs.launch import start_foreground
+
+        self.runs = list(runs)
+        self.procs: list[subprocess.Popen] = [
+            start_foreground(run, resume=resume, parallel=len(self.runs)) for run in self.runs]
+        self._lines: queue.Queue = queue.Queue()
+        for i in range(len(self.procs)):
+            threading.Thread(target=self._pump, args=(i,), daemon=True).start()
+        self._open = len(self.procs)
+
+    def _pump(self, i: int) -> None:
+        for line in self.procs[i].stdout:
+            self._lines.put((i, line.rstrip()))
+        self._lines.put((i, None))
+
+    def lines(self) -> Iterator[tuple[int, str | None]]:
+        """(worker index, line) until every worker's output has ended; None marks one ending."""
+        while self._open:
+            i, line = self._lines.get()
+            if line is None:
+                self._open -= 1
+            yield i, line
+
+    def stop(self) -> None:
+        """Ask every worker to stop after its current epoch (each saves last.pt, ends cancelled)."""
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+
+    def wait(self) -> list[int]:
+        return [proc.wait() for proc in self.procs]
+
+
+def outcome(run: RunDir) -> dict:
+    """The run's latest evaluation: {"run_id", "path", "summary", "verdict"} (and the report)."""
+    from core.train.artifacts import last_report
+
+    report = last_report(run)
+    return {"run_id": run.run_id, "path": str(run.path), "summary": report["summary"],
+            "verdict": report["verdict"], "report": report}
+
+
+def cancel(run: RunDir) -> dict:
+    """Stop a running run (SIGTERM: it saves last.pt and ends cancelled) or cancel a queued one."""
+    from core.jobs.launch import cancel as cancel_worker
+
+    st = cancel_worker(run)
+    queued = st.status == "queued"
+    return {"run_id": run.run_id, "status": st.status,
+            "message": "cancelled" if queued else "SIGTERM sent; it stops after its current epoch"}
+
+
+def check_resumable(run: RunDir) -> RunStatus:
+    """The run's status when it can resume (lost, cancelled or failed); else InputError saying why."""
+    from core.jobs.launch import check_resumable as check
+
+    return check(run)
+
+
+def resume_detached(run: RunDir) -> dict:
+    """Resume a run from last.pt as a new attempt, its worker detached: {"run_id", "pid", "attempt"}."""
+    st = check_resumable(run)
+    return {"run_id": run.run_id, "pid": start_detached(run, resume=True), "attempt": st.attempt + 1}
+
+
+def reevaluate(run: RunDir, *, calibration: str | None = None, per_part: bool | None = None,
+               ks: list[int] | None = None, overrides: Sequence[str] = (),
+               progress: Callable[[str], None] | None = None) -> dict:
+    """Evaluate a finished run again (another calibration, other K) from its stored predictions.
+
+    A look at the test window: recorded in the manifest. {"eval_id", "report", "test_touches"}.
+    """
+    from core.config import load_config
+    from core.train.reevaluate import reevaluate as run_again
+
+    extra = list(overrides)
+    if calibration is not None:
+        extra.append(f"calibration.method={calibration}")
+    if per_part is not None:
+        extra.append(f"calibration.per_part={'true' if per_part else 'false'}")
+    if ks is not None:
+        extra.append(f"eval.k={ks}")
+    cfg = load_config(run.config_yaml, overrides=extra)
+    return run_again(run, cfg, **({} if progress is None else {"progress": progress}))
+
+
+def demo_runs(data: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> list[RunDir]:
+    """The demo's runs, created and queued: one per DEMO_MODELS kind on `data`, each with every baseline."""
+    return [create_job(load_job_config(kind, None, data), "train", runs_dir) for kind in DEMO_MODELS]
+
+
+def runs_side_by_side() -> bool:
+    """Whether this machine has the cores to run several workers at once (a core each)."""
+    return (os.cpu_count() or 1) > 1
+
+
+def parse_ks(text: str) -> list[int]:
+    """`20..27` or `18,20,22` -> the pool sizes."""
+    text = text.strip()
+    if ".." in text:
+        a, b = text.split("..", 1)
+        if not (a.strip().isdigit() and b.strip().isdigit()):
+            raise InputError(f"-k {text}: expected A..B or a comma list of integers")
+        return list(range(int(a), int(b) + 1))
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items or not all(t.isdigit() for t in items):
+        raise InputError(f"-k {text}: expected A..B or a comma list of integers")
+    return [int(t) for t in items]
+
+
+__all__ = [
+    "DEMO_MODELS", "TARGETS", "Workers", "cancel", "check_resumable", "create_job", "demo_runs", "launch",
+    "load_job_config", "outcome", "parse_ks", "reevaluate", "resume_detached", "runs_side_by_side",
+    "start_detached",
+]

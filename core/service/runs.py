@@ -1,0 +1,261 @@
+"""Looking at runs: open one, list and filter them, one run's view, follow, delete, reindex.
+
+Plain data in, plain data out; reads only run directories and the index (core.store).
+The CLI (`synapse runs ...`) and the dashboard both call these. The index (sqlite3, yaml)
+is imported by the functions that use it, so importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from core.errors import InputError
+from core.runs import RunDir, is_run_id, runs_root, status_of
+
+# The events `follow_run` hands on: what a person watching a run wants to see.
+FOLLOWED_EVENTS = ("epoch", "run_started", "run_finished", "calibrated", "evaluated", "log", "queued")
+FOLLOW_POLL_S = 0.5
+LOG_TAIL = 5
+
+
+def open_run(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> RunDir:
+    """A run by its directory, or by its id (a unique prefix is enough) under the runs root."""
+    p = Path(ref)
+    if p.is_dir() and is_run_id(p.name):
+        return RunDir(p)
+    return RunDir.open(runs_root(runs_dir), str(ref))
+
+
+def open_runs(refs: list[str], runs_dir: str | os.PathLike | None = None) -> list[RunDir]:
+    """`open_run` of each, each run once (in the order first given)."""
+    out: list[RunDir] = []
+    for ref in refs:
+        rd = open_run(ref, runs_dir)
+        if rd.run_id not in {r.run_id for r in out}:
+            out.append(rd)
+    return out
+
+
+def list_runs(root: str | os.PathLike, *, where: str | None = None, status=None, model=None,
+              sort: str = "-created", ascending: bool = False, limit: int | None = None) -> list[dict]:
+    """Index rows of the runs under `root`, filtered and sorted.
+
+    `where` is a filter of the query grammar (`ece<0.05 and model=gru`); `sort` a field, a
+    leading '-' sorting descending (`ascending` overrides); `status`/`model` lists or
+    comma lists.
+    """
+    from core.query import parse
+    from core.store import Store
+
+    query = None if where is None else parse(where, label="--where")
+    descending = sort.startswith("-") and not ascending
+    field = sort.removeprefix("-")
+    return Store(root).rows(query=query, status=status, model=model, sort=field, descending=descending,
+                            limit=limit)
+
+
+def run_row(rd: RunDir, root: str | os.PathLike | None = None) -> dict:
+    """One run's index row, freshly read; indexed when the run lives under `root`."""
+    from core.store import Store, public_row, read_run
+
+    root = Path(root) if root is not None else rd.path.parent
+    if rd.path.parent.resolve() == root.resolve():
+        row = Store(root).upsert(rd)
+        if row is not None:
+            return row
+    return public_row(read_run(rd), rd.path.parent)
+
+
+def read_report(rd: RunDir) -> dict | None:
+    """report.json of the run's latest evaluation, or None when there is none (or it is unreadable)."""
+    try:
+        rep = rd.read_json("report.json", default=None)
+    except InputError:
+        return None
+    return rep if isinstance(rep, dict) else None
+
+
+def artifacts(rd: RunDir) -> list[dict]:
+    """Every plain file of the run directory: name, path and size."""
+    out = []
+    for p in sorted(rd.path.iterdir()):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        out.append({"name": p.name, "path": str(p), "bytes": p.stat().st_size})
+    return out
+
+
+def scalar_metrics(report: dict) -> dict:
+    """Per-scorer headline test metrics (no per-part arrays)."""
+    out = {}
+    for name, m in (report.get("models") or {}).items():
+        t = m.get("test") or {}
+        g = t.get("good_or_better") or {}
+        out[name] = {
+            "role": m.get("role"), "calibration": (m.get("calibration") or {}).get("name"),
+            **{k: t.get(k) for k in ("auc_macro", "pr_auc_macro", "brier", "brier_skill", "ece_raw", "ece",
+                                     "classwise_ece", "lift_capture")},
+            "good_or_better": {"ks": report.get("ks"), "rate": g.get("rate"), "ci_low": g.get("ci_low"),
+                               "ci_high": g.get("ci_high"), "random": g.get("random")},
+        }
+    return out
+
+
+def run_detail(rd: RunDir, row: dict) -> dict:
+    """What `synapse runs show` reports: the row, manifest, summary, verdict, comparison,
+    headline metrics of every scorer, epochs, artifacts, test touches and warnings."""
+    man = rd.read_json("manifest.json", default={}) if rd.manifest_json.exists() else {}
+    report = read_report(rd) or {}
+    events = rd.read_events()
+    return {
+        "run": row,
+        "manifest": {k: v for k, v in (man or {}).items() if k != "test_touches"},
+        "summary": report.get("summary"),
+        "verdict": report.get("verdict"),
+        "comparison": report.get("comparison"),
+        "metrics": scalar_metrics(report) if report else {},
+        "epochs": [e for e in events if e.get("type") == "epoch"],
+        "artifacts": artifacts(rd),
+        "test_touches": (man or {}).get("test_touches", []),
+        "log": [e for e in events if e.get("type") == "log" and e.get("level") in ("warning", "error")][-LOG_TAIL:],
+    }
+
+
+def tier_curves(report: dict, window: str = "test") -> dict:
+    """Rates per K of every tier-or-better for the primary, the best baseline, random and the oracle.
+
+    {"ks": [...], "tiers": {tier: {"model": {rate, ci_low, ci_high}, "baseline": {...} | None,
+    "random": [...], "oracle": [...] | None}}, "beats_at": [...], "worse_at": [...]}
+    """
+    models = report.get("models") or {}
+    primary, baseline = report.get("primary"), report.get("best_baseline")
+    if primary not in models:
+        return {"ks": report.get("ks") or [], "tiers": {}, "beats_at": [], "worse_at": []}
+
+    def rates(name: str | None, tier: str) -> dict | None:
+        block = ((models.get(name) or {}).get(window) or {}).get("tier_rates", {}).get(tier)
+        return None if block is None else {k: block.get(k) for k in ("rate", "ci_low", "ci_high")}
+
+    win = models[primary].get(window) or {}
+    oracle = (win.get("oracle") or {}).get("tier_rates") or {}
+    tiers = {}
+    for tier in report.get("tiers") or {}:
+        block = (win.get("tier_rates") or {}).get(tier) or {}
+        tiers[tier] = {
+            "model": rates(primary, tier),
+            "baseline": rates(baseline, tier) if baseline != primary else None,
+            "random": block.get("random"),
+            "oracle": oracle.get(tier),
+        }
+    comparison = report.get("comparison") or {}
+    return {"ks": report.get("ks") or [], "primary": primary, "baseline": baseline, "tiers": tiers,
+            "beats_at": comparison.get("beats_at") or [], "worse_at": comparison.get("worse_at") or []}
+
+
+def run_view(rd: RunDir, root: str | os.PathLike | None = None) -> dict:
+    """Everything one run's screen shows: `run_detail` plus the curves behind its plots.
+
+    Adds `tiers` (`tier_curves` on test), `reliability` (test bins before/after calibration
+    of the primary), `auc_per_part` ([{part, auc, ap}] of the primary on test), `config`
+    (the resolved config) and `log_tail` (the last events of any level).
+    """
+    from core.store import read_yaml
+
+    detail = run_detail(rd, run_row(rd, root))
+    report = read_report(rd) or {}
+    test = ((report.get("models") or {}).get(report.get("primary")) or {}).get("test") or {}
+    auc, ap = test.get("auc_per_part") or [], test.get("ap_per_part") or []
+    events = rd.read_events()
+    return {
+        **detail,
+        "tiers": tier_curves(report) if report else None,
+        "reliability": {"before": test.get("reliability_raw"), "after": test.get("reliability"),
+                        "bins": test.get("bins")} if test else None,
+        "auc_per_part": [{"part": i + 1, "auc": a, "ap": ap[i] if i < len(ap) else None}
+                         for i, a in enumerate(auc)],
+        "config": read_yaml(rd.config_yaml),
+        "log_tail": [e for e in events if e.get("type") == "log"][-LOG_TAIL * 4:],
+    }
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One thing `follow_run` saw: an event of the log, or the run's final status."""
+
+    event: dict | None = None
+    final: str | None = None  # succeeded | failed | cancelled | lost, on the last item only
+
+
+def follow_run(rd: RunDir, *, poll_s: float = FOLLOW_POLL_S, status_every_s: float = 2.0) -> Iterator[Followed]:
+    """Events of a run as they are logged (those of FOLLOWED_EVENTS), then its final status.
+
+    Ends when a `run_finished` closes the current attempt, or when the run turns `lost`
+    (its worker died without finishing) or is found finished while a torn last line waits.
+    """
+    reader = rd.event_reader()
+    last_status_check = 0.0
+    finished: str | None = None
+    while True:
+        for e in reader.read_new():
+            t = e.get("type")
+            if t == "run_started":
+                finished = None  # a new attempt: what ended the previous one no longer counts
+            elif t == "run_finished":
+                finished = e.get("status") or "failed"
+            if t in FOLLOWED_EVENTS:
+                yield Followed(event=e)
+        if finished is not None:
+            yield Followed(final=finished)
+            return
+        now = time.monotonic()
+        if now - last_status_check >= status_every_s:
+            last_status_check = now
+            st = status_of(rd)
+            if st.status == "lost" or st.done:
+                yield Followed(final=st.status)
+                return
+        time.sleep(poll_s)
+
+
+def check_deletable(rds: list[RunDir]) -> dict[str, str]:
+    """{run id: status}; refuses (InputError) when one is still queued or running."""
+    statuses = {rd.run_id: status_of(rd) for rd in rds}
+    for rd in rds:
+        st = statuses[rd.run_id]
+        if st.active:
+            raise InputError(f"run {rd.run_id} is {st.status}: cancel it first "
+                             f"(`synapse cancel {rd.run_id}`); nothing was deleted")
+    return {k: v.status for k, v in statuses.items()}
+
+
+def delete_run(rd: RunDir, root: str | os.PathLike) -> None:
+    """Delete a run directory and its index row: out of every listing at once (a rename), then removed."""
+    from core.store import Store
+
+    trash = rd.path.with_name(f".deleting-{rd.run_id}")
+    try:
+        rd.path.rename(trash)
+    except OSError as exc:
+        raise InputError(f"cannot delete: {exc.strerror or exc}", path=rd.path) from None
+    shutil.rmtree(trash, ignore_errors=True)
+    root = Path(root)
+    if rd.path.parent.resolve() == root.resolve():
+        Store(root).remove(rd.run_id)
+
+
+def reindex(root: str | os.PathLike) -> dict[str, Any]:
+    """Rebuild the run index from the run directories: {"runs", "seconds", "index"}."""
+    from core.store import Store
+
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"no runs directory at {root}")
+    store = Store(root)
+    t0 = time.perf_counter()
+    n = store.reindex()
+    where = "memory (the runs dir is not writable)" if store.in_memory else str(store.path)
+    return {"runs": n, "seconds": time.perf_counter() - t0, "index": where}
