@@ -56,7 +56,7 @@ def _exported(config: str, export_length: int, overrides: tuple[str, ...] = ()):
 
     from core.config import load_config
     from core.data import load_dataset
-    from core.export import _session, onnx_bytes
+    from core.export import ort_session, onnx_bytes
     from core.models import build_scorer
 
     cfg = load_config(ROOT / "configs" / config, overrides=list(overrides), data=str(SAMPLE))
@@ -66,7 +66,7 @@ def _exported(config: str, export_length: int, overrides: tuple[str, ...] = ()):
     path = Path(tempfile.mkdtemp(prefix="synapse-bench-onnx-")) / "model.onnx"
     path.write_bytes(data)
     ds = load_dataset(SAMPLE, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day)
-    return scorer, _session(path, threads=1), scorer.prepare(ds.Y, ds.dates)
+    return scorer, ort_session(path, threads=1), scorer.prepare(ds.Y, ds.dates)
 
 
 def case_onnx_gru_step() -> Case:
@@ -111,12 +111,12 @@ def case_onnx_transformer_context() -> Case:
 
 
 def case_onnx_transformer_step(context: int | None = None) -> Case:
-    from core.export import _session, step_call, step_onnx_bytes
+    from core.export import ort_session, step_call, step_onnx_bytes
 
     overrides = (f"model.context={context}",) if context else ()
     scorer, full_sess, inputs = _exported("transformer.yaml", 64, overrides)
     data, _ = step_onnx_bytes(scorer, {"config": {"model": {"kind": "transformer"}}, "events": 5})
-    sess = _session(data, threads=1)
+    sess = ort_session(data, threads=1)
     T = len(inputs)
     ort_step, _, what = step_call(sess, scorer, inputs, T)  # cache of min(context, 512) - 1 days
     L = min(scorer.context, 512, T)

@@ -149,14 +149,14 @@ def train_check(name: str, device: torch.device, runs_dir: Path, *, data: Path, 
 def cpu_score(run_path: str) -> dict:
     """In this (CUDA-hidden) process: load the run's checkpoint on CPU, score its test window,
     compare with the probabilities the device wrote, and predict tomorrow."""
-    from core.export import _load_inputs, load_scorer
+    from core.export import load_inputs, load_scorer
     from core.models.base import head_logits
     from core.service.predict import predict
     from core.runs import RunDir
 
     run = RunDir(Path(run_path))
     scorer, ck = load_scorer(run)
-    inputs, (t0, t1), _ = _load_inputs(run, scorer, _cfg_of(ck), None)
+    inputs, (t0, t1), _ = load_inputs(run, scorer, _cfg_of(ck), None)
     with torch.no_grad():
         z = head_logits(scorer.score(inputs, t0, t1).float(), scorer.head, inputs.events).numpy()
     with np.load(run.predictions_npz, allow_pickle=False) as npz:

@@ -11,7 +11,7 @@ learned models share `head`) and drops the rest with a `ConfigWarning` naming ea
 
 This package must stay light: no torch, no UI libraries (`synapse --help` imports it).
 
-Layout (this package re-exports the whole public API; import from `core.config`):
+Layout (this package re-exports the public API; import from `core.config`):
   fields.py      reusable field types and validators (PosInt, Dropout, ...)
   schema.py      the pydantic sections, one model class per kind, the `Config` root
   yaml_lines.py  YAML text -> data plus the file line of every key
@@ -23,19 +23,13 @@ Layout (this package re-exports the whole public API; import from `core.config`)
 from __future__ import annotations
 
 from core.config.dump import config_hash, dump_yaml
-from core.config.fields import (
-    Bool, Dropout, Float, Fraction, Head, NonNegFloat, NonNegInt, PosFloat, PosInt, Str,
-)
 from core.config.loading import SHIPPED_CONFIG_DIR, config_from_text, load_config, shipped_configs
 from core.config.overrides import ConfigWarning, apply_overrides
 from core.config.schema import (
-    BASELINE_KINDS, FEATURE_GROUPS, LEARNED_KINDS, MODEL_CLASSES, MODEL_KINDS, BaselineKind, CalibrationConfig,
-    Config, DataConfig, EvalConfig, EwmaModel, FeatureGroup, FrequencyModel, GruModel, HawkesModel, HotColdModel,
-    LogisticModel, LstmModel, ModelConfig, RecencyModel, SplitConfig, TargetsConfig, TrainConfig, TransformerModel,
-    UniformModel, cross_field_problems,
+    BASELINE_KINDS, FEATURE_GROUPS, LEARNED_KINDS, MODEL_CLASSES, MODEL_KINDS, CalibrationConfig, Config,
+    DataConfig, EvalConfig, EwmaModel, FrequencyModel, GruModel, HawkesModel, HotColdModel, LogisticModel,
+    LstmModel, ModelConfig, RecencyModel, SplitConfig, TargetsConfig, TrainConfig, TransformerModel, UniformModel,
 )
-from core.config.validation import Issue
-from core.config.yaml_lines import Origins
 
 __all__ = [
     "Config", "DataConfig", "SplitConfig", "TrainConfig", "CalibrationConfig", "EvalConfig", "TargetsConfig",

@@ -56,78 +56,15 @@ modules torch.onnx traces, per layout), `onnx_graph` (`onnx_bytes` and the graph
 """
 from __future__ import annotations
 
+from core.export.check import export_onnx, score_day_onnx
 from core.export.load import (
-    EXPORTABLE,
-    LATENCY_BUDGET_MS,
-    LATENCY_CALLS,
-    LATENCY_WARMUP,
-    MAX_LATENCY_CONTEXT,
-    ONNX_FILE,
-    OPSET,
-    REPORT_FILE,
-    STEP_ONNX_FILE,
-    TOLERANCE,
-    load_scorer,
+    EXPORTABLE, ONNX_FILE, OPSET, REPORT_FILE, STEP_ONNX_FILE, TOLERANCE, load_inputs, load_scorer, ort_session,
 )
-from core.export.adapters import GRUStepExport, LSTMStepExport, RowsExport, SequenceExport, effective_export_length
 from core.export.onnx_graph import onnx_bytes
-from core.export.step import (
-    STEP_INPUTS,
-    STEP_OUTPUTS,
-    TransformerStepExport,
-    check_step_parity,
-    step_call,
-    step_onnx_bytes,
-    step_parity_days,
-    transformer_cache,
-    transformer_step_inputs,
-)
-from core.export.check import (
-    check_parity,
-    default_parity_length,
-    export_onnx,
-    score_day_onnx,
-    single_day_call,
-    time_calls,
-)
-
-# Private helpers that benchmarks import from here (bench_onnx.py, gpu_check.py); the other
-# private helpers live in their modules.
-from core.export.load import _load_inputs, _session
+from core.export.step import TransformerStepExport, step_call, step_onnx_bytes, transformer_cache, transformer_step_inputs
 
 __all__ = [
-    "_load_inputs",
-    "_session",
-    "EXPORTABLE",
-    "LATENCY_BUDGET_MS",
-    "LATENCY_CALLS",
-    "LATENCY_WARMUP",
-    "MAX_LATENCY_CONTEXT",
-    "ONNX_FILE",
-    "OPSET",
-    "REPORT_FILE",
-    "STEP_ONNX_FILE",
-    "TOLERANCE",
-    "load_scorer",
-    "GRUStepExport",
-    "LSTMStepExport",
-    "RowsExport",
-    "SequenceExport",
-    "effective_export_length",
-    "onnx_bytes",
-    "STEP_INPUTS",
-    "STEP_OUTPUTS",
-    "TransformerStepExport",
-    "check_step_parity",
-    "step_call",
-    "step_onnx_bytes",
-    "step_parity_days",
-    "transformer_cache",
-    "transformer_step_inputs",
-    "check_parity",
-    "default_parity_length",
-    "export_onnx",
-    "score_day_onnx",
-    "single_day_call",
-    "time_calls",
+    "EXPORTABLE", "ONNX_FILE", "OPSET", "REPORT_FILE", "STEP_ONNX_FILE", "TOLERANCE", "TransformerStepExport",
+    "export_onnx", "load_inputs", "load_scorer", "onnx_bytes", "ort_session", "score_day_onnx", "step_call",
+    "step_onnx_bytes", "transformer_cache", "transformer_step_inputs",
 ]

@@ -21,10 +21,10 @@ from core.export.load import (
     OPSET,
     REPORT_FILE,
     TOLERANCE,
-    _load_inputs,
+    load_inputs,
     _np,
     _run,
-    _session,
+    ort_session,
     load_scorer,
 )
 from core.export.onnx_graph import onnx_bytes
@@ -187,7 +187,7 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
     layout = _layout(scorer)
     n = effective_export_length(scorer, export_length)
     # Everything the checks need is validated before anything is written.
-    inputs, test, data_info = _load_inputs(run, scorer, cfg, data)
+    inputs, test, data_info = load_inputs(run, scorer, cfg, data)
     length = int(parity_length or default_parity_length(scorer, n, test))
     if length == n:
         raise InputError(f"parity_length must differ from the export length ({n}): the export can bake "
@@ -223,7 +223,7 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
         with run.event_writer() as ev:
             ev.artifact(step_recorded, opset=OPSET, bytes=len(step_bytes))
 
-    sess = _session(path, threads)
+    sess = ort_session(path, threads)
     parity = check_parity(sess, scorer, inputs, test, length)
     state = parity.pop("state", None)
     ort_call, torch_call, what = single_day_call(sess, scorer, inputs, test[1], state)
@@ -231,7 +231,7 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
     latency.update(intra_op_threads=threads, input=what)
     step_report: dict = {}
     if step_path is not None:
-        step_sess = _session(step_path, threads)
+        step_sess = ort_session(step_path, threads)
         step_parity = check_step_parity(step_sess, scorer, inputs, step_parity_days(scorer, test[1]))
         s_call, s_torch, s_what = step_call(step_sess, scorer, inputs, test[1])
         s_lat, s_torch_lat = _time_pair(s_call, s_torch, latency_calls, threads)
@@ -284,7 +284,7 @@ def score_day_onnx(run_dir: RunDir | str | Path, scorer: nn.Module, inputs, day:
     run = _run(run_dir)
     if not run.model_onnx.exists():
         raise InputError(f"run {run.run_id} has no model.onnx: run `synapse export onnx {run.run_id}` first")
-    sess = _session(run.model_onnx)
+    sess = ort_session(run.model_onnx)
     layout = _layout(scorer)
     t1 = day + 1
     if layout == "rows":

@@ -67,7 +67,7 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
 
 # --------------------------------------------------------------------------- data for the checks
 
-def _load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
+def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     """(inputs of the whole sequence, test window (start, stop), data info)."""
     from core.data import load_dataset, resolve_data_path
     from core.data.splits import splits_from_config
@@ -94,7 +94,7 @@ def _load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     return inputs, window, {"path": str(path), "sha256": ds.sha256, "same_as_run": same}
 
 
-def _session(path: Path | bytes, threads: int = 1):
+def ort_session(path: Path | bytes, threads: int = 1):
     import onnxruntime as ort
 
     so = ort.SessionOptions()

@@ -36,7 +36,7 @@ class TransformerStepExport(nn.Module):
                 v_cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         import torch.nn.functional as F
 
-        from core.models.transformer import _rotate_half
+        from core.models.transformer import rotate_half
 
         s = self.scorer
         H, D = s.heads, s.d_model
@@ -59,8 +59,8 @@ class TransformerStepExport(nn.Module):
             q, k, v = blk.qkv(blk.ln1(h)).view(1, 1, 3, H, hd).permute(2, 0, 3, 1, 4)  # (1, H, 1, hd)
             if rope is not None:
                 cos, sin = rope
-                q = q * cos + _rotate_half(q) * sin
-                k = k * cos + _rotate_half(k) * sin
+                q = q * cos + rotate_half(q) * sin
+                k = k * cos + rotate_half(k) * sin
             ks.append(k)
             vs.append(v)
             K = torch.cat([k_cache[i], k], dim=2)
@@ -99,12 +99,12 @@ def transformer_cache(scorer: nn.Module, x: torch.Tensor, wd: torch.Tensor) -> t
     ks, vs = [], []
     if scorer.positions == "rope":
         cos, sin = scorer._rope(n, x.device)
-    from core.models.transformer import _rotate_half
+    from core.models.transformer import rotate_half
 
     for out in captured:
         _, k, v = out.view(1, n, 3, H, hd).permute(2, 0, 3, 1, 4)  # (1, H, n, hd)
         if scorer.positions == "rope":
-            k = k * cos.to(k.dtype) + _rotate_half(k) * sin.to(k.dtype)
+            k = k * cos.to(k.dtype) + rotate_half(k) * sin.to(k.dtype)
         ks.append(k)
         vs.append(v)
     return _np(torch.stack(ks).float()), _np(torch.stack(vs).float())

@@ -9,29 +9,25 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from core.fsutil import atomic_write_text
-from core.runs import RunDir, format_ts
+from core.runs import RunDir, utc_now_ts
 
 QUEUE_FILE = "queue.json"  # in a run dir: submitted to the supervisor
 CLAIM_FILE = "claim.json"  # in a run dir: a supervisor started (is starting) it — created O_EXCL
 
 
-def _now_ts() -> str:
-    return format_ts(datetime.now(timezone.utc))
-
-
-def _read_json(path: Path) -> Any:
+def read_json_file(path: Path) -> Any:
+    """The parsed JSON of `path`; None when it is missing or unreadable (another process may be replacing it)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json_file(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
@@ -45,7 +41,7 @@ def enqueue(run: RunDir, *, cwd: str | os.PathLike | None = None) -> Path:
     config gives relative to it still resolve.
     """
     path = run.path / QUEUE_FILE
-    _write_json(path, {"ts": _now_ts(), "cwd": os.path.abspath(cwd or os.getcwd()), "by_pid": os.getpid()})
+    write_json_file(path, {"ts": utc_now_ts(), "cwd": os.path.abspath(cwd or os.getcwd()), "by_pid": os.getpid()})
     return path
 
 
@@ -65,7 +61,7 @@ def claim(run: RunDir, **info: Any) -> bool:
     except (FileExistsError, FileNotFoundError):  # taken, or the run dir is gone
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"claimed": _now_ts(), "host": socket.gethostname(), **info}, fh)
+        json.dump({"claimed": utc_now_ts(), "host": socket.gethostname(), **info}, fh)
     return True
 
 
@@ -74,7 +70,7 @@ def read_claim(run: RunDir) -> dict | None:
     path = run.path / CLAIM_FILE
     if not path.exists():
         return None
-    data = _read_json(path)
+    data = read_json_file(path)
     return data if isinstance(data, dict) else {}
 
 
@@ -82,7 +78,7 @@ def is_enqueued(run: RunDir) -> bool:
     return (run.path / QUEUE_FILE).exists()
 
 
-def _queued_at(run: RunDir, events: list[dict]) -> str:
+def queued_at(run: RunDir, events: list[dict]) -> str:
     for e in events:
         if e.get("type") == "queued":
             return str(e.get("ts", ""))

@@ -52,7 +52,7 @@ def alibi_slopes(heads: int) -> torch.Tensor:
     return torch.tensor(s, dtype=torch.float32)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat([-x2, x1], dim=-1)
 
@@ -88,8 +88,8 @@ class Block(nn.Module):
         else:
             cos, sin = rope
             cos, sin = cos.to(q.dtype), sin.to(q.dtype)
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
             a = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
         h = h + self.drop(self.proj(a.transpose(1, 2).reshape(B, L, D)))
         return h + self.drop(self.mlp(self.ln2(h)))

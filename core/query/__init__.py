@@ -7,11 +7,11 @@
 
     parse("ece<0.05 and model=gru").matches(row)
 """
-from core.query.fields import ALIASES, FIELDS, Field, QueryError, field_help, resolve_field, value_of
+from core.query.fields import ALIASES, FIELDS, QueryError, field_help, resolve_field, value_of
 from core.query.filter import Query, parse
 from core.query.nodes import And, Compare, Not, Or, Truthy
 
 __all__ = [
-    "ALIASES", "FIELDS", "And", "Compare", "Field", "Not", "Or", "Query", "QueryError", "Truthy", "field_help",
+    "ALIASES", "FIELDS", "And", "Compare", "Not", "Or", "Query", "QueryError", "Truthy", "field_help",
     "parse", "resolve_field", "value_of",
 ]

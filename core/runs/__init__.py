@@ -8,22 +8,19 @@
 Imports go one way: layout -> status -> events -> process.
 """
 from core.runs.events import (
-    EVENT_TYPES, EVENTS_JSONL, FINISHED_STATUSES, LOG_LEVELS, EventReader, EventWriter, format_ts, parse_ts,
-    read_events, utc_now_ts,
+    EVENT_TYPES, FINISHED_STATUSES, EventReader, EventWriter, format_ts, parse_ts, read_events, utc_now_ts,
 )
 from core.runs.layout import (
     NAME_RE, RUN_ID_RE, RunDir, RunDirInfo, is_run_id, list_run_dirs, new_run_id, record_test_touch, runs_root,
 )
 from core.runs.process import process_alive, process_start_time
 from core.runs.status import (
-    ACTIVE_STATUSES, HEARTBEAT_TIMEOUT_S, RESUMABLE_STATUSES, STATUSES, TERMINAL_STATUSES, RunStatus, run_status,
-    status_of,
+    HEARTBEAT_TIMEOUT_S, RESUMABLE_STATUSES, STATUSES, TERMINAL_STATUSES, RunStatus, run_status, status_of,
 )
 
 __all__ = [
-    "ACTIVE_STATUSES", "EVENTS_JSONL", "EVENT_TYPES", "FINISHED_STATUSES", "HEARTBEAT_TIMEOUT_S", "LOG_LEVELS",
-    "NAME_RE", "RESUMABLE_STATUSES", "RUN_ID_RE", "STATUSES", "TERMINAL_STATUSES", "EventReader", "EventWriter",
-    "RunDir", "RunDirInfo", "RunStatus", "format_ts", "is_run_id", "list_run_dirs", "new_run_id", "parse_ts",
-    "process_alive", "process_start_time", "read_events", "record_test_touch", "run_status", "runs_root",
-    "status_of", "utc_now_ts",
+    "EVENT_TYPES", "FINISHED_STATUSES", "HEARTBEAT_TIMEOUT_S", "NAME_RE", "RESUMABLE_STATUSES", "RUN_ID_RE",
+    "STATUSES", "TERMINAL_STATUSES", "EventReader", "EventWriter", "RunDir", "RunDirInfo", "RunStatus",
+    "format_ts", "is_run_id", "list_run_dirs", "new_run_id", "parse_ts", "process_alive", "process_start_time",
+    "read_events", "record_test_touch", "run_status", "runs_root", "status_of", "utc_now_ts",
 ]

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import socket
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from core.jsonable import jsonable
 from core.runs.process import process_start_time

@@ -111,10 +111,9 @@ def cancel(run: RunDir) -> dict:
     """Stop a running run (SIGTERM: it saves last.pt and ends cancelled) or cancel a queued one."""
     from core.jobs.launch import cancel as cancel_worker
 
-    st = cancel_worker(run)
-    queued = st.status == "queued"
+    st = cancel_worker(run)  # a queued run comes back cancelled; a running one as it was when signalled
     return {"run_id": run.run_id, "status": st.status,
-            "message": "cancelled" if queued else "SIGTERM sent; it stops after its current epoch"}
+            "message": "cancelled" if st.status == "cancelled" else "SIGTERM sent; it stops after its current epoch"}
 
 
 def check_resumable(run: RunDir) -> RunStatus:

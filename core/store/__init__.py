@@ -6,7 +6,7 @@
 
 A cache, never the truth: everything in it can be rebuilt from the run directories.
 """
-from core.store.index import INDEX_NAME, Store, sort_rows
-from core.store.rows import COLUMN_NAMES, COLUMNS, public_row, read_run, read_yaml
+from core.store.index import INDEX_NAME, Store
+from core.store.rows import COLUMN_NAMES, public_row, read_run, read_yaml
 
-__all__ = ["COLUMNS", "COLUMN_NAMES", "INDEX_NAME", "Store", "public_row", "read_run", "read_yaml", "sort_rows"]
+__all__ = ["COLUMN_NAMES", "INDEX_NAME", "Store", "public_row", "read_run", "read_yaml"]

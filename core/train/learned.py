@@ -7,7 +7,6 @@ model_checkpoint.pt (best weights + calibrator) and last.pt (resume state), and 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Callable
 
 import numpy as np

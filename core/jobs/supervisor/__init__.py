@@ -6,15 +6,11 @@
 
 Submitting a run to it (`enqueue`, `submit`) and claiming one are in core.jobs.run_queue.
 """
-from core.jobs.run_queue import CLAIM_FILE, QUEUE_FILE, claim, enqueue, is_enqueued, read_claim, submit
-from core.jobs.supervisor.client import (
-    INFO_FILE, LOCK_FILE, LOG_FILE, SETTINGS_FILE, ensure_supervisor, request_parallel, supervisor_command,
-    supervisor_info,
-)
-from core.jobs.supervisor.loop import EXIT_LOCKED, EXIT_OK, Launcher, Supervisor, default_parallel
+from core.jobs.run_queue import CLAIM_FILE, claim, enqueue, read_claim, submit
+from core.jobs.supervisor.client import LOG_FILE, ensure_supervisor, request_parallel, supervisor_command, supervisor_info
+from core.jobs.supervisor.loop import EXIT_LOCKED, Supervisor, default_parallel
 
 __all__ = [
-    "CLAIM_FILE", "EXIT_LOCKED", "EXIT_OK", "INFO_FILE", "LOCK_FILE", "LOG_FILE", "QUEUE_FILE", "SETTINGS_FILE",
-    "Launcher", "Supervisor", "claim", "default_parallel", "enqueue", "ensure_supervisor", "is_enqueued",
-    "read_claim", "request_parallel", "submit", "supervisor_command", "supervisor_info",
+    "CLAIM_FILE", "EXIT_LOCKED", "LOG_FILE", "Supervisor", "claim", "default_parallel", "enqueue",
+    "ensure_supervisor", "read_claim", "request_parallel", "submit", "supervisor_command", "supervisor_info",
 ]

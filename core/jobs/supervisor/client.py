@@ -13,8 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from core.jobs.run_queue import _now_ts, _read_json, _write_json
-from core.runs import process_alive
+from core.jobs.run_queue import read_json_file, write_json_file
+
+from core.runs import process_alive, utc_now_ts
 
 LOCK_FILE = "supervisor.lock"
 INFO_FILE = "supervisor.json"
@@ -30,7 +31,7 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 def supervisor_info(root: str | os.PathLike, *, include_stopping: bool = False) -> dict | None:
     """`supervisor.json` of the live supervisor of `root`; None when there is none (or it
     is on its way out, unless `include_stopping`)."""
-    info = _read_json(Path(root) / INFO_FILE)
+    info = read_json_file(Path(root) / INFO_FILE)
     if not isinstance(info, dict):
         return None
     if not process_alive(info.get("host"), info.get("pid"), info.get("pid_started_at")):
@@ -46,7 +47,7 @@ def request_parallel(root: str | os.PathLike, parallel: int) -> None:
         raise ValueError("parallel must be >= 1")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    _write_json(root / SETTINGS_FILE, {"parallel": int(parallel), "ts": _now_ts()})
+    write_json_file(root / SETTINGS_FILE, {"parallel": int(parallel), "ts": utc_now_ts()})
 
 
 def supervisor_command(root: str | os.PathLike, parallel: int | None = None, *, grace: float | None = None,

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.jobs.run_queue import (
-    CLAIM_FILE, QUEUE_FILE, _now_ts, _queued_at, _read_json, _write_json, claim, read_claim,
+    CLAIM_FILE, QUEUE_FILE, claim, queued_at, read_claim, read_json_file, write_json_file,
 )
 from core.jobs.supervisor.client import INFO_FILE, LOCK_FILE, SETTINGS_FILE, _env
-from core.runs import RUN_ID_RE, RunDir, RunStatus, process_alive, process_start_time, read_events, run_status
+from core.runs import (
+    RUN_ID_RE, RunDir, RunStatus, process_alive, process_start_time, read_events, run_status, utc_now_ts,
+)
 
 IDLE_GRACE_S = 30.0  # $SYNAPSE_SUPERVISOR_GRACE overrides the default
 POLL_S = 0.5
@@ -103,10 +105,10 @@ class Supervisor:
     def publish(self, state: str = "running") -> None:
         if not self.use_lock:
             return  # only the lock holder speaks for the root
-        _write_json(self.root / INFO_FILE, {
+        write_json_file(self.root / INFO_FILE, {
             "pid": self._pid, "host": socket.gethostname(), "pid_started_at": self._pid_started_at,
             "parallel": self.parallel, "state": state, "root": str(self.root), "started": self._started_ts,
-            "updated": _now_ts(),
+            "updated": utc_now_ts(),
         })
 
     # -- settings
@@ -128,7 +130,7 @@ class Supervisor:
         elif mtime == self._settings_mtime:
             return
         self._settings_mtime = mtime
-        settings = _read_json(path) if mtime is not None else None
+        settings = read_json_file(path) if mtime is not None else None
         p = settings.get("parallel") if isinstance(settings, dict) else None
         if not (isinstance(p, int) and not isinstance(p, bool) and p >= 1):
             if self.parallel is None:
@@ -223,7 +225,7 @@ class Supervisor:
             claim_info = read_claim(run)
             if claim_info is None:
                 if st.status == "queued":
-                    candidates.append((_queued_at(run, events), run.run_id, run, events))
+                    candidates.append((queued_at(run, events), run.run_id, run, events))
                 # running without a claim: someone else started it (synapse resume); not our slot
             elif st.status in ("queued", "running"):
                 b = self._claim_busy(run, st, claim_info)
@@ -249,7 +251,7 @@ class Supervisor:
         if st.status != "queued":  # cancelled (or started) between our look and the claim
             self.log.info("%s: %s by the time it was claimed; not starting it", run.run_id, st.status)
             return False
-        queue = _read_json(run.path / QUEUE_FILE) or {}
+        queue = read_json_file(run.path / QUEUE_FILE) or {}
         cwd = queue.get("cwd") if isinstance(queue, dict) else None
         if not cwd or not os.path.isdir(cwd):
             cwd = os.getcwd()
@@ -267,17 +269,17 @@ class Supervisor:
         info = read_claim(run) or {}
         info.update(worker_pid=proc.pid, worker_started_at=process_start_time(proc.pid) if isinstance(proc.pid, int) else None,
                     cwd=cwd)
-        _write_json(run.path / CLAIM_FILE, info)  # replaced atomically: the file never disappears
+        write_json_file(run.path / CLAIM_FILE, info)  # replaced atomically: the file never disappears
         self.log.info("%s: started worker pid %s in %s (slot %d of %d)", run.run_id, proc.pid, cwd, slot, self.parallel)
         return True
 
     # -- main loop
     def run(self) -> int:
         if not self.acquire():
-            holder = _read_json(self.root / INFO_FILE) or {}
+            holder = read_json_file(self.root / INFO_FILE) or {}
             self.log.info("another supervisor (pid %s) holds %s; exiting", holder.get("pid"), self.root / LOCK_FILE)
             return EXIT_LOCKED
-        self._started_ts = _now_ts()
+        self._started_ts = utc_now_ts()
         try:
             self._refresh_settings()
             self.publish()
