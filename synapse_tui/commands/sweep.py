@@ -16,7 +16,6 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from core.errors import InputError
 from core.runs import TERMINAL_STATUSES
 from synapse_tui.cliutil import (
     EXIT_FAILED, DataOpt, JsonOpt, OverrideOpt, RunsDirOpt, console, err_console, print_json, say, tell,
@@ -115,7 +114,7 @@ def _print_wide(renderable) -> None:
 
 
 def _print_report(report: dict, sweep) -> None:
-    from core.jobs.sweep import verdict_text
+    from core.service.sweeps import verdict_text
 
     _print_wide(report_table(report))
     for r in report["runs"]:
@@ -172,16 +171,16 @@ class _Live:
 
 
 def _wait_and_report(sweep, as_json: bool) -> None:
-    from core.jobs.sweep import wait, write_report
+    from core.service import sweeps
 
     try:
         with _Live(sweep.sweep_id, enabled=not as_json) as live:
-            rows = wait(sweep, on_change=live.update, poll=0.5)
+            done = sweeps.wait_and_report(sweep, on_change=live.update, poll=0.5)
     except KeyboardInterrupt:
         tell(f"the runs keep going under the supervisor; `synapse sweep status {sweep.sweep_id}` picks them up",
              "interrupted:", "yellow")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    report = write_report(sweep)
+    rows, report = done["rows"], done["report"]
     if as_json:
         print_json(report)
     else:
@@ -209,14 +208,10 @@ def sweep_command(
     Every combo is validated first (nothing is created if one is bad). Ctrl-C stops watching,
     not the runs: `synapse sweep status SWEEP` picks them up again.
     """
-    from core.jobs.sweep import start_sweep, sweep_status
-    from core.runs import runs_root
+    from core.service import sweeps
 
-    if not config:
-        raise InputError("give at least one config: synapse sweep -c configs/gru.yaml [-c ...] [-g KEY=V1,V2]")
-    sweep = start_sweep(runs_root(runs_dir), [str(c) for c in config], grid or [], override or [], parallel,
-                        data=data)
-    rows = sweep_status(sweep)
+    sweep = sweeps.start(config or [], grid or [], override or [], parallel, data=data, runs_dir=runs_dir)
+    rows = sweeps.state(sweep)["rows"]
     if no_wait:
         if as_json:
             print_json({"sweep_id": sweep.sweep_id, "path": str(sweep.path), "runs": rows})
@@ -245,27 +240,18 @@ def sweep_status_command(
     A supervisor is restarted if runs are still queued; the report is (re)written once every
     run is done.
     """
-    from core.jobs.sweep import SweepDir, all_done, ensure_running, list_sweeps, sweep_status, write_report
-    from core.runs import runs_root
+    from core.service import sweeps
 
     parent = (ctx.obj or {}) if isinstance(ctx.obj, dict) else {}  # `synapse sweep --runs-dir D status`
     runs_dir = runs_dir if runs_dir is not None else parent.get("runs_dir")
     as_json = as_json or bool(parent.get("as_json"))
     no_wait = no_wait or bool(parent.get("no_wait"))
-    root = runs_root(runs_dir)
-    if sweep_ref is None:
-        sweeps = list_sweeps(root)
-        if not sweeps:
-            raise InputError(f"no sweeps in {root / 'sweeps'}")
-        sweep = sweeps[0]
-    else:
-        sweep = SweepDir.open(root, sweep_ref)
-    ensure_running(sweep)
+    sweep = sweeps.open_sweep(sweep_ref, runs_dir)
     if not no_wait:
         _wait_and_report(sweep, as_json)
         return
-    rows = sweep_status(sweep)
-    report = write_report(sweep) if all_done(rows) else None
+    now = sweeps.state(sweep)
+    rows, report = now["rows"], now["report"]
     if as_json:
         print_json(report if report is not None else {"sweep_id": sweep.sweep_id, "complete": False, "runs": rows})
     elif report is not None:
