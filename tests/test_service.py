@@ -265,3 +265,21 @@ def test_service_modules_import_nothing_heavy():
     assert not mods & {"torch", "numpy", "sqlite3", "yaml", "textual", "typer", "rich"}
 
 
+
+
+def test_sweeps_open_the_latest_and_refuse_what_is_not_there(world, tmp_path):
+    from core.service import sweeps
+
+    with pytest.raises(InputError, match="give at least one config"):
+        sweeps.start([], runs_dir=tmp_path)
+    with pytest.raises(InputError, match="no sweeps in"):
+        sweeps.open_sweep(None, tmp_path)
+    _, data, *_ = world
+    first = sweeps.start(["baselines"], ["split.gap_days=0,1"], SPLIT, 1, data=data, runs_dir=tmp_path)
+    st = sweeps.state(first)
+    assert len(st["rows"]) == 2 and {r["status"] for r in st["rows"]} <= {"queued", "running", "succeeded"}
+    assert sweeps.open_sweep(None, tmp_path).sweep_id == first.sweep_id
+    assert sweeps.open_sweep(first.sweep_id[:-1], tmp_path).sweep_id == first.sweep_id
+    done = sweeps.wait_and_report(first, poll=0.1)
+    assert [r["status"] for r in done["rows"]] == ["succeeded", "succeeded"]
+    assert done["report"]["sweep_id"] == first.sweep_id and sweeps.state(first)["report"] is not None
