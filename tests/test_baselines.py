@@ -5,6 +5,8 @@ import inspect
 import numpy as np
 import pytest
 
+from helpers import k_per_day
+
 from core.models.baselines import (
     BASELINES, PROB_EPS, ewma, frequency, frequency_window, hot_cold, last_occurrence_gap,
     recency, score_baseline, uniform,
@@ -24,13 +26,6 @@ PARAM_SETS = {
 }
 CASES = [(k, p) for k in KINDS for p in PARAM_SETS[k]]
 CASE_IDS = [f"{k}-{i}" for k in KINDS for i in range(len(PARAM_SETS[k]))]
-
-
-def k_per_day(rng, T, P, K):
-    """(T, P) bool with exactly K random parts a day."""
-    Y = np.zeros((T, P), dtype=bool)
-    np.put_along_axis(Y, np.argsort(rng.random((T, P)), axis=1)[:, :K], True, axis=1)
-    return Y
 
 
 def sigmoid(x):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +16,11 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from helpers import ROOT
+
 from core.evaluation import calibration as C
 from core.evaluation.calibration import METHODS, Calibrator, fit_calibrator
 
-ROOT = Path(__file__).resolve().parents[1]
 T_DAYS, P = 6000, 39
 N_VAL = 3000          # days [0, N_VAL) are "validation", [N_VAL, T_DAYS) are later held-out days
 SHARPEN = 2.5

@@ -25,9 +25,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import ROOT
+
 from synapse_tui.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
 GOOD = ROOT / "tests" / "data" / "good"
 SAMPLES = ROOT / "sample_data"

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from helpers import ROOT
+
 from core.config import (
     BASELINE_KINDS,
     MODEL_CLASSES,
@@ -26,7 +28,6 @@ from core.config import (
 )
 from core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 FAMILIES = {"baselines", "logistic", "gru", "lstm", "transformer", "hawkes", "transformer_h200"}
 

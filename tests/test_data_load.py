@@ -6,19 +6,19 @@ import hashlib
 import json
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import ROOT
+
 from core.data import DEFAULT_PARTS, Dataset, describe, load_dataset, write_draws_csv, write_multihot_csv
 from core.errors import DataError
 
-HERE = Path(__file__).parent
-BAD = HERE / "data" / "bad"
-GOOD = HERE / "data" / "good"
+BAD = ROOT / "tests" / "data" / "bad"
+GOOD = ROOT / "tests" / "data" / "good"
 
 
 # ----------------------------------------------------------------------------- bad corpus

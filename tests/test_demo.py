@@ -11,19 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from core.data import synthetic
+from helpers import ROOT
+
 from core.runs import RunDir, list_run_dirs, status_of
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ("config.yaml", "manifest.json", "events.jsonl", "metrics.csv", "predictions.npz", "calibration_curve.png",
              "tier_rates_vs_baseline.png", "training_log.md", "model_checkpoint.pt", "last.pt")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "planted.csv"  # the default splits need 2,365+ days
-    synthetic.write(out, synthetic.generate("planted", days=2600, seed=11))
-    return out
+def data(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=2600, seed=11)  # the default splits need 2,365+ days
 
 
 def _demo(data: Path, runs: Path, **kw) -> subprocess.Popen:

@@ -5,13 +5,13 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 from core.runs import EVENT_TYPES, EventReader, EventWriter, read_events
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # argv: path, n, tag, pad, [go-file]. Waits for the go-file (if given) so two writers start together;
 # pauses briefly every 1000 events so a follower really reads while the log grows.

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from cuda_tags import save_tagged_cuda
+from helpers import ROOT
 
 from core.config import load_config
-from core.data import load_dataset, synthetic
+from core.data import load_dataset
 from core.errors import InputError
 from core.export import (
     EXPORTABLE,
@@ -32,7 +33,6 @@ from core.export import (
 from core.runs import RunDir, read_events
 from core.train.run import run_train
 
-ROOT = Path(__file__).resolve().parents[1]
 EXPORT_LENGTH = 8  # short: tracing a GRU/LSTM takes time in proportion to the length
 TINY = {
     "logistic": ["train.batch_size=64", "train.steps_per_epoch=3"],
@@ -46,10 +46,8 @@ SPLIT = ["split.test_days=120", "split.val_days=120", "split.min_train_days=100"
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "planted.csv"
-    synthetic.write(out, synthetic.generate("planted", days=600, seed=3))
-    return out
+def planted(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=600, seed=3)
 
 
 def _train(kind: str, data: Path, root: Path, *extra: str) -> RunDir:

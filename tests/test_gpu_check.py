@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import write_synthetic
+
 from benchmarks import gpu_check
-from core.data import synthetic
 
 SMALL = ["split.test_days=300", "split.val_days=300", "split.min_train_days=200"]
 
@@ -15,8 +16,7 @@ SMALL = ["split.test_days=300", "split.val_days=300", "split.min_train_days=200"
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu")
-    data = tmp / "planted.csv"
-    synthetic.write(data, synthetic.generate("planted", days=1200, seed=4))
+    data = write_synthetic(tmp / "planted.csv", "planted", days=1200, seed=4)
     argv = ["--device", "cpu", "--tiny", "--repeat", "1", "--batch", "2", "--data", str(data),
             "--out", str(tmp / "out"), "--runs-dir", str(tmp / "runs")]
     for o in SMALL:

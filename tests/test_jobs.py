@@ -9,24 +9,22 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 from core.config import load_config
-from core.data import synthetic
 from core.jobs.launch import cancel, check_resumable, start_detached, worker_command
 from core.train.artifacts import last_report
 from core.train.run import create_run
 from core.runs import EventReader, parse_ts, run_status, status_of
 from core.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model.hidden=8", "model.chunks=4", "model.tbptt=32", "train.epochs=6", "train.patience=100",
         "split.test_days=200", "split.val_days=200", "split.min_train_days=100", "train.device=cpu"]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("d") / "planted.csv"
-    synthetic.write(out, synthetic.generate("planted", days=1200, seed=4))
-    return out
+def data(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=1200, seed=4)
 
 
 def _run(data, root):

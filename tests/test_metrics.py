@@ -6,16 +6,16 @@ import math
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from helpers import ROOT
+
 from core.evaluation import metrics as M
 
-ROOT = Path(__file__).resolve().parents[1]
 TIERS = {"excellent": 5, "good": 4, "fair": 3}
 
 

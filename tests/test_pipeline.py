@@ -8,27 +8,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import ROOT, write_synthetic
+
 from core.train.artifacts import last_report
 from core.train.prepare import Prepared, baseline_logits, prepare, scored_from_logits, windows
 from core.train.reevaluate import reevaluate
 from core.train.run import run_baselines
 from core.config import load_config
-from core.data import synthetic
 from core.errors import InputError
 from core.evaluation.evaluate import evaluate_scorers
 from core.runs import RunDir, list_run_dirs, read_events, status_of
 
-ROOT = Path(__file__).resolve().parents[1]
 PLANTED = ROOT / "sample_data" / "parts_daily.csv"
 CONTROL = ROOT / "sample_data" / "control_uniform.csv"
 SMALL = ["split.test_days=400", "split.val_days=400", "split.min_train_days=200"]
 
 
 @pytest.fixture(scope="module")
-def small_data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("data") / "small.csv"
-    synthetic.write(out, synthetic.generate("planted", days=2000, seed=11))
-    return out
+def small_data(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=2000, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +242,7 @@ def test_bundled_sample_resolves_from_any_directory(tmp_path, monkeypatch):
     assert prep.data.path == ROOT / "sample_data" / "parts_daily.csv" and prep.truth is not None
     local = tmp_path / "sample_data" / "parts_daily.csv"
     local.parent.mkdir()
-    synthetic.write(local, synthetic.generate("uniform", days=50, seed=1))
+    write_synthetic(local, "uniform", days=50, seed=1)
     assert resolve_data_path("sample_data/parts_daily.csv") == Path("sample_data/parts_daily.csv")
     with pytest.raises(InputError, match="nowhere.csv"):
         prepare(load_config("baselines", data="nowhere.csv"))

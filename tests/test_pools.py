@@ -6,17 +6,17 @@ import itertools
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import ROOT
 
 from core import cbern, pools
 
 from core.evaluation import metrics
 from core.data import synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
 TIERS = {"excellent": 5, "good": 4, "fair": 3}
 KS = list(range(20, 28))
 

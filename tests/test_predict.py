@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import ROOT, write_synthetic
+
 from core.config import load_config
 from core.data import load_dataset, synthetic, write_draws_csv
 from core.errors import InputError
@@ -15,15 +17,12 @@ from core.train.run import run_baselines
 from core.service.predict import pool_backtest, predict
 from core.train.run import run_train
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["split.test_days=300", "split.val_days=300", "split.min_train_days=200"]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("d") / "planted.csv"
-    synthetic.write(out, synthetic.generate("planted", days=1500, seed=9))
-    return out
+def data(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=1500, seed=9)
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +95,7 @@ def test_backtest_writes_the_pool_calibration_into_the_run(baseline_run):
 def test_bad_requests_are_input_errors(baseline_run, tmp_path):
     with pytest.raises(InputError, match="not a date"):
         predict(baseline_run, date="tomorrow")
-    other = tmp_path / "p45.csv"
-    synthetic.write(other, synthetic.generate("planted", days=400, parts=45, seed=1))
+    other = write_synthetic(tmp_path / "p45.csv", "planted", days=400, parts=45, seed=1)
     with pytest.raises(InputError, match="out of range"):
         predict(baseline_run, data=other)
 

@@ -7,12 +7,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
+
+from helpers import ROOT, write_synthetic
 
 from core.runs import RunDir
 from synapse_tui import cliutil
@@ -21,7 +22,6 @@ from core.service.compare import MISSING, config_diff
 from synapse_tui.commands.runs import runs_app
 from test_store import make_run, summary  # noqa: E402  (tests/ is on sys.path under pytest)
 
-ROOT = Path(__file__).resolve().parents[1]
 
 app = typer.Typer()
 app.add_typer(runs_app, name="runs")
@@ -406,12 +406,10 @@ def test_reindex(tmp_path):
 def real(tmp_path_factory):
     """Two real baselines runs on the same small data and windows, and one with another test window."""
     from core.config import load_config
-    from core.data import synthetic
     from core.train.run import run_baselines
 
     base = tmp_path_factory.mktemp("real")
-    data = base / "d.csv"
-    synthetic.write(data, synthetic.generate("planted", days=900, parts=39, per_day=5, seed=3, start="2000-01-03"))
+    data = write_synthetic(base / "d.csv", "planted", days=900, parts=39, per_day=5, seed=3, start="2000-01-03")
     root = base / "runs"
     over = ["split.test_days=200", "split.val_days=200"]
     a = run_baselines(load_config("baselines", overrides=over, data=str(data)), root)

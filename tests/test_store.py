@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 from core.errors import InputError
 from core.runs import RunDir, format_ts
 from core.store import COLUMN_NAMES, INDEX_NAME, Store, read_run
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def summary(**kw) -> dict:

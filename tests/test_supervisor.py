@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
+
 from core.config import load_config
-from core.data import synthetic
 from core.jobs.supervisor import (
     CLAIM_FILE, EXIT_LOCKED, LOG_FILE, Supervisor, claim, default_parallel, enqueue, ensure_supervisor, read_claim,
     submit, supervisor_command, supervisor_info,
@@ -17,16 +18,13 @@ from core.jobs.supervisor import (
 from core.train.run import create_run
 from core.runs import RunDir, parse_ts, status_of
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["split.test_days=200", "split.val_days=200", "split.min_train_days=100", "eval.baselines=[frequency]",
         "calibration.method=platt"]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("d") / "planted.csv"
-    synthetic.write(out, synthetic.generate("planted", days=1200, seed=1))
-    return out
+def data(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=1200, seed=1)
 
 
 def _cfg(data, name):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.data import synthetic
+from helpers import ROOT
+
 from core.errors import InputError
 from core.jobs.supervisor import supervisor_info
 from core.jobs.sweep import (
@@ -17,16 +18,13 @@ from core.jobs.sweep import (
 )
 from core.runs import RunDir, parse_ts
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 SMALL = ["split.test_days=200", "split.val_days=200", "split.min_train_days=100"]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("d") / "planted.csv"
-    synthetic.write(out, synthetic.generate("planted", days=1200, seed=1))
-    return out
+def data(synthetic_csv) -> Path:
+    return synthetic_csv("planted", days=1200, seed=1)
 
 
 # --------------------------------------------------------------------------- expansion

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 from scipy.stats import hypergeom
 
+from helpers import ROOT
+
 from core.data import synthetic
 from core.data.synthetic import PlantedParams, SyntheticError, generate, truth_path, write
 from core.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 PLANTED_CSV = SAMPLE / "parts_daily.csv"
 UNIFORM_CSV = SAMPLE / "control_uniform.csv"

@@ -6,14 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import ROOT
+
 from core.config import load_config
-from core.data import load_dataset, synthetic, write_draws_csv
+from core.data import load_dataset, write_draws_csv
 from core.train.artifacts import last_report
 from core.runs import read_events, status_of
 from core.train.run import run_train
 from core.train.loop import load_torch
 
-ROOT = Path(__file__).resolve().parents[1]
 PLANTED = ROOT / "sample_data" / "parts_daily.csv"
 FAST = {
     "logistic": ["train.epochs=8", "train.patience=3"],
@@ -28,11 +29,9 @@ def _train(kind, data, root, *extra):
 
 
 @pytest.fixture(scope="module")
-def short_control(tmp_path_factory) -> Path:
+def short_control(synthetic_csv) -> Path:
     """3,000 uniform days: the leakage control, short enough to train on in seconds."""
-    out = tmp_path_factory.mktemp("control") / "uniform.csv"
-    synthetic.write(out, synthetic.generate("uniform", days=3000, seed=21))
-    return out
+    return synthetic_csv("uniform", days=3000, seed=21)
 
 
 @pytest.mark.parametrize("kind", ["logistic", "gru"])

@@ -6,14 +6,13 @@ import pytest
 import torch
 
 from cuda_tags import save_tagged_cuda
+from helpers import ROOT
 
 from core.config import load_config
 from core.data import synthetic
 from core.data.splits import make_splits
 from core.models import build_scorer
 from core.train.loop import Trainer, load_torch, seed_everything
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
