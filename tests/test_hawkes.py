@@ -1,9 +1,12 @@
 """Hawkes scorer (core/models/hawkes.py) and its traces (core.models.features.exp_traces): recovery
-of a known process by maximum likelihood, causality by perturbation (of scoring and of
-fitting), agreement with slow references, constraints, heads and the shipped config."""
+of a known process by maximum likelihood, causality of fitting by perturbation, agreement
+with slow references, constraints, heads and the shipped config. Causality of scoring,
+shapes and state round trip: test_scorer_contract.py."""
 import numpy as np
 import pytest
 import torch
+
+from helpers import dates_for, k_per_day
 
 from core.config import load_config
 from core.models.features import exp_traces
@@ -13,15 +16,7 @@ from core.models.hawkes import HawkesScorer
 
 torch.set_num_threads(1)
 
-
-def k_per_day(rng, T, P, K):
-    Y = np.zeros((T, P), dtype=bool)
-    np.put_along_axis(Y, np.argsort(rng.random((T, P)), axis=1)[:, :K], True, axis=1)
-    return Y
-
-
-def day_range(T, start="1999-12-30"):
-    return np.datetime64(start) + np.arange(T)
+START = "1999-12-30"  # the first day of every sequence here
 
 
 def simulate(mu, alpha, tau, T, seed):
@@ -57,7 +52,7 @@ def planted():
 
 def test_mle_recovers_a_known_hawkes_process(planted):
     model = HawkesScorer(P8, decays=[TAU], inhibition=True)
-    inputs = model.prepare(planted, day_range(len(planted)))
+    inputs = model.prepare(planted, dates_for(len(planted), START))
     info = model.fit_mle(inputs, planted, l2=0.0)
     assert info["converged"] and info["iterations"] > 1
     rates = model.base_rates()
@@ -80,7 +75,7 @@ def test_mle_recovers_a_known_hawkes_process(planted):
 
 def test_without_inhibition_every_interaction_is_nonnegative(planted):
     model = HawkesScorer(P8, decays=[TAU, 7.0], inhibition=False)
-    inputs = model.prepare(planted, day_range(len(planted)))
+    inputs = model.prepare(planted, dates_for(len(planted), START))
     model.fit_mle(inputs, planted, l2=1e-3, max_iter=60)
     est = model.interactions()
     assert est.shape == (2, P8, P8) and (est >= 0).all()
@@ -91,7 +86,7 @@ def test_l2_shrinks_the_interactions(planted):
     sizes = []
     for l2 in (0.0, 1.0):
         model = HawkesScorer(P8, decays=[TAU])
-        info = model.fit_mle(model.prepare(planted, day_range(len(planted))), planted, l2=l2)
+        info = model.fit_mle(model.prepare(planted, dates_for(len(planted), START)), planted, l2=l2)
         sizes.append(np.abs(model.interactions()).sum())
         assert info["loss"] >= info["nll"]
     assert sizes[1] < 0.5 * sizes[0]
@@ -126,35 +121,15 @@ def test_forward_is_mu_plus_alpha_times_traces():
     with torch.no_grad():
         model.mu.normal_()
         model.weight.normal_()
-    inputs = model.prepare(Y, day_range(60))
+    inputs = model.prepare(Y, dates_for(60, START))
     h = exp_traces(Y, [1.0, 5.0]).reshape(60, P, 2)
     expected = model.base_rates()
     expected = np.log(expected / (1 - expected)) + np.einsum("tqd,dqp->tp", h, model.interactions())
     np.testing.assert_allclose(model.score(inputs, 0, 60).numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-# --------------------------------------------------------------------------- causality
-
-@pytest.mark.parametrize("t", [1, 57, 150, 299])
-def test_hawkes_prediction_for_day_t_ignores_days_from_t_on(t):
-    rng = np.random.default_rng(100 + t)
-    T, P, K = 300, 10, 3
-    Y = k_per_day(rng, T, P, K)
-    dates = day_range(T)
-    torch.manual_seed(t)
-    model = HawkesScorer(P, decays=[1.0, 7.0, 30.0])
-    with torch.no_grad():
-        model.mu.normal_()
-        model.weight.normal_()
-    before = model.score(model.prepare(Y, dates), 0, T)
-    Y2 = Y.copy()
-    Y2[t:] = k_per_day(rng, T - t, P, K)
-    assert (Y2[t:] != Y[t:]).any()
-    after = model.score(model.prepare(Y2, dates), 0, T)
-    assert torch.equal(before[:t + 1], after[:t + 1])
-    if t + 1 < T:
-        assert not torch.equal(before[t + 1:], after[t + 1:])
-
+# --------------------------------------------------------------------------- causality of fitting
+# (of scoring, for every learned scorer: test_scorer_contract.py)
 
 def test_fit_on_training_rows_ignores_every_later_day():
     rng = np.random.default_rng(4)
@@ -165,12 +140,12 @@ def test_fit_on_training_rows_ignores_every_later_day():
     fits = []
     for data in (Y, Y2):
         model = HawkesScorer(P, decays=[2.0, 10.0])
-        model.fit_mle(model.prepare(data, day_range(T)), data, rows=np.arange(n), l2=0.01, max_iter=30)
+        model.fit_mle(model.prepare(data, dates_for(T, START)), data, rows=np.arange(n), l2=0.01, max_iter=30)
         fits.append((model.base_rates(), model.interactions()))
     assert np.array_equal(fits[0][0], fits[1][0]) and np.array_equal(fits[0][1], fits[1][1])
     # rows given as a slice or a mask fit the same thing
     model = HawkesScorer(P, decays=[2.0, 10.0])
-    inputs = model.prepare(Y, day_range(T))
+    inputs = model.prepare(Y, dates_for(T, START))
     model.fit_mle(inputs, Y, rows=slice(0, n), l2=0.01, max_iter=30)
     np.testing.assert_allclose(model.interactions(), fits[0][1], atol=1e-6)
     mask = np.zeros(T, dtype=bool)
@@ -186,7 +161,7 @@ def test_generic_adamw_loop_can_train_it_through_forward():
     Y = k_per_day(rng, 400, 10, 3)
     for inhibition in (True, False):
         model = HawkesScorer(10, decays=[1.0, 7.0], inhibition=inhibition)
-        inputs = model.prepare(Y, day_range(400))
+        inputs = model.prepare(Y, dates_for(400, START))
         y = torch.from_numpy(Y.astype(np.float32))
         opt = torch.optim.AdamW(model.parameters(), lr=0.05)
         losses = []
@@ -203,7 +178,7 @@ def test_softmax_head_shapes_and_fit():
     rng = np.random.default_rng(6)
     Y = k_per_day(rng, 200, 10, 3)
     model = HawkesScorer(10, decays=[1.0, 7.0], head="softmax")
-    inputs = model.prepare(Y, day_range(200))
+    inputs = model.prepare(Y, dates_for(200, START))
     assert inputs.x.shape == (200, 20) and inputs.events == 3
     assert model(inputs.x[:7]).shape == (7, 10)
     info = model.fit_mle(inputs, Y, rows=np.arange(150), l2=0.1, max_iter=20)
@@ -217,7 +192,7 @@ def test_bad_arguments_are_refused():
         HawkesScorer(5, decays=[0.0])
     model = HawkesScorer(5)
     Y = k_per_day(np.random.default_rng(0), 20, 5, 2)
-    inputs = model.prepare(Y, day_range(20))
+    inputs = model.prepare(Y, dates_for(20, START))
     with pytest.raises(ValueError, match="shape"):
         model.fit_mle(inputs, Y[:10])
     with pytest.raises(ValueError, match="no training rows"):
@@ -233,4 +208,4 @@ def test_shipped_config_builds_a_39_part_scorer():
     assert model(torch.zeros(4, 39 * D)).shape == (4, 39)
     assert model.base_rates().shape == (39,) and model.interactions().shape == (D, 39, 39)
     Y = k_per_day(np.random.default_rng(0), 50, 39, 5)
-    assert model.score(model.prepare(Y, day_range(50)), 0, 50).shape == (50, 39)
+    assert model.score(model.prepare(Y, dates_for(50, START)), 0, 50).shape == (50, 39)

@@ -1,9 +1,11 @@
 """Features (core/models/features.py) and the logistic scorer (core/models/logistic.py): agreement
-with slow per-day reference loops, causality by perturbation, learning a planted pair
-effect, heads, and building from the shipped config."""
+with slow per-day reference loops, learning a planted pair effect, heads, and building from
+the shipped config. Causality, shapes and state round trip: test_scorer_contract.py."""
 import numpy as np
 import pytest
 import torch
+
+from helpers import dates_for, k_per_day
 
 from core.config import load_config
 from core.models.features import (
@@ -16,22 +18,13 @@ from core.models.logistic import LogisticScorer
 
 torch.set_num_threads(1)
 
-
-def k_per_day(rng, T, P, K):
-    """(T, P) bool with exactly K random parts a day."""
-    Y = np.zeros((T, P), dtype=bool)
-    np.put_along_axis(Y, np.argsort(rng.random((T, P)), axis=1)[:, :K], True, axis=1)
-    return Y
-
-
-def day_range(T, start="2001-03-05"):
-    return np.datetime64(start) + np.arange(T)
+START = "2001-03-05"  # the first day of every sequence here (weekdays follow from it)
 
 
 @pytest.fixture
 def small():
     rng = np.random.default_rng(7)
-    return k_per_day(rng, 120, 6, 2), day_range(120)
+    return k_per_day(rng, 120, 6, 2), dates_for(120, START)
 
 
 # --------------------------------------------------------------------------- slow references
@@ -143,31 +136,12 @@ def test_default_feature_count_for_39_parts():
     assert feature_count(39) == 2 * 39 + 4 * 39 + 3 * 39 + 7 + 39 == 397
 
 
-# --------------------------------------------------------------------------- causality
-
-@pytest.mark.parametrize("t", [1, 57, 150, 299])
-def test_logistic_prediction_for_day_t_ignores_days_from_t_on(t):
-    rng = np.random.default_rng(t)
-    T, P, K = 300, 10, 3
-    Y = k_per_day(rng, T, P, K)
-    dates = day_range(T)
-    torch.manual_seed(0)
-    model = LogisticScorer(P, frequency_windows=[3, 30, 90], ewma_halflives=[2.0, 30.0], recency_cap=20)
-    with torch.no_grad():
-        model.linear.weight.normal_(0, 1)           # every feature matters
-    before = model.score(model.prepare(Y, dates), 0, T)
-    Y2 = Y.copy()
-    Y2[t:] = k_per_day(rng, T - t, P, K)            # change every row >= t
-    assert (Y2[t:] != Y[t:]).any()
-    after = model.score(model.prepare(Y2, dates), 0, T)
-    assert torch.equal(before[:t + 1], after[:t + 1])        # days <= t: bit-identical
-    if t + 1 < T:
-        assert not torch.equal(before[t + 1:], after[t + 1:])  # so the test can fail
-
+# --------------------------------------------------------------------------- scoring
+# (causality by perturbation, for every learned scorer: test_scorer_contract.py)
 
 def test_score_reads_only_the_rows_it_scores():
     rng = np.random.default_rng(3)
-    Y, dates = k_per_day(rng, 200, 10, 3), day_range(200)
+    Y, dates = k_per_day(rng, 200, 10, 3), dates_for(200, START)
     model = LogisticScorer(10)
     inputs = model.prepare(Y, dates)
     full = model.score(inputs, 0, 200)
@@ -192,7 +166,7 @@ def test_learns_that_yesterday_a_lifts_b_today():
         rest = [p for p in rng.permutation(P) if p not in forced][:K - len(forced)]
         Y[t, forced + rest] = True
     model = LogisticScorer(P, features=["cooccurrence", "frequency"], frequency_windows=[30])
-    inputs = model.prepare(Y, day_range(T))
+    inputs = model.prepare(Y, dates_for(T, START))
     y = torch.from_numpy(Y.astype(np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.0)
     for _ in range(300):
@@ -211,7 +185,7 @@ def test_learns_that_yesterday_a_lifts_b_today():
 
 def test_softmax_head_shapes_and_probabilities():
     rng = np.random.default_rng(5)
-    Y, dates = k_per_day(rng, 60, 10, 3), day_range(60)
+    Y, dates = k_per_day(rng, 60, 10, 3), dates_for(60, START)
     model = LogisticScorer(10, head="softmax")
     inputs = model.prepare(Y, dates)
     assert inputs.events == 3 and inputs.wd.shape == (60,) and inputs.x.shape == (60, model.n_features)
@@ -233,7 +207,7 @@ def test_shipped_config_builds_a_39_part_scorer():
     assert model.n_features == 397
     assert model(torch.zeros(4, model.n_features)).shape == (4, 39)
     rng = np.random.default_rng(0)
-    Y, dates = k_per_day(rng, 50, 39, 5), day_range(50)
+    Y, dates = k_per_day(rng, 50, 39, 5), dates_for(50, START)
     inputs = model.prepare(Y, dates)
     assert inputs.events == 5 and model.score(inputs, 10, 50).shape == (40, 39)
     with pytest.raises(ValueError, match="shape"):
