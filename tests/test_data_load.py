@@ -8,6 +8,8 @@ import re
 import sys
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -270,20 +272,11 @@ def test_describe_uneven_days(tmp_path):
 
 
 # ----------------------------------------------------------------------------- parquet
-try:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-except ImportError:  # the parquet extra is optional
-    pa = pq = None
-needs_pyarrow = pytest.mark.skipif(pa is None, reason="pyarrow (the parquet extra) is not installed")
-
-
 def _parquet(path, columns: dict):
     pq.write_table(pa.table(columns), path)
     return path
 
 
-@needs_pyarrow
 @pytest.mark.parametrize("date_kind", ["date32", "timestamp", "string"])
 def test_parquet_round_trip_both_formats(tmp_path, date_kind):
     dates, Y = _random(T=40, seed=3)
@@ -301,7 +294,6 @@ def test_parquet_round_trip_both_formats(tmp_path, date_kind):
     assert a.sha256 == hashlib.sha256(draws.read_bytes()).hexdigest()
 
 
-@needs_pyarrow
 def test_parquet_bool_and_float_columns(tmp_path):
     dates, Y = _random(T=10, P=6, K=2, seed=4)
     f = _parquet(tmp_path / "m.parquet", {"date": pa.array(dates), **{f"part_{p + 1}": pa.array(Y[:, p]) for p in range(6)}})
@@ -311,7 +303,6 @@ def test_parquet_bool_and_float_columns(tmp_path):
     _same(load_dataset(f, parts=6), dates, Y)
 
 
-@needs_pyarrow
 def test_parquet_problems_name_the_row(tmp_path):
     d = pa.array(np.datetime64("2020-01-01") + np.arange(4))
     f = _parquet(tmp_path / "null.parquet", {"date": d, "e1": pa.array([1, 2, None, 4])})
@@ -344,7 +335,6 @@ def test_parquet_problems_name_the_row(tmp_path):
         load_dataset(f)
 
 
-@needs_pyarrow
 def test_parquet_without_pyarrow(tmp_path, monkeypatch):
     f = _parquet(tmp_path / "d.parquet", {"date": pa.array(["2020-01-01"]), "e1": pa.array([1])})
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow...` raise ImportError

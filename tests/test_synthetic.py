@@ -346,7 +346,8 @@ def test_write_formats(tmp_path, planted):
 
 
 def test_written_csv_matches_the_loader_and_its_writer(tmp_path):
-    load = pytest.importorskip("core.data.load")
+    from core.data import load
+
     syn = generate("planted", days=200, seed=8)
     out = write(tmp_path / "a.csv", syn)[0]
     ds = load.load_dataset(out, parts=39, events_per_day=5)
@@ -400,8 +401,9 @@ def test_documented_commands_regenerate_the_committed_files_byte_for_byte(tmp_pa
 
 def test_documented_synapse_commands_give_the_same_bytes(tmp_path):
     """The `synapse data generate` lines in the README (the CLI calls generate + write)."""
-    cli = pytest.importorskip("synapse_tui.cli")
     from typer.testing import CliRunner
+
+    from synapse_tui import cli
 
     text = (SAMPLE / "README.md").read_text(encoding="utf-8")
     cmds = [shlex.split(m) for m in re.findall(r"^synapse data generate .*$", text, re.M)]
