@@ -4,6 +4,7 @@ Two layers:
 - the real entry point in a subprocess (the installed `synapse` script next to
   sys.executable, else `python -m synapse_tui.cli`): exit codes, stdout/stderr format,
   files written; kept to about twenty calls, several shared through module fixtures;
+  these tests are marked `slow`;
 - the Typer app in-process through `typer.testing.CliRunner` for the whole bad-file
   corpus (43 files), whose expectations are read from `tests/data/bad/README.md`, the
   same table `tests/test_data_load.py` reads.
@@ -106,12 +107,14 @@ def _check_error(stderr: str, path: Path, line: int | None, fragment: str) -> No
 
 
 # ----------------------------------------------------------------------------- top level
+@pytest.mark.slow
 def test_version():
     p = synapse("--version")
     assert p.returncode == 0, p.stderr
     assert re.fullmatch(r"synapse \d+\.\d+(\.\d+)?\S*", p.stdout.strip()), p.stdout
 
 
+@pytest.mark.slow
 def test_help_mentions_the_commands():
     top = synapse("--help")
     assert top.returncode == 0, top.stderr
@@ -139,6 +142,7 @@ def test_validate_bad_file_in_process(name, opts, line, fragment):
     _check_error(r.stderr, path, line, fragment)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["id_zero.csv", "empty.csv", "wrong_event_count.csv"])
 def test_validate_bad_file_real_entry_point(name):
     """Through the installed script: exit code 2 and the exact stderr format.
@@ -192,6 +196,7 @@ def validate_text():
     return {path.name: synapse("data", "validate", path.relative_to(ROOT)) for path in (PARTS_DAILY, CONTROL)}
 
 
+@pytest.mark.slow
 def test_validate_good_samples(validate_text):
     for name, p in validate_text.items():
         assert p.returncode == 0, (name, p.stderr)
@@ -199,12 +204,14 @@ def test_validate_good_samples(validate_text):
         assert p.stderr == ""
 
 
+@pytest.mark.slow
 def test_validate_ok_is_one_line(validate_text):
     p = validate_text["parts_daily.csv"]
     assert p.stdout.count("\n") == 1, repr(p.stdout)
     assert "1995-01-02 .. 2025-02-12" in p.stdout, repr(p.stdout)
 
 
+@pytest.mark.slow
 def test_validate_json():
     p = synapse("data", "validate", PARTS_DAILY, "--json")
     assert p.returncode == 0, p.stderr
@@ -215,6 +222,7 @@ def test_validate_json():
     assert info["warnings"] == []
 
 
+@pytest.mark.slow
 def test_describe_json():
     before = snapshot(SAMPLES)
     p = synapse("data", "describe", PARTS_DAILY, "--json")
@@ -232,6 +240,7 @@ def test_describe_json():
     assert snapshot(SAMPLES) == before
 
 
+@pytest.mark.slow
 def test_validate_and_describe_write_nothing(tmp_path):
     """In a folder of its own (and as the cwd), reading leaves the listing as it was."""
     shutil.copy(PARTS_DAILY, tmp_path / "d.csv")
@@ -247,6 +256,7 @@ def test_validate_and_describe_write_nothing(tmp_path):
 
 
 # ----------------------------------------------------------------------------- generate
+@pytest.mark.slow
 def test_generate_refuse_overwrite_force_and_validate(tmp_path):
     args = ["data", "generate", "--kind", "planted", "--days", "60", "--parts", "12",
             "--per-day", "3", "--seed", "7", "--out", "gen.csv"]
@@ -297,6 +307,7 @@ def test_generate_refuses_when_only_the_truth_exists(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_generate_per_day_not_below_parts_exits_2_and_writes_nothing(tmp_path):
     p = synapse("data", "generate", "--kind", "uniform", "--days", "10", "--parts", "5", "--per-day", "5",
                 "--out", "x.csv", cwd=tmp_path)
@@ -365,6 +376,7 @@ def test_ok_line_names_the_file_verbatim(tmp_path):
 
 
 # ----------------------------------------------------------------------------- config
+@pytest.mark.slow
 def test_config_show_with_override():
     p = synapse("config", "show", "-c", "configs/gru.yaml", "-o", "model.hidden=64")
     assert p.returncode == 0, p.stderr
@@ -385,6 +397,7 @@ def test_config_show_json_and_data_shortcut():
     assert json.loads(plain.stdout)["hash"] != info["hash"]  # the data path is part of the hash
 
 
+@pytest.mark.slow
 def test_config_show_bad_override_suggests_the_key():
     p = synapse("config", "show", "-c", "configs/gru.yaml", "-o", "model.hiden=64")
     assert p.returncode == 2, (p.stdout, p.stderr)
@@ -395,6 +408,7 @@ def test_config_show_bad_override_suggests_the_key():
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_config_validate_shipped_configs():
     configs = sorted(CONFIGS.glob("*.yaml"))
     assert configs

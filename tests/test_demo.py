@@ -15,6 +15,7 @@ from helpers import ROOT
 
 from core.runs import RunDir, list_run_dirs, status_of
 
+pytestmark = pytest.mark.slow  # every test runs `synapse demo` and its two worker processes
 ARTIFACTS = ("config.yaml", "manifest.json", "events.jsonl", "metrics.csv", "predictions.npz", "calibration_curve.png",
              "tier_rates_vs_baseline.png", "training_log.md", "model_checkpoint.pt", "last.pt")
 

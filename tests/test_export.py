@@ -33,6 +33,7 @@ from core.export import (
 from core.runs import RunDir, read_events
 from core.train.run import run_train
 
+pytestmark = pytest.mark.slow  # tracing ONNX exports takes seconds each
 EXPORT_LENGTH = 8  # short: tracing a GRU/LSTM takes time in proportion to the length
 TINY = {
     "logistic": ["train.batch_size=64", "train.steps_per_epoch=3"],

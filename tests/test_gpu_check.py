@@ -25,6 +25,7 @@ def checked(tmp_path_factory):
     return rc, json.loads((tmp / "out" / "gpu_check.json").read_text()), (tmp / "out" / "gpu_check.md").read_text()
 
 
+@pytest.mark.slow
 def test_every_check_runs_and_passes_on_cpu(checked):
     rc, result, md = checked
     assert rc == 0 and result["ok"]
@@ -41,6 +42,7 @@ def test_every_check_runs_and_passes_on_cpu(checked):
     assert "| transformer_h200 | 2 |" in md and "all checks passed: True" in md
 
 
+@pytest.mark.slow
 def test_a_reload_that_disagrees_fails_the_check(checked, tmp_path):
     """Corrupt the probabilities the 'device' wrote: the CPU reload must notice."""
     import numpy as np

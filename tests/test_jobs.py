@@ -59,6 +59,7 @@ def _foreground(run, resume=False) -> int:
     return subprocess.run(worker_command(run, resume), capture_output=True, cwd=ROOT).returncode
 
 
+@pytest.mark.slow
 def test_sigkill_reads_lost_and_resume_finishes_like_an_uninterrupted_run(data, tmp_path):
     straight = _run(data, tmp_path / "a")
     assert _foreground(straight) == 0
@@ -95,6 +96,7 @@ def _foreground_resume_when_lost(run) -> int:
     return _foreground(run, resume=True)
 
 
+@pytest.mark.slow
 def test_sigterm_cancels_after_the_epoch_and_keeps_last_pt(data, tmp_path):
     run = _run(data, tmp_path)
     pid = start_detached(run)
@@ -115,6 +117,7 @@ def test_cancel_a_queued_run_marks_it_cancelled(data, tmp_path):
     assert cancel(run).status == "cancelled"
 
 
+@pytest.mark.slow
 def test_cli_detach_prints_the_run_id(data, tmp_path):
     r = subprocess.run([sys.executable, "-m", "synapse_tui.cli", "baselines", "--data", str(data),
                         "-o", "split.test_days=200", "-o", "split.val_days=200", "-o", "split.min_train_days=100",

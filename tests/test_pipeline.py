@@ -100,6 +100,7 @@ def test_predictions_hold_val_and_test_scores(small_run):
         assert np.all((p > 0) & (p < 1))
 
 
+@pytest.mark.slow
 def test_planted_sample_signal_baselines_beat_uniform(planted_report):
     vu = planted_report["versus_uniform"]
     # Recency sees the planted excitation/inhibition, frequency the planted base rates.
@@ -112,6 +113,7 @@ def test_planted_sample_signal_baselines_beat_uniform(planted_report):
     assert 0 < test["lift_capture"] < 1
 
 
+@pytest.mark.slow
 def test_uniform_control_nothing_beats_uniform_and_the_verdict_says_so(control_report):
     for name, comp in control_report["versus_uniform"].items():
         assert not comp["beats"], (name, comp)
@@ -205,6 +207,7 @@ def _synapse(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "synapse_tui.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_bad_input_exits_2_and_leaves_no_run_directory(tmp_path):
     runs = tmp_path / "runs"
     bad = ROOT / "tests" / "data" / "bad" / "part_twice.csv"
@@ -217,6 +220,7 @@ def test_bad_input_exits_2_and_leaves_no_run_directory(tmp_path):
     assert not runs.exists() or list_run_dirs(runs) == []
 
 
+@pytest.mark.slow
 def test_cli_baselines_and_eval_json(small_data, tmp_path):
     runs = tmp_path / "runs"
     r = _synapse("baselines", "--data", str(small_data), *sum((["-o", o] for o in SMALL), []),

@@ -100,6 +100,7 @@ def test_bad_requests_are_input_errors(baseline_run, tmp_path):
         predict(baseline_run, data=other)
 
 
+@pytest.mark.slow
 def test_cli_predict_json_and_errors(train_run):
     cmd = [sys.executable, "-m", "synapse_tui.cli", "predict", str(train_run.path)]
     r = subprocess.run([*cmd, "--json", "--target", "good-or-better:0.4"], capture_output=True, text=True, cwd=ROOT)
@@ -110,6 +111,7 @@ def test_cli_predict_json_and_errors(train_run):
     assert r.returncode == 2 and "TIER:LEVEL" in r.stderr
 
 
+@pytest.mark.slow
 def test_onnx_serving_matches_pytorch(train_run):
     from core.export import export_onnx
 

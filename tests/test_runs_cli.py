@@ -420,6 +420,7 @@ def real(tmp_path_factory):
     return root, a, b, c
 
 
+@pytest.mark.slow
 def test_real_runs_ls_show_compare(real):
     root, a, b, c = real
     lines = ok("ls", "--runs-dir", root).stdout.splitlines()

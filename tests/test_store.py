@@ -455,6 +455,7 @@ def _worker_entry(root, wid, barrier, q):
         q.put((wid, f"{type(exc).__name__}: {exc}"))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_no_row(tmp_path):
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(N_PROCS)

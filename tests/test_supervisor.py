@@ -52,6 +52,7 @@ def _wait(proc: subprocess.Popen, timeout: float) -> int:
         raise AssertionError(f"supervisor pid {proc.pid} still running after {timeout} s")
 
 
+@pytest.mark.slow
 def test_parallel_1_runs_one_at_a_time_oldest_first_and_a_second_supervisor_exits_at_once(data, tmp_path):
     root = tmp_path / "runs"
     runs = [submit(_cfg(data, f"tiny{i}"), root, "baselines") for i in range(3)]
@@ -84,6 +85,7 @@ def test_parallel_1_runs_one_at_a_time_oldest_first_and_a_second_supervisor_exit
     assert "holds" in log and "exiting" in log
 
 
+@pytest.mark.slow
 def test_an_idle_supervisor_exits_and_ensure_starts_a_new_one(tmp_path):
     root = tmp_path / "empty"
     t0 = time.monotonic()

@@ -114,6 +114,7 @@ def _overlap_max(intervals) -> int:
     return best
 
 
+@pytest.mark.slow
 def test_a_real_sweep_survives_ctrl_c_and_sweep_status_finishes_it_with_a_report(data, tmp_path):
     root = tmp_path / "runs"
     env = {**os.environ, "SYNAPSE_SUPERVISOR_GRACE": "1"}

@@ -15,6 +15,7 @@ from core.runs import read_events, status_of
 from core.train.run import run_train
 from core.train.loop import load_torch
 
+pytestmark = pytest.mark.slow  # every test is a real training run, or the CLI in a subprocess
 PLANTED = ROOT / "sample_data" / "parts_daily.csv"
 FAST = {
     "logistic": ["train.epochs=8", "train.patience=3"],
