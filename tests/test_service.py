@@ -103,6 +103,7 @@ def test_run_view_of_a_run_that_has_not_run_yet(world, tmp_path):
     assert view["epochs"] == [] and view["summary"] is None
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_follow_run_hands_on_events_then_the_final_status(world, tmp_path):
     _, data, *_ = world
     info = jobs.launch(load_config("baselines", overrides=SPLIT, data=str(data)), "baselines", tmp_path)
@@ -149,6 +150,7 @@ def test_cancel_a_queued_run_then_resume_refuses_nothing_to_resume(world, tmp_pa
         jobs.check_resumable(done)
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_workers_run_side_by_side_and_report_their_exit_codes(world, tmp_path):
     _, data, *_ = world
     cfg = load_config("baselines", overrides=SPLIT, data=str(data))
@@ -267,6 +269,7 @@ def test_service_modules_import_nothing_heavy():
 
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_sweeps_open_the_latest_and_refuse_what_is_not_there(world, tmp_path):
     from core.service import sweeps
 
