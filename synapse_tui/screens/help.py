@@ -1,0 +1,39 @@
+"""`?`: the keys of the screen underneath, built from the same bindings as the footer and palette."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", key_display="esc")]
+
+    def __init__(self, under: Screen) -> None:
+        super().__init__()
+        self.under = under
+
+    def compose(self) -> ComposeResult:
+        # screen_actions reads app.screen: this modal is not on top yet while composing
+        rows = []
+        for owner in (self.under, self.app):
+            for b in getattr(owner, "BINDINGS", []):
+                if b.description:
+                    rows.append((b.key_display or b.key, b.description))
+        seen, lines = set(), []
+        for key, desc in rows:
+            if desc in seen:
+                continue
+            seen.add(desc)
+            lines.append(f"  [b]{key:>12}[/b]  {desc}")
+        title = getattr(self.under, "HELP_TITLE", type(self.under).__name__)
+        with VerticalScroll(id="help-box"):
+            yield Static(f"[b]{title}[/b] — keys\n\n" + "\n".join(lines)
+                         + "\n\n  [dim]ctrl+p: every action by name · esc closes[/dim]", id="help-text")
+
+
+__all__ = ["HelpScreen"]
