@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from core.errors import InputError
+from synapse_tui.formatting import k_ranges  # noqa: F401  (the CLI modules import it from here)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -64,19 +65,3 @@ RunsDirOpt = Annotated[
 
 def progress(msg: str) -> None:
     tell(msg, "…", "dim")
-
-
-def k_ranges(ks: list[int]) -> str:
-    """[20, 21, 22, 25] -> '20-22,25'."""
-    out, start, prev = [], None, None
-    for k in sorted(ks):
-        if start is None:
-            start = prev = k
-        elif k == prev + 1:
-            prev = k
-        else:
-            out.append(f"{start}-{prev}" if prev > start else str(start))
-            start = prev = k
-    if start is not None:
-        out.append(f"{start}-{prev}" if prev > start else str(start))
-    return ",".join(out)

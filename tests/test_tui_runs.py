@@ -4,6 +4,10 @@ from core.runs import new_run_id
 from synapse_tui.app import SynapseApp
 
 
+def _keys(table: DataTable) -> list[str]:
+    return [row.key.value for row in table.ordered_rows]
+
+
 async def _settle(pilot, app, rows: int) -> DataTable:
     for _ in range(50):
         await pilot.pause(0.05)
@@ -23,7 +27,7 @@ async def test_lists_run_directories_newest_first(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         table = await _settle(pilot, app, 2)
         assert table.row_count == 2
-        assert [table.get_row_at(i)[0] for i in range(2)] == [newer.name, older.name]
+        assert _keys(table) == [newer.name, older.name]
         # A run appearing later shows up without a restart.
         (tmp_path / new_run_id("late")).mkdir()
         await pilot.press("r")

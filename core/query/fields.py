@@ -48,6 +48,7 @@ _FIELD_LIST = (
     Field("best_baseline", TEXT, "best baseline, chosen on validation", ("baseline",)),
     Field("calibration", TEXT, "calibration chosen for the primary", ("cal", "calibrator")),
     Field("epochs", NUMBER, "epochs trained (largest epoch number logged)", ("epoch",)),
+    Field("best_epoch", NUMBER, "the epoch of the best checkpoint (last improvement of the monitored metric)"),
     Field("best_val_loss", NUMBER, "lowest validation loss of any epoch", ("val_loss", "loss")),
     Field("val_brier", NUMBER, "validation Brier score of the primary"),
     Field("auc", NUMBER, "test macro ROC AUC", ("roc_auc",)),

@@ -41,6 +41,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("best_baseline", "TEXT"),
     ("calibration", "TEXT"),
     ("epochs", "INTEGER"),
+    ("max_epochs", "INTEGER"),  # the config's train.epochs: the bound of a learned run's progress
+    ("best_epoch", "INTEGER"),
     ("best_val_loss", "REAL"),
     ("val_brier", "REAL"),
     ("auc", "REAL"),
@@ -199,6 +201,10 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     row["best_val_loss"] = min(losses) if losses else None
     nums = [n for n in (_int(e.get("epoch")) for e in epochs) if n is not None]
     row["epochs"] = max(nums) if nums else None
+    improved = [n for n in (_int(e.get("epoch")) for e in epochs if e.get("improved")) if n is not None]
+    row["best_epoch"] = improved[-1] if improved else None
+    train_sec = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
+    row["max_epochs"] = _int(train_sec.get("epochs")) if job == "train" else None
 
     # model kind
     model_sec = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}

@@ -15,37 +15,11 @@ from rich.text import Text
 from core.runs import parse_ts
 from core.service.compare import MISSING, config_diff, good_per_k
 from synapse_tui.cliutil import console, k_ranges, say, tell
+from synapse_tui.formatting import ago as _ago, clock as _clock, num as _num
 from synapse_tui.theme import STATUS_STYLE
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _num(v, digits: int = 3, signed: bool = False) -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return "–"
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
-
-
-def _ago(seconds: float | None) -> str:
-    """12s, 5m, 3h, 2d, 6w, 2y."""
-    if seconds is None:
-        return "–"
-    s = max(0.0, seconds)
-    for unit, size in (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size * (2 if unit in ("y", "w") else 1):
-            return f"{int(s // size)}{unit}"
-    return f"{int(s)}s"
-
-
-def _clock(seconds: float | None) -> str:
-    """0:42, 12:34, 1:02:03."""
-    if seconds is None:
-        return "–"
-    s = int(round(max(0.0, seconds)))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 def _age(row: dict, now: datetime) -> float | None:

@@ -1,64 +1,490 @@
-"""The first screen: every run directory, newest first, refreshed in the background."""
+"""The home screen: every run, live, sortable, filterable; open, compare, cancel, resume, launch.
+
+The table is updated by row key: a refresh adds new runs, changes the cells that changed
+and removes runs that are gone; it never clears and re-adds (which would lose the cursor
+and cost a second at thousands of rows). Reading the index happens in a thread worker.
+"""
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Log, SelectionList, Static
 
-from core.runs import RunDirInfo, list_run_dirs, status_of
+from core.errors import InputError
+from core.runs import parse_ts
+from synapse_tui.formatting import clock, k_ranges, num
+from synapse_tui.theme import STATUS_STYLE
 
-REFRESH_SECONDS = 2.0
+REFRESH_SECONDS = 1.0
+MAX_COMPARE = 4
+QUERY_CHARS = set("<>=~!()")
+
+
+class Cell(Text):
+    """A table cell that sorts by its value, not by how it reads."""
+
+    def __init__(self, text: str, sort_key=None, style: str = "") -> None:
+        super().__init__(text, style=style, end="")
+        self.sort_key = sort_key
+
+
+def _missing_last(v, descending: bool):
+    # (is missing, value): missing values sort after every value in either direction
+    return (v is None) != descending, v if v is not None else 0
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    cell: Callable[[dict, datetime], Cell]
+    shown: bool = True
+
+
+def _status(r: dict, now: datetime) -> Cell:
+    s = r.get("status") or "?"
+    if r.get("job") is None and r.get("config_hash") is None and s == "queued":
+        return Cell("unreadable", "unreadable", "bold red")  # no manifest, no config: corrupt or half-made
+    attempt = r.get("attempt") or 0
+    return Cell(s + (f" #{attempt}" if attempt > 1 else ""), s, STATUS_STYLE.get(s, ""))
+
+
+def _started(r: dict, now: datetime) -> Cell:
+    # An absolute time (UTC), not "3m ago": a cell that changed every second would be redrawn
+    # on every refresh for every row.
+    t = parse_ts(r.get("started")) or parse_ts(r.get("created"))
+    return Cell(f"{t:%m-%d %H:%M}" if t else "–", r.get("started") or r.get("created"))
+
+
+def _epoch(r: dict, now: datetime) -> Cell:
+    e, best, top = r.get("epochs"), r.get("best_epoch"), r.get("max_epochs")
+    if e is None:
+        return Cell("–", None)
+    text = f"{e}" + (f"/{top}" if top and r.get("status") in ("running", "queued") else "")
+    return Cell(text + (f" ▲{best}" if best is not None else ""), e)
+
+
+def _number(key: str, digits: int, signed: bool = False) -> Callable[[dict, datetime], Cell]:
+    def cell(r: dict, now: datetime) -> Cell:
+        v = r.get(key)
+        return Cell(num(v, digits, signed), v)
+    return cell
+
+
+def _text(key: str) -> Callable[[dict, datetime], Cell]:
+    def cell(r: dict, now: datetime) -> Cell:
+        v = r.get(key)
+        return Cell(str(v) if v is not None else "–", v)
+    return cell
+
+
+def _good(r: dict, now: datetime) -> Cell:
+    v = r.get("best_good_or_better")
+    return Cell("–" if v is None else f"{v:.3f}@{r.get('best_k')}", v)
+
+
+def _beats(r: dict, now: datetime) -> Cell:
+    b = r.get("beats_reference")
+    if b is None:
+        return Cell("–", None)
+    at = r.get("beats_at") or []
+    return Cell(k_ranges(at) if b and at else ("yes" if b else "no"), len(at) if b else 0,
+                "green" if b else "")
+
+
+def _verdict(r: dict, now: datetime) -> Cell:
+    v = r.get("verdict")
+    return Cell(v or "–", v, "green" if v == "APPROVED" else ("red" if v else "dim"))
+
+
+def _duration(r: dict, now: datetime) -> Cell:
+    return Cell(clock(r.get("duration_s")), r.get("duration_s"))
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("status", "status", _status),
+    Column("name", "name", _text("name")),
+    Column("model", "model", _text("model")),
+    Column("host", "host", _text("host")),
+    Column("started", "started", _started),
+    Column("duration", "took", _duration),
+    Column("epoch", "epoch ▲best", _epoch),
+    Column("best_val_loss", "val loss", _number("best_val_loss", 4)),
+    Column("ece_after", "ECE", _number("ece_after", 3)),
+    Column("brier_skill", "B.skill", _number("brier_skill", 4, signed=True)),
+    Column("good", "good+@K", _good),
+    Column("beats", "beats", _beats),
+    Column("verdict", "verdict", _verdict),
+    Column("run_id", "run", _text("run_id")),
+    Column("device", "device", _text("device"), shown=False),
+    Column("auc", "AUC", _number("auc", 3), shown=False),
+    Column("lift_capture", "lift", _number("lift_capture", 2), shown=False),
+    Column("calibration", "calibration", _text("calibration"), shown=False),
+    Column("test_touches", "test×", _text("test_touches"), shown=False),
+)
+BY_KEY = {c.key: c for c in COLUMNS}
+
+
+def matches_text(row: dict, text: str) -> bool:
+    """The `/` filter without operators: a case-insensitive substring of id, name, model, status or host."""
+    text = text.lower()
+    return any(text in str(row.get(k) or "").lower() for k in ("run_id", "name", "model", "status", "host"))
+
+
+def is_expression(text: str) -> bool:
+    words = f" {text.lower()} "
+    return bool(QUERY_CHARS & set(text)) or any(w in words for w in (" and ", " or ", " not "))
 
 
 class RunsScreen(Screen):
-    BINDINGS = [("r", "refresh", "Refresh")]
+    HELP_TITLE = "Runs"
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort by column"),
+        Binding("space", "select", "Select", show=False),
+        Binding("C", "compare", "Compare selected", key_display="C"),
+        Binding("n", "launch", "Launch"),
+        Binding("x", "cancel", "Cancel run"),
+        Binding("R", "resume", "Resume run", key_display="R"),
+        Binding("c", "columns", "Columns"),
+        Binding("less_than_sign", "move_column(-1)", "Column left", show=False, key_display="<"),
+        Binding("greater_than_sign", "move_column(1)", "Column right", show=False, key_display=">"),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("d", "demo", "Run the demo", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
 
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
-        self.runs_dir = runs_dir
-        self._shown: list[str] = []
+        self.runs_dir = Path(runs_dir)
+        self.rows: dict[str, dict] = {}
+        self.selected: set[str] = set()
+        self.columns_shown = [c.key for c in COLUMNS if c.shown]
+        self.sort_key: str | None = None  # None: newest first
+        self.sort_descending = True
+        self.filter_text = ""
+        self.demo_running = False
+        self.last_refresh_s: float | None = None
 
+    # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="empty")
+        with Vertical(id="first-run"):
+            yield Static(id="empty")
+            yield Log(id="demo-log", max_lines=500)
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Input(placeholder="filter: text, or an expression like  ece<0.05 and model=gru   (esc clears)",
+                    id="filter")
+        yield Label("", id="filter-error")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        table.add_columns("run", "name", "status", "created (UTC)")
+        self._build_columns()
+        self.query_one("#filter", Input).display = False
+        self.query_one("#demo-log", Log).display = False
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
 
-    def action_refresh(self) -> None:
-        self.scan()
-
-    @work(thread=True, exclusive=True, group="scan")
-    def scan(self) -> None:
-        # Directory listing is I/O: keep it off the event loop.
-        runs = list_run_dirs(self.runs_dir)
-        statuses = {r.run_id: status_of(r.path) for r in runs}
-        self.app.call_from_thread(self.show, runs, statuses)
-
-    def show(self, runs: list[RunDirInfo], statuses: dict) -> None:
-        ids = [(r.run_id, statuses[r.run_id].status, statuses[r.run_id].attempt) for r in runs]
-        empty = self.query_one("#empty", Static)
-        empty.display = not runs
-        if not runs:
-            empty.update(
-                f"No runs in [b]{self.runs_dir}[/b] yet.\n\n"
-                "Start one from a shell, e.g. [b]synapse data describe sample_data/parts_daily.csv[/b]."
-            )
-        if ids == self._shown:
-            return
-        self._shown = ids
+    def _build_columns(self) -> None:
+        """(Re)build the columns (hide/show/reorder); rows are re-added from the rows we hold."""
         table = self.query_one("#runs", DataTable)
-        table.clear()
-        for r in runs:
-            st = statuses[r.run_id]
-            status = st.status + (f" (attempt {st.attempt})" if st.attempt > 1 else "")
-            table.add_row(r.run_id, r.name, status, f"{r.created:%Y-%m-%d %H:%M:%S}", key=r.run_id)
-        self.sub_title = f"{len(runs)} runs"
+        cursor_key = self._cursor_key()
+        table.clear(columns=True)
+        table.add_column(" ", key="sel", width=1)
+        for key in self.columns_shown:
+            table.add_column(BY_KEY[key].header, key=key)
+        now = datetime.now(timezone.utc)
+        for run_id, row in self.rows.items():
+            table.add_row(*self._cells(row, now), key=run_id)
+        self._order(cursor_key)
+
+    def _cells(self, row: dict, now: datetime) -> list[Cell]:
+        # The mark column also carries the default order: run ids start with their UTC creation time.
+        mark = Cell("●" if row["run_id"] in self.selected else " ", row["run_id"], "bold yellow")
+        return [mark, *(BY_KEY[k].cell(row, now) for k in self.columns_shown)]
+
+    # ------------------------------------------------------------------ refresh
+    def action_refresh(self) -> None:
+        self.load_rows(self.filter_text)
+
+    @work(thread=True, exclusive=True, group="runs-refresh")
+    def load_rows(self, filter_text: str) -> None:
+        from core.service.runs import list_runs
+
+        t0 = time.perf_counter()
+        error = None
+        where = filter_text if filter_text and is_expression(filter_text) else None
+        try:
+            rows = list_runs(self.runs_dir, where=where)
+        except InputError as exc:
+            rows, error = list_runs(self.runs_dir), str(exc)
+        if filter_text and where is None:
+            rows = [r for r in rows if matches_text(r, filter_text)]
+        self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0)
+
+    def apply_rows(self, rows: list[dict], error: str | None = None, seconds: float | None = None) -> None:
+        """Bring the table in line with `rows` by key: add, update changed cells, remove."""
+        table = self.query_one("#runs", DataTable)
+        self.last_refresh_s = seconds
+        self.query_one("#filter-error", Label).update(Text(error or "", style="red"))
+        now = datetime.now(timezone.utc)
+        cursor_key = self._cursor_key()
+        fresh = {r["run_id"]: r for r in rows}
+        changed_order = False
+        for run_id in [k for k in self.rows if k not in fresh]:
+            table.remove_row(run_id)
+            self.selected.discard(run_id)
+            changed_order = True
+        for run_id, row in fresh.items():
+            cells = self._cells(row, now)
+            if run_id not in self.rows:
+                table.add_row(*cells, key=run_id)
+                changed_order = True
+                continue
+            old = self._cells(self.rows[run_id], now)
+            for col, new_cell, old_cell in zip(["sel", *self.columns_shown], cells, old):
+                if new_cell.plain != old_cell.plain or new_cell.style != old_cell.style:
+                    table.update_cell(run_id, col, new_cell)
+                    if self.sort_key == col:
+                        changed_order = True
+        self.rows = fresh
+        if changed_order:
+            self._order(cursor_key)
+        self._show_empty(not fresh)
+        n = len(fresh)
+        self.sub_title = f"{n} run{'s' if n != 1 else ''}" + (f" · filter: {self.filter_text}" if self.filter_text else "") \
+            + (f" · {len(self.selected)} selected" if self.selected else "")
+
+    def _order(self, cursor_key: str | None) -> None:
+        table = self.query_one("#runs", DataTable)
+        if not self.rows:
+            return
+        if self.sort_key is None or self.sort_key not in self.columns_shown:
+            table.sort("sel", key=lambda c: c.sort_key, reverse=True)  # newest first
+        else:
+            desc = self.sort_descending
+            table.sort(self.sort_key, key=lambda c: _missing_last(c.sort_key, desc), reverse=desc)
+        if cursor_key is not None and cursor_key in self.rows:
+            table.move_cursor(row=table.get_row_index(cursor_key), animate=False)
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 — a cursor on a row just removed
+            return None
+
+    def _show_empty(self, empty: bool) -> None:
+        box = self.query_one("#first-run", Vertical)
+        box.display = empty or self.demo_running
+        self.query_one("#runs", DataTable).display = not empty
+        if empty and not self.demo_running:
+            where = self.runs_dir if self.runs_dir.exists() else f"{self.runs_dir} (it does not exist yet)"
+            self.query_one("#empty", Static).update(
+                f"No runs in [b]{where}[/b] yet.\n\n"
+                "Press [b]d[/b] to run the demo here (every baseline, a logistic model and a GRU on the bundled "
+                "sample; about half a minute), [b]n[/b] to launch a config, or start one from a shell:\n"
+                "  synapse train -c configs/gru.yaml --runs-dir " + str(self.runs_dir))
+
+    # ------------------------------------------------------------------ actions
+    def _current(self) -> str | None:
+        return self._cursor_key()
+
+    def action_open(self) -> None:
+        key = self._current()
+        if key is not None:
+            self.app.open_run(key)
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_run(event.row_key.value)
+
+    @on(DataTable.HeaderSelected, "#runs")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._sort_by(event.column_key.value)
+
+    def action_sort(self) -> None:
+        table = self.query_one("#runs", DataTable)
+        if not table.columns:
+            return
+        col = table.ordered_columns[min(table.cursor_column, len(table.ordered_columns) - 1)].key.value
+        self._sort_by(col if col != "sel" else (self.sort_key or "started"))
+
+    def _sort_by(self, key: str) -> None:
+        if key == "sel":
+            return
+        if self.sort_key == key:
+            self.sort_descending = not self.sort_descending
+        else:
+            self.sort_key, self.sort_descending = key, True
+        self._order(self._cursor_key())
+        self.notify(f"sorted by {BY_KEY[key].header} ({'descending' if self.sort_descending else 'ascending'})",
+                    timeout=2)
+
+    def action_select(self) -> None:
+        key = self._current()
+        if key is None:
+            return
+        self.selected.symmetric_difference_update({key})
+        table = self.query_one("#runs", DataTable)
+        table.update_cell(key, "sel", self._cells(self.rows[key], datetime.now(timezone.utc))[0])
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_compare(self) -> None:
+        ids = [k for k in self.rows if k in self.selected]
+        if not 2 <= len(ids) <= MAX_COMPARE:
+            self.notify(f"select 2 to {MAX_COMPARE} runs with space first ({len(ids)} selected)", severity="warning")
+            return
+        self.app.open_compare(sorted(ids))
+
+    def action_launch(self) -> None:
+        self.app.open_launch()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.filter_text
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.filter_text = event.value.strip()
+        self.query_one("#runs", DataTable).focus()
+        if not self.filter_text:
+            event.input.display = False
+        self.action_refresh()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if self.filter_text or box.display:
+            self.filter_text = ""
+            box.value = ""
+            box.display = False
+            self.query_one("#runs", DataTable).focus()
+            self.action_refresh()
+
+    def action_columns(self) -> None:
+        def chosen(keys: list[str] | None) -> None:
+            if keys:
+                self.columns_shown = [k for k in self.columns_shown if k in keys] + [k for k in keys if k not in self.columns_shown]
+                if self.sort_key not in self.columns_shown:
+                    self.sort_key = None
+                self._build_columns()
+        self.app.push_screen(ColumnsScreen(self.columns_shown), chosen)
+
+    def action_move_column(self, step: int) -> None:
+        table = self.query_one("#runs", DataTable)
+        i = table.cursor_column - 1  # the selection mark is column 0
+        if not 0 <= i < len(self.columns_shown) or not 0 <= i + step < len(self.columns_shown):
+            return
+        self.columns_shown[i], self.columns_shown[i + step] = self.columns_shown[i + step], self.columns_shown[i]
+        self._build_columns()
+        table.move_cursor(column=i + step + 1)
+
+    def action_cancel(self) -> None:
+        key = self._current()
+        if key is None:
+            return
+        self.app.push_screen(Confirm(f"Cancel run {key}?\nIt saves last.pt and ends cancelled (resumable)."),
+                             lambda yes: yes and self.run_job_action("cancel", key))
+
+    def action_resume(self) -> None:
+        key = self._current()
+        if key is None:
+            return
+        self.app.push_screen(Confirm(f"Resume run {key} from last.pt as a new attempt?"),
+                             lambda yes: yes and self.run_job_action("resume", key))
+
+    @work(thread=True, group="job-action")
+    def run_job_action(self, what: str, run_id: str) -> None:
+        from core.service import jobs
+        from core.service.runs import open_run
+
+        try:
+            rd = open_run(run_id, self.runs_dir)
+            out = jobs.cancel(rd) if what == "cancel" else jobs.resume_detached(rd)
+            msg = f"{run_id}: " + (out["message"] if what == "cancel" else f"attempt {out['attempt']} started")
+            self.app.call_from_thread(self.notify, msg)
+        except InputError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+        self.app.call_from_thread(self.action_refresh)
+
+    def action_demo(self) -> None:
+        if self.rows or self.demo_running:
+            return
+        self.demo_running = True
+        log = self.query_one("#demo-log", Log)
+        log.display = True
+        self.query_one("#empty", Static).update("Running the demo — its runs appear in the table as they start.")
+        self.run_demo()
+
+    @work(thread=True, group="demo")
+    def run_demo(self) -> None:
+        cmd = [sys.executable, "-m", "synapse_tui.cli", "demo", "--no-tui", "--runs-dir", str(self.runs_dir)]
+        log = self.query_one("#demo-log", Log)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                stdin=subprocess.DEVNULL)
+        for line in proc.stdout:
+            self.app.call_from_thread(log.write_line, line.rstrip())
+        rc = proc.wait()
+        self.demo_running = False
+        self.app.call_from_thread(self.notify, "demo finished" if rc == 0 else f"demo failed (exit {rc})",
+                                  severity="information" if rc == 0 else "error")
+        self.app.call_from_thread(self.action_refresh)
+
+
+class Confirm(ModalScreen[bool]):
+    """y / n."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(self.question)
+            yield Static("[b]y[/b] yes    [b]n[/b] no", classes="dim")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ColumnsScreen(ModalScreen[list]):
+    """Which columns to show (space toggles; enter applies). `<` and `>` on the table reorder."""
+
+    BINDINGS = [Binding("enter", "apply", "Apply"), Binding("escape", "dismiss_none", "Close")]
+
+    def __init__(self, shown: list[str]) -> None:
+        super().__init__()
+        self.shown = shown
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="columns-box"):
+            yield Static("[b]Columns[/b] — space toggles, enter applies, < > on the table move a column")
+            order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown]
+            yield SelectionList(*[(BY_KEY[k].header + f"  ({k})", k, k in self.shown) for k in order],
+                                id="columns")
+
+    def action_apply(self) -> None:
+        self.dismiss(list(self.query_one("#columns", SelectionList).selected))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
