@@ -79,11 +79,21 @@ class Workers:
 
     def lines(self) -> Iterator[tuple[int, str | None]]:
         """(worker index, line) until every worker's output has ended; None marks one ending."""
-        while self._open:
-            i, line = self._lines.get()
-            if line is None:
-                self._open -= 1
-            yield i, line
+        while (item := self.next_line()) is not None:
+            yield item
+
+    def next_line(self, timeout: float | None = None) -> tuple[int, str | None] | None:
+        """The next (worker index, line) — line None when that worker's output ended — or None
+        once every worker's output has ended. With `timeout`, (-1, None) when nothing came."""
+        if not self._open:
+            return None
+        try:
+            i, line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return -1, None
+        if line is None:
+            self._open -= 1
+        return i, line
 
     def stop(self) -> None:
         """Ask every worker to stop after its current epoch (each saves last.pt, ends cancelled)."""

@@ -154,24 +154,34 @@ def _follow_worker(run, resume: bool = False) -> None:
 
 def _follow_workers(runs: list, resume: bool = False) -> None:
     """Run each job in its own worker process, side by side, echoing their progress (prefixed
-    with the run's name when there are several); Ctrl-C asks them all to stop cleanly."""
+    with the run's name when there are several); Ctrl-C asks them all to stop cleanly, a
+    second Ctrl-C kills them."""
+    import signal
+
     workers = service.Workers(runs, resume=resume)
-    lines, interrupted = workers.lines(), False
-    while True:
-        try:
-            i, line = next(lines)
-        except StopIteration:
-            break
-        except KeyboardInterrupt:
-            if interrupted:
-                workers.kill()
+    interrupts = []
+    # A Ctrl-C is recorded, not raised: raised, it could land anywhere (in the middle of
+    # printing a line) and end the CLI before the workers have stopped and said so.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupts.append(signum))
+    try:
+        handled = 0
+        while True:
+            if len(interrupts) > handled:
+                handled = len(interrupts)
+                if handled == 1:
+                    tell("stopping after this epoch (Ctrl-C again to kill)", "…", "yellow")
+                    workers.stop()
+                else:
+                    workers.kill()
+                    break
+            item = workers.next_line(timeout=0.2)
+            if item is None:
                 break
-            interrupted = True
-            tell("stopping after this epoch (Ctrl-C again to kill)", "…", "yellow")
-            workers.stop()
-            continue
-        if line is not None:
-            tell(line if len(runs) == 1 else f"[{runs[i].name}] {line}", "…", "dim")
+            i, line = item
+            if line is not None:
+                tell(line if len(runs) == 1 else f"[{runs[i].name}] {line}", "…", "dim")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     codes = workers.wait()
     if service.EXIT_BAD_INPUT in codes:
         raise typer.Exit(EXIT_USAGE)

@@ -153,15 +153,14 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("s", "sort", "Sort by column"),
+        Binding("s", "sort", "Sort: next column"),
+        Binding("S", "sort_flip", "Sort: flip order", key_display="S", show=False),
         Binding("space", "select", "Select", show=False),
         Binding("C", "compare", "Compare selected", key_display="C"),
         Binding("n", "launch", "Launch"),
         Binding("x", "cancel", "Cancel run"),
         Binding("R", "resume", "Resume run", key_display="R"),
         Binding("c", "columns", "Columns"),
-        Binding("less_than_sign", "move_column(-1)", "Column left", show=False, key_display="<"),
-        Binding("greater_than_sign", "move_column(1)", "Column right", show=False, key_display=">"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("d", "demo", "Run the demo", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -264,9 +263,18 @@ class RunsScreen(Screen):
         if changed_order:
             self._order(cursor_key)
         self._show_empty(not fresh)
-        n = len(fresh)
-        self.sub_title = f"{n} run{'s' if n != 1 else ''}" + (f" · filter: {self.filter_text}" if self.filter_text else "") \
-            + (f" · {len(self.selected)} selected" if self.selected else "")
+        self._update_subtitle()
+
+    def _update_subtitle(self) -> None:
+        n = len(self.rows)
+        parts = [f"{n} run{'s' if n != 1 else ''}"]
+        if self.sort_key is not None:
+            parts.append(f"by {BY_KEY[self.sort_key].header} {'↓' if self.sort_descending else '↑'}")
+        if self.filter_text:
+            parts.append(f"filter: {self.filter_text}")
+        if self.selected:
+            parts.append(f"{len(self.selected)} selected")
+        self.sub_title = " · ".join(parts)
 
     def _order(self, cursor_key: str | None) -> None:
         table = self.query_one("#runs", DataTable)
@@ -319,11 +327,22 @@ class RunsScreen(Screen):
         self._sort_by(event.column_key.value)
 
     def action_sort(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        if not table.columns:
-            return
-        col = table.ordered_columns[min(table.cursor_column, len(table.ordered_columns) - 1)].key.value
-        self._sort_by(col if col != "sel" else (self.sort_key or "started"))
+        """The next shown column (the table's cursor selects rows, so `s` walks the columns)."""
+        cols = self.columns_shown
+        nxt = cols[0] if self.sort_key not in cols else cols[(cols.index(self.sort_key) + 1) % len(cols)]
+        self.sort_key, self.sort_descending = nxt, True
+        self._order(self._cursor_key())
+        self._say_sort()
+
+    def action_sort_flip(self) -> None:
+        if self.sort_key is None:
+            self.sort_key = "started"
+        self.sort_descending = not self.sort_descending
+        self._order(self._cursor_key())
+        self._say_sort()
+
+    def _say_sort(self) -> None:
+        self._update_subtitle()
 
     def _sort_by(self, key: str) -> None:
         if key == "sel":
@@ -333,8 +352,7 @@ class RunsScreen(Screen):
         else:
             self.sort_key, self.sort_descending = key, True
         self._order(self._cursor_key())
-        self.notify(f"sorted by {BY_KEY[key].header} ({'descending' if self.sort_descending else 'ascending'})",
-                    timeout=2)
+        self._say_sort()
 
     def action_select(self) -> None:
         key = self._current()
@@ -345,6 +363,7 @@ class RunsScreen(Screen):
         table.update_cell(key, "sel", self._cells(self.rows[key], datetime.now(timezone.utc))[0])
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
+        self._update_subtitle()
 
     def action_compare(self) -> None:
         ids = [k for k in self.rows if k in self.selected]
@@ -382,20 +401,11 @@ class RunsScreen(Screen):
     def action_columns(self) -> None:
         def chosen(keys: list[str] | None) -> None:
             if keys:
-                self.columns_shown = [k for k in self.columns_shown if k in keys] + [k for k in keys if k not in self.columns_shown]
+                self.columns_shown = keys
                 if self.sort_key not in self.columns_shown:
                     self.sort_key = None
                 self._build_columns()
         self.app.push_screen(ColumnsScreen(self.columns_shown), chosen)
-
-    def action_move_column(self, step: int) -> None:
-        table = self.query_one("#runs", DataTable)
-        i = table.cursor_column - 1  # the selection mark is column 0
-        if not 0 <= i < len(self.columns_shown) or not 0 <= i + step < len(self.columns_shown):
-            return
-        self.columns_shown[i], self.columns_shown[i + step] = self.columns_shown[i + step], self.columns_shown[i]
-        self._build_columns()
-        table.move_cursor(column=i + step + 1)
 
     def action_cancel(self) -> None:
         key = self._current()
@@ -468,9 +478,14 @@ class Confirm(ModalScreen[bool]):
 
 
 class ColumnsScreen(ModalScreen[list]):
-    """Which columns to show (space toggles; enter applies). `<` and `>` on the table reorder."""
+    """Which columns to show, in which order: space toggles, [ and ] move one, enter applies."""
 
-    BINDINGS = [Binding("enter", "apply", "Apply"), Binding("escape", "dismiss_none", "Close")]
+    BINDINGS = [
+        Binding("enter", "apply", "Apply"),
+        Binding("escape", "dismiss_none", "Close"),
+        Binding("left_square_bracket", "move(-1)", "Move up", key_display="["),
+        Binding("right_square_bracket", "move(1)", "Move down", key_display="]"),
+    ]
 
     def __init__(self, shown: list[str]) -> None:
         super().__init__()
@@ -478,13 +493,27 @@ class ColumnsScreen(ModalScreen[list]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="columns-box"):
-            yield Static("[b]Columns[/b] — space toggles, enter applies, < > on the table move a column")
-            order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown]
-            yield SelectionList(*[(BY_KEY[k].header + f"  ({k})", k, k in self.shown) for k in order],
-                                id="columns")
+            yield Static("[b]Columns[/b] — space shows/hides, \\[ and ] move, enter applies")
+            self.order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown]
+            yield SelectionList(*self._options(set(self.shown)), id="columns")
+
+    def _options(self, on: set[str]) -> list[tuple[str, str, bool]]:
+        return [(BY_KEY[k].header + f"  ({k})", k, k in on) for k in self.order]
+
+    def action_move(self, step: int) -> None:
+        sl = self.query_one("#columns", SelectionList)
+        i = sl.highlighted
+        if i is None or not 0 <= i + step < len(self.order):
+            return
+        on = set(sl.selected)
+        self.order[i], self.order[i + step] = self.order[i + step], self.order[i]
+        sl.clear_options()
+        sl.add_options(self._options(on))
+        sl.highlighted = i + step
 
     def action_apply(self) -> None:
-        self.dismiss(list(self.query_one("#columns", SelectionList).selected))
+        on = set(self.query_one("#columns", SelectionList).selected)
+        self.dismiss([k for k in self.order if k in on])
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
