@@ -232,10 +232,13 @@ class RunsScreen(Screen):
             rows, error = list_runs(self.runs_dir), str(exc)
         if filter_text and where is None:
             rows = [r for r in rows if matches_text(r, filter_text)]
-        self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0)
+        self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0, filter_text)
 
-    def apply_rows(self, rows: list[dict], error: str | None = None, seconds: float | None = None) -> None:
+    def apply_rows(self, rows: list[dict], error: str | None = None, seconds: float | None = None,
+                   filter_text: str | None = None) -> None:
         """Bring the table in line with `rows` by key: add, update changed cells, remove."""
+        if filter_text is not None and filter_text != self.filter_text:
+            return  # read under a filter since replaced: the next refresh brings the right rows
         table = self.query_one("#runs", DataTable)
         self.last_refresh_s = seconds
         self.query_one("#filter-error", Label).update(Text(error or "", style="red"))
@@ -481,7 +484,7 @@ class ColumnsScreen(ModalScreen[list]):
     """Which columns to show, in which order: space toggles, [ and ] move one, enter applies."""
 
     BINDINGS = [
-        Binding("enter", "apply", "Apply"),
+        Binding("enter", "apply", "Apply", priority=True),
         Binding("escape", "dismiss_none", "Close"),
         Binding("left_square_bracket", "move(-1)", "Move up", key_display="["),
         Binding("right_square_bracket", "move(1)", "Move down", key_display="]"),
