@@ -80,6 +80,9 @@ CASES = {
     "onnx_transformer": _lazy("benchmarks.bench_onnx", "case_onnx_transformer_context"),
     "onnx_transformer_step": _lazy("benchmarks.bench_onnx", "case_onnx_transformer_step"),
     "demo": _lazy("benchmarks.bench_training", "case_demo"),
+    "tui_first_screen": _lazy("benchmarks.bench_tui", "case_first_screen"),
+    "tui_keypress": _lazy("benchmarks.bench_tui", "case_keypress"),
+    "tui_sort_filter": _lazy("benchmarks.bench_tui", "case_sort_filter"),
 }
 
 

@@ -251,12 +251,15 @@ class RunsScreen(Screen):
             self.selected.discard(run_id)
             changed_order = True
         for run_id, row in fresh.items():
+            before = self.rows.get(run_id)
+            if before == row:
+                continue  # the common case: nothing about this run changed since the last refresh
             cells = self._cells(row, now)
-            if run_id not in self.rows:
+            if before is None:
                 table.add_row(*cells, key=run_id)
                 changed_order = True
                 continue
-            old = self._cells(self.rows[run_id], now)
+            old = self._cells(before, now)
             for col, new_cell, old_cell in zip(["sel", *self.columns_shown], cells, old):
                 if new_cell.plain != old_cell.plain or new_cell.style != old_cell.style:
                     table.update_cell(run_id, col, new_cell)

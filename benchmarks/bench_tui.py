@@ -1,0 +1,158 @@
+"""The dashboard's budgets (docs/ARCHITECTURE.md, "Budgets"), measured headless:
+
+- first screen with 200 runs on disk: a fresh process, from start to a filled table (< 1.5 s);
+- a key press handled while 4 runs stream an epoch every 50 ms each (p95 < 100 ms);
+- sorting and filtering 500 runs (< 200 ms).
+
+Runs on disk are copies of one real baselines run under new run ids (made once, ~3 s).
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.harness import Case
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_runs(n: int, *, stream: int = 0) -> tuple[Path, list[Path]]:
+    """`n` finished runs (copies of one real baselines run) plus `stream` queued ones."""
+    from core.config import load_config
+    from core.data import synthetic
+    from core.service import jobs
+    from core.train.run import run_baselines
+
+    base = Path(tempfile.mkdtemp(prefix="synapse-bench-tui-"))
+    data = base / "d.csv"
+    synthetic.write(data, synthetic.generate("planted", days=900, seed=5))
+    split = ["split.test_days=200", "split.val_days=200"]
+    src = run_baselines(load_config("baselines", overrides=split, data=str(data)), base / "src")
+    root = base / "runs"
+    root.mkdir()
+    for i in range(n):
+        shutil.copytree(src.path, root / f"2026{(i // 28) % 12 + 1:02d}{i % 28 + 1:02d}-{i % 24:02d}0000-bench{i}-{i:04x}",
+                        ignore=shutil.ignore_patterns("*.npz", "*.png", "*.pt"))
+    cfg = load_config("baselines", overrides=split, data=str(data))
+    streams = [jobs.create_job(cfg, "baselines", root).path for _ in range(stream)]
+    return root, streams
+
+
+_FIRST_SCREEN = """
+import asyncio, sys, time
+t0 = time.perf_counter()
+from synapse_tui.app import SynapseApp
+
+async def main():
+    app = SynapseApp(sys.argv[1])
+    async with app.run_test(size=(160, 48)) as pilot:
+        while True:
+            table = app.screen.query("#runs")
+            if table and table.first().row_count >= int(sys.argv[2]):
+                break
+            await pilot.pause(0.005)
+        print(time.perf_counter() - t0)
+
+asyncio.run(main())
+"""
+
+
+def case_first_screen() -> Case:
+    root, _ = make_runs(200)
+
+    def once() -> None:
+        (root / "index.sqlite").unlink(missing_ok=True)  # a cold index: the slow first time
+        subprocess.run([sys.executable, "-c", _FIRST_SCREEN, str(root), "200"], check=True, capture_output=True,
+                       cwd=ROOT)
+
+    return Case("dashboard first screen, 200 runs (fresh process, cold index)", once, budget_s=1.5, repeat=5)
+
+
+def _stream_epochs(paths: list[Path], stop: threading.Event) -> None:
+    from core.runs import RunDir
+
+    writers = []
+    for p in paths:
+        w = RunDir(p).event_writer()
+        w.run_started(p.name, "bench", "cpu", 1)
+        writers.append(w)
+    epoch = 0
+    while not stop.is_set():
+        epoch += 1
+        for w in writers:
+            w.epoch(epoch, 0.4 - epoch * 1e-5, 0.41, 1e-3, 0.05)
+        time.sleep(0.05)
+    for w in writers:
+        w.close()
+
+
+def measure_keypress() -> list[float]:
+    from synapse_tui.app import SynapseApp
+
+    root, streams = make_runs(100, stream=4)
+    stop = threading.Event()
+    feeder = threading.Thread(target=_stream_epochs, args=(streams, stop), daemon=True)
+    times: list[float] = []
+
+    async def main() -> None:
+        app = SynapseApp(root)
+        async with app.run_test(size=(160, 48)) as pilot:
+            while app.screen.query_one("#runs").row_count < 104:
+                await pilot.pause(0.01)
+            feeder.start()
+            await pilot.pause(1.0)
+            for i in range(60):
+                t0 = time.perf_counter()
+                await pilot.press("down" if i % 20 < 10 else "up")
+                times.append(time.perf_counter() - t0)
+                await pilot.pause(0.03)
+
+    try:
+        asyncio.run(main())
+    finally:
+        stop.set()
+    return times
+
+
+def case_keypress() -> Case:
+    return Case("dashboard key press while 4 runs stream epochs (each press)", lambda: None, budget_s=0.1,
+                measure=measure_keypress, note="p95 is the budgeted number")
+
+
+def measure_sort_filter() -> list[float]:
+    from synapse_tui.app import SynapseApp
+
+    root, _ = make_runs(500)
+    times: list[float] = []
+
+    async def main() -> None:
+        app = SynapseApp(root)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            while screen.query_one("#runs").row_count < 500:
+                await pilot.pause(0.01)
+            rows = list(screen.rows.values())
+            for i in range(6):
+                t0 = time.perf_counter()
+                await pilot.press("s")  # sort by the next column
+                times.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                screen.filter_text = "bench1" if i % 2 == 0 else ""
+                kept = [r for r in rows if "bench1" in r["run_id"]] if i % 2 == 0 else rows
+                screen.apply_rows(kept, filter_text=screen.filter_text)
+                await pilot.pause(0)
+                times.append(time.perf_counter() - t0)
+
+    asyncio.run(main())
+    return times
+
+
+def case_sort_filter() -> Case:
+    return Case("dashboard sort or filter of 500 runs (each operation)", lambda: None, budget_s=0.2,
+                measure=measure_sort_filter)
