@@ -19,8 +19,17 @@ from typing import Any, Sequence
 
 from core.errors import InputError
 
+BUNDLED_DATA = "sample_data/parts_daily.csv"  # what the shipped configs name
 PREVIEW_MAX_BYTES = 256 * 1024
 MAX_OVERRIDE_RETRIES = 20  # bad override lines reported one after another before giving up
+
+
+def default_data() -> str:
+    """The bundled sample as a path that works from here: as the configs name it when the
+    current directory holds it (the project root), else the project's own file."""
+    from core.data import resolve_data_path
+
+    return str(resolve_data_path(BUNDLED_DATA))
 
 
 def job_of_kind(kind: Any) -> str | None:
@@ -256,4 +265,4 @@ def validate(config: str | os.PathLike, data: str | os.PathLike | None = None, o
     return out
 
 
-__all__ = ["job_of_kind", "list_configs", "preview", "validate"]
+__all__ = ["BUNDLED_DATA", "default_data", "job_of_kind", "list_configs", "preview", "validate"]
