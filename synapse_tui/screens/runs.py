@@ -135,6 +135,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("test_touches", "test×", _text("test_touches"), shown=False),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
+# Under WIDE columns of terminal the default set drops what matters least (a chosen set stays).
+WIDE = 140
+NARROW_HIDDEN = ("name", "host", "started", "best_val_loss", "beats")
 
 
 def matches_text(row: dict, text: str) -> bool:
@@ -172,6 +175,7 @@ class RunsScreen(Screen):
         self.rows: dict[str, dict] = {}
         self.selected: set[str] = set()
         self.columns_shown = [c.key for c in COLUMNS if c.shown]
+        self.columns_chosen = False  # True once the user picks columns: then width changes nothing
         self.sort_key: str | None = None  # None: newest first
         self.sort_descending = True
         self.filter_text = ""
@@ -190,7 +194,20 @@ class RunsScreen(Screen):
         yield Label("", id="filter-error")
         yield Footer()
 
+    def _default_columns(self, width: int) -> list[str]:
+        keys = [c.key for c in COLUMNS if c.shown]
+        return keys if width >= WIDE else [k for k in keys if k not in NARROW_HIDDEN]
+
+    def on_resize(self, event) -> None:
+        if self.columns_chosen:
+            return
+        wanted = self._default_columns(event.size.width)
+        if wanted != self.columns_shown:
+            self.columns_shown = wanted
+            self._build_columns()
+
     def on_mount(self) -> None:
+        self.columns_shown = self._default_columns(self.app.size.width)
         self._build_columns()
         self.query_one("#filter", Input).display = False
         self.query_one("#demo-log", Log).display = False
@@ -211,8 +228,10 @@ class RunsScreen(Screen):
         self._order(cursor_key)
 
     def _cells(self, row: dict, now: datetime) -> list[Cell]:
-        # The mark column also carries the default order: run ids start with their UTC creation time.
-        mark = Cell("●" if row["run_id"] in self.selected else " ", row["run_id"], "bold yellow")
+        # The mark column also carries the default order, newest first: the creation time to
+        # the microsecond (run ids give only the second), then the id.
+        mark = Cell("●" if row["run_id"] in self.selected else " ", (row.get("created") or "", row["run_id"]),
+                    "bold yellow")
         return [mark, *(BY_KEY[k].cell(row, now) for k in self.columns_shown)]
 
     # ------------------------------------------------------------------ refresh
@@ -407,7 +426,7 @@ class RunsScreen(Screen):
     def action_columns(self) -> None:
         def chosen(keys: list[str] | None) -> None:
             if keys:
-                self.columns_shown = keys
+                self.columns_shown, self.columns_chosen = keys, True
                 if self.sort_key not in self.columns_shown:
                     self.sort_key = None
                 self._build_columns()
