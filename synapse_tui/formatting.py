@@ -44,3 +44,8 @@ def k_ranges(ks: list[int]) -> str:
     if start is not None:
         out.append(f"{start}-{prev}" if prev > start else str(start))
     return ",".join(out)
+
+
+# What the dashboard draws with when the terminal cannot show Unicode (an SSH session with a
+# C locale): each glyph it uses, as ASCII.
+ASCII_GLYPHS = str.maketrans({"–": "-", "▲": "^", "●": "*", "↓": "v", "↑": "^", "→": "->", "×": "x", "…": "..."})

@@ -215,3 +215,14 @@ async def test_a_missing_runs_dir_offers_the_demo(tmp_path):
         text = str(app.screen.query_one("#empty", Static).render())
         assert "does not exist yet" in text and "Press d to run the demo" in text.replace("\n", " ")
         assert not _table(app).display
+
+
+async def test_ascii_mode_draws_no_unicode_glyphs(world, tmp_path):
+    root, *_ = _copy(world, tmp_path)
+    app = SynapseApp(root, ascii_plots=True)
+    async with app.run_test(size=(200, 50)) as pilot:
+        assert await _until(pilot, lambda: _table(app).row_count == 3)
+        await pilot.press("space")
+        text = "".join(c.plain for key in _keys(_table(app)) for c in _table(app).get_row(key))
+        assert "^" in text and "*" in text  # the best-epoch mark and the selection, in ASCII
+        assert not any(ord(ch) > 127 for ch in text), text

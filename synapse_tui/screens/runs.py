@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Select
 
 from core.errors import InputError
 from core.runs import parse_ts
-from synapse_tui.formatting import clock, k_ranges, num
+from synapse_tui.formatting import ASCII_GLYPHS, clock, k_ranges, num
 from synapse_tui.theme import STATUS_STYLE
 
 REFRESH_SECONDS = 1.0
@@ -232,7 +232,11 @@ class RunsScreen(Screen):
         # the microsecond (run ids give only the second), then the id.
         mark = Cell("●" if row["run_id"] in self.selected else " ", (row.get("created") or "", row["run_id"]),
                     "bold yellow")
-        return [mark, *(BY_KEY[k].cell(row, now) for k in self.columns_shown)]
+        cells = [mark, *(BY_KEY[k].cell(row, now) for k in self.columns_shown)]
+        if getattr(self.app, "ascii_plots", False):
+            for c in cells:
+                c.plain = c.plain.translate(ASCII_GLYPHS)
+        return cells
 
     # ------------------------------------------------------------------ refresh
     def action_refresh(self) -> None:
