@@ -126,6 +126,7 @@ async def test_new_runs_and_status_changes_arrive_without_a_key_and_keep_the_cur
         jobs.cancel(new)
         assert await _until(pilot, lambda: status() == "cancelled")
         assert table.row_count == 4 and app.screen._cursor_key() == b
+        assert table.columns["status"].content_width >= len("cancelled")  # a longer value widens its column
         shutil.rmtree(new.path)  # deleted while shown
         assert await _until(pilot, lambda: table.row_count == 3)
         assert new.run_id not in app.screen.rows

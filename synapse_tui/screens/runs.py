@@ -285,7 +285,7 @@ class RunsScreen(Screen):
             old = self._cells(before, now)
             for col, new_cell, old_cell in zip(["sel", *self.columns_shown], cells, old):
                 if new_cell.plain != old_cell.plain or new_cell.style != old_cell.style:
-                    table.update_cell(run_id, col, new_cell)
+                    table.update_cell(run_id, col, new_cell, update_width=True)
                     if self.sort_key == col:
                         changed_order = True
         self.rows = fresh
