@@ -108,11 +108,11 @@ class CompareScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("p", "paired", "Paired test (records a test touch)"),
-        Binding("t", "toggle_train", "Train loss too"),
+        Binding("t", "toggle_train", "Show/hide the train loss"),
         Binding("r", "refresh", "Refresh", show=False),
-        Binding("1", "tab('curves')", "Curves", show=False),
-        Binding("2", "tab('metrics')", "Metrics", show=False),
-        Binding("3", "tab('config')", "Config diff", show=False),
+        Binding("1", "tab('curves')", "Curves tab", show=False),
+        Binding("2", "tab('metrics')", "Metrics tab", show=False),
+        Binding("3", "tab('config')", "Config diff tab", show=False),
         Binding("4", "tab('paired')", "Paired test tab", show=False),
     ]
 

@@ -47,10 +47,10 @@ class LaunchScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+s", "launch", "Launch"),
-        Binding("ctrl+r", "toggle_preview", "File/resolved preview"),
-        Binding("ctrl+l", "focus('configs')", "Config list", show=False),
-        Binding("ctrl+o", "focus('overrides')", "Overrides", show=False),
-        Binding("ctrl+g", "focus('grid')", "Sweep grid", show=False),
+        Binding("ctrl+r", "toggle_preview", "Preview: file or resolved"),
+        Binding("ctrl+l", "focus('configs')", "Focus the config list", show=False),
+        Binding("ctrl+o", "focus('overrides')", "Focus the overrides", show=False),
+        Binding("ctrl+g", "focus('grid')", "Focus the sweep grid", show=False),
     ]
 
     def __init__(self, runs_dir: Path) -> None:
@@ -136,7 +136,7 @@ class LaunchScreen(Screen):
 
     @on(OptionList.OptionSelected, "#configs")
     def _config_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#data", Input).focus()
+        self.set_focus(self.query_one("#data", Input))
 
     @work(thread=True, exclusive=True, group="launch-preview")
     def load_preview(self, path: str) -> None:
@@ -344,7 +344,7 @@ class LaunchScreen(Screen):
             self.dismiss(None)
 
     def action_focus(self, widget_id: str) -> None:
-        self.query_one(f"#{widget_id}").focus()
+        self.set_focus(self.query_one(f"#{widget_id}"))  # at once: keys already typed after it land there
 
 
 __all__ = ["LaunchScreen"]
