@@ -214,7 +214,7 @@ async def test_a_missing_runs_dir_offers_the_demo(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.3)
         text = str(app.screen.query_one("#empty", Static).render())
-        assert "does not exist yet" in text and "Press d to run the demo" in text.replace("\n", " ")
+        assert "yet (the directory does not exist)" in text and "Press d to run the demo" in text.replace("\n", " ")
         assert not _table(app).display
 
 

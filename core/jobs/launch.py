@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from core.errors import InputError
@@ -30,6 +31,8 @@ def start_detached(run: RunDir, resume: bool = False) -> int:
     proc = subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True, env=_env())
     log.close()
+    # Reap it when it ends: a long-lived caller (the dashboard) would otherwise keep a zombie.
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
     return proc.pid
 
 

@@ -331,9 +331,9 @@ class RunsScreen(Screen):
         box.display = empty or self.demo_running
         self.query_one("#runs", DataTable).display = not empty
         if empty and not self.demo_running:
-            where = self.runs_dir if self.runs_dir.exists() else f"{self.runs_dir} (it does not exist yet)"
+            yet = "yet" if self.runs_dir.exists() else "yet (the directory does not exist)"
             self.query_one("#empty", Static).update(
-                f"No runs in [b]{where}[/b] yet.\n\n"
+                f"No runs in [b]{self.runs_dir}[/b] {yet}.\n\n"
                 "Press [b]d[/b] to run the demo here (every baseline, a logistic model and a GRU on the bundled "
                 "sample; about half a minute), [b]n[/b] to launch a config, or start one from a shell:\n"
                 "  synapse train -c configs/gru.yaml --runs-dir " + str(self.runs_dir))
