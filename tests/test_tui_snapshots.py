@@ -4,6 +4,8 @@ A snapshot that differs fails with the path of the new SVG beside the stored one
 both in a browser and, if the change is meant, rerun with SYNAPSE_UPDATE_SNAPSHOTS=1.
 """
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,13 @@ UPDATE = os.environ.get("SYNAPSE_UPDATE_SNAPSHOTS") == "1"
 
 
 @pytest.fixture(scope="module")
-def fixed_runs(tmp_path_factory, synthetic_csv):
-    root = tmp_path_factory.mktemp("snap") / "runs"
+def fixed_runs(synthetic_csv):
+    # A fixed path too: the launch screen shows where it launches into.
+    root = Path(tempfile.gettempdir()) / "synapse-snapshots" / "runs"
+    shutil.rmtree(root.parent, ignore_errors=True)
     make_fixture_runs(root, synthetic_csv("planted", days=900, seed=5))
-    return root
+    yield root
+    shutil.rmtree(root.parent, ignore_errors=True)
 
 
 def _check(name: str, svg: str, tmp_path: Path) -> None:
@@ -69,3 +74,44 @@ async def test_help_screen(fixed_runs, tmp_path):
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         _check("help_80x24", app.export_screenshot(), tmp_path)
+
+
+async def _screen_settled(app, pilot) -> None:
+    for _ in range(3):
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("tab", ["curves", "metrics"])
+async def test_compare_screen(fixed_runs, size, tab, tmp_path):
+    from textual.widgets import TabbedContent
+
+    from synapse_tui.screens.compare import CompareScreen
+
+    app = SynapseApp(fixed_runs, ascii_plots=False)
+    async with app.run_test(size=size) as pilot:
+        await _settled(app, pilot, 4)
+        app.push_screen(CompareScreen(fixed_runs, ["20260101-120000-baselines-aaaa", "20260102-120000-recency-bbbb"]))
+        await _screen_settled(app, pilot)
+        app.screen.query_one("#tabs", TabbedContent).active = tab
+        await _screen_settled(app, pilot)
+        _check(f"compare_{tab}_{size[0]}x{size[1]}", app.export_screenshot(), tmp_path)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+async def test_launch_screen(fixed_runs, size, tmp_path):
+    from textual.widgets import Input
+
+    from synapse_tui.screens.launch import LaunchScreen
+
+    app = SynapseApp(fixed_runs, ascii_plots=False)
+    async with app.run_test(size=size) as pilot:
+        await _settled(app, pilot, 4)
+        app.push_screen(LaunchScreen(fixed_runs))
+        await _screen_settled(app, pilot)
+        app.screen.query_one("#data", Input).value = "sample_data/parts_daily.csv"  # not this checkout's path
+        await _screen_settled(app, pilot)
+        await pilot.pause(0.5)
+        await _screen_settled(app, pilot)
+        _check(f"launch_{size[0]}x{size[1]}", app.export_screenshot(), tmp_path)

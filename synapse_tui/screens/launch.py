@@ -84,10 +84,11 @@ class LaunchScreen(Screen):
                                  compact=True)
                     yield Label("parallel", classes="field", id="parallel-label")
                     yield Input(id="parallel", compact=True, placeholder="auto", type="integer")
-                yield Label("overrides · one [b]key=value[/b] a line", classes="caption")
+                yield Label(Text.assemble("overrides · one ", ("key=value", "bold"), " a line"), classes="caption")
                 yield TextArea(id="overrides", compact=True, show_line_numbers=True, tab_behavior="focus",
                                placeholder="e.g. split.test_days=200")
-                yield Label("sweep grid · one [b]key=a,b[/b] a line; empty: one run", classes="caption")
+                yield Label(Text.assemble("sweep grid · one ", ("key=a,b", "bold"), " a line; empty: one run"),
+                            classes="caption")
                 yield TextArea(id="grid", compact=True, show_line_numbers=True, tab_behavior="focus",
                                placeholder="e.g. train.lr=1e-3,3e-3")
                 yield Static(id="check")
