@@ -66,3 +66,95 @@ def downsample_minmax(xs: Sequence[float], ys: Sequence[float], buckets: int) ->
 
 def _num(v) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else math.nan
+
+
+def tier_names(curves: dict | None, first: str | None = "good") -> list[str]:
+    """The tiers of `core.service.runs.tier_curves`, strictest first (most hits needed), with
+    `first` (the config's good tier) moved to the front when present."""
+    tiers = (curves or {}).get("tiers") or {}
+
+    def hits(name: str) -> float:
+        oracle = tiers[name].get("oracle") or {}
+        mh = oracle.get("min_hits")
+        return -mh if isinstance(mh, (int, float)) else 0.0
+
+    names = sorted(tiers, key=lambda n: (hits(n), n))
+    if first in names:
+        names.remove(first)
+        names.insert(0, first)
+    return names
+
+
+def tier_series(curves: dict | None, tier: str) -> dict:
+    """One tier of `tier_curves` as plot-ready lines over K (NaN where a value is missing):
+
+    {"ks", "model", "ci_low", "ci_high", "baseline", "random", "oracle" (lists, or None when
+    the run has no such line), "primary", "baseline_name", "beats_at", "worse_at"}.
+    """
+    curves = curves or {}
+    ks = list(curves.get("ks") or [])
+    block = (curves.get("tiers") or {}).get(tier) or {}
+
+    def line(values) -> list[float] | None:
+        if not isinstance(values, list):
+            return None
+        vals = [_num(v) for v in values[:len(ks)]]
+        vals += [math.nan] * (len(ks) - len(vals))
+        return None if all(math.isnan(v) for v in vals) else vals
+
+    def rates(entry, key="rate"):
+        return line(entry.get(key)) if isinstance(entry, dict) else line(entry)
+
+    model = block.get("model") if isinstance(block.get("model"), dict) else {}
+    return {
+        "ks": ks, "model": rates(model), "ci_low": rates(model, "ci_low"), "ci_high": rates(model, "ci_high"),
+        "baseline": rates(block.get("baseline")), "random": rates(block.get("random")),
+        "oracle": rates(block.get("oracle")), "primary": curves.get("primary"),
+        "baseline_name": curves.get("baseline"),
+        "beats_at": [k for k in curves.get("beats_at") or [] if k in ks],
+        "worse_at": [k for k in curves.get("worse_at") or [] if k in ks],
+    }
+
+
+def reliability_points(block: dict | None) -> dict:
+    """A reliability block (`run_view(...)["reliability"]["before"|"after"]`: per-bin mean_p,
+    mean_y, count) -> {"p", "y", "count"} of the bins that hold predictions, plus "counts"
+    (every bin's count, empty ones as 0, for a histogram) and "total"."""
+    block = block or {}
+    mp, my, cnt = block.get("mean_p") or [], block.get("mean_y") or [], block.get("count") or []
+    out = {"p": [], "y": [], "count": [], "counts": [], "total": 0}
+    for i, c in enumerate(cnt):
+        n = int(c) if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) else 0
+        out["counts"].append(n)
+        out["total"] += n
+        p = _num(mp[i]) if i < len(mp) else math.nan
+        y = _num(my[i]) if i < len(my) else math.nan
+        if n > 0 and not (math.isnan(p) or math.isnan(y)):
+            out["p"].append(p)
+            out["y"].append(y)
+            out["count"].append(n)
+    return out
+
+
+def nice_ticks(lo: float, hi: float, most: int = 6, integer: bool = False) -> list[float]:
+    """Round tick positions (steps of 1, 2 or 5 times a power of ten) covering [lo, hi], at
+    most `most` of them (at least one); `integer` keeps steps of at least 1 (epochs, K)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi < lo:
+        lo, hi = hi, lo
+    most = max(1, most)
+    span = hi - lo
+    if span == 0:
+        return [lo]
+    raw = span / most
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10, 20) if m * power * most >= span)
+    if integer:
+        step = max(1, round(step))
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks, t = [], first
+    while t <= hi + 1e-9 * max(1.0, abs(hi)) and len(ticks) < most + 1:
+        ticks.append(int(round(t)) if integer else round(t, 12))
+        t += step
+    return ticks or [lo]
