@@ -98,6 +98,8 @@ def fields_cmd(as_json: JsonOpt = False) -> None:
 def show_cmd(
     run: RunArg,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream new epochs live until the run finishes.")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Also draw the loss curves and the tier rates (plotext, "
+                                       "sized to the terminal; ASCII when stdout is not UTF-8).")] = False,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -105,6 +107,8 @@ def show_cmd(
 
     With --follow, print each new epoch as it is logged and stop when the run finishes
     (exit 1 if it failed, was cancelled or was lost); with --json, one JSON event a line.
+    With --plot, the loss curves and good-or-better@K against the baseline, random and the
+    oracle are drawn after the tables (ignored with --json).
     """
     rd = service.open_run(run, runs_dir)
     if follow:
@@ -115,6 +119,8 @@ def show_cmd(
     if follow:
         if not as_json:
             _print_show(service.run_detail(rd, row))
+            if plot:
+                _plots(rd, runs_dir)
         if final not in ("succeeded",):
             raise typer.Exit(EXIT_FAILED)
         return
@@ -123,6 +129,14 @@ def show_cmd(
         print_json(d)
     else:
         _print_show(d)
+        if plot:
+            _plots(rd, runs_dir)
+
+
+def _plots(rd, runs_dir) -> None:
+    from synapse_tui.commands.plots import print_plots
+
+    print_plots(service.run_view(rd, runs_root(runs_dir)), color=console.is_terminal and not console.no_color)
 
 
 def _follow(rd, as_json: bool) -> str:

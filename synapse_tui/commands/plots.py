@@ -1,0 +1,93 @@
+"""`synapse runs show RUN --plot`: the loss curves and the tier rates on plain stdout.
+
+The same drawing as the dashboard's plots (synapse_tui.widgets.draw over the curves of
+core.service.series), with the `plotext` module itself as the canvas, sized to the
+terminal. plotext and the run's report are imported inside `print_plots` only, so
+importing the commands stays light (`synapse --help` never loads them).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+
+from synapse_tui.widgets.draw import ASCII_FRAME
+
+# Box-drawing and marker glyphs as ASCII, for a stdout that is not UTF-8.
+_ASCII_FRAME = {**ASCII_FRAME, **str.maketrans({"→": "->", "…": "..."})}
+
+
+def stdout_is_utf8(stream=None) -> bool:
+    enc = getattr(stream or sys.stdout, "encoding", None) or ""
+    return "utf" in enc.lower()
+
+
+def plot_size(columns: int | None = None, lines: int | None = None) -> tuple[int, int]:
+    """(width, height) of one plot: the terminal's width, a third of its height (12..24 rows)."""
+    term = shutil.get_terminal_size((100, 36))
+    width = max(40, min(columns or term.columns, 240))
+    height = max(12, min(24, (lines or term.lines) // 3))
+    return width, height
+
+
+def render_plots(view: dict, *, width: int, height: int, ascii_only: bool, color: bool) -> list[str]:
+    """The loss and tier plots of a `core.service.runs.run_view` as text blocks (titles included)."""
+    import plotext as plt
+
+    from core.service.series import loss_series
+    from synapse_tui.widgets.draw import draw_loss, draw_tiers
+
+    blocks = []
+    series = loss_series(view.get("epochs") or [])
+    good = ((view.get("config") or {}).get("eval") or {}).get("good_tier") or "good"
+    drawings = []
+    if series["epoch"]:
+        drawings.append(lambda: draw_loss(plt, series, width=width - 10, ascii_only=ascii_only,
+                                                 labels=False, mono=not color))
+    else:
+        blocks.append("loss: no epochs (a baselines run does not train)" if view.get("run", {}).get("job") ==
+                      "baselines" else "loss: no epochs yet")
+    if view.get("tiers") and (view["tiers"].get("tiers") or {}):
+        drawings.append(lambda: draw_tiers(plt, view["tiers"], good, beats_tier=good, width=width - 10,
+                                           ascii_only=ascii_only, labels=False, mono=not color))
+    else:
+        blocks.append("tier rates: the run has not been evaluated yet")
+    for draw in drawings:
+        drawn = draw()
+        plt.plotsize(width, height)
+        if not color:
+            plt.theme("clear")
+        text = plt.build()
+        if not color:
+            text = plt.uncolorize(text)
+        legend = _wrap([f"{sym} {label}" for sym, label, _ in drawn.get("legend") or []], width - 2)
+        blocks.append(text.rstrip("\n") + "".join("\n  " + line for line in legend))
+    out = []
+    for b in blocks:
+        out.append(b.translate(_ASCII_FRAME) if ascii_only else b)
+    return out
+
+
+def _wrap(items: list[str], width: int) -> list[str]:
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += "  " + item
+        else:
+            lines.append(item)
+    return lines
+
+
+def print_plots(view: dict, *, color: bool | None = None, stream=None) -> None:
+    """Print the loss curves and the tier rates of a run (`run_view`) to stdout."""
+    stream = stream or sys.stdout
+    ascii_only = not stdout_is_utf8(stream)
+    if color is None:
+        color = stream.isatty() if hasattr(stream, "isatty") else False
+    width, height = plot_size()
+    for block in render_plots(view, width=width, height=height, ascii_only=ascii_only, color=color):
+        text = block if not ascii_only else block.encode("ascii", "replace").decode("ascii")
+        stream.write("\n" + text + "\n")
+    stream.flush()
+
+
+__all__ = ["plot_size", "print_plots", "render_plots", "stdout_is_utf8"]
