@@ -82,7 +82,10 @@ def test_pool_table_and_target_suggestion(baseline_run):
 
 
 def test_backtest_writes_the_pool_calibration_into_the_run(baseline_run):
+    touches = len(baseline_run.read_json("manifest.json")["test_touches"])
     bt = pool_backtest(baseline_run)
+    after = baseline_run.read_json("manifest.json")["test_touches"]
+    assert len(after) == touches + 1 and "predict --backtest" in after[-1]["what"]  # a look at the test window
     assert bt["n_days"] == 300 and len(bt["per_k"]) == 8
     png = baseline_run.path / "pool_calibration.png"
     assert png.read_bytes()[:4] == b"\x89PNG"

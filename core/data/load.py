@@ -1,4 +1,4 @@
-"""Load and validate a daily event file (section 2 of the design).
+"""Load and validate a daily event file (docs/ARCHITECTURE.md, "Data").
 
 Two layouts, told apart by the header:
 

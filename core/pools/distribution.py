@@ -2,7 +2,7 @@
 a conditional Bernoulli design, its weights, and exact hit distributions of pools.
 
 The derivation (why P(hits = h) = e_h(w_S) e_{E-h}(w_rest) / e_E(w), and how rows are
-rescaled and clipped before solving for weights) is in the docstring of core.pools.
+rescaled and clipped before solving for weights) is in the docstring of core.pools.table.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from core.evaluation.calibration import Calibrator
 from core.config import Config, load_config
 from core.data import load_dataset, resolve_data_path
 from core.errors import InputError
-from core.runs import RunDir, status_of
+from core.runs import RunDir, record_test_touch, status_of
 
 
 def parse_target(text: str | None) -> tuple[str, float] | None:
@@ -148,7 +148,8 @@ def _pool_backtest_ece(run: RunDir) -> float | None:
 def pool_backtest(run: RunDir, ks: list[int] | None = None) -> dict:
     """Predicted P(good-or-better@K) against what happened, every test day of the run.
 
-    Writes pool_backtest.json, pool_calibration.png and pool rows in metrics.csv."""
+    Writes pool_backtest.json, pool_calibration.png and pool rows in metrics.csv. It reads
+    the test window's outcomes, so it is a test touch, recorded in the manifest."""
     from core.evaluation import report as rep
 
     cfg = load_config(run.config_yaml)
@@ -159,6 +160,8 @@ def pool_backtest(run: RunDir, ks: list[int] | None = None) -> dict:
     events = cfg.data.events_per_day or int(round(float(y.sum(axis=1).mean())))
     result = pools.backtest(p, y, events, ks=list(ks or cfg.eval.k), tiers=dict(cfg.eval.tiers),
                             good_tier=cfg.eval.good_tier)
+    record_test_touch(run, f"synapse predict --backtest: pool P(tier or better) vs realised, {primary}, "
+                           f"k={list(ks or cfg.eval.k)}")
     run.write_json("pool_backtest.json", result)
     pools.plot_pool_calibration(result, run.path / "pool_calibration.png")
     rows = [r for r in rep.read_metrics_csv(run.metrics_csv) if r["eval_id"] != "pool-backtest"]
