@@ -163,6 +163,9 @@ async def test_a_live_runs_epochs_arrive_throttled(world):
         screen = await _open(app, pilot, rd.run_id)
         loss = screen.query_one("#loss", LossPlot)
         assert loss.series["epoch"] == []
+        await pilot.pause(0.1)
+        assert "running: no epoch yet" in loss.render().plain  # words, not an empty frame
+        assert "not evaluated yet" in screen.query_one("#tiers", TierPlot).render().plain
         reads_before = screen.reads
         n, every = 40, 0.02  # an epoch every 20 ms for 0.8 s
 
@@ -191,6 +194,8 @@ async def test_a_live_runs_epochs_arrive_throttled(world):
         assert reads <= elapsed / ACTIVE_REREAD_S + 1, (reads, elapsed)
         assert screen.posted < n  # merged by polling (and by can_replace in the queue)
         assert loss.series["best_epoch"] == n and len(loss.drawn["lines"]["val"][0]) == n
+        await pilot.pause(0.1)
+        assert f"best e{n}" in _text(screen.query_one("#loss-legend", Static))  # the legend follows the plot
         assert "running" in _text(screen.query_one("#crumbs", Static))
         assert f"epoch {n}" in _text(screen.query_one("#crumbs", Static))
         with rd.event_writer() as w:
@@ -321,6 +326,8 @@ async def test_ascii_plots_draw_only_ascii(world):
             text = _text(screen.query_one(legend, Static))
             assert all(ord(c) < 128 for c in text), legend
         assert all(ord(c) < 128 for c in _text(screen.query_one("#crumbs", Static)))
+        summary = _text(screen.query_one("#summary", Static))
+        assert all(ord(c) < 128 for c in summary) and " -> " in summary  # ECE raw -> calibrated
 
 
 def test_the_view_is_json_ready(world):

@@ -44,7 +44,7 @@ from synapse_tui.formatting import ASCII_GLYPHS, clock, k_ranges, num
 from synapse_tui.theme import STATUS_STYLE
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.draw import sparkline
-from synapse_tui.widgets.plots import LossPlot, ReliabilityPlot, TierPlot
+from synapse_tui.widgets.plots import LossPlot, ReliabilityPlot, RunPlot, TierPlot
 
 POLL_S = 0.3  # how often the follower looks at events.jsonl
 MIN_REREAD_S = 0.5  # at most two re-reads of the view a second, however fast events come
@@ -58,6 +58,20 @@ CRITERIA = {"ece": "ECE", "brier_skill": "Brier skill", "beats_reference": "beat
 # The glyphs this screen writes, as ASCII (terminals without UTF-8).
 RUN_ASCII = {**ASCII_GLYPHS, **str.maketrans({"▸": ">", "·": "-", "✓": "+", "✗": "x", "○": "o", "◆": "#",
                                               "≤": "<=", "≥": ">=", "─": "-", "⚠": "!"})}
+
+
+def ascii_text(text: Text) -> Text:
+    """`text` with RUN_ASCII applied, each piece keeping its styles (a glyph may become two characters)."""
+    out = Text(style=text.style, justify=text.justify, overflow=text.overflow, no_wrap=text.no_wrap, end=text.end)
+    cuts = sorted({0, len(text), *(sp.start for sp in text.spans), *(sp.end for sp in text.spans)})
+    for a, b in zip(cuts, cuts[1:]):
+        piece = text.plain[a:b].translate(RUN_ASCII)
+        start = len(out)
+        out.append(piece)
+        for sp in text.spans:
+            if sp.start <= a and b <= sp.end:
+                out.stylize(sp.style, start, start + len(piece))
+    return out
 
 
 def read_run(runs_dir: Path, run_id: str) -> dict:
@@ -235,6 +249,7 @@ class RunScreen(Screen):
     def on_resize(self, event) -> None:
         self._layout_for(event.size.width, event.size.height)
         self._crumbs_update()
+        self.call_after_refresh(self._show_summary)  # the scorers table comes and goes with the room
 
     def _layout_for(self, width: int, height: int) -> None:
         self.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "-compact")
@@ -247,9 +262,7 @@ class RunScreen(Screen):
         return text.translate(RUN_ASCII) if self.ascii_only else text
 
     def _text(self, text: Text) -> Text:
-        if self.ascii_only:
-            text.plain = text.plain.translate(RUN_ASCII)  # styles keep their spans (same or longer text)
-        return text
+        return ascii_text(text) if self.ascii_only else text
 
     # ------------------------------------------------------------------ following and reading
     @work(thread=True, exclusive=True, group="run-follow", exit_on_error=False)
@@ -389,6 +402,7 @@ class RunScreen(Screen):
         self.deleted = True
         self.error = reason
         self.workers.cancel_group(self, "run-follow")
+        self.refresh_bindings()
         self._crumbs_update()
         self._show_summary()
         self.notify(f"{self.run_id}: {reason}", severity="warning", timeout=6)
@@ -408,7 +422,6 @@ class RunScreen(Screen):
 
     def _show_loss(self) -> None:
         self.query_one("#loss", LossPlot).series = self._loss()
-        self.call_after_refresh(self._legends)
 
     # ------------------------------------------------------------------ showing
     def _show(self) -> None:
@@ -422,8 +435,9 @@ class RunScreen(Screen):
         if tiers.tier not in tiers.tiers() and tiers.tiers():
             tiers.tier = tiers.tiers()[0]
         self.query_one("#reliability", ReliabilityPlot).reliability = view.get("reliability")
+        self._empty_texts(view)
+        self.refresh_bindings()  # x (cancel) comes and goes with the status
         self._titles()
-        self.call_after_refresh(self._legends)
         self._show_summary()
         self._show_parts()
         self._show_config()
@@ -490,26 +504,40 @@ class RunScreen(Screen):
             f"reliability (test{f', {bins} bins' if bins else ''})")
         self.query_one("#summary-pane").border_title = "summary"
 
-    def _legends(self) -> None:
-        """The legend line under each plot, from what the plot last drew."""
-        if not self.is_attached:
+    def _empty_texts(self, view: dict) -> None:
+        row = view.get("run") or {}
+        status = row.get("status")
+        if row.get("job") == "baselines":
+            loss_text = "no loss curves: a baselines run does not train"
+        elif status in ("queued", "running"):
+            loss_text = f"{status}: no epoch yet"
+        else:
+            loss_text = "no epochs recorded"
+        not_yet = ("not evaluated yet: the test window is scored when training ends"
+                   if status in ("queued", "running") else f"{status or 'this run'}: not evaluated")
+        self.query_one("#loss", LossPlot).empty_text = loss_text
+        self.query_one("#tiers", TierPlot).empty_text = not_yet
+        self.query_one("#reliability", ReliabilityPlot).empty_text = not_yet
+
+    @on(RunPlot.Drawn)
+    def _plot_drawn(self, message: RunPlot.Drawn) -> None:
+        self._legend(message.plot)
+
+    def _legend(self, plot: RunPlot) -> None:
+        """The legend line under a plot, from what it last drew."""
+        if not self.is_attached or plot.id not in ("loss", "tiers", "reliability"):
             return
-        for plot_id in ("loss", "tiers", "reliability"):
-            plot = self.query_one(f"#{plot_id}")
-            out = Text(no_wrap=True, overflow="ellipsis")
-            for i, (sym, label, rgb) in enumerate(plot.drawn.get("legend") or []):
-                if i:
-                    out.append("  ")
-                out.append(sym, style="bold rgb({},{},{})".format(*rgb))
-                out.append(f" {label}")
-            if plot_id == "reliability":
-                counts = plot.drawn.get("counts") or []
-                if counts:  # first: what the diagram cannot show
-                    head = Text("n ", style="dim")
-                    head.append(sparkline(counts, self.ascii_only))
-                    head.append("  ")
-                    out = head + out
-            self.query_one(f"#{plot_id}-legend", Static).update(self._text(out))
+        out = Text(no_wrap=True, overflow="ellipsis")
+        if plot.id == "reliability" and plot.drawn.get("counts"):  # first: what the diagram cannot show
+            out.append("n ", style="dim")
+            out.append(sparkline(plot.drawn["counts"], self.ascii_only))
+            out.append("  ")
+        for i, (sym, label, rgb) in enumerate(plot.drawn.get("legend") or []):
+            if i:
+                out.append("  ")
+            out.append(sym, style="bold rgb({},{},{})".format(*rgb))
+            out.append(f" {label}")
+        self.query_one(f"#{plot.id}-legend", Static).update(self._text(out))
 
     def _show_summary(self) -> None:
         try:
@@ -523,7 +551,13 @@ class RunScreen(Screen):
             if self.deleted:
                 parts.append(Text("What was read last is still shown; esc goes back.", style="dim"))
         if self.view:
-            parts.append(self._summary(self.view))
+            summary = self._summary(self.view)
+            parts.append(summary)
+            scorers = self._scorers(self.view)
+            pane = self.query_one("#summary-pane")
+            room = pane.size.height - (summary.plain.count("\n") + 1) - 1
+            if scorers is not None and (room >= scorers.row_count + 3 or self.has_class("-compact")):
+                parts += [Text(""), scorers]  # every scorer where the pane has room for them
         elif not self.error:
             parts.append(Text("reading the run…", style="dim"))
         body = Group(*[self._text(p) if isinstance(p, Text) else p for p in parts])
@@ -558,7 +592,7 @@ class RunScreen(Screen):
             if lo.get("epoch"):
                 best = lo.get("best_epoch")
                 vals = [v for v in lo.get("val") or [] if not math.isnan(v)]
-                out.append(f"\n{len(lo['epoch'])} epochs" + (f"/{row['max_epochs']}" if row.get("max_epochs") else ""))
+                out.append(f"\nepoch {lo['epoch'][-1]}" + (f"/{row['max_epochs']}" if row.get("max_epochs") else ""))
                 if best is not None:
                     out.append(f" · best e{best}")
                 if vals:
@@ -607,6 +641,30 @@ class RunScreen(Screen):
             out.append(f"\ntest {split.get('first_date')}..{split.get('last_date')} ({split.get('n')} days)",
                        style="dim")
         return out
+
+    def _scorers(self, view: dict) -> Table | None:
+        """Every scorer of the evaluation on test, the primary first (what the verdict weighed)."""
+        metrics = view.get("metrics") or {}
+        if not metrics:
+            return None
+        s = view.get("summary") or {}
+        primary, ref = s.get("primary"), s.get("reference")
+        t = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold", title="every scorer on test",
+                  title_justify="left", title_style="dim")
+        for col in ("scorer", "calibration", "AUC", "B.skill", "ECE", "best good+"):
+            t.add_column(col, justify="left" if col in ("scorer", "calibration") else "right", no_wrap=True)
+        order = sorted(metrics, key=lambda n: (n != primary, n != ref))
+        for name in order:
+            m = metrics[name]
+            g = m.get("good_or_better") or {}
+            rates, ks = g.get("rate") or [], g.get("ks") or []
+            j = max(range(len(rates)), key=lambda i: rates[i] if rates[i] is not None else -1) if rates else None
+            best = "–" if j is None or rates[j] is None else f"{rates[j]:.3f}@{ks[j] if j < len(ks) else '?'}"
+            mark = " *" if name == primary else (" ref" if name == ref else "")
+            t.add_row(self._t(name + mark), str(m.get("calibration") or "–"), num(m.get("auc_macro"), 3),
+                      num(m.get("brier_skill"), 4, signed=True), num(m.get("ece"), 3), best,
+                      style="bold" if name == primary else "")
+        return t
 
     @staticmethod
     def _touches(out: Text, view: dict) -> None:
@@ -693,6 +751,12 @@ class RunScreen(Screen):
             f"artifacts in {(view.get('run') or {}).get('path', '')} — enter or a opens a PNG", style="bold")))
 
     # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "cancel":  # offered (and in the footer) only while there is something to cancel
+            status = ((self.view or {}).get("run") or {}).get("status")
+            return not self.deleted and status in ("queued", "running")
+        return True
+
     def action_back(self) -> None:
         if self.app.screen is self:
             self.dismiss(None)
@@ -715,7 +779,6 @@ class RunScreen(Screen):
         if tabs.active == "overview" and self.focused is plot:
             plot.next_tier()
             self._titles()
-            self.call_after_refresh(self._legends)
         else:
             self.action_pane("tiers")
 
@@ -729,7 +792,6 @@ class RunScreen(Screen):
         loss = self.query_one("#loss", LossPlot)
         loss.log_y = not loss.log_y
         self._titles()
-        self.call_after_refresh(self._legends)
 
     def action_sort_parts(self) -> None:
         tabs = self.query_one("#tabs", TabbedContent)

@@ -25,8 +25,11 @@ plot's own title line and in-plot legend, for a caller that shows them around th
 """
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.app import RenderResult
+from textual.message import Message
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
@@ -34,7 +37,16 @@ from core.service.series import tier_names
 from synapse_tui.widgets.draw import ASCII_FRAME, draw_loss, draw_reliability, draw_tiers
 
 
-class _RunPlot(PlotextPlot):
+class RunPlot(PlotextPlot):
+    """What the three plots share: `drawn`, `renders`, ASCII mode, `empty_text`, and the
+    `RunPlot.Drawn` message, posted when what the last render drew (its legend, its bin
+    counts) changed, so a caller can show a legend beside the plot that never disagrees."""
+
+    class Drawn(Message):
+        def __init__(self, plot: "RunPlot") -> None:
+            super().__init__()
+            self.plot = plot
+
     def __init__(self, *, ascii_only: bool | None = None, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -43,6 +55,19 @@ class _RunPlot(PlotextPlot):
         self.renders = 0  # times drawn (what a redraw measurement counts)
         self.show_title = True  # the plot's own title line (off when a border title says it)
         self.show_labels = True  # plotext's legend in the plot (off when the caller shows drawn["legend"])
+        self._empty_text = "nothing to plot yet"
+        self._drawn_key = None
+
+    @property
+    def empty_text(self) -> str:
+        """What the plot says instead of an empty frame when there is nothing to draw."""
+        return self._empty_text
+
+    @empty_text.setter
+    def empty_text(self, text: str) -> None:
+        if text != self._empty_text:
+            self._empty_text = text
+            self.refresh()
 
     @property
     def ascii_only(self) -> bool:
@@ -59,13 +84,21 @@ class _RunPlot(PlotextPlot):
     def render(self) -> RenderResult:
         self.renders += 1
         self.draw()
+        key = repr((self.drawn.get("legend"), self.drawn.get("counts")))
+        if key != self._drawn_key:
+            self._drawn_key = key
+            self.post_message(self.Drawn(self))
+        if not self.drawn.get("lines"):
+            lines = textwrap.wrap(self.empty_text, max(10, self.size.width - 2)) or [""]
+            pad = "\n" * max(0, (self.size.height - len(lines)) // 2)
+            return Text(pad + "\n".join(line.center(self.size.width).rstrip() for line in lines), style="dim")
         out = super().render()
         if self.ascii_only and isinstance(out, Text):
             out.plain = out.plain.translate(ASCII_FRAME)  # one character for one: the colours stay put
         return out
 
 
-class LossPlot(_RunPlot):
+class LossPlot(RunPlot):
     """Train and validation loss by epoch, the best epoch marked; EMA smoothing, log or linear y."""
 
     series: reactive[dict | None] = reactive(None)
@@ -80,7 +113,7 @@ class LossPlot(_RunPlot):
                                title=self.show_title, labels=self.show_labels)
 
 
-class TierPlot(_RunPlot):
+class TierPlot(RunPlot):
     """tier-or-better@K on test: model with its Wilson interval, best baseline, random, oracle,
     and where the paired test says the model beats the baseline."""
 
@@ -106,7 +139,7 @@ class TierPlot(_RunPlot):
                                 title=self.show_title, labels=self.show_labels)
 
 
-class ReliabilityPlot(_RunPlot):
+class ReliabilityPlot(RunPlot):
     """Observed rate against predicted probability per bin on test, before and after calibration."""
 
     reliability: reactive[dict | None] = reactive(None)
@@ -117,4 +150,4 @@ class ReliabilityPlot(_RunPlot):
                                       title=self.show_title, labels=self.show_labels)
 
 
-__all__ = ["LossPlot", "ReliabilityPlot", "TierPlot"]
+__all__ = ["LossPlot", "ReliabilityPlot", "RunPlot", "TierPlot"]
