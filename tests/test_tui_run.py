@@ -213,6 +213,8 @@ async def test_cancel_asks_first_then_cancels_a_queued_run(world):
         assert screen.view["run"]["status"] == "queued"
         await pilot.press("x")
         assert isinstance(app.screen, YesNo)
+        question = app.screen.query(Static).first()
+        assert rd.run_id in str(question.content) and question.region.width > 20  # readable, not collapsed
         await pilot.press("n")
         assert app.screen is screen and rd.status().status == "queued"
         await pilot.press("x")
@@ -259,6 +261,9 @@ async def test_pool_pane_predicts_in_a_worker_and_shows_errors_inline(world):
             assert f"≥ 0.6: {res['suggestion']['k']}" in shown
 
         box = screen.query_one("#target", Input)
+        assert screen.focused is not box  # o shows the pool; keys keep working until e
+        await pilot.press("e")
+        assert screen.focused is box
         box.value = "good-or-better:2"
         await pilot.press("enter")
         assert await _until(pilot, lambda: not screen.pool_running, timeout=30)
@@ -268,6 +273,8 @@ async def test_pool_pane_predicts_in_a_worker_and_shows_errors_inline(world):
         await pilot.press("enter")
         assert await _until(pilot, lambda: not screen.pool_running, timeout=30)
         assert "not a tier" in screen.pool_error
+        await pilot.press("escape")  # out of the box, still on the screen
+        assert screen.focused is not box and app.screen is screen
 
     app = SynapseApp(root)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -307,7 +314,13 @@ async def test_every_pane_at_small_and_large_sizes(world, size):
         if size == (80, 24):
             verdict = done.read_json("report.json")["verdict"]["status"]
             assert verdict in _text(screen.query_one("#headline", Static))
-        await pilot.press("right_square_bracket", "L", "t", "t", "r", "m", "escape", "p", "c", "g", "escape")
+        await pilot.press("right_square_bracket", "L", "t", "t", "r", "z")
+        rel = screen.query_one("#reliability", ReliabilityPlot)
+        assert screen.zoomed == "reliability" and rel.size.height > size[1] - 12  # alone, nearly full height
+        assert not screen.query_one("#loss-pane").display
+        await pilot.press("escape")  # un-zooms, stays
+        assert screen.zoomed is None and app.screen is screen and screen.query_one("#loss-pane").display
+        await pilot.press("p", "c", "g", "escape")
         assert not isinstance(app.screen, RunScreen)  # the last escape went back
         await pilot.pause(0.1)
 

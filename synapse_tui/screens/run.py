@@ -14,6 +14,10 @@ not re-parsed (three passes over events.jsonl in run_view, ~100 ms holding the G
 every epoch. While the run is active the view is also re-read every ACTIVE_REREAD_S, so a
 worker that died shows as lost. `core.service.predict.predict` (torch) runs only when the
 Pool tab is opened, in a worker.
+
+Keys: l t r (a plot; t again: the next tier), z (that plot alone), [ ] (EMA smoothing),
+L (log y), p (per-part AUC, s sorts), o (tomorrow's pool, e edits the target), c (config),
+g (log and artifacts, a or enter opens one), x (cancel, asks first), esc (back).
 """
 from __future__ import annotations
 
@@ -134,7 +138,8 @@ class RunScreen(Screen):
         Binding("L", "log_y", "Loss: log/linear y", key_display="L", show=False),
         Binding("s", "sort_parts", "Parts: sort by the next column", show=False),
         Binding("a", "artifact", "Open the selected artifact", show=False),
-        Binding("m", "maximize", "Zoom the focused pane (esc restores)", show=False),
+        Binding("z", "zoom", "Zoom: the focused plot alone (again or esc: all four)", show=False),
+        Binding("e", "edit_target", "Pool: edit the target", show=False),
     ]
 
     class Changed(Message):
@@ -189,6 +194,7 @@ class RunScreen(Screen):
         self.pool_error: str | None = None
         self.pool_running = False
         self.pool_target = DEFAULT_TARGET
+        self.zoomed: str | None = None  # the plot shown alone in the overview (z)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -216,7 +222,7 @@ class RunScreen(Screen):
                         yield Static("target", id="target-label")
                         yield Input(value=DEFAULT_TARGET, id="target",
                                     placeholder="TIER:LEVEL, e.g. good-or-better:0.6 (enter computes)")
-                        yield Static("enter: compute again · P(tier or better) ≥ level", id="target-hint")
+                        yield Static("e edits, enter computes · P(tier or better) ≥ level", id="target-hint")
                     with VerticalScroll(id="pool-scroll"):
                         yield Static("", id="pool-view")
             with TabPane("Config", id="config"):
@@ -758,17 +764,25 @@ class RunScreen(Screen):
         return True
 
     def action_back(self) -> None:
+        if isinstance(self.focused, Input):  # esc leaves the target box first
+            self.query_one("#pool-scroll").focus()
+            return
+        if self.zoomed is not None:  # then a zoomed plot
+            self._unzoom()
+            return
         if self.app.screen is self:
             self.dismiss(None)
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
-        focus = {"parts": "#parts-table", "pool": "#target", "log": "#artifacts"}.get(tab)
+        focus = {"parts": "#parts-table", "pool": "#pool-scroll", "log": "#artifacts"}.get(tab)
         if focus:
             self.query_one(focus).focus()
 
     def action_pane(self, pane: str) -> None:
         self.query_one("#tabs", TabbedContent).active = "overview"
+        if self.zoomed not in (None, pane):
+            self._unzoom()
         plot = self.query_one(f"#{pane}")
         plot.focus()
         plot.scroll_visible(animate=False)
@@ -812,9 +826,29 @@ class RunScreen(Screen):
         self._parts_sort = (col, not desc) if col == cur else (col, col != "part")
         self._sort_parts()
 
-    def action_maximize(self) -> None:
-        if self.focused is not None:
-            self.maximize(self.focused)
+    def action_edit_target(self) -> None:
+        self.action_tab("pool")
+        self.query_one("#target", Input).focus()
+
+    def action_zoom(self) -> None:
+        """The focused plot's pane alone in the overview (the loss when none is focused); again: all four.
+
+        A class on the panes rather than Textual's maximize, which loses a widget nested in tabs."""
+        if self.zoomed is not None:
+            self._unzoom()
+            return
+        focused = self.focused if isinstance(self.focused, RunPlot) else self.query_one("#loss", LossPlot)
+        self.query_one("#tabs", TabbedContent).active = "overview"
+        self.zoomed = focused.id
+        self.add_class("-zoom")
+        self.query_one(f"#{focused.id}-pane").add_class("-zoomed")
+        focused.focus()
+
+    def _unzoom(self) -> None:
+        if self.zoomed is not None:
+            self.query_one(f"#{self.zoomed}-pane").remove_class("-zoomed")
+            self.zoomed = None
+            self.remove_class("-zoom")
 
     # ------------------------------------------------------------------ artifacts
     def action_artifact(self) -> None:

@@ -26,6 +26,10 @@ class YesNo(ModalScreen[bool]):
         border: round $warning;
         background: $surface;
     }
+    YesNo #yes-no-box > Static {
+        width: auto;
+        max-width: 100%;
+    }
     YesNo #yes-no-keys {
         color: $text-muted;
         margin-top: 1;

@@ -115,6 +115,12 @@ def draw_loss(plt, series: dict, *, width: int = 80, smoothing: float = 0.0, log
             legend.append((m["best"], f"best e{best}", BEST))
     if log_y and drawn:
         plt.yscale("log")
+    elif drawn:
+        ys = [y for _, line in drawn.values() for y in line]
+        lo, hi = min(ys), max(ys)
+        if hi - lo < 1e-6 * max(1.0, abs(hi)):  # one epoch, or a flat line: give the axis some room
+            pad = max(abs(hi) * 0.01, 1e-6)
+            plt.ylim(lo - pad, hi + pad)
     if drawn:
         lo, hi = min(epochs), max(epochs)
         ticks = nice_ticks(lo, hi, most=max(2, int(width) // 8), integer=True)
