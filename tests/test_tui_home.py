@@ -141,6 +141,7 @@ async def test_cancel_asks_first_then_cancels(world, tmp_path):
         _table(app).move_cursor(row=_table(app).get_row_index(new.run_id))
         await pilot.press("x")
         assert await _until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+        assert all(s.size.width > 10 for s in app.screen.query(Static))  # the question is visible
         await pilot.press("n")
         await pilot.pause(0.2)
         assert status_of(new).status == "queued"
@@ -190,7 +191,9 @@ async def test_help_lists_the_screen_keys(world, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = str(app.screen.query_one("#help-text", Static).render())
+        help_text = app.screen.query_one("#help-text", Static)
+        assert help_text.size.width > 30 and help_text.size.height > 10  # really shown, not a zero-wide box
+        text = str(help_text.render())
         for words in ("Filter", "Sort: next column", "Compare selected", "Cancel run", "Resume run", "Quit"):
             assert words in text
         await pilot.press("escape")

@@ -240,7 +240,12 @@ class RunsScreen(Screen):
 
     # ------------------------------------------------------------------ refresh
     def action_refresh(self) -> None:
+        if self.app.screen is not self:
+            return  # under another screen: no reading the index for nobody (it is reread on return)
         self.load_rows(self.filter_text)
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
 
     @work(thread=True, exclusive=True, group="runs-refresh")
     def load_rows(self, filter_text: str) -> None:
