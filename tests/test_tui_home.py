@@ -140,13 +140,13 @@ async def test_cancel_asks_first_then_cancels(world, tmp_path):
         assert await _until(pilot, lambda: _table(app).row_count == 4)
         _table(app).move_cursor(row=_table(app).get_row_index(new.run_id))
         await pilot.press("x")
-        assert await _until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+        assert await _until(pilot, lambda: app.screen.__class__.__name__ == "YesNo")
         assert all(s.size.width > 10 for s in app.screen.query(Static))  # the question is visible
         await pilot.press("n")
         await pilot.pause(0.2)
         assert status_of(new).status == "queued"
         await pilot.press("x")
-        assert await _until(pilot, lambda: app.screen.__class__.__name__ == "Confirm")
+        assert await _until(pilot, lambda: app.screen.__class__.__name__ == "YesNo")
         await pilot.press("y")
         assert await _until(pilot, lambda: status_of(new).status == "cancelled")
 

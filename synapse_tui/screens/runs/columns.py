@@ -1,0 +1,171 @@
+"""The runs table's columns: how each cell reads from an index row, and how it sorts.
+
+A `Cell` is rich Text that carries its sort key, so sorting by a column sorts by values
+(numbers, times), not by how they read; missing values sort last either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import SelectionList, Static
+
+from core.runs import parse_ts
+from synapse_tui.formatting import clock, k_ranges, num
+from synapse_tui.theme import STATUS_STYLE
+
+
+class Cell(Text):
+    """A table cell that sorts by its value, not by how it reads."""
+
+    def __init__(self, text: str, sort_key=None, style: str = "") -> None:
+        super().__init__(text, style=style, end="")
+        self.sort_key = sort_key
+
+
+def missing_last(v, descending: bool):
+    # (is missing, value): missing values sort after every value in either direction
+    return (v is None) != descending, v if v is not None else 0
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    cell: Callable[[dict, datetime], Cell]
+    shown: bool = True
+
+
+def _status(r: dict, now: datetime) -> Cell:
+    s = r.get("status") or "?"
+    if r.get("job") is None and r.get("config_hash") is None and s == "queued":
+        return Cell("unreadable", "unreadable", "bold red")  # no manifest, no config: corrupt or half-made
+    attempt = r.get("attempt") or 0
+    return Cell(s + (f" #{attempt}" if attempt > 1 else ""), s, STATUS_STYLE.get(s, ""))
+
+
+def _started(r: dict, now: datetime) -> Cell:
+    # An absolute time (UTC), not "3m ago": a cell that changed every second would be redrawn
+    # on every refresh for every row.
+    t = parse_ts(r.get("started")) or parse_ts(r.get("created"))
+    return Cell(f"{t:%m-%d %H:%M}" if t else "–", r.get("started") or r.get("created"))
+
+
+def _epoch(r: dict, now: datetime) -> Cell:
+    e, best, top = r.get("epochs"), r.get("best_epoch"), r.get("max_epochs")
+    if e is None:
+        return Cell("–", None)
+    text = f"{e}" + (f"/{top}" if top and r.get("status") in ("running", "queued") else "")
+    return Cell(text + (f" ▲{best}" if best is not None else ""), e)
+
+
+def _number(key: str, digits: int, signed: bool = False) -> Callable[[dict, datetime], Cell]:
+    def cell(r: dict, now: datetime) -> Cell:
+        v = r.get(key)
+        return Cell(num(v, digits, signed), v)
+    return cell
+
+
+def _text(key: str) -> Callable[[dict, datetime], Cell]:
+    def cell(r: dict, now: datetime) -> Cell:
+        v = r.get(key)
+        return Cell(str(v) if v is not None else "–", v)
+    return cell
+
+
+def _good(r: dict, now: datetime) -> Cell:
+    v = r.get("best_good_or_better")
+    return Cell("–" if v is None else f"{v:.3f}@{r.get('best_k')}", v)
+
+
+def _beats(r: dict, now: datetime) -> Cell:
+    b = r.get("beats_reference")
+    if b is None:
+        return Cell("–", None)
+    at = r.get("beats_at") or []
+    return Cell(k_ranges(at) if b and at else ("yes" if b else "no"), len(at) if b else 0,
+                "green" if b else "")
+
+
+def _verdict(r: dict, now: datetime) -> Cell:
+    v = r.get("verdict")
+    return Cell(v or "–", v, "green" if v == "APPROVED" else ("red" if v else "dim"))
+
+
+def _duration(r: dict, now: datetime) -> Cell:
+    return Cell(clock(r.get("duration_s")), r.get("duration_s"))
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("status", "status", _status),
+    Column("name", "name", _text("name")),
+    Column("model", "model", _text("model")),
+    Column("host", "host", _text("host")),
+    Column("started", "started", _started),
+    Column("duration", "took", _duration),
+    Column("epoch", "epoch ▲best", _epoch),
+    Column("best_val_loss", "val loss", _number("best_val_loss", 4)),
+    Column("ece_after", "ECE", _number("ece_after", 3)),
+    Column("brier_skill", "B.skill", _number("brier_skill", 4, signed=True)),
+    Column("good", "good+@K", _good),
+    Column("beats", "beats", _beats),
+    Column("verdict", "verdict", _verdict),
+    Column("run_id", "run", _text("run_id")),
+    Column("device", "device", _text("device"), shown=False),
+    Column("auc", "AUC", _number("auc", 3), shown=False),
+    Column("lift_capture", "lift", _number("lift_capture", 2), shown=False),
+    Column("calibration", "calibration", _text("calibration"), shown=False),
+    Column("test_touches", "test×", _text("test_touches"), shown=False),
+)
+BY_KEY = {c.key: c for c in COLUMNS}
+# Under WIDE columns of terminal the default set drops what matters least (a chosen set stays).
+WIDE = 140
+NARROW_HIDDEN = ("name", "host", "started", "best_val_loss", "beats")
+
+
+class ColumnsScreen(ModalScreen[list]):
+    """Which columns to show, in which order: space toggles, [ and ] move one, enter applies."""
+
+    BINDINGS = [
+        Binding("enter", "apply", "Apply", priority=True),
+        Binding("escape", "dismiss_none", "Close"),
+        Binding("left_square_bracket", "move(-1)", "Move up", key_display="["),
+        Binding("right_square_bracket", "move(1)", "Move down", key_display="]"),
+    ]
+
+    def __init__(self, shown: list[str]) -> None:
+        super().__init__()
+        self.shown = shown
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="columns-box"):
+            yield Static("[b]Columns[/b] — space shows/hides, \\[ and ] move, enter applies")
+            self.order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown]
+            yield SelectionList(*self._options(set(self.shown)), id="columns")
+
+    def _options(self, on: set[str]) -> list[tuple[str, str, bool]]:
+        return [(BY_KEY[k].header + f"  ({k})", k, k in on) for k in self.order]
+
+    def action_move(self, step: int) -> None:
+        sl = self.query_one("#columns", SelectionList)
+        i = sl.highlighted
+        if i is None or not 0 <= i + step < len(self.order):
+            return
+        on = set(sl.selected)
+        self.order[i], self.order[i + step] = self.order[i + step], self.order[i]
+        sl.clear_options()
+        sl.add_options(self._options(on))
+        sl.highlighted = i + step
+
+    def action_apply(self) -> None:
+        on = set(self.query_one("#columns", SelectionList).selected)
+        self.dismiss([k for k in self.order if k in on])
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
