@@ -230,3 +230,21 @@ async def test_ascii_mode_draws_no_unicode_glyphs(world, tmp_path):
         text = "".join(c.plain for key in _keys(_table(app)) for c in _table(app).get_row(key))
         assert "^" in text and "*" in text  # the best-epoch mark and the selection, in ASCII
         assert not any(ord(ch) > 127 for ch in text), text
+
+
+@pytest.mark.slow  # a real worker process
+async def test_resume_asks_first_then_the_run_finishes_as_a_new_attempt(world, tmp_path):
+    root, data, *_ = _copy(world, tmp_path)
+    new = jobs.create_job(load_config("baselines", overrides=SPLIT, data=str(data)), "baselines", root)
+    jobs.cancel(new)  # cancelled before it started: resumable
+    app = SynapseApp(root)
+    async with app.run_test(size=(200, 50)) as pilot:
+        assert await _until(pilot, lambda: _table(app).row_count == 4)
+        _table(app).move_cursor(row=_table(app).get_row_index(new.run_id))
+        await pilot.press("R")
+        assert await _until(pilot, lambda: app.screen.__class__.__name__ == "YesNo")
+        await pilot.press("y")
+        assert await _until(pilot, lambda: status_of(new).status == "succeeded", tries=1200)
+        assert status_of(new).attempt == 1  # the first attempt that started (the cancel came before any)
+        status = lambda: _table(app).get_row(new.run_id)[1 + app.screen.columns_shown.index("status")].plain  # noqa: E731
+        assert await _until(pilot, lambda: status() == "succeeded")
