@@ -248,3 +248,23 @@ async def test_resume_asks_first_then_the_run_finishes_as_a_new_attempt(world, t
         assert status_of(new).attempt == 1  # the first attempt that started (the cancel came before any)
         status = lambda: _table(app).get_row(new.run_id)[1 + app.screen.columns_shown.index("status")].plain  # noqa: E731
         assert await _until(pilot, lambda: status() == "succeeded")
+
+
+async def test_config_keys_that_differ_between_runs_can_be_columns(world, tmp_path):
+    root, _, a, b, m = _copy(world, tmp_path)
+    app = SynapseApp(root)
+    async with app.run_test(size=(200, 50)) as pilot:
+        assert await _until(pilot, lambda: _table(app).row_count == 3 and app.screen.config_keys)
+        keys = app.screen.config_keys
+        assert "eval.baselines" in keys and "model.kind" in keys
+        assert "seed" not in keys and "split.test_days" not in keys  # the same in every run: never offered
+        await pilot.press("c")
+        assert await _until(pilot, lambda: isinstance(app.screen, ColumnsScreen))
+        sl = app.screen.query_one("#columns", SelectionList)
+        sl.focus()
+        sl.highlighted = [sl.get_option_at_index(i).value for i in range(sl.option_count)].index("cfg:model.kind")
+        await pilot.press("space", "enter")
+        assert await _until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        col = app.screen.columns_shown.index("cfg:model.kind")
+        kinds = {key: _table(app).get_row(key)[1 + col].plain for key in _keys(_table(app))}
+        assert kinds == {m: "logistic", b: "ewma", a: "ewma"}

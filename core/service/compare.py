@@ -17,13 +17,14 @@ from core.service.runs import read_report, run_row
 # --------------------------------------------------------------------------- config differences
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_config(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as {dotted key: value} (lists stay values; an empty section adds no keys)."""
     out: dict[str, Any] = {}
     if isinstance(obj, dict):
         for k, v in obj.items():
             key = f"{prefix}.{k}" if prefix else str(k)
             if isinstance(v, dict):  # an empty section adds no keys
-                out.update(_flatten(v, key))
+                out.update(flatten_config(v, key))
             else:
                 out[key] = v
     else:
@@ -36,7 +37,7 @@ MISSING = object()
 
 def config_diff(configs: list[dict]) -> dict[str, list]:
     """Dotted keys whose values differ between the configs: {key: [value per config]}."""
-    flats = [_flatten(c or {}) for c in configs]
+    flats = [flatten_config(c or {}) for c in configs]
     keys = sorted(set().union(*flats)) if flats else []
     out = {}
     for k in keys:

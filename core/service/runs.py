@@ -6,6 +6,7 @@ is imported by the functions that use it, so importing this module stays cheap.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -68,6 +69,42 @@ def run_row(rd: RunDir, root: str | os.PathLike | None = None) -> dict:
         if row is not None:
             return row
     return public_row(read_run(rd), rd.path.parent)
+
+
+def config_values(run_paths: list[str | os.PathLike]) -> dict[str, dict]:
+    """{run id: {dotted config key: value}} of each run's resolved config.yaml ({} when unreadable).
+
+    Read once per file version (cached by path, size and mtime), so a screen can ask on
+    every refresh without rereading hundreds of YAML files.
+    """
+    out = {}
+    for path in run_paths:
+        cfg = Path(path) / "config.yaml"
+        try:
+            st = cfg.stat()
+            out[Path(path).name] = _config_values(str(cfg), st.st_size, st.st_mtime_ns)
+        except OSError:
+            out[Path(path).name] = {}
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _config_values(path: str, size: int, mtime_ns: int) -> dict:
+    from core.service.compare import flatten_config
+    from core.store import read_yaml
+
+    cfg = read_yaml(Path(path))
+    return flatten_config(cfg) if isinstance(cfg, dict) else {}
+
+
+def varying_keys(values: dict[str, dict]) -> list[str]:
+    """The config keys whose values are not the same in every run (the ones worth a column)."""
+    import json
+
+    keys = sorted(set().union(*values.values())) if values else []
+    def norm(v):
+        return json.dumps(v, sort_keys=True, default=str)
+    return [k for k in keys if len({norm(v.get(k)) for v in values.values()}) > 1]
 
 
 def read_report(rd: RunDir) -> dict | None:

@@ -124,6 +124,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("test_touches", "test×", _text("test_touches"), shown=False),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
+CONFIG_PREFIX = "cfg:"
+
+
+def _config_cell(key: str) -> Callable[[dict, datetime], Cell]:
+    def cell(r: dict, now: datetime) -> Cell:
+        v = (r.get("config") or {}).get(key)
+        return Cell("–" if v is None else str(v), v if isinstance(v, (int, float)) else (None if v is None else str(v)))
+    return cell
+
+
+def column(key: str) -> Column:
+    """A fixed column, or `cfg:<dotted key>`: a config value (offered when it varies across runs)."""
+    if key.startswith(CONFIG_PREFIX):
+        name = key[len(CONFIG_PREFIX):]
+        return Column(key, name, _config_cell(name), shown=False)
+    return BY_KEY[key]
 # Under WIDE columns of terminal the default set drops what matters least (a chosen set stays).
 WIDE = 140
 NARROW_HIDDEN = ("name", "host", "started", "best_val_loss", "beats")
@@ -139,18 +155,22 @@ class ColumnsScreen(ModalScreen[list]):
         Binding("right_square_bracket", "move(1)", "Move down", key_display="]"),
     ]
 
-    def __init__(self, shown: list[str]) -> None:
+    def __init__(self, shown: list[str], config_keys: list[str] = ()) -> None:
         super().__init__()
         self.shown = shown
+        self.config_keys = [CONFIG_PREFIX + k for k in config_keys]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="columns-box"):
-            yield Static("[b]Columns[/b] — space shows/hides, \\[ and ] move, enter applies")
-            self.order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown]
+            yield Static("[b]Columns[/b] — space shows/hides, \\[ and ] move, enter applies; config keys that "
+                         "differ between the runs are offered too")
+            self.order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown] \
+                + [k for k in self.config_keys if k not in self.shown]
             yield SelectionList(*self._options(set(self.shown)), id="columns")
 
     def _options(self, on: set[str]) -> list[tuple[str, str, bool]]:
-        return [(BY_KEY[k].header + f"  ({k})", k, k in on) for k in self.order]
+        return [(column(k).header + ("  (config)" if k.startswith(CONFIG_PREFIX) else f"  ({k})"), k, k in on)
+                for k in self.order]
 
     def action_move(self, step: int) -> None:
         sl = self.query_one("#columns", SelectionList)

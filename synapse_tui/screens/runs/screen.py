@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
 from core.errors import InputError
 from synapse_tui.formatting import ASCII_GLYPHS
-from synapse_tui.screens.runs.columns import BY_KEY, COLUMNS, NARROW_HIDDEN, WIDE, Cell, ColumnsScreen, missing_last
+from synapse_tui.screens.runs.columns import COLUMNS, NARROW_HIDDEN, WIDE, Cell, ColumnsScreen, column, missing_last
 from synapse_tui.widgets.dialogs import YesNo
 
 REFRESH_SECONDS = 1.0
@@ -66,6 +66,7 @@ class RunsScreen(Screen):
         self.selected: set[str] = set()
         self.columns_shown = [c.key for c in COLUMNS if c.shown]
         self.columns_chosen = False  # True once the user picks columns: then width changes nothing
+        self.config_keys: list[str] = []  # config keys that differ between the listed runs
         self.sort_key: str | None = None  # None: newest first
         self.sort_descending = True
         self.filter_text = ""
@@ -111,7 +112,7 @@ class RunsScreen(Screen):
         table.clear(columns=True)
         table.add_column(" ", key="sel", width=1)
         for key in self.columns_shown:
-            table.add_column(BY_KEY[key].header, key=key)
+            table.add_column(column(key).header, key=key)
         now = datetime.now(timezone.utc)
         for run_id, row in self.rows.items():
             table.add_row(*self._cells(row, now), key=run_id)
@@ -122,7 +123,7 @@ class RunsScreen(Screen):
         # the microsecond (run ids give only the second), then the id.
         mark = Cell("●" if row["run_id"] in self.selected else " ", (row.get("created") or "", row["run_id"]),
                     "bold yellow")
-        cells = [mark, *(BY_KEY[k].cell(row, now) for k in self.columns_shown)]
+        cells = [mark, *(column(k).cell(row, now) for k in self.columns_shown)]
         if getattr(self.app, "ascii_plots", False):
             for c in cells:
                 c.plain = c.plain.translate(ASCII_GLYPHS)
@@ -139,7 +140,7 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-refresh")
     def load_rows(self, filter_text: str) -> None:
-        from core.service.runs import list_runs
+        from core.service.runs import config_values, list_runs, varying_keys
 
         t0 = time.perf_counter()
         error = None
@@ -150,6 +151,10 @@ class RunsScreen(Screen):
             rows, error = list_runs(self.runs_dir), str(exc)
         if filter_text and where is None:
             rows = [r for r in rows if matches_text(r, filter_text)]
+        configs = config_values([r["path"] for r in rows])
+        for r in rows:
+            r["config"] = configs.get(r["run_id"], {})
+        self.config_keys = varying_keys(configs)
         self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0, filter_text)
 
     def apply_rows(self, rows: list[dict], error: str | None = None, seconds: float | None = None,
@@ -193,7 +198,7 @@ class RunsScreen(Screen):
         n = len(self.rows)
         parts = [f"{n} run{'s' if n != 1 else ''}"]
         if self.sort_key is not None:
-            parts.append(f"by {BY_KEY[self.sort_key].header} {'↓' if self.sort_descending else '↑'}")
+            parts.append(f"by {column(self.sort_key).header} {'↓' if self.sort_descending else '↑'}")
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         if self.selected:
@@ -329,7 +334,7 @@ class RunsScreen(Screen):
                 if self.sort_key not in self.columns_shown:
                     self.sort_key = None
                 self._build_columns()
-        self.app.push_screen(ColumnsScreen(self.columns_shown), chosen)
+        self.app.push_screen(ColumnsScreen(self.columns_shown, self.config_keys), chosen)
 
     def action_cancel(self) -> None:
         key = self._current()
