@@ -22,7 +22,7 @@ Layout (this package re-exports the public API; import from `core.config`):
 """
 from __future__ import annotations
 
-from core.config.dump import config_hash, dump_yaml
+from core.config.dump import config_hash, dump_yaml, flatten_config
 from core.config.loading import SHIPPED_CONFIG_DIR, config_from_text, load_config, shipped_configs
 from core.config.overrides import ConfigWarning, apply_overrides
 from core.config.schema import (
@@ -36,6 +36,6 @@ __all__ = [
     "UniformModel", "FrequencyModel", "RecencyModel", "EwmaModel", "HotColdModel", "LogisticModel",
     "GruModel", "LstmModel", "TransformerModel", "HawkesModel", "ModelConfig",
     "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
-    "ConfigWarning", "load_config", "config_from_text", "apply_overrides", "config_hash", "dump_yaml",
+    "ConfigWarning", "load_config", "config_from_text", "apply_overrides", "config_hash", "dump_yaml", "flatten_config",
     "SHIPPED_CONFIG_DIR", "shipped_configs",
 ]

@@ -1,8 +1,9 @@
-"""A resolved config out again: its stable hash and its YAML text."""
+"""A resolved config out again: its stable hash, its YAML text, and its flat dotted keys."""
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import yaml
 
@@ -33,3 +34,18 @@ def dump_yaml(cfg: Config) -> str:
     data = cfg.model_dump(mode="json")
     data["model"] = {"kind": data["model"]["kind"], **data["model"]}
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+
+
+def flatten_config(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as {dotted key: value} (lists stay values; an empty section adds no keys)."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict):  # an empty section adds no keys
+                out.update(flatten_config(v, key))
+            else:
+                out[key] = v
+    else:
+        out[prefix or "(config)"] = obj
+    return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from core.errors import InputError
 from core.runs import RunDir, record_test_touch
@@ -17,26 +16,13 @@ from core.service.runs import read_report, run_row
 # --------------------------------------------------------------------------- config differences
 
 
-def flatten_config(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config as {dotted key: value} (lists stay values; an empty section adds no keys)."""
-    out: dict[str, Any] = {}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            key = f"{prefix}.{k}" if prefix else str(k)
-            if isinstance(v, dict):  # an empty section adds no keys
-                out.update(flatten_config(v, key))
-            else:
-                out[key] = v
-    else:
-        out[prefix or "(config)"] = obj
-    return out
-
-
 MISSING = object()
 
 
 def config_diff(configs: list[dict]) -> dict[str, list]:
     """Dotted keys whose values differ between the configs: {key: [value per config]}."""
+    from core.config import flatten_config  # pydantic and yaml: only when configs are compared
+
     flats = [flatten_config(c or {}) for c in configs]
     keys = sorted(set().union(*flats)) if flats else []
     out = {}

@@ -90,7 +90,7 @@ def config_values(run_paths: list[str | os.PathLike]) -> dict[str, dict]:
 
 @functools.lru_cache(maxsize=4096)
 def _config_values(path: str, size: int, mtime_ns: int) -> dict:
-    from core.service.compare import flatten_config
+    from core.config import flatten_config
     from core.store import read_yaml
 
     cfg = read_yaml(Path(path))
