@@ -67,6 +67,7 @@ class RunsScreen(Screen):
         self.columns_shown = [c.key for c in COLUMNS if c.shown]
         self.columns_chosen = False  # True once the user picks columns: then width changes nothing
         self.config_keys: list[str] = []  # config keys that differ between the listed runs
+        self.configs_read = False
         self.sort_key: str | None = None  # None: newest first
         self.sort_descending = True
         self.filter_text = ""
@@ -151,10 +152,16 @@ class RunsScreen(Screen):
             rows, error = list_runs(self.runs_dir), str(exc)
         if filter_text and where is None:
             rows = [r for r in rows if matches_text(r, filter_text)]
+        if not self.configs_read:
+            # First the table: reading hundreds of config files the first time (they are
+            # cached after) would hold the first screen back for a column nobody chose yet.
+            self.app.call_from_thread(self.apply_rows, [dict(r, config={}) for r in rows], error,
+                                      time.perf_counter() - t0, filter_text)
         configs = config_values([r["path"] for r in rows])
         for r in rows:
             r["config"] = configs.get(r["run_id"], {})
         self.config_keys = varying_keys(configs)
+        self.configs_read = True
         self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0, filter_text)
 
     def apply_rows(self, rows: list[dict], error: str | None = None, seconds: float | None = None,
