@@ -1,0 +1,1 @@
+"""Synapse's engine: never imports a UI library (docs/ARCHITECTURE.md, "Layers")."""
