@@ -115,3 +115,47 @@ async def test_launch_screen(fixed_runs, size, tmp_path):
         await pilot.pause(0.5)
         await _screen_settled(app, pilot)
         _check(f"launch_{size[0]}x{size[1]}", app.export_screenshot(), tmp_path)
+
+
+async def _run_settled(app, pilot) -> None:
+    """The run screen read and drawn. Its follower polls events.jsonl for as long as the
+    screen is up, so it is the one worker not waited for."""
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if getattr(app.screen, "view", None) is not None and app.screen.reads:
+            break
+    for _ in range(3):
+        await pilot.pause(0.3)
+        others = [w for w in app.workers if w.group != "run-follow"]
+        if others:  # an empty list would mean every worker, the follower too
+            await app.workers.wait_for_complete(others)
+
+
+async def _steady_screenshot(app, pilot) -> str:
+    """The screen once two screenshots in a row agree (a late redraw would show as a flaky diff)."""
+    shot = app.export_screenshot()
+    for _ in range(10):
+        await pilot.pause(0.2)
+        again = app.export_screenshot()
+        if again == shot:
+            break
+        shot = again
+    return shot
+
+
+@pytest.mark.parametrize("size,tab", [((80, 24), "overview"), ((160, 48), "overview"), ((160, 48), "parts")],
+                         ids=["80x24", "160x48", "parts-160x48"])
+async def test_run_screen(fixed_runs, size, tab, tmp_path):
+    from textual.widgets import TabbedContent
+
+    app = SynapseApp(fixed_runs, ascii_plots=False)
+    async with app.run_test(size=size) as pilot:
+        await _settled(app, pilot, 4)
+        app.open_run("20260101-120000-baselines-aaaa")
+        await _run_settled(app, pilot)
+        assert app.screen.view is not None and app.screen.error is None
+        if tab == "parts":
+            await pilot.press("p")  # as a user opens it: the table focused, its cursor on the best part
+            await _run_settled(app, pilot)
+            assert app.screen.query_one("#tabs", TabbedContent).active == "parts"
+        _check(f"run_{tab}_{size[0]}x{size[1]}", await _steady_screenshot(app, pilot), tmp_path)
