@@ -83,6 +83,7 @@ CASES = {
     "tui_first_screen": _lazy("benchmarks.bench_tui", "case_first_screen"),
     "tui_keypress": _lazy("benchmarks.bench_tui", "case_keypress"),
     "tui_sort_filter": _lazy("benchmarks.bench_tui", "case_sort_filter"),
+    "tui_run_screen_10k": _lazy("benchmarks.bench_tui", "case_run_screen"),
 }
 
 

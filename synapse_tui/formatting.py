@@ -1,4 +1,5 @@
-"""How numbers, durations and ranges read in both front ends (the CLI's tables and the dashboard)."""
+"""How numbers, durations, ranges and sizes read in both front ends (the CLI's tables and the
+dashboard), and the tables of tomorrow's pool they both show."""
 from __future__ import annotations
 
 
@@ -49,3 +50,57 @@ def k_ranges(ks: list[int]) -> str:
 # What the dashboard draws with when the terminal cannot show Unicode (an SSH session with a
 # C locale): each glyph it uses, as ASCII.
 ASCII_GLYPHS = str.maketrans({"–": "-", "▲": "^", "●": "*", "↓": "v", "↑": "^", "→": "->", "×": "x", "…": "..."})
+
+
+def byte_size(n: int) -> str:
+    """1020 B, 2.9 KB, 205.0 KB, 1.2 GB."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+# Tomorrow's pool as `core.service.predict.predict` returns it, the same in `synapse predict`
+# and the dashboard's Pool tab (each passes its own styles).
+def probability_grid(probs: list[dict], cols: int, *, title_style: str | None = None):
+    """The calibrated probability per part ({part, p}, ranked), in `cols` groups of (#, part, p)
+    columns side by side, read down then across."""
+    from rich.table import Table
+
+    grid = Table(title="calibrated probability per part, ranked", title_justify="left", box=None, padding=(0, 1),
+                 title_style=title_style)
+    for _ in range(cols):
+        grid.add_column("#", justify="right", style="dim")
+        grid.add_column("part", justify="right")
+        grid.add_column("p", justify="right")
+    per = (len(probs) + cols - 1) // cols
+    for r in range(per):
+        cells = []
+        for c in range(cols):
+            i = c * per + r
+            cells += ([str(i + 1), str(probs[i]["part"]), f"{probs[i]['p']:.3f}"] if i < len(probs) else ["", "", ""])
+        grid.add_row(*cells)
+    return grid
+
+
+def pool_table(pools: dict, best_k: int | None = None, *, title_style: str | None = None,
+               random_style: str | None = None):
+    """The top-K pools ({tiers, pools: [{k, expected_hits, or_better, random_or_better}]}): K,
+    expected hits, P(tier or better) per tier and a random pool's P(good or better); the row
+    of `best_k` (the suggested K) in bold green."""
+    from rich.table import Table
+
+    tiers = list(pools["tiers"])
+    pt = Table(title="top-K pools: expected hits, P(tier or better)", title_justify="left", box=None,
+               header_style="bold", title_style=title_style, padding=(0, 1))
+    pt.add_column("K", justify="right")
+    pt.add_column("E hits", justify="right")
+    for t in tiers:
+        pt.add_column(f"{t}+", justify="right")
+    pt.add_column("random good+", justify="right", style=random_style)
+    for pool in pools["pools"]:
+        style = "bold green" if best_k == pool["k"] else ""
+        pt.add_row(str(pool["k"]), f"{pool['expected_hits']:.2f}", *[f"{pool['or_better'][t]:.3f}" for t in tiers],
+                   f"{pool['random_or_better'].get('good', float('nan')):.3f}", style=style)
+    return pt

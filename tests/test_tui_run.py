@@ -18,7 +18,8 @@ from core.service import jobs
 from core.service.series import tier_names
 from core.train.run import run_train
 from synapse_tui.app import SynapseApp
-from synapse_tui.screens.run import ACTIVE_REREAD_S, MIN_REDRAW_S, RunScreen
+from synapse_tui.screens.run import RunScreen
+from synapse_tui.screens.run.live import ACTIVE_REREAD_S, MIN_REDRAW_S
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.plots import LossPlot, ReliabilityPlot, TierPlot
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from core.service.jobs import parse_ks
 from core.service.runs import open_run
 from synapse_tui.cliutil import JsonOpt, RunsDirOpt, console, print_json, progress, say, user_errors
+from synapse_tui.formatting import pool_table, probability_grid
 
 export_app = typer.Typer(help="Export a trained model.", no_args_is_help=True)
 
@@ -55,36 +56,9 @@ def _print_prediction(res: dict, bt: dict | None) -> None:
 
     say(f"{res['model']} ({res['run_id']}) · scores {res['date']} from {res['history_rows']:,} days "
         f"up to {res['history_last_date']}" + (f" ({res['new_days_since_run']} newer than the run)" if res["new_days_since_run"] else ""))
-    probs = res["probabilities"]
-    grid = Table(title="calibrated probability per part, ranked", title_justify="left", box=None, padding=(0, 1))
-    cols = 4
-    for _ in range(cols):
-        grid.add_column("#", justify="right", style="dim")
-        grid.add_column("part", justify="right")
-        grid.add_column("p", justify="right")
-    per = (len(probs) + cols - 1) // cols
-    for r in range(per):
-        cells = []
-        for c in range(cols):
-            i = c * per + r
-            cells += ([str(i + 1), str(probs[i]["part"]), f"{probs[i]['p']:.3f}"] if i < len(probs) else ["", "", ""])
-        grid.add_row(*cells)
-    console.print(grid)
-    table = res["pools"]
-    tiers = list(table["tiers"])
-    pt = Table(title="top-K pools: expected hits, P(tier or better)", title_justify="left", box=None,
-               header_style="bold")
-    pt.add_column("K", justify="right")
-    pt.add_column("E hits", justify="right")
-    for t in tiers:
-        pt.add_column(f"{t}+", justify="right")
-    pt.add_column("random good+", justify="right")
+    console.print(probability_grid(res["probabilities"], 4))
     sug = res.get("suggestion") or {}
-    for pool in table["pools"]:
-        style = "bold green" if sug.get("k") == pool["k"] else ""
-        pt.add_row(str(pool["k"]), f"{pool['expected_hits']:.2f}", *[f"{pool['or_better'][t]:.3f}" for t in tiers],
-                   f"{pool['random_or_better'].get('good', float('nan')):.3f}", style=style)
-    console.print(pt)
+    console.print(pool_table(res["pools"], sug.get("k")))
     if sug:
         say(f"smallest K with P({sug['tier']} or better) >= {sug['target']}: "
             + (str(sug["k"]) if sug["k"] is not None else "none in range"))

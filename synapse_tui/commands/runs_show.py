@@ -11,14 +11,7 @@ from rich.text import Text
 
 from synapse_tui.cliutil import console, k_ranges, say, tell
 from synapse_tui.commands.runs_view import _age, _ago, _clock, _heading, _num, _status
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+from synapse_tui.formatting import byte_size
 
 
 def _epoch_line(e: dict) -> str:
@@ -132,7 +125,7 @@ def _print_show(d: dict) -> None:
         at.add_column()
         at.add_column(justify="right", style="dim")
         for a in arts:
-            at.add_row("  " + a["name"], _size(a["bytes"]))
+            at.add_row("  " + a["name"], byte_size(a["bytes"]))
         console.print(at)
 
 
