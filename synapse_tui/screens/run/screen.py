@@ -178,7 +178,7 @@ class RunScreen(LiveRun, RunKeys, Screen):
         try:
             self.query_one("#crumbs", Static).update(self._crumbs())
         except NoMatches:
-            pass
+            pass  # the screen is being taken down: nothing left to update
 
     def _titles(self) -> None:
         loss = self.query_one("#loss", LossPlot)
