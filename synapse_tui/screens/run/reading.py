@@ -27,7 +27,7 @@ def _yaml(yaml, cfg: dict) -> str:
     """The config as config.yaml reads: block mappings, lists of plain values on one line."""
 
     class Dumper(yaml.SafeDumper):
-        pass
+        """A subclass, so the list representer below is not added to SafeDumper for everyone."""
 
     def seq(dumper, value):
         flat = all(not isinstance(v, (dict, list)) for v in value)
