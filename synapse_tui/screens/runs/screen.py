@@ -24,6 +24,7 @@ from core.errors import InputError
 from synapse_tui.formatting import ASCII_GLYPHS
 from synapse_tui.screens.runs.columns import COLUMNS, NARROW_HIDDEN, WIDE, Cell, ColumnsScreen, column, missing_last
 from synapse_tui.widgets.dialogs import YesNo
+from synapse_tui.widgets.fast_table import FastDataTable
 
 REFRESH_SECONDS = 1.0
 MAX_COMPARE = 4
@@ -43,6 +44,7 @@ def is_expression(text: str) -> bool:
 
 class RunsScreen(Screen):
     HELP_TITLE = "Runs"
+    AUTO_FOCUS = "#runs"  # not the first focusable widget, the demo's hidden log
     BINDINGS = [
         Binding("enter", "open", "Open", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
@@ -80,7 +82,7 @@ class RunsScreen(Screen):
         with Vertical(id="first-run"):
             yield Static(id="empty")
             yield Log(id="demo-log", max_lines=500)
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield FastDataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: text, or an expression like  ece<0.05 and model=gru   (esc clears)",
                     id="filter")
         yield Label("", id="filter-error")
@@ -176,9 +178,10 @@ class RunsScreen(Screen):
         cursor_key = self._cursor_key()
         fresh = {r["run_id"]: r for r in rows}
         changed_order = False
-        for run_id in [k for k in self.rows if k not in fresh]:
-            table.remove_row(run_id)
-            self.selected.discard(run_id)
+        gone = [k for k in self.rows if k not in fresh]
+        if gone:
+            table.remove_rows(gone)
+            self.selected.difference_update(gone)
             changed_order = True
         for run_id, row in fresh.items():
             before = self.rows.get(run_id)
