@@ -25,7 +25,22 @@ from benchmarks.harness import Case
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_runs(n: int, *, stream: int = 0) -> tuple[Path, list[Path]]:
+def in_subprocess(maker: str, *args) -> object:
+    """`maker(*args)` run in a child process, its result back through JSON (paths as str).
+
+    Making runs trains models, which imports torch and scikit-learn; the dashboard never
+    does at start, and their millions of objects in the measuring process would slow every
+    full garbage collection there, a cost the real app does not pay."""
+    import json
+
+    code = (f"import json, sys; from benchmarks.bench_tui import {maker}; "
+            f"print(json.dumps({maker}(*json.loads(sys.argv[1])), default=str))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(args)], check=True, capture_output=True,
+                         text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def make_runs(n: int, stream: int = 0) -> tuple[Path, list[Path]]:
     """`n` finished runs (copies of one real baselines run) plus `stream` queued ones."""
     from core.config import load_config
     from core.data import synthetic
@@ -67,7 +82,7 @@ asyncio.run(main())
 
 
 def case_first_screen() -> Case:
-    root, _ = make_runs(200)
+    root = Path(in_subprocess("make_runs", 200)[0])
 
     def once() -> None:
         (root / "index.sqlite").unlink(missing_ok=True)  # a cold index: the slow first time
@@ -140,7 +155,8 @@ class FrameClock:
 def measure_keypress() -> list[float]:
     from synapse_tui.app import SynapseApp
 
-    root, streams = make_runs(100, stream=4)
+    root, streams = in_subprocess("make_runs", 100, 4)
+    root, streams = Path(root), [Path(p) for p in streams]
     stop = threading.Event()
     feeder = threading.Thread(target=_stream_epochs, args=(streams, stop), daemon=True)
     times: list[float] = []
@@ -178,7 +194,7 @@ def measure_sort_filter() -> list[float]:
     once the screen has settled (every config read)."""
     from synapse_tui.app import SynapseApp
 
-    root, _ = make_runs(500)
+    root = Path(in_subprocess("make_runs", 500)[0])
     times: list[float] = []
 
     async def main() -> None:
@@ -255,7 +271,8 @@ def measure_run_screen(epochs: int = 10_000, repeat: int = 5) -> list[float]:
     from synapse_tui.screens.run import RunScreen
     from synapse_tui.widgets.plots import LossPlot
 
-    root, run_id = make_long_run(epochs)
+    root, run_id = in_subprocess("make_long_run", epochs)
+    root = Path(root)
     times: list[float] = []
 
     def shown(screen: RunScreen) -> bool:

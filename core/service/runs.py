@@ -142,12 +142,13 @@ def scalar_metrics(report: dict) -> dict:
     return out
 
 
-def run_detail(rd: RunDir, row: dict) -> dict:
+def run_detail(rd: RunDir, row: dict, events: list[dict] | None = None) -> dict:
     """What `synapse runs show` reports: the row, manifest, summary, verdict, comparison,
-    headline metrics of every scorer, epochs, artifacts, test touches and warnings."""
+    headline metrics of every scorer, epochs, artifacts, test touches and warnings.
+    `events`: the run's event log when the caller has read it already."""
     man = rd.read_json("manifest.json", default={}) if rd.manifest_json.exists() else {}
     report = read_report(rd) or {}
-    events = rd.read_events()
+    events = rd.read_events() if events is None else events
     return {
         "run": row,
         "manifest": {k: v for k, v in (man or {}).items() if k != "test_touches"},
@@ -193,20 +194,22 @@ def tier_curves(report: dict, window: str = "test") -> dict:
             "beats_at": comparison.get("beats_at") or [], "worse_at": comparison.get("worse_at") or []}
 
 
-def run_view(rd: RunDir, root: str | os.PathLike | None = None) -> dict:
+def run_view(rd: RunDir, root: str | os.PathLike | None = None, events: list[dict] | None = None) -> dict:
     """Everything one run's screen shows: `run_detail` plus the curves behind its plots.
 
     Adds `tiers` (`tier_curves` on test), `reliability` (test bins before/after calibration
     of the primary), `auc_per_part` ([{part, auc, ap}] of the primary on test), `config`
-    (the resolved config) and `log_tail` (the last events of any level).
+    (the resolved config) and `log_tail` (the last events of any level). `events`: the
+    run's event log when the caller has read it already.
     """
     from core.store import read_yaml
 
-    detail = run_detail(rd, run_row(rd, root))
+    if events is None:
+        events = rd.read_events()  # once: a long run's log is the slowest thing read here
+    detail = run_detail(rd, run_row(rd, root), events)
     report = read_report(rd) or {}
     test = ((report.get("models") or {}).get(report.get("primary")) or {}).get("test") or {}
     auc, ap = test.get("auc_per_part") or [], test.get("ap_per_part") or []
-    events = rd.read_events()
     return {
         **detail,
         "tiers": tier_curves(report) if report else None,

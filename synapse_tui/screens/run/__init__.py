@@ -2,8 +2,9 @@
 calibration, the headline numbers and verdict; per-part AUC, tomorrow's pool, the config,
 the log and the artifacts in tabs. Live while the run goes on.
 
-Reading: `core.service.runs.run_view` in a thread worker. Following: a second thread
-worker polls the run's events.jsonl (EventReader.read_new, every POLL_S) and posts
+Reading: `core.service.runs.run_view` in a thread worker; the first view is built by the
+follower from the events it has just parsed, so a long log is not parsed by two threads
+at once on opening. Following: a second thread worker polls the run's events.jsonl (EventReader.read_new, every POLL_S) and posts
 `RunScreen.Changed`, a message that replaces the one still queued before it (a flood of
 epochs becomes one). New epochs travel in the message as the loss curves
 (`loss_series` of every epoch the follower has read, built in its thread), and the plot

@@ -86,9 +86,14 @@ class LiveRun:
         from core.service.series import loss_series
 
         reader = rd.event_reader()
-        epochs = [e for e in reader.read_new() if e.get("type") == "epoch"]
+        events = reader.read_new()
+        epochs = [e for e in events if e.get("type") == "epoch"]
         resets = reader.resets
-        self.post_message(self.Changed(loss_series(epochs), full=True))
+        self.post_message(self.Changed(loss_series(epochs)))
+        # The first view from the same events: a long run's log is parsed once, not by two
+        # threads at once (on_mount marked this read as in flight).
+        self.app.call_from_thread(self._loaded, *self._read(events))
+        del events
         while not worker.is_cancelled:
             time.sleep(POLL_S)
             if not rd.path.is_dir():
@@ -175,13 +180,15 @@ class LiveRun:
 
     @work(thread=True, exclusive=True, group="run-read", exit_on_error=False)
     def load(self) -> None:
+        self.app.call_from_thread(self._loaded, *self._read())
+
+    def _read(self, events: list[dict] | None = None) -> tuple[dict | None, str | None]:
         try:
-            view, error = read_run(self.runs_dir, self.run_id), None
+            return read_run(self.runs_dir, self.run_id, events), None
         except InputError as exc:
-            view, error = None, str(exc)
+            return None, str(exc)
         except Exception as exc:  # noqa: BLE001 — a run half-written or deleted mid-read
-            view, error = None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._loaded, view, error)
+            return None, f"{type(exc).__name__}: {exc}"
 
     def _loaded(self, view: dict | None, error: str | None) -> None:
         self._reading = False

@@ -6,16 +6,17 @@ import time
 from pathlib import Path
 
 
-def read_run(runs_dir: Path, run_id: str) -> dict:
+def read_run(runs_dir: Path, run_id: str, events: list[dict] | None = None) -> dict:
     """What the screen shows, read from the run directory (called in a thread worker):
-    `run_view` plus the loss curves and the config as YAML text."""
+    `run_view` plus the loss curves and the config as YAML text. `events`: the event log
+    when the caller has just read it."""
     import yaml
 
     from core.service.runs import open_run, run_view
     from core.service.series import loss_series
 
     rd = open_run(run_id, runs_dir)
-    view = run_view(rd, runs_dir)
+    view = run_view(rd, runs_dir, events)
     view["loss"] = loss_series(view["epochs"])
     cfg = view.get("config")
     view["config_yaml"] = _yaml(yaml, cfg) if isinstance(cfg, dict) else None

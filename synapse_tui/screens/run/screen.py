@@ -6,6 +6,8 @@ here: Textual looks for those on the screen's own class.
 """
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 
 from rich.console import Group
@@ -122,6 +124,7 @@ class RunScreen(LiveRun, RunKeys, Screen):
             arts.add_column(label, key=key)
         self._layout_for(self.app.size.width, self.app.size.height)
         self.set_interval(1.0, self._tick)
+        self._reading, self._last_read_start = True, time.monotonic()  # the follower's first pass reads the view
         self.follow()
 
     def on_resize(self, event) -> None:
