@@ -18,6 +18,7 @@ from synapse_tui.cliutil import console
 from synapse_tui.commands.data import config_app, data_app
 from synapse_tui.commands.jobs import baselines_cmd, cancel_cmd, demo_cmd, eval_cmd, resume_cmd, train_cmd
 from synapse_tui.commands.predict import export_app, predict_cmd
+from synapse_tui.commands.remote import remote_app
 from synapse_tui.commands.runs import runs_app
 from synapse_tui.commands.sweep import sweep_app
 
@@ -39,6 +40,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(export_app, name="export")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(runs_app, name="runs")
+app.add_typer(remote_app, name="remote")
 
 # Top-level commands, in the order `synapse --help` lists them.
 app.command("baselines")(baselines_cmd)

@@ -20,6 +20,9 @@ ACTIVE_STATUSES = ("queued", "running")
 TERMINAL_STATUSES = (*FINISHED_STATUSES, "lost")
 RESUMABLE_STATUSES = ("lost", "cancelled", "failed")
 HEARTBEAT_TIMEOUT_S = 30.0
+# A remote run's mirror (docs/ARCHITECTURE.md, "Remote runs"): where it runs, and its follower's state.
+REMOTE_JSON = "remote.json"
+FOLLOW_JSON = "follow.json"
 
 
 # --------------------------------------------------------------------------- status
@@ -38,6 +41,7 @@ class RunStatus:
     pid: int | None = None
     run_id: str | None = None
     events: int = field(default=0)  # events in the log
+    link_down_since: datetime | None = None  # a remote run whose follower has lost the link since then
 
     @property
     def done(self) -> bool:
@@ -62,6 +66,7 @@ def run_status(
     *,
     remote: bool = False,
     heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
+    link_down_since: datetime | None = None,
 ) -> RunStatus:
     """The status of a run from its event log (docs/ARCHITECTURE.md, "Run status").
 
@@ -69,7 +74,9 @@ def run_status(
     status. Without a `run_started` the run is `queued` (or cancelled/failed, if a
     `run_finished` says so before it ever started). Otherwise `running` when the process
     lives (same host, pid and start time; skipped with `remote=True`) or the newest
-    event of the attempt (normally its heartbeat) is younger than 30 s; else `lost`.
+    event of the attempt (normally its heartbeat) is younger than 30 s; else `lost` — except
+    a remote run whose follower says the link is down (`link_down_since`): silence is then
+    the link's, not the worker's, and the run stays `running` with that date.
     """
     events = [e for e in events if isinstance(e, Mapping)]
     start_idx = None
@@ -122,10 +129,31 @@ def run_status(
         return RunStatus("running", **common)
     if last_ev is not None and (_as_datetime(now) - last_ev).total_seconds() < heartbeat_timeout_s:
         return RunStatus("running", **common)
+    if remote and link_down_since is not None:
+        return RunStatus("running", link_down_since=link_down_since, **common)
     return RunStatus("lost", **common)
+
+
+def link_down_since(run_dir: str | os.PathLike) -> datetime | None:
+    """When a remote run's follower lost the link, if it did and is alive to retry; else None."""
+    import json
+
+    try:
+        state = json.loads((Path(run_dir) / FOLLOW_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("link") != "down":
+        return None
+    if not process_alive(state.get("host"), state.get("pid"), state.get("pid_started_at")):
+        return None  # nobody is retrying: silence then means what it means for any run
+    return parse_ts(state.get("since"))
 
 
 def status_of(run_dir: str | os.PathLike, now: datetime | float | None = None, *,
               remote: bool = False) -> RunStatus:
-    """`run_status` of a run directory's `events.jsonl` (a `RunDir` or a path)."""
-    return run_status(read_events(Path(run_dir) / EVENTS_JSONL), now, remote=remote)
+    """`run_status` of a run directory's `events.jsonl` (a `RunDir` or a path); a remote
+    run's mirror (it holds remote.json) is judged as remote, with its follower's link state."""
+    path = Path(run_dir)
+    remote = remote or (path / REMOTE_JSON).is_file()
+    return run_status(read_events(path / EVENTS_JSONL), now, remote=remote,
+                      link_down_since=link_down_since(path) if remote else None)

@@ -222,7 +222,7 @@ def _lines(items: Sequence[str] | str) -> list[tuple[int, str]]:
 
 
 def validate(config: str | os.PathLike, data: str | os.PathLike | None = None, overrides: Sequence[str] | str = (),
-             grid: Sequence[str] | str = ()) -> dict:
+             grid: Sequence[str] | str = (), target: str = "local") -> dict:
     """What launching `config` with `--data` and `-o` overrides (and a sweep grid) would run.
 
     Never raises for bad input and creates nothing. Returns
@@ -251,7 +251,8 @@ def validate(config: str | os.PathLike, data: str | os.PathLike | None = None, o
             out["config_hash"] = config_hash(cfg)
             out["resolved"] = dump_yaml(cfg)
             more, out["data"] = _check_data(cfg)
-            more += _check_device(cfg, out["job"])
+            if target == "local":  # a remote host's CUDA is checked there, by the launch's preflight
+                more += _check_device(cfg, out["job"])
             if grid_lines:
                 grid_problems, out["combos"] = _check_grid(config, grid_lines, ovs, data_s)
                 more += [f"grid: {m}" for m in grid_problems]

@@ -1,8 +1,8 @@
 """Starting and stopping jobs: create a run from a config, run its worker (detached, or in the
 foreground side by side with others), cancel, resume, evaluate again, and read the outcome.
 
-Every job runs in its own worker process (core.jobs.worker). `TARGETS` lists where a job
-can run; today only "local" (the remote backend will add SSH host profiles).
+Every job runs in its own worker process (core.jobs.worker): here ("local"), or on a host
+profile over SSH (core.service.remote); cancel and resume act wherever the run is.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import Callable, Iterator, Sequence
 from core.errors import InputError
 from core.runs import RunDir, RunStatus, runs_root
 
-TARGETS = ("local",)
 DEMO_MODELS = ("logistic", "gru")
 # A worker's exit codes (core.jobs.worker): 0 succeeded, 1 failed, 2 bad input, 3 cancelled.
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
@@ -37,10 +36,16 @@ def create_job(cfg, job: str, runs_dir: str | os.PathLike | None = None) -> RunD
     return create_run(cfg, runs_root(runs_dir), job)
 
 
-def launch(cfg, job: str, runs_dir: str | os.PathLike | None = None, *, target: str = "local") -> dict:
-    """Create a run and start its worker detached: {"run_id", "path", "pid", "target"}."""
-    if target not in TARGETS:
-        raise InputError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+def launch(cfg, job: str, runs_dir: str | os.PathLike | None = None, *, target: str = "local",
+           progress: Callable[[str], None] | None = None) -> dict:
+    """Create a run and start its worker detached, here or on host profile `target`:
+    {"run_id", "path", "pid", "target"}."""
+    if target != "local":
+        from core.service import remote
+
+        if target not in remote.target_names():
+            raise InputError(f"unknown target {target!r}; targets: {', '.join(remote.target_names())}")
+        return {**remote.launch(target, cfg, job, runs_dir, progress=progress), "target": target}
     run = create_job(cfg, job, runs_dir)
     return {"run_id": run.run_id, "path": str(run.path), "pid": start_detached(run), "target": target}
 
@@ -120,7 +125,10 @@ def outcome(run: RunDir) -> dict:
 def cancel(run: RunDir) -> dict:
     """Stop a running run (SIGTERM: it saves last.pt and ends cancelled) or cancel a queued one."""
     from core.jobs.launch import cancel as cancel_worker
+    from core.service import remote
 
+    if remote.is_remote(run):
+        return remote.cancel(run)
     st = cancel_worker(run)  # a queued run comes back cancelled; a running one as it was when signalled
     return {"run_id": run.run_id, "status": st.status,
             "message": "cancelled" if st.status == "cancelled" else "SIGTERM sent; it stops after its current epoch"}
@@ -134,7 +142,12 @@ def check_resumable(run: RunDir) -> RunStatus:
 
 
 def resume_detached(run: RunDir) -> dict:
-    """Resume a run from last.pt as a new attempt, its worker detached: {"run_id", "pid", "attempt"}."""
+    """Resume a run from last.pt as a new attempt, its worker detached (on the host it ran on):
+    {"run_id", "pid", "attempt"}."""
+    from core.service import remote
+
+    if remote.is_remote(run):
+        return remote.resume(run)
     st = check_resumable(run)
     return {"run_id": run.run_id, "pid": start_detached(run, resume=True), "attempt": st.attempt + 1}
 
@@ -185,7 +198,7 @@ def parse_ks(text: str) -> list[int]:
 
 
 __all__ = [
-    "DEMO_MODELS", "TARGETS", "Workers", "cancel", "check_resumable", "create_job", "demo_runs", "launch",
+    "DEMO_MODELS", "Workers", "cancel", "check_resumable", "create_job", "demo_runs", "launch",
     "load_job_config", "outcome", "parse_ks", "reevaluate", "resume_detached", "runs_side_by_side",
     "start_detached",
 ]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from core.errors import InputError
-from core.runs import FINISHED_STATUSES, RUN_ID_RE, STATUSES, RunDir, run_status
+from core.runs import FINISHED_STATUSES, RUN_ID_RE, STATUSES, RunDir, parse_ts, run_status
 from core.store.db import (
     _Conn, _conn_for, _INSERT_SQL, _is_corrupt, _q, _unusable,
     retry,
@@ -170,7 +170,8 @@ class Store:
                 continue
             started = live.get("started") or {}
             events = [started] + ([{"type": "log", "ts": live["last"]}] if live.get("last") else [])
-            st = run_status(events, now, remote=bool(r.get("remote")))
+            st = run_status(events, now, remote=bool(r.get("remote")),
+                            link_down_since=parse_ts(live.get("link_down_since")))
             dur = _duration(st.status, st.started, None, st.last_event, now)
             if st.status != r["status"]:
                 changed.append((st.status, dur, r["run_id"]))

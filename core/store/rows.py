@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from core.runs import RUN_ID_RE, RunDir, format_ts, parse_ts, read_events, run_status
+from core.runs import REMOTE_JSON, RUN_ID_RE, RunDir, format_ts, link_down_since, parse_ts, read_events, run_status
 
 RACY_S = 2.0  # files changed this recently may change again within the same mtime tick
 
@@ -174,14 +174,15 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     row["data_sha256"] = data.get("sha256") if isinstance(data.get("sha256"), str) else None
     touches = man.get("test_touches")
     row["test_touches"] = len(touches) if isinstance(touches, list) else (0 if man else None)
-    remote = bool(man.get("remote")) or man.get("backend") == "remote"
+    remote = bool(man.get("remote")) or man.get("backend") == "remote" or (rd.path / REMOTE_JSON).is_file()
     row["remote"] = int(remote)
+    link_down = link_down_since(rd.path) if remote else None
 
     # events
     first_queued = next((e for e in events if e.get("type") == "queued"), {})
     job = man.get("job") or first_queued.get("job")
     row["job"] = job if isinstance(job, str) else None
-    st = run_status(events, now_dt, remote=remote)
+    st = run_status(events, now_dt, remote=remote, link_down_since=link_down)
     row["status"] = st.status
     row["attempt"] = st.attempt
     row["started"] = format_ts(st.started) if st.started else None
@@ -194,7 +195,8 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     row["device"] = (started_ev or {}).get("device") or man.get("device")
     if started_ev is not None:
         keep = {k: started_ev.get(k) for k in ("ts", "type", "run_id", "host", "pid", "pid_started_at", "attempt")}
-        row["live"] = json.dumps({"started": keep, "last": format_ts(st.last_event) if st.last_event else None})
+        row["live"] = json.dumps({"started": keep, "last": format_ts(st.last_event) if st.last_event else None,
+                                  "link_down_since": format_ts(link_down) if link_down else None})
 
     epochs = [e for e in events if e.get("type") == "epoch"]
     losses = [x for x in (_finite(e.get("val_loss")) for e in epochs) if x is not None]

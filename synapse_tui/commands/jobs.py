@@ -226,8 +226,10 @@ def resume_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Continue a lost, cancelled or failed run from last.pt, as a new attempt in the same directory."""
+    from core.service import remote
+
     rd = open_run(run, runs_dir)
-    if detach:
+    if detach or remote.is_remote(rd):  # a remote run resumes there; its follower brings it here
         info = service.resume_detached(rd)
         print_json(info) if as_json else say(rd.run_id)
         return

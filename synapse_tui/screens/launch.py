@@ -66,8 +66,9 @@ class LaunchScreen(Screen):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        from core.service.jobs import TARGETS
+        from core.service.remote import target_names
 
+        targets = target_names()  # "local", then the SSH host profiles
         yield Header()
         with Horizontal(id="launch-body"):
             with Vertical(id="launch-left"):
@@ -80,7 +81,7 @@ class LaunchScreen(Screen):
                     yield Input(id="data", compact=True, placeholder="empty: the config's data.path")
                 with Horizontal(classes="row"):
                     yield Label("target", classes="field")
-                    yield Select([(t, t) for t in TARGETS], value=TARGETS[0], allow_blank=False, id="target",
+                    yield Select([(t, t) for t in targets], value=targets[0], allow_blank=False, id="target",
                                  compact=True)
                     yield Label("parallel", classes="field", id="parallel-label")
                     yield Input(id="parallel", compact=True, placeholder="auto", type="integer")
@@ -208,7 +209,8 @@ class LaunchScreen(Screen):
     def validate_form(self, generation: int, form: dict) -> None:
         from core.service.configs import validate
 
-        result = validate(form["config"], data=form["data"] or None, overrides=form["overrides"], grid=form["grid"])
+        result = validate(form["config"], data=form["data"] or None, overrides=form["overrides"], grid=form["grid"],
+                          target=str(form["target"]))
         if form["parallel"] and (not form["parallel"].isdigit() or int(form["parallel"]) < 1):
             result["problems"].append({"message": f"parallel {form['parallel']!r}: a whole number, at least 1",
                                        "override": None})
@@ -317,7 +319,10 @@ class LaunchScreen(Screen):
                 message = f"sweep {sweep.sweep_id} started: {n} run{'s' if n != 1 else ''}"
             else:
                 cfg = jobs.load_job_config(form["config"], overrides, data)
-                out = jobs.launch(cfg, job, self.runs_dir, target=str(form["target"]))
+                def progress(msg: str) -> None:  # a remote launch syncs, makes a venv...: say so
+                    self.app.call_from_thread(self._set_check, Text(msg, style="dim"))
+
+                out = jobs.launch(cfg, job, self.runs_dir, target=str(form["target"]), progress=progress)
                 message = f"launched {out['run_id']} ({form['target']})"
         except InputError as exc:
             self.app.call_from_thread(self._launch_failed, str(exc))
