@@ -66,9 +66,11 @@ async def check_async(profile: HostProfile) -> dict:
             sftp = await has_sftp(conn)
             add("sftp", sftp, "SFTP works" if sftp else "no SFTP: files go as a tar stream over exec instead")
             try:
-                t_local = time.time()
                 info = await agent_json(conn, profile.python, "info", profile.work_dir)
-                t_local = (t_local + time.time()) / 2
+                t0 = time.time()  # a bare interpreter, so the round trip around its clock is short
+                remote_now = float((await run(conn, [profile.python, "-S", "-c", "import time; print(time.time())"])
+                                    ).stdout.decode().strip())
+                t_local = (t0 + time.time()) / 2
             except RemoteError as exc:
                 add("python", False, f"{profile.python}: {exc}", f"python ({profile.python})")
                 return out
@@ -92,7 +94,7 @@ async def check_async(profile: HostProfile) -> dict:
             add("disk", free is not None and free >= MIN_FREE_BYTES and info.get("work_dir_writable", False),
                 f"{free / 1024**3:.1f} GiB free for {profile.work_dir}" if free is not None else "unknown",
                 f"{MIN_FREE_BYTES // 1024**3} GiB free and writable in {profile.work_dir}")
-            skew = info["time"] - t_local
+            skew = remote_now - t_local
             add("clock", abs(skew) <= MAX_SKEW_S, f"{skew:+.2f} s against this machine",
                 "a clock within 5 s of this machine's (heartbeat ages are judged across both)")
     except RemoteError as exc:

@@ -9,6 +9,7 @@ would then hang forever.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import posixpath
 import shlex
@@ -129,8 +130,9 @@ async def agent_json(conn: asyncssh.SSHClientConnection, python: str, *args: str
 async def fetch_host_key(profile: HostProfile) -> asyncssh.SSHKey:
     """The server's host key, unverified: for `remote trust` to show and pin on a yes."""
     try:
-        key = await asyncssh.get_server_host_key(profile.host, profile.port, connect_timeout=profile.connect_timeout)
-    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(profile.host, profile.port, config=[]),
+                                     profile.connect_timeout)
+    except (OSError, asyncssh.Error, TimeoutError, asyncio.TimeoutError) as exc:
         raise RemoteError(f"{profile.name}: cannot reach {profile.host}:{profile.port}: {type(exc).__name__}: {exc}") from None
     if key is None:
         raise RemoteError(f"{profile.name}: the server sent no host key")
