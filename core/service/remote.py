@@ -17,7 +17,7 @@ from core.runs import REMOTE_JSON, RunDir, runs_root
 
 
 __all__ = ["RemoteError", "attach", "cancel", "check", "fetch", "host", "hosts", "is_remote", "launch",
-           "launch_async", "remote_info", "resume", "server_key", "target_names", "trust"]
+           "launch_async", "resume", "server_key", "target_names", "trust"]
 
 
 def hosts() -> list[dict]:
@@ -106,21 +106,6 @@ def attach(run: RunDir) -> dict:
     from core.jobs.remote.launch import attach as start
 
     return start(run)
-
-
-def remote_info(run: RunDir) -> dict:
-    """remote.json and follow.json of a mirror, for `runs show` and the dashboard."""
-    import json
-
-    from core.jobs.remote.launch import read_remote
-
-    rem = read_remote(run)
-    rem.pop("profile", None)
-    try:
-        follow = json.loads((run.path / "follow.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        follow = None
-    return {"remote": rem, "follow": follow}
 
 
 def target_names() -> list[str]:

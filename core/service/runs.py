@@ -7,6 +7,7 @@ is imported by the functions that use it, so importing this module stays cheap.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import time
@@ -142,6 +143,26 @@ def scalar_metrics(report: dict) -> dict:
     return out
 
 
+def remote_state(rd: RunDir) -> dict | None:
+    """A remote run's where and link (remote.json + follow.json of its mirror), None for a local run."""
+    from core.runs import FOLLOW_JSON, REMOTE_JSON, link_down_since
+
+    try:
+        rem = json.loads((rd.path / REMOTE_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        follow = json.loads((rd.path / FOLLOW_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        follow = {}
+    down = link_down_since(rd.path)
+    return {"host": rem.get("host"), "address": rem.get("address"), "dir": rem.get("dir"), "gpu": rem.get("gpu"),
+            "pid": rem.get("pid"), "link": follow.get("link") or "no follower",
+            "since": follow.get("since"), "link_down_since": down.isoformat() if down else None,
+            "reconnects": follow.get("reconnects", 0), "done": bool(follow.get("done")),
+            "error": follow.get("error"), "follower_alive": down is not None or follow.get("link") == "up"}
+
+
 def run_detail(rd: RunDir, row: dict, events: list[dict] | None = None) -> dict:
     """What `synapse runs show` reports: the row, manifest, summary, verdict, comparison,
     headline metrics of every scorer, epochs, artifacts, test touches and warnings.
@@ -159,6 +180,7 @@ def run_detail(rd: RunDir, row: dict, events: list[dict] | None = None) -> dict:
         "epochs": [e for e in events if e.get("type") == "epoch"],
         "artifacts": artifacts(rd),
         "test_touches": (man or {}).get("test_touches", []),
+        "remote": remote_state(rd),
         "log": [e for e in events if e.get("type") == "log" and e.get("level") in ("warning", "error")][-LOG_TAIL:],
     }
 

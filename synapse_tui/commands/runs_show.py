@@ -58,6 +58,19 @@ def _print_show(d: dict) -> None:
         when += f" · finished {r['finished'][:19].replace('T', ' ')}"
     head.add_row("when", when)
     head.add_row("where", f"{r.get('host') or '?'} · {r.get('device') or '?'}")
+    rem = d.get("remote")
+    if rem:
+        link = rem["link"]
+        if rem.get("link_down_since"):
+            link = f"link down since {rem['link_down_since'][:19].replace('T', ' ')} UTC, retrying"
+        elif rem["done"]:
+            link = "followed to the end, artifacts fetched"
+        elif link == "up":
+            link = "following live"
+        elif not rem["follower_alive"]:
+            link = f"no follower ({link}): `synapse remote attach {r['run_id']}`"
+        head.add_row("remote", Text(f"{rem['host']} ({rem['address']}) · {rem['dir']} · {link}"
+                                    + (f" · {rem['reconnects']} reconnects" if rem["reconnects"] else "")))
     data = man.get("data") or {}
     if data:
         head.add_row("data", f"{data.get('path')} · {data.get('rows')} days x {data.get('parts')} parts · "
