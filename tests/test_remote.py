@@ -336,3 +336,48 @@ def test_the_h200_config_launches_with_a_cpu_override(world):
     wait_for(lambda: finished(run), timeout=300, what="the transformer_h200 run to finish")
     assert status_of(run).status == "succeeded", (remote_dir(run) / "worker.log").read_text()[-2000:]
     assert_exact_mirror(run)
+
+
+@pytest.mark.slow
+async def test_the_dashboard_launches_on_a_host_profile_and_lists_the_run_at_once(world):
+    """The launch screen's targets are "local" and the profiles; a launch on one shows on the
+    runs screen while it runs there, and ends succeeded with its artifacts here."""
+    from textual.widgets import Input, Select, TextArea
+
+    from synapse_tui.app import SynapseApp
+    from synapse_tui.screens.launch import LaunchScreen
+    from synapse_tui.screens.runs import RunsScreen
+
+    trusted(world, "box")
+    root = world["base"] / "tui-runs"
+    app = SynapseApp(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        async def until(condition, timeout=60.0):
+            end = time.monotonic() + timeout
+            while time.monotonic() < end and not condition():
+                await pilot.pause(0.1)
+            return condition()
+
+        screen = LaunchScreen(root)
+        app.push_screen(screen)
+        assert await until(lambda: screen.configs and screen.config is not None)
+        target = screen.query_one("#target", Select)
+        options = [value for _, value in target._options]
+        assert options[0] == "local" and {"box", "bare", "flaky", "proxied"} <= set(options)
+        names = [c["name"] for c in screen.configs]
+        await pilot.press(*["down"] * names.index("gru"), "enter")
+        screen.query_one("#data", Input).value = str(world["data"])
+        screen.query_one("#overrides", TextArea).text = "\n".join(LONG_GRU[:-2] + ["train.epochs=3"])
+        target.value = "box"
+        assert await until(lambda: screen.result is not None and screen.result["ok"]), screen.result
+        await pilot.press("ctrl+s")
+        assert await until(lambda: isinstance(app.screen, RunsScreen), timeout=120)
+        home = app.screen
+        assert await until(lambda: len(home.rows) == 1, timeout=10)
+        run_id, row = next(iter(home.rows.items()))
+        assert row["status"] in ("queued", "running") and (root / run_id / "remote.json").is_file()
+        run = root / run_id
+        assert await until(lambda: finished(run), timeout=240)
+        assert await until(lambda: home.rows[run_id]["status"] == "succeeded", timeout=10)
+    assert_exact_mirror(run)
+    assert (run / "report.json").is_file()
