@@ -39,10 +39,14 @@ def crumbs_text(prefix: str, run_id: str, view: dict | None, loss: dict, *, dele
     if not row:
         return _out(out, ascii_only)
     out.append("   ")
-    bits: list[tuple[str, str]] = [(str(row.get("model") or "?"), ""), (str(row.get("host") or "?"), "dim")]
+    remote = (view or {}).get("remote")
+    where = f"{remote['host']} (remote)" if remote else str(row.get("host") or "?")
+    bits: list[tuple[str, str]] = [(str(row.get("model") or "?"), ""), (where, "dim")]
     status = row.get("status") or "?"
     attempt = row.get("attempt") or 0
     bits.append((status + (f" #{attempt}" if attempt > 1 else ""), STATUS_STYLE.get(status, "")))
+    if remote and remote.get("link_down_since") and status == "running":
+        bits.append((f"link down since {remote['link_down_since'][11:19]}", "bold yellow"))
     epochs = loss.get("epoch") or []
     top = row.get("max_epochs")
     if epochs or row.get("epochs"):
