@@ -30,7 +30,7 @@ Fraction = Annotated[float, BeforeValidator(_reject_bool), Field(gt=0, lt=1)]
 Dropout = Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, lt=1)]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
-Head = Literal["sigmoid", "softmax"]
+Head = Literal["sigmoid", "softmax", "kofp"]
 
 
 def _k_shorthand(v: Any) -> Any:

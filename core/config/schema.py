@@ -88,7 +88,8 @@ class HotColdModel(_Baseline):
 
 
 class _Learned(_ModelBase):
-    head: Head = Field("sigmoid", description="sigmoid: multi-label BCE; softmax: over parts, targets y/events")
+    head: Head = Field("sigmoid", description="sigmoid: multi-label BCE; softmax: over parts, targets y/events; "
+                                              "kofp: the exact K-of-P set likelihood (conditional Bernoulli)")
 
 
 FEATURE_GROUPS = ("recency", "frequency", "ewma", "weekday", "cooccurrence")

@@ -40,7 +40,7 @@ day; the logits equal ``scorer.score(inputs, t, t + 1)`` (checked as ``step_pari
 x and wd are what the scorer's `prepare` gives (x[t] = Y[t-1], wd[t] = weekday of day t,
 0 = Monday). Single-day scoring of a stateful model feeds one day, x (1, 1, P), with the
 previous call's state, and keeps the new state for the next day. The logits are the
-model's raw output (what `Scorer.score` returns); a softmax head's probabilities and the
+model's raw output (what `Scorer.score` returns); a softmax or kofp head's probabilities and the
 run's calibrator are applied outside the graph (`core.models.base.head_logits`, the
 checkpoint's ``calibrator``). The graph's ``metadata_props`` name the kind, head, events,
 parts and context.

@@ -68,7 +68,7 @@ def _metadata(model, scorer: nn.Module, ck: dict, layout: str, export_length: in
         "synapse.kind": str(ck["config"]["model"]["kind"]), "synapse.layout": layout,
         "synapse.head": scorer.head, "synapse.parts": str(scorer.parts), "synapse.events": str(ck.get("events", "")),
         "synapse.export_length": str(export_length),
-        "synapse.outputs": "raw logits: apply the head (sigmoid / min(1, events*softmax)) and the run's calibrator",
+        "synapse.outputs": "raw logits: apply the head (sigmoid / min(1, events*softmax) / kofp inclusion probabilities) and the run's calibrator",
     }
     if layout != "rows":
         props["synapse.inputs"] = "x[t] = Y[t-1] multi-hot (float32), wd[t] = weekday of day t (0 = Monday, int64)"

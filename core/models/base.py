@@ -27,6 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.models.kofp import kofp_inclusion, kofp_loss
+
+HEADS = ("sigmoid", "softmax", "kofp")
+
 REGIMES = ("rows", "windows", "stateful")
 
 
@@ -67,8 +71,8 @@ class Scorer(nn.Module):
 
     def __init__(self, parts: int, head: str = "sigmoid") -> None:
         super().__init__()
-        if head not in ("sigmoid", "softmax"):
-            raise ValueError(f"head must be sigmoid or softmax, got {head!r}")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
         self.parts = parts
         self.head = head
 
@@ -108,9 +112,12 @@ class Scorer(nn.Module):
 
 
 def head_probabilities(logits: torch.Tensor, head: str, events: int) -> torch.Tensor:
-    """Per-part probabilities before calibration: sigmoid, or min(1, events x softmax)."""
+    """Per-part probabilities before calibration: sigmoid, min(1, events x softmax), or the
+    exact inclusion probabilities of the K-of-P design (kofp, K = events)."""
     if head == "softmax":
         return torch.clamp(events * torch.softmax(logits, dim=-1), max=1.0)
+    if head == "kofp":
+        return kofp_inclusion(logits.double(), events).to(logits.dtype)
     return torch.sigmoid(logits)
 
 
@@ -124,8 +131,10 @@ def head_logits(logits: torch.Tensor, head: str, events: int) -> torch.Tensor:
 
 def head_loss(logits: torch.Tensor, y: torch.Tensor, head: str, events: int,
               label_smoothing: float = 0.0) -> torch.Tensor:
-    """Mean loss over (rows, parts): BCE for sigmoid, cross-entropy on y / events for softmax.
-    logits, y: (..., P)."""
+    """Mean loss over (rows, parts): BCE for sigmoid, cross-entropy on y / events for softmax,
+    the K-of-P set likelihood for kofp (per row, divided by P). logits, y: (..., P)."""
+    if head == "kofp":
+        return kofp_loss(logits, y, label_smoothing)
     if head == "softmax":
         target = y / y.sum(dim=-1, keepdim=True).clamp(min=1.0)
         if label_smoothing:

@@ -128,6 +128,10 @@ class HawkesScorer(Scorer):
 
     def _nll(self, logits: torch.Tensor, y: torch.Tensor, events: int) -> torch.Tensor:
         """Negative log-likelihood per training day (summed over parts, mean over days)."""
+        if self.head == "kofp":
+            from core.models.kofp import kofp_nll
+
+            return kofp_nll(logits, y).mean()
         if self.head == "softmax":
             target = y / y.sum(dim=-1, keepdim=True).clamp(min=1.0)
             return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean() * max(events, 1)
