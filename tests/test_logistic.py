@@ -153,10 +153,11 @@ def test_score_reads_only_the_rows_it_scores():
 
 # --------------------------------------------------------------------------- learning
 
-def test_learns_that_yesterday_a_lifts_b_today():
+@pytest.mark.parametrize("coupling", ["dense", "yesterday", "lowrank"])
+def test_learns_that_yesterday_a_lifts_b_today(coupling):
     """Part a=2 yesterday puts part b=7 in today's events with probability 0.9 (else 3 random
-    parts a day): the weight yesterday[a] -> b must come out clearly positive, and the
-    largest of the yesterday[*] -> b weights."""
+    parts a day): with any coupling that lets b read a's yesterday, the weight yesterday[a]
+    -> b must come out clearly positive, and the largest of the yesterday[*] -> b weights."""
     torch.manual_seed(0)
     rng = np.random.default_rng(11)
     T, P, K, a, b = 3000, 10, 3, 2, 7
@@ -165,7 +166,7 @@ def test_learns_that_yesterday_a_lifts_b_today():
         forced = [b] if t and Y[t - 1, a] and rng.random() < 0.9 else []
         rest = [p for p in rng.permutation(P) if p not in forced][:K - len(forced)]
         Y[t, forced + rest] = True
-    model = LogisticScorer(P, features=["cooccurrence", "frequency"], frequency_windows=[30])
+    model = LogisticScorer(P, features=["cooccurrence", "frequency"], frequency_windows=[30], coupling=coupling)
     inputs = model.prepare(Y, dates_for(T, START))
     y = torch.from_numpy(Y.astype(np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.0)
@@ -212,3 +213,21 @@ def test_shipped_config_builds_a_39_part_scorer():
     assert inputs.events == 5 and model.score(inputs, 10, 50).shape == (40, 39)
     with pytest.raises(ValueError, match="shape"):
         model.prepare(Y[:, :30], dates)
+
+
+def test_own_coupling_reads_only_its_own_features_and_the_weekday():
+    model = LogisticScorer(5, features=["recency", "weekday", "cooccurrence"])
+    assert model.coupling == "own"
+    with torch.no_grad():
+        model.linear.weight.fill_(1.0)
+    W = model.coefficients()["weight"]
+    for p in range(5):
+        for f, name in enumerate(model.feature_names):
+            own = name.endswith(f"[part_{p + 1}]")
+            assert W[p, f] == (1.0 if own or name.startswith("weekday[") else 0.0), (p, name)
+    x = torch.rand(3, model.n_features)
+    x2 = x.clone()
+    x2[:, model.feature_names.index("gap[part_2]")] += 1.0  # part 2's own feature moves part 2 only
+    with torch.no_grad():
+        moved = (model(x2) - model(x)).abs().sum(0)
+    assert moved[1] > 0 and float(moved.sum() - moved[1]) == 0.0

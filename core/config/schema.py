@@ -103,6 +103,11 @@ class LogisticModel(_Learned):
     frequency_windows: list[PosInt] = Field(default_factory=lambda: [7, 30, 90, 365], min_length=1)
     ewma_halflives: list[PosFloat] = Field(default_factory=lambda: [7.0, 30.0, 120.0], min_length=1)
     recency_cap: PosInt = Field(60, description="days-since-last is clipped here")
+    coupling: Literal["dense", "own", "yesterday", "lowrank"] = Field(
+        "own", description="dense: every feature to every part; own: a part's own features + weekday; "
+                             "yesterday: own + every part's yesterday; lowrank: own + a rank-`rank` map "
+                             "from all parts' yesterday")
+    rank: PosInt = Field(4, description="rank of the lowrank coupling")
 
     @field_validator("features", "frequency_windows", "ewma_halflives")
     @classmethod
