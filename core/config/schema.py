@@ -172,7 +172,10 @@ class HawkesModel(_ModelBase):
     decays: list[PosFloat] = Field(default_factory=lambda: [1.0, 7.0, 30.0], min_length=1,
                                    description="kernel time constants tau in days: exp(-lag / tau)")
     inhibition: Bool = Field(True, description="allow negative (inhibiting) cross-effects")
-    l2: NonNegFloat = Field(3e-3, description="L2 penalty on the interaction weights")
+    l2: NonNegFloat = Field(3e-3, description="L2 penalty on the self-interaction weights")
+    cross_l2: NonNegFloat = Field(1e-2, description="L2 penalty on the cross-interaction weights (part q on p)")
+    seasonal: Bool = Field(True, description="a weekday term in each part's baseline intensity")
+    head: Head = Field("sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood")
 
     @field_validator("decays")
     @classmethod

@@ -110,10 +110,8 @@ def _is_transformer(scorer: nn.Module) -> bool:
 
 def _row_features(scorer: nn.Module) -> int:
     """F, the width of a rows scorer's `prepare` features."""
-    if hasattr(scorer, "n_features"):  # logistic
+    if hasattr(scorer, "n_features"):  # logistic, hawkes
         return int(scorer.n_features)
-    if hasattr(scorer, "decays"):  # hawkes: P traces per decay
-        return int(scorer.parts * len(scorer.decays))
     raise InputError(f"{type(scorer).__name__}: unknown feature width; exportable: {', '.join(EXPORTABLE)}")
 
 

@@ -2,12 +2,17 @@
 
 Each part p occurs on day t with probability ``sigmoid(logit[t, p])``,
 
-    logit[t, p] = mu_p + sum_q sum_d alpha[d, q, p] * h[t, q, d]
+    logit[t, p] = mu_p + season[weekday(t), p] + sum_q sum_d alpha[d, q, p] * h[t, q, d]
     h[t, q, d]  = sum_{s<t} exp(-(t - 1 - s) / tau_d) * Y[s, q]      (core.models.features.exp_traces)
 
 so a past event of part q moves part p's log-odds by ``alpha[d, q, p]``, fading with time
 constant ``tau_d`` days: ``alpha > 0`` excites, ``alpha < 0`` inhibits. With
-``inhibition=False`` every alpha is kept >= 0 by a softplus parametrisation.
+``inhibition=False`` every alpha is kept >= 0 by a softplus parametrisation. The
+weekday term (``seasonal=True``, the default) lets a part's baseline intensity follow the
+week, which a self-exciting process would otherwise imitate with spurious kernels.
+Cross-effects (q != p) are penalised more (``cross_l2``) than self-effects (``l2``): of
+P x P x D possible interactions only a few are real, and a dense fit spreads noise over
+all of them.
 
 Regime ``rows``: `prepare` gives x = the (T, P * D) traces (row t from days < t only).
 `fit_mle` maximises the Bernoulli log-likelihood of the given training rows (plus an L2
@@ -54,7 +59,8 @@ class HawkesScorer(Scorer):
     regime = "rows"
 
     def __init__(self, parts: int, decays: Sequence[float] = (1.0, 7.0, 30.0),
-                 inhibition: bool = True, l2: float = 1e-3, head: str = "sigmoid") -> None:
+                 inhibition: bool = True, l2: float = 1e-3, head: str = "sigmoid",
+                 seasonal: bool = True, cross_l2: float | None = None) -> None:
         super().__init__(parts, head)
         decays = tuple(float(d) for d in decays)
         if not decays or any(not math.isfinite(d) or d <= 0 for d in decays):
@@ -66,6 +72,10 @@ class HawkesScorer(Scorer):
         self.decays = decays
         self.inhibition = bool(inhibition)
         self.l2 = float(l2)
+        self.cross_l2 = self.l2 if cross_l2 is None else float(cross_l2)
+        if not self.cross_l2 >= 0:
+            raise ValueError(f"cross_l2 must be >= 0, got {cross_l2}")
+        self.seasonal = bool(seasonal)
         D = len(decays)
         self.register_buffer(
             "trace_scale",
@@ -73,13 +83,15 @@ class HawkesScorer(Scorer):
             persistent=False)
         self.mu = nn.Parameter(torch.zeros(parts))
         self.weight = nn.Parameter(torch.zeros(D, parts, parts))   # [d, q, p], normalised units
+        self.season = nn.Parameter(torch.zeros(7 if self.seasonal else 0, parts))  # [weekday, p]
+        self.register_buffer("cross_mask", 1.0 - torch.eye(parts), persistent=False)
         self.reset_parameters()
 
     @classmethod
     def from_config(cls, cfg, parts: int) -> "HawkesScorer":
         """Build from a ``core.config.HawkesModel`` section."""
         return cls(parts, decays=cfg.decays, inhibition=cfg.inhibition, l2=cfg.l2,
-                   head=getattr(cfg, "head", "sigmoid"))
+                   head=getattr(cfg, "head", "sigmoid"), seasonal=cfg.seasonal, cross_l2=cfg.cross_l2)
 
     def reset_parameters(self, base_rate: torch.Tensor | np.ndarray | None = None) -> None:
         """mu = logit(base_rate) (0 when None), alpha ~= 0."""
@@ -90,18 +102,28 @@ class HawkesScorer(Scorer):
                 q = torch.as_tensor(base_rate, dtype=self.mu.dtype).clamp(1e-4, 1 - 1e-4)
                 self.mu.copy_(torch.log(q) - torch.log1p(-q))
             self.weight.fill_(0.0 if self.inhibition else _SOFTPLUS_INIT)
+            self.season.zero_()
 
     # ------------------------------------------------------------------ the model
+
+    @property
+    def n_features(self) -> int:
+        """F, the width of `prepare`'s x: P x D traces, then 7 weekday columns when seasonal."""
+        return self.parts * len(self.decays) + (7 if self.seasonal else 0)
 
     def alpha(self) -> torch.Tensor:
         """(D, P, P) interaction weights ``alpha[d, q, p]`` (differentiable)."""
         w = self.weight if self.inhibition else nn.functional.softplus(self.weight)
         return w * self.trace_scale[:, None, None]
 
-    def _penalty(self) -> torch.Tensor:
-        """sum of squared interaction weights in normalised-trace units (see module doc)."""
-        w = self.weight if self.inhibition else nn.functional.softplus(self.weight)
-        return w.pow(2).sum()
+    def _penalty(self, l2: float | None = None, cross_l2: float | None = None) -> torch.Tensor:
+        """l2 x the squared self-interaction weights + cross_l2 x the squared cross ones, in
+        normalised-trace units (see module doc)."""
+        l2 = self.l2 if l2 is None else l2
+        cross_l2 = self.cross_l2 if cross_l2 is None else cross_l2
+        w2 = (self.weight if self.inhibition else nn.functional.softplus(self.weight)).pow(2)
+        cross = (w2 * self.cross_mask).sum()
+        return l2 * (w2.sum() - cross) + cross_l2 * cross
 
     def _kernel(self) -> torch.Tensor:
         """(P * D, P) matrix with row ``q * D + d`` = alpha[d, q, :], matching exp_traces."""
@@ -109,17 +131,25 @@ class HawkesScorer(Scorer):
         return self.alpha().permute(1, 0, 2).reshape(P * D, P)
 
     def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
-        """Inputs(x = (T, P * D) float32 traces, wd = (T,) weekday, events = K per day)."""
+        """Inputs(x = (T, P * D [+ 7]) float32 traces [and day t's weekday one-hot when
+        seasonal], wd = (T,) weekday, events = K per day)."""
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape[1] != self.parts:
             raise ValueError(f"Y must have shape (T, {self.parts}), got {Y.shape}")
         x = exp_traces(Y, self.decays).astype(np.float32)
+        wd = weekdays(np.asarray(dates))
+        if self.seasonal:
+            x = np.concatenate([x, np.eye(7, dtype=np.float32)[wd]], axis=1)
         events = int(round(float(Y.sum(axis=1).mean()))) if len(Y) else 0
-        return Inputs(torch.from_numpy(x), torch.from_numpy(weekdays(np.asarray(dates))), events)
+        return Inputs(torch.from_numpy(x), torch.from_numpy(wd), events)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, P * D) traces -> (B, P) logits."""
-        return x @ self._kernel() + self.mu
+        """(B, P * D [+ 7]) traces [and weekday one-hot] -> (B, P) logits."""
+        PD = self.parts * len(self.decays)
+        out = x[:, :PD] @ self._kernel() + self.mu
+        if self.seasonal:
+            out = out + x[:, PD:] @ self.season
+        return out
 
     def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
         return self.forward(inputs.x[start:stop].to(self.mu.device, self.mu.dtype))
@@ -138,7 +168,7 @@ class HawkesScorer(Scorer):
         return nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum") / y.shape[0]
 
     def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
-                tolerance: float = 1e-7, reset: bool = True) -> dict[str, Any]:
+                tolerance: float = 1e-7, reset: bool = True, cross_l2: float | None = None) -> dict[str, Any]:
         """Maximum-likelihood fit on the training rows with full-batch L-BFGS.
 
         Minimises ``NLL / n_rows + l2 * sum_d (alpha_d / (1 - exp(-1/tau_d))) ** 2`` where
@@ -151,7 +181,9 @@ class HawkesScorer(Scorer):
             inputs: from `prepare` on the full history.
             y: (T, P) targets aligned with inputs (bool/0-1 numpy array or tensor).
             rows: training rows: None (all), a slice, an index array or a bool mask.
-            l2: penalty on alpha; None = the model's ``l2``.
+            l2: penalty on the self-interactions; None = the model's ``l2``.
+            cross_l2: penalty on the cross-interactions; None = the model's ``cross_l2``
+                (l2 = cross_l2 = 0 is the plain MLE).
             max_iter: L-BFGS iterations at most.
             tolerance: stop when the gradient's max-abs falls below it.
             reset: start from mu = logit(training base rate), alpha ~= 0 (else warm start).
@@ -161,8 +193,9 @@ class HawkesScorer(Scorer):
         """
         t0 = time.perf_counter()
         l2 = self.l2 if l2 is None else float(l2)
-        if not l2 >= 0:
-            raise ValueError(f"l2 must be >= 0, got {l2}")
+        cross_l2 = self.cross_l2 if cross_l2 is None else float(cross_l2)
+        if not (l2 >= 0 and cross_l2 >= 0):
+            raise ValueError(f"l2 and cross_l2 must be >= 0, got {l2}, {cross_l2}")
         device, dtype = self.mu.device, self.mu.dtype
         y = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, dtype=np.float32))
         if y.shape != (len(inputs), self.parts):
@@ -179,7 +212,7 @@ class HawkesScorer(Scorer):
             self.reset_parameters(Yt.mean(dim=0))
         was_training = self.training
         self.train()
-        params = [self.mu, self.weight]
+        params = [self.mu, self.weight] + ([self.season] if self.seasonal else [])
         opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, history_size=20,
                                 tolerance_grad=tolerance, tolerance_change=1e-12,
                                 line_search_fn="strong_wolfe")
@@ -190,8 +223,8 @@ class HawkesScorer(Scorer):
             evaluations += 1
             opt.zero_grad()
             loss = self._nll(self.forward(X), Yt, inputs.events)
-            if l2:
-                loss = loss + l2 * self._penalty()
+            if l2 or cross_l2:
+                loss = loss + self._penalty(l2, cross_l2)
             loss.backward()
             return loss
 
@@ -199,7 +232,7 @@ class HawkesScorer(Scorer):
         self.train(was_training)
         with torch.no_grad():
             nll = float(self._nll(self.forward(X), Yt, inputs.events))
-            loss = nll + l2 * float(self._penalty())
+            loss = nll + float(self._penalty(l2, cross_l2))
             grad_max = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
         state = opt.state[opt._params[0]]
         iterations = int(state.get("n_iter", 0))
