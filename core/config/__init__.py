@@ -26,7 +26,7 @@ from core.config.dump import config_hash, dump_yaml, flatten_config
 from core.config.loading import SHIPPED_CONFIG_DIR, config_from_text, load_config, shipped_configs
 from core.config.overrides import ConfigWarning, apply_overrides
 from core.config.schema import (
-    BASELINE_KINDS, FEATURE_GROUPS, LEARNED_KINDS, MODEL_CLASSES, MODEL_KINDS, CalibrationConfig, Config,
+    BASELINE_KINDS, COMBINED_KINDS, FEATURE_GROUPS, LEARNED_KINDS, MODEL_CLASSES, MODEL_KINDS, CalibrationConfig, Config,
     DataConfig, EvalConfig, EwmaModel, FrequencyModel, GruModel, HawkesModel, HotColdModel, LogisticModel,
     LstmModel, ModelConfig, RecencyModel, SplitConfig, TargetsConfig, TrainConfig, TransformerModel, UniformModel,
 )
@@ -35,7 +35,7 @@ __all__ = [
     "Config", "DataConfig", "SplitConfig", "TrainConfig", "CalibrationConfig", "EvalConfig", "TargetsConfig",
     "UniformModel", "FrequencyModel", "RecencyModel", "EwmaModel", "HotColdModel", "LogisticModel",
     "GruModel", "LstmModel", "TransformerModel", "HawkesModel", "ModelConfig",
-    "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
+    "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "COMBINED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
     "ConfigWarning", "load_config", "config_from_text", "apply_overrides", "config_hash", "dump_yaml", "flatten_config",
     "SHIPPED_CONFIG_DIR", "shipped_configs",
 ]

@@ -15,8 +15,8 @@ from core.config.fields import (
 __all__ = [
     "Config", "DataConfig", "SplitConfig", "TrainConfig", "CalibrationConfig", "EvalConfig", "TargetsConfig",
     "UniformModel", "FrequencyModel", "RecencyModel", "EwmaModel", "HotColdModel", "LogisticModel",
-    "GruModel", "LstmModel", "TransformerModel", "HawkesModel", "ModelConfig",
-    "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
+    "GruModel", "LstmModel", "TransformerModel", "HawkesModel", "EnsembleModel", "ModelConfig",
+    "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "COMBINED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
     "FeatureGroup", "BaselineKind", "cross_field_problems",
 ]
 
@@ -185,19 +185,37 @@ class HawkesModel(_ModelBase):
         return v
 
 
+class EnsembleModel(_ModelBase):
+    """Finished runs' validation-window predictions combined with weights fitted on the
+    first part of validation (never on test), then calibrated and evaluated like any model."""
+    kind: Literal["ensemble"] = "ensemble"
+    members: list[Str] = Field(min_length=2, description="run ids (or unique prefixes) of finished runs "
+                                                         "on the same data and split, in the runs dir")
+    inner_fraction: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0, lt=1)] = Field(
+        0.5, description="the first part of the validation window the weights are fitted on")
+
+    @field_validator("members")
+    @classmethod
+    def _distinct_members(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("members must be distinct runs")
+        return v
+
+
 MODEL_CLASSES: dict[str, type[_ModelBase]] = {
     "uniform": UniformModel, "frequency": FrequencyModel, "recency": RecencyModel, "ewma": EwmaModel,
     "hot_cold": HotColdModel, "logistic": LogisticModel, "gru": GruModel, "lstm": LstmModel,
-    "transformer": TransformerModel, "hawkes": HawkesModel,
+    "transformer": TransformerModel, "hawkes": HawkesModel, "ensemble": EnsembleModel,
 }
 MODEL_KINDS = tuple(MODEL_CLASSES)
 BASELINE_KINDS = tuple(k for k, c in MODEL_CLASSES.items() if issubclass(c, _Baseline))
-LEARNED_KINDS = tuple(k for k in MODEL_KINDS if k not in BASELINE_KINDS)
+COMBINED_KINDS = ("ensemble",)  # made from other runs, not fitted to the data themselves
+LEARNED_KINDS = tuple(k for k in MODEL_KINDS if k not in BASELINE_KINDS and k not in COMBINED_KINDS)
 BaselineKind = Literal["uniform", "frequency", "recency", "ewma", "hot_cold"]
 
 ModelConfig = Annotated[
     Union[UniformModel, FrequencyModel, RecencyModel, EwmaModel, HotColdModel, LogisticModel,
-          GruModel, LstmModel, TransformerModel, HawkesModel],
+          GruModel, LstmModel, TransformerModel, HawkesModel, EnsembleModel],
     Field(discriminator="kind"),
 ]
 

@@ -33,11 +33,14 @@ def default_data() -> str:
 
 
 def job_of_kind(kind: Any) -> str | None:
-    """"baselines" for a baseline kind, "train" for a learned one, None for anything else."""
+    """"baselines" for a baseline kind, "train" for a learned one, "ensemble" for an ensemble,
+    None for anything else."""
     from core.config import BASELINE_KINDS, LEARNED_KINDS
 
     if kind in BASELINE_KINDS:
         return "baselines"
+    if kind == "ensemble":
+        return "ensemble"
     if kind in LEARNED_KINDS:
         return "train"
     return None

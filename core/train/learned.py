@@ -25,6 +25,8 @@ from core.train.loop import Trainer, load_torch, resolve_device, save_torch, see
 
 
 def check_learned(cfg: Config) -> None:
+    if cfg.model.kind == "ensemble":
+        raise InputError("model.kind=ensemble combines finished runs: it is an ensemble job, not a training one")
     if cfg.model.kind not in LEARNED:
         raise InputError(f"model.kind={cfg.model.kind} is a baseline: use `synapse baselines`; "
                          f"`synapse train` fits {', '.join(LEARNED)}")

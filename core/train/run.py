@@ -1,4 +1,4 @@
-"""Create a run directory and execute its job (baselines or train) in this process.
+"""Create a run directory and execute its job (baselines, train or ensemble) in this process.
 
 `create_run` validates everything first (data, splits, model kind, device), so bad input
 leaves nothing behind; `execute` runs or resumes the job as a new attempt. The CLI calls
@@ -16,7 +16,7 @@ from core.train.baselines import baselines_body
 from core.train.lifecycle import run_lifecycle
 from core.train.prepare import Prepared, Progress, manifest, prepare, quiet
 
-JOBS = ("baselines", "train")
+JOBS = ("baselines", "train", "ensemble")
 
 
 def start_run(cfg: Config, root: Path, prep: Prepared, job: str, device: str = "cpu") -> RunDir:
@@ -43,7 +43,14 @@ def create_run(cfg: Config, root: Path, job: str) -> RunDir:
 
         check_learned(cfg)
         device = str(device_for(cfg))
-    return start_run(cfg, root, prepare(cfg), job, device)
+    prep = prepare(cfg)
+    if job == "ensemble":
+        from core.train.ensemble import member_runs
+
+        if cfg.model.kind != "ensemble":
+            raise InputError(f"model.kind={cfg.model.kind} is not an ensemble")
+        member_runs(cfg, Path(root), prep)  # every member checked before the run exists
+    return start_run(cfg, root, prep, job, device)
 
 
 def attempts_so_far(run: RunDir) -> int:
@@ -65,9 +72,18 @@ def execute(run: RunDir, *, resume: bool = False, stop_flag=None, progress: Prog
             from core.train.learned import train_body  # torch: only for a train job
 
             train_body(run, cfg, prep, cfg_yaml, events, progress=progress, resume=resume, stop_flag=stop_flag)
+        elif man.get("job") == "ensemble":
+            from core.train.ensemble import ensemble_body
+
+            ensemble_body(run, cfg, prep, cfg_yaml, events, progress=progress)
         else:
             baselines_body(run, cfg, prep, cfg_yaml, events, progress=progress)
     return run
+
+
+def run_ensemble(cfg: Config, root: Path, *, progress: Progress = quiet) -> RunDir:
+    """An `ensemble` config's run in this process (its members are runs under `root`)."""
+    return execute(create_run(cfg, root, "ensemble"), progress=progress)
 
 
 def run_baselines(cfg: Config, root: Path, *, progress: Progress = quiet) -> RunDir:

@@ -77,7 +77,7 @@ def baselines_cmd(
 
 @user_errors
 def train_cmd(
-    config: Annotated[Path, typer.Option("--config", "-c", help="A learned-model config: configs/logistic.yaml, gru, lstm, transformer, hawkes.")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="A learned-model config: configs/logistic.yaml, gru, lstm, transformer, hawkes; or an ensemble of finished runs (model.kind: ensemble).")],
     data: DataOpt = None,
     override: OverrideOpt = None,
     runs_dir: RunsDirOpt = None,
@@ -90,9 +90,12 @@ def train_cmd(
     the test window is evaluated once and the touch recorded.
 
         synapse train -c configs/gru.yaml --data sample_data/parts_daily.csv -o train.epochs=20
+
+    An ensemble config (model.kind: ensemble, members: [RUN, RUN, ...]) combines finished runs
+    on the same data and split, its weights fitted on the first part of validation.
     """
     cfg = service.load_job_config(config, override, data)
-    _run_job(cfg, "train", runs_dir, detach, as_json)
+    _run_job(cfg, "ensemble" if cfg.model.kind == "ensemble" else "train", runs_dir, detach, as_json)
 
 
 @user_errors
