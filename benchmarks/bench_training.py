@@ -67,4 +67,4 @@ def case_demo() -> Case:
     cmd = [sys.executable, "-m", "synapse_tui.cli", "demo", "--no-tui", "--runs-dir", runs]
     return Case("synapse demo (baselines + logistic + GRU, every artifact)",
                 lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT),
-                budget_s=60.0, repeat=1)
+                budget_s=20.0, repeat=1)
