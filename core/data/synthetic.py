@@ -6,17 +6,31 @@
 
 where ``h_p(t) = decay_p * h_p(t-1) + y_{t-1, p}`` (Hawkes-style memory with exponential
 decay; ``alpha_p > 0`` excites, ``alpha_p < 0`` inhibits) and ``weekday_p(t) =
-amplitude * cos(2 pi (weekday(t) - favoured_p) / 7)`` for the seasonal parts. The day's
-events are a conditional Bernoulli draw (independent Bernoulli with odds exp(logit),
-conditioned on exactly K successes), and the day's truth is that design's exact
-inclusion probabilities (:mod:`core.cbern`), so ``truth`` has no Monte Carlo error.
+amplitude * cos(2 pi (weekday(t) - favoured_p) / 7)`` for the seasonal parts. How the
+day's K events are drawn from the weights ``w_p = exp(logit_p)`` is the ``sampling``:
+
+- ``"cbern"`` (default): conditional Bernoulli (independent Bernoulli with odds w,
+  conditioned on exactly K successes), the design the models' K-of-P likelihood assumes.
+  The truth is its exact inclusion probabilities (:mod:`core.cbern`), no Monte Carlo
+  error, the same bits on every machine.
+- ``"successive"``: successive sampling without replacement (the Plackett-Luce top-K
+  set): K picks, each among the parts not yet picked with probability proportional to w,
+  drawn as an exponential race (the K smallest of ``E_p / w_p``, ``E_p ~ Exp(1)``). A
+  different design with the same logits, so quality benchmarks can test models on data
+  not drawn the way the models assume. The truth is each day's inclusion probabilities
+  by quadrature of the exponential-race integral
+  (:func:`successive_inclusion_probabilities`), with its error estimate recorded in
+  ``params["truth_method"]`` (below 1e-10 on every day, or generation fails; against
+  brute-force enumeration the error is about 1e-14).
 
 ``uniform``: every K-subset equally likely; truth K/P. The leakage control.
 
 Part ids are 1-based everywhere a user sees them (CSV, params); arrays are 0-based.
 Deterministic: numpy ``Generator(PCG64(seed))``; ``write`` output is byte-for-byte
-reproducible (fixed zip timestamps; the truth uses only IEEE basic arithmetic, with a
-portable ``exp``, in a fixed order, so it has the same bits on every machine).
+reproducible (fixed zip timestamps). The cbern truth uses only IEEE basic arithmetic, with
+a portable ``exp``, in a fixed order, so it has the same bits on every machine. The
+successive truth uses numpy's ``exp``/``log`` and LAPACK-computed Gauss-Legendre nodes, so
+it is deterministic on one machine but may differ in the last bits between machines.
 """
 from __future__ import annotations
 
@@ -28,6 +42,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,10 +50,12 @@ from core import cbern
 from core.errors import InputError
 from core.fsutil import atomic_open, atomic_write_bytes
 
-__all__ = ["PlantedParams", "Synthetic", "SyntheticError", "generate", "write",
-           "truth_path", "KINDS", "FORMAT_VERSION"]
+__all__ = ["PlantedParams", "Synthetic", "SyntheticError", "RaceTruth", "generate", "write",
+           "successive_inclusion_probabilities", "truth_path", "KINDS", "SAMPLINGS",
+           "FORMAT_VERSION"]
 
 KINDS = ("planted", "uniform")
+SAMPLINGS = ("cbern", "successive")
 FORMAT_VERSION = 1
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -143,9 +160,12 @@ class Synthetic:
     """A generated data set.
 
     dates: (T,) datetime64[D], consecutive days. Y: (T, P) bool, exactly K True a row.
-    truth: (T, P) float64, each day's exact inclusion probabilities (rows sum to K).
+    truth: (T, P) float64, each day's inclusion probabilities (rows sum to K): exact for
+    cbern sampling, to the accuracy in ``params["truth_method"]`` for successive.
     kind: "planted" | "uniform". seed: the generator seed. params: JSON-able dict of
-    everything that defines the process (resolved layout for planted).
+    everything that defines the process (resolved layout for planted). It holds
+    ``"sampling"`` only for successive data, so cbern files keep the bytes they had
+    before sampling was a choice; :attr:`sampling` reads it either way.
     """
 
     dates: np.ndarray
@@ -162,6 +182,10 @@ class Synthetic:
     @property
     def P(self) -> int:
         return int(self.Y.shape[1])
+
+    @property
+    def sampling(self) -> str:
+        return str(self.params.get("sampling", "cbern"))
 
 
 # ---------------------------------------------------------------------------- generation
@@ -198,12 +222,14 @@ def _exp_portable(x: np.ndarray) -> np.ndarray:
 
 
 def _planted(T: int, P: int, K: int, rng: np.random.Generator, wd: np.ndarray,
-             lay: dict) -> tuple[np.ndarray, np.ndarray]:
+             lay: dict, sampling: str) -> tuple[np.ndarray, np.ndarray]:
     """Simulate the planted process. Returns (Y (T,P) bool, W (T,P) day-normalised odds).
 
-    The sampler uses math.exp (fast); the returned odds come from the same logits
-    through :func:`_exp_portable`, so the truth has the same bits on every machine. The
-    two differ by an ulp or so, which changes a draw with probability ~1e-16 per part.
+    Both samplings consume the same uniforms, one per part and day. The samplers work
+    from the logits with math.exp / np.log (fast); the returned odds come from the same
+    logits through :func:`_exp_portable`, so the cbern truth has the same bits on every
+    machine. The two differ by an ulp or so, which changes a draw with probability ~1e-16
+    per part.
     """
     base = np.asarray(lay["base_logits"], dtype=np.float64)
     static = np.tile(base, (7, 1))  # (7, P): base + weekday term per weekday
@@ -217,7 +243,12 @@ def _planted(T: int, P: int, K: int, rng: np.random.Generator, wd: np.ndarray,
               + [(p - 1, lay["inhibit"]["alpha"], lay["inhibit"]["decay"]) for p in lay["inhibit"]["parts"]])
     pairs = [(a - 1, b - 1, lift) for a, b, lift in lay["pairs"]]
     h = [0.0] * len(hawkes)
-    U = rng.random((T, P)).tolist()  # the uniforms the sequential sampler consumes
+    U = rng.random((T, P))  # the uniforms the sequential sampler consumes
+    clocks = None
+    if sampling == "successive":
+        with np.errstate(divide="ignore"):  # U = 0 gives clock 0: log -inf, picked first
+            clocks = np.log(-np.log1p(-U)).tolist()  # log E, E ~ Exp(1)
+    U = U.tolist()
     Y = np.zeros((T, P), dtype=bool)
     L = np.empty((T, P), dtype=np.float64)
     prev: set[int] = set()
@@ -234,25 +265,177 @@ def _planted(T: int, P: int, K: int, rng: np.random.Generator, wd: np.ndarray,
         for a, b, lift in pairs:
             if a in prev:
                 logit[b] += lift
-        top = max(logit)
-        lo = min(logit)
-        v = [exp(x - top) for x in logit]  # max 1
-        chosen = cbern._sample_list(v, K, U[t], rescale=K * (top - lo) + log_binom > 600.0)
+        if clocks is None:
+            top = max(logit)
+            lo = min(logit)
+            v = [exp(x - top) for x in logit]  # max 1
+            chosen = cbern._sample_list(v, K, U[t], rescale=K * (top - lo) + log_binom > 600.0)
+        else:
+            # Part p arrives at E_p / w_p; logs keep tiny weights from dividing by zero.
+            arrival = [e - x for e, x in zip(clocks[t], logit)]
+            chosen = sorted(range(P), key=arrival.__getitem__)[:K]
         L[t] = logit
         Y[t, chosen] = True
         prev = set(chosen)
     return Y, _exp_portable(L - L.max(axis=1, keepdims=True))
 
 
+# ---------------------------------------------------------------------------- successive truth
+
+# Accept a day's quadrature once every probability moves by at most this between a rule
+# and the next finer one (and the row sums to K as closely): the accepted, finer value is
+# then far more accurate than the difference (about 1e-14 on planted days).
+_RACE_TOL = 1e-10
+# Single-scale rule: u = 1 - exp(-s t) with s = (sum of the P-K+1 smallest weights) / 8.
+# Part i counts only while it and P-K others are all still out, which dies at least at that
+# summed rate, so the integrand vanishes like (1-u)^7 at u = 1 and Gauss-Legendre converges
+# fast; weights spread over orders of magnitude vary on scales one such map cannot resolve.
+_RACE_SLOWEST = 8.0
+_RACE_U_NODES = (16, 32)
+# Multi-scale rule for those days: a Gauss-Legendre panel on [0, 1/sum(w)], then geometric
+# panels up to where the tail is below e^-40, _RACE_PANEL_NODES nodes each.
+_RACE_PANELS = (8, 16, 32, 64, 128, 256)
+_RACE_PANEL_NODES = 12
+_RACE_BLOCK = 1 << 14  # days x nodes per vectorised block: keeps the DP tables in cache
+
+
+class RaceTruth(NamedTuple):
+    """Successive-sampling inclusion probabilities and how well they are known.
+
+    pi: (N, P). error: (N,) per day, the largest change of any probability between the
+    accepted rule and the next coarser one (an estimate of the coarser rule's error, so
+    conservative for pi). nodes: (N,) quadrature nodes of the accepted rule.
+    """
+
+    pi: np.ndarray
+    error: np.ndarray
+    nodes: np.ndarray
+
+
+def _race_rule(W: np.ndarray, K: int, rung: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes t and weights (N, n) in time for the rows of W, by rule ("u", n) or ("panels", p)."""
+    N, P = W.shape
+    slowest = np.sort(W, axis=1)[:, :P - K + 1].sum(axis=1)
+    form, size = rung
+    if form == "u":
+        x, a = np.polynomial.legendre.leggauss(size)
+        s = slowest / _RACE_SLOWEST
+        v = (1.0 - x) / 2.0  # 1 - u
+        return -np.log(v) / s[:, None], (a / (2.0 * v)) / s[:, None]
+    # With t_end as below, K * C(P, K-1) * exp(-slowest * t_end) bounds the mass after t_end.
+    log_c = math.lgamma(P + 1) - math.lgamma(K) - math.lgamma(P - K + 2)
+    t_end = (40.0 + log_c + math.log(K)) / slowest
+    t_first = 1.0 / W.sum(axis=1)
+    edges = t_first[:, None] * (t_end / t_first)[:, None] ** (np.arange(size + 1) / size)
+    edges = np.concatenate([np.zeros((N, 1)), edges], axis=1)
+    x, a = np.polynomial.legendre.leggauss(_RACE_PANEL_NODES)
+    lo, width = edges[:, :-1, None], np.diff(edges, axis=1)[:, :, None]
+    return (lo + width * (x + 1.0) / 2.0).reshape(N, -1), (width * a / 2.0).reshape(N, -1)
+
+
+def _race_integral(W: np.ndarray, K: int, t: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    """sum_m wt[m] w_i exp(-w_i t[m]) Pr(fewer than K others arrived by t[m]), per row and part.
+
+    Part j has arrived by t with probability q_j = 1 - exp(-w_j t), independently, so the
+    count of the others is Poisson-binomial; its leave-one-out distribution (counts < K
+    only) combines prefix tables F with suffix cumulative tables C, O(P K) per node,
+    without the subtractions that cancel when some q_j is near 1.
+    """
+    N, P = W.shape
+    n = t.shape[1]
+    M = N * n
+    stay = np.exp(-W[:, None, :] * t[:, :, None])  # 1 - q: part not yet arrived
+    stayT = np.ascontiguousarray(stay.reshape(M, P).T)
+    goneT = 1.0 - stayT
+    F = np.zeros((P + 1, K, M))  # F[j, k] = Pr(k of parts 0..j-1 arrived)
+    F[0, 0] = 1.0
+    for j in range(P):
+        np.multiply(F[j], stayT[j], out=F[j + 1])
+        F[j + 1, 1:] += F[j, :-1] * goneT[j]
+    C = np.ones((K, M))  # C[b] = Pr(at most b of parts j+1..P-1 arrived)
+    fewer = np.empty((P, M))
+    for j in range(P - 1, -1, -1):
+        fewer[j] = (F[j] * C[::-1]).sum(axis=0)
+        nxt = C * stayT[j]
+        nxt[1:] += C[:-1] * goneT[j]
+        C = nxt
+    f = fewer.T.reshape(N, n, P) * stay * W[:, None, :]
+    return (f * wt[:, :, None]).sum(axis=1)
+
+
+def _race_nodes(rung: tuple[str, int]) -> int:
+    form, size = rung
+    return size if form == "u" else (size + 1) * _RACE_PANEL_NODES
+
+
+def _race_apply(W: np.ndarray, K: int, rung: tuple[str, int]) -> np.ndarray:
+    step = max(1, _RACE_BLOCK // _race_nodes(rung))
+    out = np.empty(W.shape)
+    for i in range(0, len(W), step):
+        t, wt = _race_rule(W[i:i + step], K, rung)
+        out[i:i + step] = _race_integral(W[i:i + step], K, t, wt)
+    return out
+
+
+def successive_inclusion_probabilities(w, K: int) -> RaceTruth:
+    """Inclusion probabilities of successive sampling of K parts without replacement.
+
+    w: (N, P) weights >= 0, at least K positive a row; each pick chooses among the parts
+    not yet picked with probability proportional to w. Equivalently part i arrives at
+    E_i / w_i (E_i ~ Exp(1)) and the K earliest are the set, so
+
+        pi_i = integral_0^inf w_i exp(-w_i t) Pr(fewer than K others arrived by t) dt.
+
+    Each day goes up a ladder of Gauss-Legendre rules (16 and 32 nodes in u = 1 -
+    exp(-s t), then 8, 16, .. 256 geometric panels in t for spread weights) until two
+    consecutive rules agree to 1e-10 in every probability and the row sums to K within
+    1e-10; a day that never does raises SyntheticError. Against brute-force enumeration
+    the accepted values are within about 1e-14, also for weights spread over tens of
+    nats. Results depend only on the row (never on which rows share a block), so a
+    prefix of days gives a prefix. Deterministic on one machine, not bit-portable.
+    """
+    W = np.asarray(w, dtype=np.float64)
+    if W.ndim != 2 or not isinstance(K, (int, np.integer)) or not 1 <= K <= W.shape[1]:
+        raise SyntheticError(f"need weights of shape (N, P) and K in 1..P, got {W.shape}, K={K!r}")
+    if not np.all(np.isfinite(W)) or np.any(W < 0):
+        raise SyntheticError("weights must be finite and >= 0")
+    if np.any(np.count_nonzero(W > 0, axis=1) < K):
+        raise SyntheticError(f"every day needs at least K={K} positive weights")
+    W = W / W.max(axis=1, keepdims=True)  # only ratios matter; keeps t in range
+    rungs = [("u", n) for n in _RACE_U_NODES] + [("panels", p) for p in _RACE_PANELS]
+    pi = np.empty(W.shape)
+    error = np.empty(len(W))
+    nodes = np.empty(len(W), dtype=np.int64)
+    todo = np.arange(len(W))
+    prev = _race_apply(W, K, rungs[0])
+    for rung in rungs[1:]:
+        cur = _race_apply(W[todo], K, rung)
+        err = np.abs(cur - prev).max(axis=1)
+        ok = (err <= _RACE_TOL) & (np.abs(cur.sum(axis=1) - K) <= _RACE_TOL)
+        done = todo[ok]
+        pi[done], error[done] = cur[ok], err[ok]
+        nodes[done] = _race_nodes(rung)
+        todo, prev = todo[~ok], cur[~ok]
+        if not len(todo):
+            return RaceTruth(pi, error, nodes)
+    raise SyntheticError(f"successive-sampling truth did not reach {_RACE_TOL:g} on {len(todo)} "
+                         f"day(s), the first row {todo[0]}: its weights are too spread")
+
+
 def generate(kind: str, *, days: int, parts: int = 39, per_day: int = 5, seed: int = 0,
-             start: str = "1995-01-02", params: PlantedParams | None = None) -> Synthetic:
+             start: str = "1995-01-02", params: PlantedParams | None = None,
+             sampling: str = "cbern") -> Synthetic:
     """Generate `days` consecutive days from `start` with `per_day` of `parts` parts a day.
 
-    kind "planted" follows `params` (default ``PlantedParams()``); "uniform" draws every
-    K-subset with equal probability (params must be None). Deterministic in `seed`.
+    kind "planted" follows `params` (default ``PlantedParams()``) and draws each day's
+    set by `sampling` (see the module docstring: "cbern" or "successive"); "uniform" draws
+    every K-subset with equal probability (params must be None, sampling "cbern": with
+    equal weights both designs are that same draw). Deterministic in `seed`.
     """
     if kind not in KINDS:
         raise SyntheticError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if sampling not in SAMPLINGS:
+        raise SyntheticError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
     for name, v in (("days", days), ("parts", parts), ("per_day", per_day), ("seed", seed)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
             raise SyntheticError(f"{name} must be an integer, got {v!r}")
@@ -278,6 +461,9 @@ def generate(kind: str, *, days: int, parts: int = 39, per_day: int = 5, seed: i
     if kind == "uniform":
         if params is not None:
             raise SyntheticError("uniform data takes no planted params")
+        if sampling != "cbern":
+            raise SyntheticError(f"sampling {sampling!r} is for planted data; uniform data has "
+                                 "equal weights, where every design is the same uniform draw")
         keys = rng.random((T, P))
         idx = np.argsort(keys, axis=1, kind="stable")[:, :K]  # a uniformly random K-subset
         Y = np.zeros((T, P), dtype=bool)
@@ -286,9 +472,19 @@ def generate(kind: str, *, days: int, parts: int = 39, per_day: int = 5, seed: i
         return Synthetic(dates, Y, truth, kind, seed, meta)
     params = PlantedParams() if params is None else params
     lay = params.resolve(P)
-    Y, W = _planted(T, P, K, rng, _weekday(dates), lay)
-    truth = cbern.inclusion_probabilities(W, K)
-    return Synthetic(dates, Y, truth, kind, seed, {**meta, "planted": lay})
+    Y, W = _planted(T, P, K, rng, _weekday(dates), lay, sampling)
+    if sampling == "cbern":
+        truth = cbern.inclusion_probabilities(W, K)
+        return Synthetic(dates, Y, truth, kind, seed, {**meta, "planted": lay})
+    race = successive_inclusion_probabilities(W, K)
+    row_sum = float(np.abs(race.pi.sum(axis=1) - K).max())
+    least = _race_nodes(("u", _RACE_U_NODES[-1]))
+    more = int(np.count_nonzero(race.nodes > least))
+    nodes = f"{least} nodes a day" + (f", {more} days up to {int(race.nodes.max())}" if more else "")
+    method = (f"exponential-race quadrature (Gauss-Legendre, {nodes}), max error estimate "
+              f"{float(race.error.max()):.1e}, max row-sum error {row_sum:.1e}")
+    return Synthetic(dates, Y, race.pi, kind, seed,
+                     {**meta, "planted": lay, "sampling": sampling, "truth_method": method})
 
 
 # ---------------------------------------------------------------------------- writing
@@ -366,6 +562,7 @@ def _main(argv: list[str] | None = None) -> int:
         description="Generate a synthetic draws CSV and its <stem>.truth.npz "
                     "(same as `synapse data generate`).")
     ap.add_argument("--kind", choices=KINDS, default="planted")
+    ap.add_argument("--sampling", choices=SAMPLINGS, default="cbern")
     ap.add_argument("--days", type=int, default=11_000)
     ap.add_argument("--parts", type=int, default=39)
     ap.add_argument("--per-day", type=int, default=5)
@@ -379,7 +576,7 @@ def _main(argv: list[str] | None = None) -> int:
         if existing and not a.force:
             raise SyntheticError(f"{existing[0]} exists; pass --force to overwrite")
         syn = generate(a.kind, days=a.days, parts=a.parts, per_day=a.per_day, seed=a.seed,
-                       start=a.start)
+                       start=a.start, sampling=a.sampling)
         paths = write(a.out, syn)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
