@@ -13,6 +13,7 @@ from helpers import ROOT
 
 from core.config import (
     BASELINE_KINDS,
+    COMBINED_KINDS,
     MODEL_CLASSES,
     MODEL_KINDS,
     Config,
@@ -94,7 +95,9 @@ def _assert_every_field_present(dumped: dict, cls: type[BaseModel], where: str =
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_dump_yaml_fills_in_every_default(kind: str):
-    cfg = load_config(overrides=[f"model.kind={kind}"])
+    # an ensemble has no default members: it is made of runs that must be named
+    required = ["model.members=[run_a, run_b]"] if kind in COMBINED_KINDS else []
+    cfg = load_config(overrides=[f"model.kind={kind}", *required])
     dumped = yaml.safe_load(dump_yaml(cfg))
     _assert_every_field_present(dumped, Config)
     assert set(dumped["model"]) == set(MODEL_CLASSES[kind].model_fields)
