@@ -231,7 +231,7 @@ def _f(x) -> float | None:
 
 # ---------------------------------------------------------------------------- one family
 
-def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int]):
+def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int], extra: dict[str, list[str]] | None = None):
     from core.config import load_config
 
     ov = spec.eval_overrides() + spec.split_overrides()
@@ -240,15 +240,16 @@ def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int]):
     ov = ov + ["train.device=cpu"]
     if family in caps:
         ov.append(f"train.epochs={caps[family]}")
+    ov = ov + list((extra or {}).get(family, []))
     return load_config(CONFIGS / f"{family}.yaml", ov, data=str(csv)), ov
 
 
 def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dict[str, int],
-               truth_test: np.ndarray | None) -> dict:
+               truth_test: np.ndarray | None, extra: dict[str, list[str]] | None = None) -> dict:
     """One run in this process; the numbers the suite reports, read from its report.json."""
     from core.train.run import run_baselines, run_train
 
-    cfg, ov = _config(family, spec, csv, caps)
+    cfg, ov = _config(family, spec, csv, caps, extra)
     t0 = time.perf_counter()
     run = run_baselines(cfg, runs_root) if family == "baselines" else run_train(cfg, runs_root)
     seconds = time.perf_counter() - t0
@@ -372,7 +373,7 @@ def _choose(rows: dict[str, dict]) -> str | None:
 
 
 def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Path, caps: dict[str, int],
-            log: Callable[[str], None]) -> dict:
+            log: Callable[[str], None], extra: dict[str, list[str]] | None = None) -> dict:
     from core.config import load_config
     from core.train.prepare import prepare
 
@@ -397,23 +398,24 @@ def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Pat
                 rows[fam] = reference_row(spec, prep, rows.get("baselines") if "baselines" in rows
                                           and not rows["baselines"].get("error") else None, runs_root)
             else:
-                rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test)
+                rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra)
         except Exception as exc:  # one family failing must not sink the suite
             rows[fam] = {"family": fam, "error": f"{type(exc).__name__}: {exc}",
                          "seconds": time.perf_counter() - t0}
         r = rows[fam]
         lift = r.get("lift_capture")
         lift_txt = "—" if lift is None else f"{lift:.3f}"
-        extra = f" · ERROR {r['error']}" if r.get("error") else (
+        outcome = f" · ERROR {r['error']}" if r.get("error") else (
             f" · lift {lift_txt} · B.skill {_num(r.get('brier_skill'), 4)} · {r.get('verdict')}")
-        log(f"  {spec.name} · {fam} · {r['seconds']:.1f} s{extra}")
+        log(f"  {spec.name} · {fam} · {r['seconds']:.1f} s{outcome}")
     out["rows"] = rows
     out["chosen"] = _choose(rows)
     return out
 
 
 def run_suite(specs: Sequence[SetSpec], families: Sequence[str], caps: dict[str, int], *,
-              runs_dir: Path | None = None, log: Callable[[str], None] = print) -> dict:
+              runs_dir: Path | None = None, log: Callable[[str], None] = print,
+              extra: dict[str, list[str]] | None = None) -> dict:
     """Every set x family; returns the JSON-ready result (see `render_markdown`)."""
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc)
@@ -437,7 +439,7 @@ def run_suite(specs: Sequence[SetSpec], families: Sequence[str], caps: dict[str,
                 log(f"  {spec.name}: skipped (generate() has no `sampling` keyword yet)")
                 continue
             t1 = time.perf_counter()
-            res = run_set(spec, families, data_dir, runs_root, caps, log)
+            res = run_set(spec, families, data_dir, runs_root, caps, log, extra)
             res["seconds"] = time.perf_counter() - t1
             sets.append(res)
     finally:
@@ -449,6 +451,7 @@ def run_suite(specs: Sequence[SetSpec], families: Sequence[str], caps: dict[str,
         "machine": machine(),
         "families": list(families),
         "epoch_caps": dict(caps),
+        "overrides": {k: list(v) for k, v in (extra or {}).items()},
         "successive_supported": succ,
         "goals": {"lift_capture": GOAL_LIFT, "brier_ratio": GOAL_BRIER_RATIO},
         "sets": sets,
@@ -721,8 +724,10 @@ def render_markdown(result: dict, command: str = "python -m benchmarks.quality",
         "- `split.test_days` = `split.val_days` = max(300, 20% of the days); forward chaining, train = the "
         "rest;",
         "- `train.device=cpu`;",
-        f"- epoch caps (`train.epochs`): {caps} (the others keep their shipped 100; hawkes is one L-BFGS "
-        "fit); a run that stopped at its cap says **cap** in the notes;",
+        f"- epoch caps (`train.epochs`): {caps} (the others keep their shipped 100; hawkes is L-BFGS fits along its "
+        "penalty path); a run that stopped at its cap says **cap** in the notes;",
+        *[f"- `--override` for {fam}: " + ", ".join(f"`{o}`" for o in ovs) + ";"
+          for fam, ovs in result.get("overrides", {}).items()],
         "- for P/K other than 39/5: `data.parts`, `data.events_per_day`, `eval.k` = round(P·20/39)..round(P·27/39) "
         "and `eval.tiers` excellent = K, good = K − 1, fair = K − 2 hits.",
         "",
@@ -790,6 +795,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", metavar="FILE", help="write the markdown report here (e.g. docs/QUALITY.md)")
     ap.add_argument("--json", metavar="FILE", help="write every number as JSON")
     ap.add_argument("--runs-dir", metavar="DIR", help="keep the data and run directories here (default: a temp dir)")
+    ap.add_argument("--override", "-o", action="append", metavar="FAMILY:KEY=VALUE",
+                    help="a config override for one family's runs, e.g. hawkes:model.penalty_scales=[4,1] "
+                         "(repeatable; recorded in the report): measure a default before changing it")
     ap.add_argument("--list", action="store_true", help="list the data sets and exit")
     ap.add_argument("--render", metavar="FILE.json", help="write --out again from a saved --json; runs nothing")
     args = ap.parse_args(argv)
@@ -809,8 +817,14 @@ def main(argv: list[str] | None = None) -> int:
     families = _pick_families(args.families, args.quick)
     caps = dict(QUICK_EPOCH_CAPS if args.quick else EPOCH_CAPS)
     command = "python -m benchmarks.quality " + " ".join(sys.argv[1:] if argv is None else argv)
+    extra: dict[str, list[str]] = {}
+    for item in args.override or []:
+        fam, sep, ov = item.partition(":")
+        if not sep or fam not in FAMILIES or "=" not in ov:
+            raise SystemExit(f"error: --override {item!r}: expected FAMILY:KEY=VALUE with FAMILY in {', '.join(FAMILIES)}")
+        extra.setdefault(fam, []).append(ov)
     result = run_suite(specs, families, caps, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
-                       log=lambda m: print(m, flush=True))
+                       log=lambda m: print(m, flush=True), extra=extra)
     result["command"] = command.strip()
     notes = existing_notes(Path(args.out)) if args.out else ""
     md = render_markdown(result, command.strip(), notes)

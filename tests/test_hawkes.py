@@ -245,3 +245,31 @@ def test_a_weekday_baseline_and_sparse_cross_effects_are_recovered():
     mle.fit_mle(mle.prepare(Y, dates), Y, l2=0.0, cross_l2=0.0)
     est = mle.interactions()[0]
     assert abs(est[1, 1] - 0.9) < 0.1 and abs(est[2, 3] - 0.8) < 0.1 and np.abs(est[off]).max() < 0.15
+
+
+def test_the_group_lasso_prunes_absent_cross_pairs_and_keeps_the_real_one():
+    """cross_l1 zeroes whole (q, p) pairs the data do not support, where an L2 penalty of the
+    same size only shrinks them: on a process with one real cross-effect, the lasso fit has
+    that pair and (almost) nothing else."""
+    rng = np.random.default_rng(4)
+    P, T = 8, 3000
+    mu = np.log(np.full(P, 0.3) / 0.7)
+    alpha = np.zeros((P, P))
+    alpha[2, 5] = 1.0
+    r, h, Y = np.exp(-1.0), np.zeros(P), np.zeros((T, P), dtype=bool)
+    for t in range(T):
+        Y[t] = rng.random(P) < 1 / (1 + np.exp(-(mu + h @ alpha)))
+        h = r * h + Y[t]
+    dates = dates_for(T, START)
+    groups = {}
+    for name, l2, l1 in (("ridge", 0.01, 0.0), ("lasso", 0.001, 0.01)):
+        model = HawkesScorer(P, decays=[1.0, 7.0], l2=l2, cross_l2=l2, cross_l1=l1, seasonal=False)
+        assert model.fit_mle(model.prepare(Y, dates), Y)["converged"]
+        groups[name] = np.sqrt((model.interactions() ** 2).sum(axis=0))  # (q, p)
+    off = ~np.eye(P, dtype=bool)
+    off[2, 5] = False
+    assert groups["lasso"][2, 5] > 0.4 and groups["ridge"][2, 5] > 0.4  # kept by both
+    assert (groups["lasso"][off] < 1e-2).mean() > 0.9  # pruned
+    assert (groups["ridge"][off] < 1e-2).mean() < 0.5  # only shrunk
+    with pytest.raises(ValueError, match="cross_l1"):
+        HawkesScorer(P, cross_l1=-1.0)

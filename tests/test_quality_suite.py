@@ -23,7 +23,8 @@ NUMBERS = ("lift_capture", "brier_skill", "oracle_brier_skill", "ratio", "ece", 
 def result(tmp_path_factory):
     lines = []
     res = quality.run_suite([TINY, TINY_UNIFORM], ["baselines", "logistic", "reference"], {"logistic": 3},
-                            runs_dir=tmp_path_factory.mktemp("quality"), log=lines.append)
+                            runs_dir=tmp_path_factory.mktemp("quality"), log=lines.append,
+                            extra={"logistic": ["model.coupling=yesterday"]})
     res["log"] = lines
     return res
 
@@ -40,6 +41,9 @@ def test_planted_set_is_measured(result):
         # the ratio is model / oracle on the same test window
         assert r["ratio"] == pytest.approx(r["brier_skill"] / r["oracle_brier_skill"])
     assert s["rows"]["logistic"]["epochs"] <= 3
+    # an --override reaches its family's runs only, and the report says so
+    assert "model.coupling=yesterday" in s["rows"]["logistic"]["overrides"]
+    assert result["overrides"] == {"logistic": ["model.coupling=yesterday"]}
     assert s["rows"]["reference"]["variant"] in ("raw", "sum-to-K")
     # every family and the reference read the same oracle on the same window
     o = s["oracle"]["brier_skill"]

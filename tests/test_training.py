@@ -148,3 +148,22 @@ def test_a_trained_model_scores_day_t_from_earlier_days_only(kind, data):
         b = scorer.score(scorer.prepare(Y2, syn.dates), 0, len(Y2))
     assert torch.equal(a[: t + 1], b[: t + 1])
     assert not torch.equal(a[t + 1:], b[t + 1:])
+
+
+def test_hawkes_fits_its_penalty_path_and_keeps_the_point_best_on_validation(data):
+    """One L-BFGS fit per penalty scale (strongest first), each a history row; the kept
+    weights are those of the row with the lowest validation loss, and refitting that scale
+    alone gives the same validation loss (the path only warm-starts a convex problem)."""
+    cfg = _cfg("hawkes", "model.penalty_scales=[0.1, 30, 1]")
+    trainer = _trainer(cfg, data, None)
+    result = trainer.fit()
+    scales = [row["penalty_scale"] for row in result.epochs]
+    assert scales == [30, 1, 0.1]
+    losses = [row["val_loss"] for row in result.epochs]
+    assert result.best_epoch == 1 + int(np.argmin(losses))
+    assert trainer.validate()["val_loss"] == pytest.approx(min(losses), abs=1e-9)
+    assert f"penalty x{scales[result.best_epoch - 1]:g} chosen on validation of 3" in result.stopped
+    best = scales[result.best_epoch - 1]
+    alone = _trainer(_cfg("hawkes", f"model.penalty_scales=[{best}]"), data, None)
+    alone.fit()
+    assert alone.validate()["val_loss"] == pytest.approx(min(losses), rel=1e-4)

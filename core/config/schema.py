@@ -172,10 +172,16 @@ class HawkesModel(_ModelBase):
     decays: list[PosFloat] = Field(default_factory=lambda: [1.0, 7.0, 30.0], min_length=1,
                                    description="kernel time constants tau in days: exp(-lag / tau)")
     inhibition: Bool = Field(True, description="allow negative (inhibiting) cross-effects")
-    l2: NonNegFloat = Field(3e-3, description="L2 penalty on the self-interaction weights")
-    cross_l2: NonNegFloat = Field(1e-2, description="L2 penalty on the cross-interaction weights (part q on p)")
+    l2: NonNegFloat = Field(1e-3, description="L2 penalty on the self-interaction weights")
+    cross_l2: NonNegFloat = Field(1e-3, description="L2 penalty on the cross-interaction weights (part q on p)")
+    cross_l1: NonNegFloat = Field(1e-2, description="group-lasso penalty on each cross pair (q on p) over its "
+                                                   "kernels: most pairs are pruned to ~0")
     seasonal: Bool = Field(True, description="a weekday term in each part's baseline intensity")
     head: Head = Field("sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood")
+    penalty_scales: list[PosFloat] = Field(
+        default_factory=lambda: [4.0, 1.0, 0.25, 0.0625], min_length=1,
+        description="multipliers of l2, cross_l2 and cross_l1 fitted in turn (strongest first, warm-started); "
+                    "the one with the best validation monitor is kept")
 
     @field_validator("decays")
     @classmethod

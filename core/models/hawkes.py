@@ -10,9 +10,9 @@ constant ``tau_d`` days: ``alpha > 0`` excites, ``alpha < 0`` inhibits. With
 ``inhibition=False`` every alpha is kept >= 0 by a softplus parametrisation. The
 weekday term (``seasonal=True``, the default) lets a part's baseline intensity follow the
 week, which a self-exciting process would otherwise imitate with spurious kernels.
-Cross-effects (q != p) are penalised more (``cross_l2``) than self-effects (``l2``): of
-P x P x D possible interactions only a few are real, and a dense fit spreads noise over
-all of them.
+Cross-effects (q != p) carry a group lasso (``cross_l1``) over each pair's D kernels as
+well as an L2 term (``cross_l2``; self-effects get ``l2``): of P x P possible pairs only
+a few are real, and a dense fit spreads noise over all of them.
 
 Regime ``rows``: `prepare` gives x = the (T, P * D) traces (row t from days < t only).
 `fit_mle` maximises the Bernoulli log-likelihood of the given training rows (plus an L2
@@ -43,6 +43,7 @@ from core.models.base import Inputs, Scorer, weekdays
 __all__ = ["HawkesScorer"]
 
 _SOFTPLUS_INIT = -4.6  # softplus(-4.6) ~= 0.01: near-zero excitation when alpha >= 0
+_GROUP_EPS = 1e-6  # smooths the group norm at 0: |w| ~ sqrt(w^2 + eps) - sqrt(eps)
 
 
 class HawkesScorer(Scorer):
@@ -60,7 +61,7 @@ class HawkesScorer(Scorer):
 
     def __init__(self, parts: int, decays: Sequence[float] = (1.0, 7.0, 30.0),
                  inhibition: bool = True, l2: float = 1e-3, head: str = "sigmoid",
-                 seasonal: bool = True, cross_l2: float | None = None) -> None:
+                 seasonal: bool = True, cross_l2: float | None = None, cross_l1: float = 0.0) -> None:
         super().__init__(parts, head)
         decays = tuple(float(d) for d in decays)
         if not decays or any(not math.isfinite(d) or d <= 0 for d in decays):
@@ -75,6 +76,9 @@ class HawkesScorer(Scorer):
         self.cross_l2 = self.l2 if cross_l2 is None else float(cross_l2)
         if not self.cross_l2 >= 0:
             raise ValueError(f"cross_l2 must be >= 0, got {cross_l2}")
+        if not cross_l1 >= 0:
+            raise ValueError(f"cross_l1 must be >= 0, got {cross_l1}")
+        self.cross_l1 = float(cross_l1)
         self.seasonal = bool(seasonal)
         D = len(decays)
         self.register_buffer(
@@ -91,7 +95,8 @@ class HawkesScorer(Scorer):
     def from_config(cls, cfg, parts: int) -> "HawkesScorer":
         """Build from a ``core.config.HawkesModel`` section."""
         return cls(parts, decays=cfg.decays, inhibition=cfg.inhibition, l2=cfg.l2,
-                   head=getattr(cfg, "head", "sigmoid"), seasonal=cfg.seasonal, cross_l2=cfg.cross_l2)
+                   head=getattr(cfg, "head", "sigmoid"), seasonal=cfg.seasonal, cross_l2=cfg.cross_l2,
+                   cross_l1=getattr(cfg, "cross_l1", 0.0))
 
     def reset_parameters(self, base_rate: torch.Tensor | np.ndarray | None = None) -> None:
         """mu = logit(base_rate) (0 when None), alpha ~= 0."""
@@ -116,14 +121,22 @@ class HawkesScorer(Scorer):
         w = self.weight if self.inhibition else nn.functional.softplus(self.weight)
         return w * self.trace_scale[:, None, None]
 
-    def _penalty(self, l2: float | None = None, cross_l2: float | None = None) -> torch.Tensor:
-        """l2 x the squared self-interaction weights + cross_l2 x the squared cross ones, in
-        normalised-trace units (see module doc)."""
+    def _penalty(self, l2: float | None = None, cross_l2: float | None = None,
+                 cross_l1: float | None = None) -> torch.Tensor:
+        """l2 x the squared self-interaction weights + cross_l2 x the squared cross ones +
+        cross_l1 x the group norm of each cross pair (q, p) over its D kernels, in
+        normalised-trace units (see module doc). The group norm (a group lasso, smoothed at
+        zero so L-BFGS can use it) shrinks a whole pair to ~0 unless the data insist."""
         l2 = self.l2 if l2 is None else l2
         cross_l2 = self.cross_l2 if cross_l2 is None else cross_l2
+        cross_l1 = self.cross_l1 if cross_l1 is None else cross_l1
         w2 = (self.weight if self.inhibition else nn.functional.softplus(self.weight)).pow(2)
         cross = (w2 * self.cross_mask).sum()
-        return l2 * (w2.sum() - cross) + cross_l2 * cross
+        out = l2 * (w2.sum() - cross) + cross_l2 * cross
+        if cross_l1:
+            group = torch.sqrt(w2.sum(dim=0) + _GROUP_EPS) - math.sqrt(_GROUP_EPS)  # (P, P)
+            out = out + cross_l1 * (group * self.cross_mask).sum()
+        return out
 
     def _kernel(self) -> torch.Tensor:
         """(P * D, P) matrix with row ``q * D + d`` = alpha[d, q, :], matching exp_traces."""
@@ -168,7 +181,8 @@ class HawkesScorer(Scorer):
         return nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum") / y.shape[0]
 
     def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
-                tolerance: float = 1e-7, reset: bool = True, cross_l2: float | None = None) -> dict[str, Any]:
+                tolerance: float = 1e-7, reset: bool = True, cross_l2: float | None = None,
+                cross_l1: float | None = None) -> dict[str, Any]:
         """Maximum-likelihood fit on the training rows with full-batch L-BFGS.
 
         Minimises ``NLL / n_rows + l2 * sum_d (alpha_d / (1 - exp(-1/tau_d))) ** 2`` where
@@ -183,7 +197,8 @@ class HawkesScorer(Scorer):
             rows: training rows: None (all), a slice, an index array or a bool mask.
             l2: penalty on the self-interactions; None = the model's ``l2``.
             cross_l2: penalty on the cross-interactions; None = the model's ``cross_l2``
-                (l2 = cross_l2 = 0 is the plain MLE).
+                (l2 = cross_l2 = cross_l1 = 0 is the plain MLE).
+            cross_l1: group-lasso penalty on the cross pairs; None = the model's ``cross_l1``.
             max_iter: L-BFGS iterations at most.
             tolerance: stop when the gradient's max-abs falls below it.
             reset: start from mu = logit(training base rate), alpha ~= 0 (else warm start).
@@ -194,8 +209,9 @@ class HawkesScorer(Scorer):
         t0 = time.perf_counter()
         l2 = self.l2 if l2 is None else float(l2)
         cross_l2 = self.cross_l2 if cross_l2 is None else float(cross_l2)
-        if not (l2 >= 0 and cross_l2 >= 0):
-            raise ValueError(f"l2 and cross_l2 must be >= 0, got {l2}, {cross_l2}")
+        cross_l1 = self.cross_l1 if cross_l1 is None else float(cross_l1)
+        if not (l2 >= 0 and cross_l2 >= 0 and cross_l1 >= 0):
+            raise ValueError(f"l2, cross_l2 and cross_l1 must be >= 0, got {l2}, {cross_l2}, {cross_l1}")
         device, dtype = self.mu.device, self.mu.dtype
         y = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, dtype=np.float32))
         if y.shape != (len(inputs), self.parts):
@@ -223,8 +239,8 @@ class HawkesScorer(Scorer):
             evaluations += 1
             opt.zero_grad()
             loss = self._nll(self.forward(X), Yt, inputs.events)
-            if l2 or cross_l2:
-                loss = loss + self._penalty(l2, cross_l2)
+            if l2 or cross_l2 or cross_l1:
+                loss = loss + self._penalty(l2, cross_l2, cross_l1)
             loss.backward()
             return loss
 
@@ -232,7 +248,7 @@ class HawkesScorer(Scorer):
         self.train(was_training)
         with torch.no_grad():
             nll = float(self._nll(self.forward(X), Yt, inputs.events))
-            loss = nll + float(self._penalty(l2, cross_l2))
+            loss = nll + float(self._penalty(l2, cross_l2, cross_l1))
             grad_max = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
         state = opt.state[opt._params[0]]
         iterations = int(state.get("n_iter", 0))

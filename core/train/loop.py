@@ -260,19 +260,41 @@ class Trainer:
 
     def _fit_mle(self) -> FitResult:
         """Models with a likelihood optimiser of their own (Hawkes: full-batch L-BFGS) are fit
-        in one pass over the training rows; validation and checkpoints as for any epoch."""
-        t0 = time.monotonic()
-        info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train))
-        val = self.validate()
-        state = _cpu_state(self.scorer)
-        row = {"epoch": 1, "train_loss": float(info["nll"]) / self.scorer.parts, **val, "lr": 0.0,
-               "seconds": time.monotonic() - t0, "train_seconds": info["seconds"], "best_epoch": 1,
-               "improved": True, "optimizer": "lbfgs", "iterations": info["iterations"]}
-        if self.best_path is not None:
-            save_torch(self.best_checkpoint(state, 1, val[self.cfg.monitor]), self.best_path)
-        self.on_epoch(row)
-        return FitResult(1, val[self.cfg.monitor], [row], "maximum likelihood (L-BFGS) converged"
-                         if info["converged"] else "maximum likelihood (L-BFGS) hit max_iter", state)
+        on the training rows once per point of the penalty path (``penalty_scales``, strongest
+        first, each warm-started from the last), and the point with the best validation monitor
+        is kept: how much to shrink is data-dependent (a short or faint history wants several
+        times the penalty a long, strong one does), so it is chosen like an early-stopping epoch,
+        on validation only. Each point is one "epoch" row of the history."""
+        maximise = self.cfg.monitor != "val_loss"
+        scales = sorted(getattr(self.model_cfg, "penalty_scales", None) or [1.0], reverse=True)
+        l2, cross_l2, cross_l1 = self.scorer.l2, self.scorer.cross_l2, self.scorer.cross_l1
+        best, best_epoch, best_state, history, converged = None, 0, None, [], True
+        for epoch, scale in enumerate(scales, start=1):
+            t0 = time.monotonic()
+            info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train),
+                                       l2=l2 * scale, cross_l2=cross_l2 * scale, cross_l1=cross_l1 * scale,
+                                       reset=epoch == 1)
+            val = self.validate()
+            metric = val[self.cfg.monitor]
+            improved = best is None or (metric > best if maximise else metric < best)
+            if improved:
+                best, best_epoch, best_state = metric, epoch, _cpu_state(self.scorer)
+                converged = bool(info["converged"])
+                if self.best_path is not None:
+                    save_torch(self.best_checkpoint(best_state, epoch, metric), self.best_path)
+            row = {"epoch": epoch, "train_loss": float(info["nll"]) / self.scorer.parts, **val, "lr": 0.0,
+                   "seconds": time.monotonic() - t0, "train_seconds": info["seconds"],
+                   "best_epoch": best_epoch, "improved": improved, "optimizer": "lbfgs",
+                   "iterations": info["iterations"], "penalty_scale": scale}
+            history.append(row)
+            self.on_epoch(row)
+            if self.stop_flag():
+                break
+        self.scorer.load_state_dict(best_state)
+        chosen = scales[best_epoch - 1]
+        how = "converged" if converged else "hit max_iter"
+        path = f", penalty x{chosen:g} chosen on validation of {len(scales)}" if len(scales) > 1 else ""
+        return FitResult(best_epoch, best, history, f"maximum likelihood (L-BFGS) {how}{path}", best_state)
 
     def best_checkpoint(self, state: dict, epoch: int, metric: float) -> dict:
         return {"model_state": state, "epoch": epoch, "metric": metric, "monitor": self.cfg.monitor,
