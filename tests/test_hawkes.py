@@ -262,8 +262,9 @@ def test_the_group_lasso_prunes_absent_cross_pairs_and_keeps_the_real_one():
         h = r * h + Y[t]
     dates = dates_for(T, START)
     groups = {}
-    for name, l2, l1 in (("ridge", 0.01, 0.0), ("lasso", 0.001, 0.01)):
-        model = HawkesScorer(P, decays=[1.0, 7.0], l2=l2, cross_l2=l2, cross_l1=l1, seasonal=False)
+    for name, l2, l1, self_l1 in (("ridge", 0.01, 0.0, 0.0), ("lasso", 0.001, 0.01, 0.0),
+                                  ("both", 0.001, 0.01, 0.01)):
+        model = HawkesScorer(P, decays=[1.0, 7.0], l2=l2, cross_l2=l2, cross_l1=l1, l1=self_l1, seasonal=False)
         assert model.fit_mle(model.prepare(Y, dates), Y)["converged"]
         groups[name] = np.sqrt((model.interactions() ** 2).sum(axis=0))  # (q, p)
     off = ~np.eye(P, dtype=bool)
@@ -271,5 +272,11 @@ def test_the_group_lasso_prunes_absent_cross_pairs_and_keeps_the_real_one():
     assert groups["lasso"][2, 5] > 0.4 and groups["ridge"][2, 5] > 0.4  # kept by both
     assert (groups["lasso"][off] < 1e-2).mean() > 0.9  # pruned
     assert (groups["ridge"][off] < 1e-2).mean() < 0.5  # only shrunk
+    # l1 does the same to the self-effects (none are planted here); cross_l1 leaves them alone
+    diag = np.eye(P, dtype=bool)
+    assert (groups["both"][diag] < 1e-2).all() and (groups["lasso"][diag] >= 1e-2).sum() >= P // 2
+    assert groups["both"][2, 5] > 0.4
     with pytest.raises(ValueError, match="cross_l1"):
         HawkesScorer(P, cross_l1=-1.0)
+    with pytest.raises(ValueError, match="l1"):
+        HawkesScorer(P, l1=-1.0)

@@ -178,6 +178,7 @@ class HawkesModel(_ModelBase):
                                                    "kernels: most pairs are pruned to ~0")
     seasonal: Bool = Field(True, description="a weekday term in each part's baseline intensity")
     head: Head = Field("sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood")
+    l1: NonNegFloat = Field(3e-3, description="group-lasso penalty on each part's self-effect over its kernels")
     penalty_scales: list[PosFloat] = Field(
         default_factory=lambda: [4.0, 1.0, 0.25, 0.0625], min_length=1,
         description="multipliers of l2, cross_l2 and cross_l1 fitted in turn (strongest first, warm-started); "

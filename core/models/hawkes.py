@@ -61,7 +61,8 @@ class HawkesScorer(Scorer):
 
     def __init__(self, parts: int, decays: Sequence[float] = (1.0, 7.0, 30.0),
                  inhibition: bool = True, l2: float = 1e-3, head: str = "sigmoid",
-                 seasonal: bool = True, cross_l2: float | None = None, cross_l1: float = 0.0) -> None:
+                 seasonal: bool = True, cross_l2: float | None = None, cross_l1: float = 0.0,
+                 l1: float = 0.0) -> None:
         super().__init__(parts, head)
         decays = tuple(float(d) for d in decays)
         if not decays or any(not math.isfinite(d) or d <= 0 for d in decays):
@@ -79,6 +80,9 @@ class HawkesScorer(Scorer):
         if not cross_l1 >= 0:
             raise ValueError(f"cross_l1 must be >= 0, got {cross_l1}")
         self.cross_l1 = float(cross_l1)
+        if not l1 >= 0:
+            raise ValueError(f"l1 must be >= 0, got {l1}")
+        self.l1 = float(l1)
         self.seasonal = bool(seasonal)
         D = len(decays)
         self.register_buffer(
@@ -96,7 +100,7 @@ class HawkesScorer(Scorer):
         """Build from a ``core.config.HawkesModel`` section."""
         return cls(parts, decays=cfg.decays, inhibition=cfg.inhibition, l2=cfg.l2,
                    head=getattr(cfg, "head", "sigmoid"), seasonal=cfg.seasonal, cross_l2=cfg.cross_l2,
-                   cross_l1=getattr(cfg, "cross_l1", 0.0))
+                   cross_l1=getattr(cfg, "cross_l1", 0.0), l1=getattr(cfg, "l1", 0.0))
 
     def reset_parameters(self, base_rate: torch.Tensor | np.ndarray | None = None) -> None:
         """mu = logit(base_rate) (0 when None), alpha ~= 0."""
@@ -122,7 +126,7 @@ class HawkesScorer(Scorer):
         return w * self.trace_scale[:, None, None]
 
     def _penalty(self, l2: float | None = None, cross_l2: float | None = None,
-                 cross_l1: float | None = None) -> torch.Tensor:
+                 cross_l1: float | None = None, l1: float | None = None) -> torch.Tensor:
         """l2 x the squared self-interaction weights + cross_l2 x the squared cross ones +
         cross_l1 x the group norm of each cross pair (q, p) over its D kernels, in
         normalised-trace units (see module doc). The group norm (a group lasso, smoothed at
@@ -130,12 +134,14 @@ class HawkesScorer(Scorer):
         l2 = self.l2 if l2 is None else l2
         cross_l2 = self.cross_l2 if cross_l2 is None else cross_l2
         cross_l1 = self.cross_l1 if cross_l1 is None else cross_l1
+        l1 = self.l1 if l1 is None else l1
         w2 = (self.weight if self.inhibition else nn.functional.softplus(self.weight)).pow(2)
         cross = (w2 * self.cross_mask).sum()
         out = l2 * (w2.sum() - cross) + cross_l2 * cross
-        if cross_l1:
+        if cross_l1 or l1:
             group = torch.sqrt(w2.sum(dim=0) + _GROUP_EPS) - math.sqrt(_GROUP_EPS)  # (P, P)
-            out = out + cross_l1 * (group * self.cross_mask).sum()
+            cross_group = (group * self.cross_mask).sum()
+            out = out + cross_l1 * cross_group + l1 * (group.sum() - cross_group)
         return out
 
     def _kernel(self) -> torch.Tensor:
@@ -182,7 +188,7 @@ class HawkesScorer(Scorer):
 
     def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
                 tolerance: float = 1e-7, reset: bool = True, cross_l2: float | None = None,
-                cross_l1: float | None = None) -> dict[str, Any]:
+                cross_l1: float | None = None, l1: float | None = None) -> dict[str, Any]:
         """Maximum-likelihood fit on the training rows with full-batch L-BFGS.
 
         Minimises ``NLL / n_rows + l2 * sum_d (alpha_d / (1 - exp(-1/tau_d))) ** 2`` where
@@ -210,8 +216,9 @@ class HawkesScorer(Scorer):
         l2 = self.l2 if l2 is None else float(l2)
         cross_l2 = self.cross_l2 if cross_l2 is None else float(cross_l2)
         cross_l1 = self.cross_l1 if cross_l1 is None else float(cross_l1)
-        if not (l2 >= 0 and cross_l2 >= 0 and cross_l1 >= 0):
-            raise ValueError(f"l2, cross_l2 and cross_l1 must be >= 0, got {l2}, {cross_l2}, {cross_l1}")
+        l1 = self.l1 if l1 is None else float(l1)
+        if not (l2 >= 0 and cross_l2 >= 0 and cross_l1 >= 0 and l1 >= 0):
+            raise ValueError(f"l2, cross_l2, cross_l1 and l1 must be >= 0, got {l2}, {cross_l2}, {cross_l1}, {l1}")
         device, dtype = self.mu.device, self.mu.dtype
         y = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, dtype=np.float32))
         if y.shape != (len(inputs), self.parts):
@@ -239,8 +246,8 @@ class HawkesScorer(Scorer):
             evaluations += 1
             opt.zero_grad()
             loss = self._nll(self.forward(X), Yt, inputs.events)
-            if l2 or cross_l2 or cross_l1:
-                loss = loss + self._penalty(l2, cross_l2, cross_l1)
+            if l2 or cross_l2 or cross_l1 or l1:
+                loss = loss + self._penalty(l2, cross_l2, cross_l1, l1)
             loss.backward()
             return loss
 
@@ -248,7 +255,7 @@ class HawkesScorer(Scorer):
         self.train(was_training)
         with torch.no_grad():
             nll = float(self._nll(self.forward(X), Yt, inputs.events))
-            loss = nll + float(self._penalty(l2, cross_l2, cross_l1))
+            loss = nll + float(self._penalty(l2, cross_l2, cross_l1, l1))
             grad_max = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
         state = opt.state[opt._params[0]]
         iterations = int(state.get("n_iter", 0))

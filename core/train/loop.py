@@ -267,13 +267,14 @@ class Trainer:
         on validation only. Each point is one "epoch" row of the history."""
         maximise = self.cfg.monitor != "val_loss"
         scales = sorted(getattr(self.model_cfg, "penalty_scales", None) or [1.0], reverse=True)
-        l2, cross_l2, cross_l1 = self.scorer.l2, self.scorer.cross_l2, self.scorer.cross_l1
+        sc = self.scorer
+        l2, cross_l2, cross_l1, l1 = sc.l2, sc.cross_l2, sc.cross_l1, sc.l1
         best, best_epoch, best_state, history, converged = None, 0, None, [], True
         for epoch, scale in enumerate(scales, start=1):
             t0 = time.monotonic()
             info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train),
                                        l2=l2 * scale, cross_l2=cross_l2 * scale, cross_l1=cross_l1 * scale,
-                                       reset=epoch == 1)
+                                       l1=l1 * scale, reset=epoch == 1)
             val = self.validate()
             metric = val[self.cfg.monitor]
             improved = best is None or (metric > best if maximise else metric < best)
