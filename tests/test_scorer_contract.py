@@ -38,6 +38,10 @@ CASES = [
     *[pytest.param(Case(dict(kind=kind, mode=mode, **RNN), "stateful" if mode == "stateful" else "windows",
                         None if mode == "stateful" else 25), id=f"{kind}-{mode}")
       for kind in ("gru", "lstm") for mode in ("stateful", "window")],
+    *[pytest.param(Case(dict(kind=kind, mode="stateful", skip=skip, **RNN), "stateful", None),
+                   id=f"{kind}-stateful-skip-{skip}") for kind in ("gru", "lstm") for skip in ("none", "own")],
+    pytest.param(Case(dict(kind="transformer", context=64, skip="own", **TRANSFORMER), "windows", 64),
+                 id="transformer-rope-64-skip-own"),
     # context 64: scored block by block; 512 > T: one pass
     *[pytest.param(Case(dict(kind="transformer", positions=positions, context=context, **TRANSFORMER), "windows",
                         context), id=f"transformer-{positions}-{context}")
@@ -54,6 +58,10 @@ def make(case: Case, seed: int = 0):
     if m.regime == "rows":
         with torch.no_grad():
             for w in m.parameters():
+                w.normal_()
+    if getattr(m, "skip", None) is not None:  # the skip path starts at zero: draw it too
+        with torch.no_grad():
+            for w in m.skip.parameters():
                 w.normal_()
     return m
 
@@ -97,7 +105,8 @@ def test_shapes_of_prepare_forward_and_score(case):
     if case.regime == "rows":
         assert m(inputs.x[:8]).shape == (8, P)                      # (B, F) -> (B, P)
         return
-    logits, state = m(torch.rand(3, 7, P), torch.randint(0, 7, (3, 7)))  # (B, L, P) -> (B, L, P)
+    assert inputs.x.shape == (T, m.input_width)  # P, or G x P with a skip path
+    logits, state = m(torch.rand(3, 7, m.input_width), torch.randint(0, 7, (3, 7)))  # (B, L, in) -> (B, L, P)
     assert logits.shape == (3, 7, P)
     if case.regime == "stateful":
         assert state is not None and m.init_state(3, "cpu") is not None

@@ -10,7 +10,6 @@ from known_pattern import assert_learns_yesterday_pattern, pattern_y
 
 from core.config import load_config
 from core.models import build_scorer
-from core.models.base import Inputs
 from core.models.transformer import TransformerScorer, alibi_slopes
 
 torch.set_num_threads(2)
@@ -156,7 +155,8 @@ def test_shipped_configs_build(name, cpu):
     if cpu:
         assert n < 5_000_000
         T2 = 40
-        inp = Inputs(torch.rand(T2, 39).round(), torch.randint(0, 7, (T2,)), 5)
+        inp = m.prepare(random_y(0, T2, 39, 5), dates_for(T2))
+        assert inp.x.shape == (T2, 390)  # the shipped skip path: 10 groups of 39 columns
         assert m.score(inp, 10, T2).shape == (T2 - 10, 39)
     alibi = build_scorer(load_config(f"configs/{name}.yaml", overrides=["model.positions=alibi"]).model, 39)
     assert alibi.positions == "alibi"

@@ -118,6 +118,11 @@ class LogisticModel(_Learned):
         return v
 
 
+Skip = Literal["none", "own"]
+SKIP_HELP = ("own: add a per-part linear skip path over each part's own recency, rates and EWMAs "
+             "to the network's logits (core/models/skip.py); none: the network alone")
+
+
 class _Recurrent(_Learned):
     hidden: PosInt = Field(128, description="hidden units")
     layers: PosInt = 1
@@ -127,6 +132,7 @@ class _Recurrent(_Learned):
     window: PosInt = Field(180, description="W days read per prediction in window mode")
     chunks: PosInt = Field(16, description="B contiguous chunks run side by side (stateful mode)")
     tbptt: PosInt = Field(128, description="truncated-backprop steps (stateful mode)")
+    skip: Skip = Field("own", description=SKIP_HELP)
 
 
 class GruModel(_Recurrent):
@@ -148,6 +154,7 @@ class TransformerModel(_Learned):
     context: Annotated[int, Strict(), Field(ge=2)] = Field(512, description="window length L of training batches")
     positions: Literal["rope", "alibi"] = "rope"
     weekday_embedding: Bool = True
+    skip: Skip = Field("own", description=SKIP_HELP)
 
     @field_validator("heads")
     @classmethod

@@ -38,7 +38,9 @@ window's days through the step graph from an empty cache), then appends k_new / 
 day; the logits equal ``scorer.score(inputs, t, t + 1)`` (checked as ``step_parity``).
 
 x and wd are what the scorer's `prepare` gives (x[t] = Y[t-1], wd[t] = weekday of day t,
-0 = Monday). Single-day scoring of a stateful model feeds one day, x (1, 1, P), with the
+0 = Monday); with a skip path (``model.skip: own``) x[t] continues with each part's own
+causal features, G x P columns in all (`scorer.input_width`, core/models/skip.py), and P
+above reads that width. Single-day scoring of a stateful model feeds one day, x (1, 1, P), with the
 previous call's state, and keeps the new state for the next day. The logits are the
 model's raw output (what `Scorer.score` returns); a softmax or kofp head's probabilities and the
 run's calibrator are applied outside the graph (`core.models.base.head_logits`, the

@@ -76,14 +76,13 @@ def _adapter(scorer: nn.Module, export_length: int) -> tuple[nn.Module, tuple, d
     from torch.export import Dim
 
     layout = _layout(scorer)
-    P = scorer.parts
     batch = Dim("batch")
     if layout == "rows":
         F = _row_features(scorer)
         args = (torch.zeros(export_length, F),)
         return RowsExport(scorer), args, {"x": {0: batch}}, ["x"], ["logits"]
     B = 2  # sizes 0 and 1 would be specialised by torch.export
-    x = torch.zeros(B, export_length, P)
+    x = torch.zeros(B, export_length, scorer.input_width)
     wd = torch.zeros(B, export_length, dtype=torch.int64)
     if layout == "windows":
         # The transformer reads at most `context` days (its graph takes any length, but

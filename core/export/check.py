@@ -102,7 +102,7 @@ def single_day_call(sess, scorer: nn.Module, inputs, t1: int, state: list | None
         L = min(scorer.context, MAX_LATENCY_CONTEXT, t1)
         x, wd = inputs.x[t1 - L:t1][None], inputs.wd[t1 - L:t1][None]
         feed = {"x": _np(x), "wd": _np(wd)}
-        return (lambda: sess.run(None, feed)), (lambda: scorer(x, wd)), f"the last {L} days, x (1, {L}, {scorer.parts})"
+        return (lambda: sess.run(None, feed)), (lambda: scorer(x, wd)), f"the last {L} days, x (1, {L}, {scorer.input_width})"
     names = [i.name for i in sess.get_inputs()][2:]
     if state is None:
         state = [np.zeros((scorer.layers, 1, scorer.hidden), np.float32) for _ in names]
@@ -120,7 +120,7 @@ def single_day_call(sess, scorer: nn.Module, inputs, t1: int, state: list | None
     def torch_step():
         return scorer(x, wd, tstate)
 
-    return ort_step, torch_step, f"one day x (1, 1, {scorer.parts}) + state ({scorer.layers}, 1, {scorer.hidden})"
+    return ort_step, torch_step, f"one day x (1, 1, {scorer.input_width}) + state ({scorer.layers}, 1, {scorer.hidden})"
 
 
 def _time_pair(ort_call, torch_call, calls: int, threads: int) -> tuple[dict, dict]:

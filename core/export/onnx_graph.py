@@ -72,6 +72,9 @@ def _metadata(model, scorer: nn.Module, ck: dict, layout: str, export_length: in
     }
     if layout != "rows":
         props["synapse.inputs"] = "x[t] = Y[t-1] multi-hot (float32), wd[t] = weekday of day t (0 = Monday, int64)"
+        if scorer.input_width != scorer.parts:
+            props["synapse.inputs"] += (f"; x[t] continues with each part's own causal features (skip path, "
+                                        f"{scorer.input_width} columns in all; see core/models/skip.py)")
     if layout == "windows":
         props["synapse.context"] = str(scorer.context)
     if layout.startswith("stateful"):

@@ -16,7 +16,7 @@ from core.export.onnx_graph import _check_dynamic, _metadata, _quiet_exporter, _
 class TransformerStepExport(nn.Module):
     """One new day of the causal Transformer with a KV cache (the daily serving step).
 
-    Inputs: x_new (1, 1, P) float32, wd_new (1, 1) int64, pos (1,) int64 = the new day's
+    Inputs: x_new (1, 1, input_width) float32 (P, or G * P with a skip path), wd_new (1, 1) int64, pos (1,) int64 = the new day's
     index within its window (= n, the cached positions), k_cache and v_cache
     (layers, 1, heads, n, head_dim) float32, n >= 0 (keys after RoPE). Outputs: logits
     (1, P) of the new day, k_new and v_new (layers, 1, heads, 1, head_dim) to append to the
@@ -41,7 +41,7 @@ class TransformerStepExport(nn.Module):
         s = self.scorer
         H, D = s.heads, s.d_model
         hd = D // H
-        h = s.inp(x_new)  # (1, 1, D)
+        h = s.inp(x_new[..., :s.parts])  # (1, 1, D)
         if s.weekday is not None:
             h = h + s.weekday(wd_new).to(h.dtype)
         rope = alibi = None
@@ -69,7 +69,10 @@ class TransformerStepExport(nn.Module):
             a = F.scaled_dot_product_attention(q, K, V, attn_mask=alibi)
             h = h + blk.proj(a.transpose(1, 2).reshape(1, 1, D))
             h = h + blk.mlp(blk.ln2(h))
-        logits = s.out(s.ln_f(h)).reshape(1, s.parts)
+        logits = s.out(s.ln_f(h))
+        if s.skip is not None:
+            logits = logits + s.skip(x_new, wd_new)
+        logits = logits.reshape(1, s.parts)
         return logits, torch.stack(ks), torch.stack(vs)
 
 
@@ -123,7 +126,7 @@ def _step_example(scorer: nn.Module, n: int) -> tuple:
     layers, H = len(scorer.blocks), scorer.heads
     hd = scorer.d_model // H
     kv = torch.zeros(layers, 1, H, n, hd)
-    return (torch.zeros(1, 1, scorer.parts), torch.zeros(1, 1, dtype=torch.int64),
+    return (torch.zeros(1, 1, scorer.input_width), torch.zeros(1, 1, dtype=torch.int64),
             torch.tensor([n], dtype=torch.int64), kv, kv.clone())
 
 
@@ -205,6 +208,6 @@ def step_call(sess, scorer: nn.Module, inputs, t1: int, cached: int | None = Non
             "pos": np.array([n], np.int64), "k_cache": k, "v_cache": v}
     module = TransformerStepExport(scorer).eval()
     targs = tuple(torch.from_numpy(feed[name]) for name in STEP_INPUTS)
-    what = (f"one day x (1, 1, {scorer.parts}) + KV cache of {n} days ({len(scorer.blocks)}, 1, {scorer.heads}, "
+    what = (f"one day x (1, 1, {scorer.input_width}) + KV cache of {n} days ({len(scorer.blocks)}, 1, {scorer.heads}, "
             f"{n}, {scorer.d_model // scorer.heads}) x 2")
     return (lambda: sess.run(None, feed)), (lambda: module(*targs)), what

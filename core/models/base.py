@@ -75,6 +75,8 @@ class Scorer(nn.Module):
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
         self.parts = parts
         self.head = head
+        # Columns of a sequence model's input row (P, more with a skip path; see core/models/skip.py).
+        self.input_width = parts
 
     def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:  # pragma: no cover - abstract
         raise NotImplementedError

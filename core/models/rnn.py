@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models.base import Inputs, Scorer, shifted_inputs
+from core.models.base import Inputs, Scorer
+from core.models.skip import SKIPS, OwnSkip, sequence_inputs, skip_groups, warm_start
 
 WEEKDAY_DIMS = 4
 SCORE_BLOCK = 2048  # days per block when scoring a stateful model
@@ -43,7 +44,7 @@ class RNNScorer(Scorer):
     def __init__(self, parts: int, kind: str = "gru", hidden: int = 128, layers: int = 1,
                  dropout: float = 0.1, mode: str = "stateful", window: int = 180,
                  chunks: int = 16, tbptt: int = 128, head: str = "sigmoid",
-                 weekday_dims: int = WEEKDAY_DIMS) -> None:
+                 weekday_dims: int = WEEKDAY_DIMS, skip: str = "none") -> None:
         super().__init__(parts, head)
         if kind not in ("gru", "lstm"):
             raise ValueError(f"kind must be gru or lstm, got {kind!r}")
@@ -51,6 +52,8 @@ class RNNScorer(Scorer):
             raise ValueError(f"mode must be stateful or window, got {mode!r}")
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
+        if skip not in SKIPS:
+            raise ValueError(f"skip must be one of {', '.join(SKIPS)}, got {skip!r}")
         self.kind = kind
         self.mode = mode
         self.regime = "stateful" if mode == "stateful" else "windows"
@@ -68,11 +71,14 @@ class RNNScorer(Scorer):
                            dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, parts)
+        self.skip = OwnSkip(parts) if skip == "own" else None
+        self.input_width = parts * skip_groups() if self.skip is not None else parts
 
     @classmethod
     def from_config(cls, cfg: Any, parts: int) -> "RNNScorer":
         return cls(parts, kind=cfg.kind, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout,
-                   mode=cfg.mode, window=cfg.window, chunks=cfg.chunks, tbptt=cfg.tbptt, head=cfg.head)
+                   mode=cfg.mode, window=cfg.window, chunks=cfg.chunks, tbptt=cfg.tbptt, head=cfg.head,
+                   skip=cfg.skip)
 
     # ------------------------------------------------------------------ torch API
     def init_state(self, batch: int, device: torch.device | str) -> Any:
@@ -83,16 +89,27 @@ class RNNScorer(Scorer):
         return h
 
     def forward(self, x: torch.Tensor, wd: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        """x (B, L, P) float, wd (B, L) int64 -> (logits (B, L, P), new state).
+        """x (B, L, input_width) float, wd (B, L) int64 -> (logits (B, L, P), new state).
 
-        state None starts from zeros; position l's output depends on x[:, :l+1] only."""
-        inp = torch.cat([x, self.weekday(wd).to(x.dtype)], dim=-1)
+        state None starts from zeros; position l's output depends on x[:, :l+1] only. The
+        network reads the multi-hot x[..., :P]; the skip path (if any) all of x[:, l]."""
+        inp = torch.cat([x[..., :self.parts], self.weekday(wd).to(x.dtype)], dim=-1)
         out, new_state = self.rnn(inp, state)
-        return self.out(self.drop(out)), new_state
+        logits = self.out(self.drop(out))
+        if self.skip is not None:
+            logits = logits + self.skip(x, wd)
+        return logits, new_state
+
+    def warm_start(self, inputs: Inputs, y: torch.Tensor, rows: slice, loss_fn) -> dict | None:
+        """Before the first epoch: fit the skip path alone on the training `rows` and zero the
+        network's output layer (core/models/skip.py); None without a skip path."""
+        if self.skip is None:
+            return None
+        return warm_start(self.skip, self.out, inputs.x[rows], inputs.wd[rows], y[rows], loss_fn)
 
     # ------------------------------------------------------------------ scoring
     def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
-        return shifted_inputs(Y, dates)
+        return sequence_inputs(Y, dates, self.skip is not None)
 
     def _device(self) -> torch.device:
         return self.out.weight.device

@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.models.base import Inputs, Scorer, shifted_inputs
+from core.models.base import Inputs, Scorer
+from core.models.skip import SKIPS, OwnSkip, sequence_inputs, skip_groups, warm_start
 
 SCORE_BATCH = 16  # context-length windows run side by side when scoring
 
@@ -102,7 +103,8 @@ class TransformerScorer(Scorer):
 
     def __init__(self, parts: int, d_model: int = 128, heads: int = 4, layers: int = 2,
                  ffn_mult: int = 4, dropout: float = 0.1, context: int = 512,
-                 positions: str = "rope", weekday_embedding: bool = True, head: str = "sigmoid") -> None:
+                 positions: str = "rope", weekday_embedding: bool = True, head: str = "sigmoid",
+                 skip: str = "none") -> None:
         super().__init__(parts, head)
         if d_model % heads:
             raise ValueError(f"heads ({heads}) must divide d_model ({d_model})")
@@ -112,6 +114,8 @@ class TransformerScorer(Scorer):
             raise ValueError(f"positions 'rope' needs an even head size; d_model/heads = {d_model // heads}")
         if context < 2:
             raise ValueError(f"context must be >= 2, got {context}")
+        if skip not in SKIPS:
+            raise ValueError(f"skip must be one of {', '.join(SKIPS)}, got {skip!r}")
         self.d_model = d_model
         self.heads = heads
         self.context = context
@@ -123,6 +127,8 @@ class TransformerScorer(Scorer):
         self.blocks = nn.ModuleList(Block(d_model, heads, ffn_mult, dropout) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.out = nn.Linear(d_model, parts)
+        self.skip = OwnSkip(parts) if skip == "own" else None
+        self.input_width = parts * skip_groups() if self.skip is not None else parts
         hd = d_model // heads
         self.register_buffer("inv_freq", 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)),
                              persistent=False)
@@ -132,7 +138,7 @@ class TransformerScorer(Scorer):
     def from_config(cls, cfg: Any, parts: int) -> "TransformerScorer":
         return cls(parts, d_model=cfg.d_model, heads=cfg.heads, layers=cfg.layers, ffn_mult=cfg.ffn_mult,
                    dropout=cfg.dropout, context=cfg.context, positions=cfg.positions,
-                   weekday_embedding=cfg.weekday_embedding, head=cfg.head)
+                   weekday_embedding=cfg.weekday_embedding, head=cfg.head, skip=cfg.skip)
 
     # ------------------------------------------------------------------ torch API
     def _rope(self, L: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,10 +158,11 @@ class TransformerScorer(Scorer):
         return bias.masked_fill((pos[None, :] > pos[:, None])[None], float("-inf"))[None]
 
     def forward(self, x: torch.Tensor, wd: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, None]:
-        """x (B, L, P) float, wd (B, L) int64 -> (logits (B, L, P), None); causal along L.
+        """x (B, L, input_width) float, wd (B, L) int64 -> (logits (B, L, P), None); causal
+        along L. The network reads the multi-hot x[..., :P], the skip path (if any) all of x.
 
         ``state`` is accepted and ignored so every sequence scorer has the same call."""
-        h = self.inp(x)
+        h = self.inp(x[..., :self.parts])
         if self.weekday is not None:
             h = h + self.weekday(wd).to(h.dtype)
         h = self.drop(h)
@@ -167,11 +174,21 @@ class TransformerScorer(Scorer):
             alibi = self._alibi(L, x.device, h.dtype)
         for blk in self.blocks:
             h = blk(h, rope, alibi)
-        return self.out(self.ln_f(h)), None
+        logits = self.out(self.ln_f(h))
+        if self.skip is not None:
+            logits = logits + self.skip(x, wd)
+        return logits, None
+
+    def warm_start(self, inputs: Inputs, y: torch.Tensor, rows: slice, loss_fn) -> dict | None:
+        """Before the first epoch: fit the skip path alone on the training `rows` and zero the
+        network's output layer (core/models/skip.py); None without a skip path."""
+        if self.skip is None:
+            return None
+        return warm_start(self.skip, self.out, inputs.x[rows], inputs.wd[rows], y[rows], loss_fn)
 
     # ------------------------------------------------------------------ scoring
     def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
-        return shifted_inputs(Y, dates)
+        return sequence_inputs(Y, dates, self.skip is not None)
 
     def window_start(self, t: int) -> int:
         """First input day read by `score` for day t: 0 for t < context, else the start of

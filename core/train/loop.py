@@ -189,8 +189,12 @@ class Trainer:
         maximise = cfg.monitor != "val_loss"
         best = -math.inf if maximise else math.inf
         best_epoch, bad, start_epoch, history = 0, 0, 1, []
+        resuming = resume and self.last_path is not None and self.last_path.exists()
+        if not resuming and hasattr(self.scorer, "warm_start"):
+            # A skip path starts from its per-part fit on the training rows (core/models/skip.py).
+            self.scorer.warm_start(self.inputs, self.Y, slice(*self.split.train), self._loss)
         best_state = _cpu_state(self.scorer)
-        if resume and self.last_path is not None and self.last_path.exists():
+        if resuming:
             # On CPU whatever device wrote it: RNG states must be CPU tensors, and
             # load_state_dict copies weights and optimizer moments onto the model's device.
             st = load_torch(self.last_path, "cpu")
