@@ -87,7 +87,7 @@ def case_onnx_gru_step() -> Case:
         with _torch_threads(1), torch.no_grad():
             _, state["h"] = scorer(x, wd, state["h"])
 
-    return Case(f"onnx gru single day (1, 1, {scorer.parts}) + state (1, 1, {scorer.hidden})", ort_step,
+    return Case(f"onnx gru single day (1, 1, {scorer.input_width}) + state (1, 1, {scorer.hidden})", ort_step,
                 budget_s=BUDGET_S, reference=torch_step, reference_name="PyTorch scorer, same step",
                 repeat=300, note="onnxruntime 1 intra-op thread; torch 1 thread")
 
@@ -105,7 +105,7 @@ def case_onnx_transformer_context() -> Case:
         with _torch_threads(1), torch.no_grad():
             scorer(x, wd)
 
-    return Case(f"onnx transformer last {L} days (1, {L}, {scorer.parts})", lambda: sess.run(None, feed),
+    return Case(f"onnx transformer last {L} days (1, {L}, {scorer.input_width})", lambda: sess.run(None, feed),
                 budget_s=BUDGET_S, reference=torch_call, reference_name="PyTorch scorer, same window",
                 repeat=50, note="onnxruntime 1 intra-op thread; torch 1 thread")
 
@@ -123,7 +123,7 @@ def case_onnx_transformer_step(context: int | None = None) -> Case:
     full = {"x": inputs.x[T - L:T][None].numpy(), "wd": inputs.wd[T - L:T][None].numpy()}
     return Case(f"onnx transformer KV-cached step, context {scorer.context}: {what}", ort_step,
                 budget_s=BUDGET_S, reference=lambda: full_sess.run(None, full),
-                reference_name=f"onnxruntime full window (1, {L}, {scorer.parts})",
+                reference_name=f"onnxruntime full window (1, {L}, {scorer.input_width})",
                 repeat=300, note="onnxruntime 1 intra-op thread; exact (== Scorer.score, tests/test_export.py)")
 
 

@@ -104,7 +104,9 @@ def attention_check(device: torch.device, *, tiny: bool, batch: int, repeat: int
     torch.manual_seed(0)
     model = build_scorer(cfg.model, 39).to(device).train()
     L = cfg.model.context
-    x = (torch.rand(batch, L, 39, device=device) < 5 / 39).float()
+    # The input rows as `prepare` lays them out: multi-hot first, then (with the shipped
+    # skip path) each part's own features, whose values in [0, 1] the step does not care about.
+    x = (torch.rand(batch, L, model.input_width, device=device) < 5 / 39).float()
     wd = torch.randint(0, 7, (batch, L), device=device)
     out = {"d_model": cfg.model.d_model, "layers": cfg.model.layers, "heads": cfg.model.heads, "context": L,
            "batch": batch, "parameters": sum(p.numel() for p in model.parameters()),

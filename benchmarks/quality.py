@@ -49,7 +49,7 @@ from core.data.synthetic import PlantedParams, generate, write
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
-FAMILIES = ("baselines", "logistic", "gru", "lstm", "transformer", "hawkes", "reference")
+FAMILIES = ("baselines", "logistic", "gru", "lstm", "transformer", "hawkes", "ensemble", "reference")
 LEARNED = ("logistic", "gru", "lstm", "transformer", "hawkes")
 QUICK_SETS = ("short", "strong", "uniform")
 QUICK_FAMILIES = ("baselines", "logistic", "hawkes", "gru", "reference")
@@ -61,6 +61,11 @@ QUICK_FAMILIES = ("baselines", "logistic", "hawkes", "gru", "reference")
 # hawkes is one L-BFGS fit whatever the epochs say.
 EPOCH_CAPS = {"transformer": 40}
 QUICK_EPOCH_CAPS = dict(EPOCH_CAPS)  # quick = fewer and smaller sets and families, same runs
+
+# Reported, never chosen: the ensemble's stacking weights and per-part biases are fitted on
+# the first half of validation, so its validation Brier is partly in-sample and would
+# favour it in a choice by validation Brier.
+NOT_CHOSEN = ("reference", "ensemble")
 
 GOAL_LIFT = 0.92  # lift capture of the model chosen on validation, every learnable set
 GOAL_BRIER_RATIO = 0.85  # its Brier skill / the oracle's Brier skill, every learnable set
@@ -231,12 +236,16 @@ def _f(x) -> float | None:
 
 # ---------------------------------------------------------------------------- one family
 
-def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int], extra: dict[str, list[str]] | None = None):
+def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int], extra: dict[str, list[str]] | None = None,
+            members: Sequence[str] | None = None):
     from core.config import load_config
 
     ov = spec.eval_overrides() + spec.split_overrides()
     if family == "baselines":
         return load_config(CONFIGS / "baselines.yaml", ov, data=str(csv)), ov
+    if family == "ensemble":
+        ov = ov + ["model.kind=ensemble", f"model.members=[{', '.join(members or [])}]"]
+        return load_config(None, ov, data=str(csv)), ov
     ov = ov + ["train.device=cpu"]
     if family in caps:
         ov.append(f"train.epochs={caps[family]}")
@@ -245,13 +254,20 @@ def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int], extra: 
 
 
 def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dict[str, int],
-               truth_test: np.ndarray | None, extra: dict[str, list[str]] | None = None) -> dict:
-    """One run in this process; the numbers the suite reports, read from its report.json."""
-    from core.train.run import run_baselines, run_train
+               truth_test: np.ndarray | None, extra: dict[str, list[str]] | None = None,
+               members: Sequence[str] | None = None) -> dict:
+    """One run in this process; the numbers the suite reports, read from its report.json.
+    ``members``: the ensemble's member run ids."""
+    from core.train.run import run_baselines, run_ensemble, run_train
 
-    cfg, ov = _config(family, spec, csv, caps, extra)
+    cfg, ov = _config(family, spec, csv, caps, extra, members)
     t0 = time.perf_counter()
-    run = run_baselines(cfg, runs_root) if family == "baselines" else run_train(cfg, runs_root)
+    if family == "baselines":
+        run = run_baselines(cfg, runs_root)
+    elif family == "ensemble":
+        run = run_ensemble(cfg, runs_root)
+    else:
+        run = run_train(cfg, runs_root)
     seconds = time.perf_counter() - t0
     rep = json.loads((run.path / "report.json").read_text())
     prim = rep["primary"]
@@ -275,7 +291,10 @@ def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dic
     }
     if spec.learnable and bs is not None and o_bs:
         row["ratio"] = bs / o_bs
-    if family != "baselines":
+    if family == "ensemble":
+        man = run.read_json("manifest.json", default={}) or {}
+        row["members"] = {m["run_id"]: m.get("weight") for m in man.get("members", [])}
+    elif family != "baselines":
         epochs = [e for e in run.read_events() if e.get("type") == "epoch"]
         row["epochs"] = len(epochs)
         row["best_epoch"] = epochs[-1].get("best_epoch") if epochs else None
@@ -366,9 +385,9 @@ def oracle_row(spec: SetSpec, prep) -> dict | None:
 # ---------------------------------------------------------------------------- the suite
 
 def _choose(rows: dict[str, dict]) -> str | None:
-    """The family chosen on validation: lowest validation Brier of its primary (reference excluded)."""
+    """The family chosen on validation: lowest validation Brier of its primary (NOT_CHOSEN excluded)."""
     cand = {f: r["val_brier"] for f, r in rows.items()
-            if f not in ("reference", "oracle") and not r.get("error") and r.get("val_brier") is not None}
+            if f not in (*NOT_CHOSEN, "oracle") and not r.get("error") and r.get("val_brier") is not None}
     return min(cand, key=cand.get) if cand else None
 
 
@@ -397,6 +416,13 @@ def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Pat
             if fam == "reference":
                 rows[fam] = reference_row(spec, prep, rows.get("baselines") if "baselines" in rows
                                           and not rows["baselines"].get("error") else None, runs_root)
+            elif fam == "ensemble":
+                members = [rows[f]["run_id"] for f in LEARNED if f in rows and not rows[f].get("error")]
+                if len(members) < 2:
+                    raise ValueError(f"needs two learned families' runs, has {len(members)}")
+                rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra, members)
+                family_of = {rows[f]["run_id"]: f for f in LEARNED if f in rows and not rows[f].get("error")}
+                rows[fam]["members"] = {family_of.get(k, k): w for k, w in rows[fam]["members"].items()}
             else:
                 rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra)
         except Exception as exc:  # one family failing must not sink the suite
@@ -572,6 +598,8 @@ def _notes(fam: str, r: dict, chosen: bool, control: bool) -> str:
         bits.append(f"best: {r.get('primary')}")
     elif fam == "reference":
         bits.append(f"{r.get('variant')}, vs {r.get('judged_against')}")
+    elif fam == "ensemble":
+        bits.append("not in the choice; weights " + ", ".join(f"{f} {w:.2f}" for f, w in (r.get("members") or {}).items()))
     elif fam in LEARNED and r.get("epochs") is not None:
         if fam == "hawkes":
             bits.append("L-BFGS fit")
@@ -737,6 +765,12 @@ def render_markdown(result: dict, command: str = "python -m benchmarks.quality",
         "raw or rescaled so each day sums to K, whichever has the lower Brier on validation (fitted on train "
         "only). It is scored by `core.evaluation.metrics.evaluate` on exactly the runs' test window and judged "
         "like a run's primary (against the best baseline of the baselines run).",
+        "",
+        "The **ensemble** is the project's `ensemble` kind (`core/train/ensemble.py`) over that set's runs of "
+        "every learned family above: their pre-calibration logits stacked with non-negative weights and a "
+        "per-part bias fitted on the first half of the validation window, then calibrated and evaluated like "
+        "any run. It is reported but never *chosen*: its weights are fitted on validation, so its validation "
+        "Brier is partly in-sample.",
         "",
         "Columns: lift capture (± a bootstrap standard error over test days, paired with the oracle); Brier "
         "skill against the training base rates; the oracle's Brier skill on the same window and the ratio "

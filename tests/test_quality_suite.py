@@ -1,6 +1,6 @@
 """The quality suite's machinery (benchmarks/quality.py, benchmarks/reference.py) on tiny sets:
-a planted and a uniform 1,000-day file, P=12, K=2, the baselines, a 3-epoch logistic run and
-the scikit-learn reference. The numbers are not judged here, only that they are measured,
+a planted and a uniform 1,000-day file, P=12, K=2, the baselines, a 3-epoch logistic run, a
+hawkes fit, the ensemble of those two and the scikit-learn reference. The numbers are not judged here, only that they are measured,
 reported in the table and the JSON, and that the uniform control is read honestly."""
 import json
 
@@ -22,7 +22,8 @@ NUMBERS = ("lift_capture", "brier_skill", "oracle_brier_skill", "ratio", "ece", 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     lines = []
-    res = quality.run_suite([TINY, TINY_UNIFORM], ["baselines", "logistic", "reference"], {"logistic": 3},
+    res = quality.run_suite([TINY, TINY_UNIFORM], ["baselines", "logistic", "hawkes", "ensemble", "reference"],
+                            {"logistic": 3},
                             runs_dir=tmp_path_factory.mktemp("quality"), log=lines.append,
                             extra={"logistic": ["model.coupling=yesterday"]})
     res["log"] = lines
@@ -32,7 +33,7 @@ def result(tmp_path_factory):
 def test_planted_set_is_measured(result):
     s = result["sets"][0]
     assert s["spec"]["name"] == "tiny" and not s.get("skipped")
-    assert set(s["rows"]) == {"baselines", "logistic", "reference"}
+    assert set(s["rows"]) == {"baselines", "logistic", "hawkes", "ensemble", "reference"}
     for fam, r in s["rows"].items():
         assert not r.get("error"), r
         for key in NUMBERS:
@@ -48,7 +49,11 @@ def test_planted_set_is_measured(result):
     # every family and the reference read the same oracle on the same window
     o = s["oracle"]["brier_skill"]
     assert all(r["oracle_brier_skill"] == pytest.approx(o, abs=1e-12) for r in s["rows"].values())
-    assert s["chosen"] in ("baselines", "logistic")  # the reference is never the chosen model
+    # neither the reference nor the ensemble (weights fitted on validation) is ever chosen
+    assert s["chosen"] in ("baselines", "logistic", "hawkes")
+    ens = s["rows"]["ensemble"]
+    assert set(ens["members"]) == {"logistic", "hawkes"} and all(w >= 0 for w in ens["members"].values())
+    assert quality._choose({**s["rows"], "ensemble": {**ens, "val_brier": 0.0}}) == s["chosen"]
     assert s["split"]["test"]["stop"] - s["split"]["test"]["start"] == 300
     assert any("tiny · logistic ·" in line for line in result["log"])  # progress lines
 
