@@ -342,8 +342,14 @@ def reference_row(spec: SetSpec, prep, base_row: dict | None, runs_root: Path) -
     if res["oracle"] and res["oracle"].get("brier") is not None and res["brier_reference"]:
         o_bs = 1.0 - res["oracle"]["brier"] / res["brier_reference"]
     bs = _f(res["brier_skill"])
+    # The same reference fitted on the training rows only, the days every run fits on.
+    bs_train = None
+    if ref.p_test_train_only is not None and res["brier_reference"]:
+        bs_train = _f(1.0 - metrics.brier(y, ref.p_test_train_only) / res["brier_reference"])
     return {
         "family": "reference", "primary": f"sklearn per-part ({ref.variant})", "variant": ref.variant,
+        "brier_skill_train_only": bs_train,
+        "ratio_train_only": bs_train / o_bs if spec.learnable and bs_train is not None and o_bs else None,
         "val_brier_variants": ref.val_brier, "judged_against": against,
         "lift_capture": lift, "brier_skill": bs, "oracle_brier_skill": _f(o_bs),
         "ratio": bs / o_bs if spec.learnable and bs is not None and o_bs else None,
@@ -598,6 +604,10 @@ def _notes(fam: str, r: dict, chosen: bool, control: bool) -> str:
         bits.append(f"best: {r.get('primary')}")
     elif fam == "reference":
         bits.append(f"{r.get('variant')}, vs {r.get('judged_against')}")
+        if r.get("brier_skill_train_only") is not None:
+            ratio = r.get("ratio_train_only")
+            bits.append(f"fitted on train only (as the runs): B.skill {r['brier_skill_train_only']:.4f}"
+                        + ("" if ratio is None else f", ratio {ratio:.2f}"))
     elif fam == "ensemble":
         bits.append("not in the choice; weights " + ", ".join(f"{f} {w:.2f}" for f, w in (r.get("members") or {}).items()))
     elif fam in LEARNED and r.get("epochs") is not None:

@@ -90,11 +90,15 @@ class Reference:
     variant: str  # "raw" or "sum-to-K", chosen on validation
     val_brier: dict = field(default_factory=dict)  # variant -> Brier on validation (fit on train)
     seconds: float = 0.0
+    # (Tt, P) the same variant fitted on the training rows only: the days a run fits on
+    # (a run holds validation out for early stopping and calibration)
+    p_test_train_only: np.ndarray | None = None
 
 
 def fit_reference(Y: np.ndarray, dates: np.ndarray, train: tuple[int, int], val: tuple[int, int],
                   test: tuple[int, int], K: float, C: float = 1.0) -> Reference:
-    """Fit on train, choose raw vs sum-to-K on validation, refit on train + val, predict test.
+    """Fit on train, choose raw vs sum-to-K on validation, refit on train + val, predict test
+    (and, for comparison with the runs, the test window from the train-only fit).
 
     train/val/test: (start, stop) row ranges of one forward-chaining split. Row 0 has no
     history and is never fitted on.
@@ -104,7 +108,8 @@ def fit_reference(Y: np.ndarray, dates: np.ndarray, train: tuple[int, int], val:
     X = part_features(Y, dates)
     fit_tr = np.arange(max(train[0], 1), train[1])
     rows_val, rows_test = np.arange(*val), np.arange(*test)
-    p_val = _fit_predict(X, Y, fit_tr, rows_val, C)
+    p_both = _fit_predict(X, Y, fit_tr, np.concatenate([rows_val, rows_test]), C)
+    p_val, p_train_only = p_both[:len(rows_val)], p_both[len(rows_val):]
     y_val = Y[rows_val]
     val_brier = {"raw": float(np.mean((p_val - y_val) ** 2)),
                  "sum-to-K": float(np.mean((rescale(p_val, K) - y_val) ** 2))}
@@ -112,5 +117,5 @@ def fit_reference(Y: np.ndarray, dates: np.ndarray, train: tuple[int, int], val:
     fit_all = np.arange(max(train[0], 1), val[1])
     p_test = _fit_predict(X, Y, fit_all, rows_test, C)
     if variant == "sum-to-K":
-        p_test = rescale(p_test, K)
-    return Reference(p_test, variant, val_brier, time.perf_counter() - t0)
+        p_test, p_train_only = rescale(p_test, K), rescale(p_train_only, K)
+    return Reference(p_test, variant, val_brier, time.perf_counter() - t0, p_train_only)

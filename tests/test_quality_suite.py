@@ -46,6 +46,10 @@ def test_planted_set_is_measured(result):
     assert "model.coupling=yesterday" in s["rows"]["logistic"]["overrides"]
     assert result["overrides"] == {"logistic": ["model.coupling=yesterday"]}
     assert s["rows"]["reference"]["variant"] in ("raw", "sum-to-K")
+    # and the same reference fitted on the training rows only (the days a run fits on)
+    ref = s["rows"]["reference"]
+    assert np.isfinite(ref["brier_skill_train_only"]) and ref["brier_skill_train_only"] != ref["brier_skill"]
+    assert ref["ratio_train_only"] == pytest.approx(ref["brier_skill_train_only"] / ref["oracle_brier_skill"])
     # every family and the reference read the same oracle on the same window
     o = s["oracle"]["brier_skill"]
     assert all(r["oracle_brier_skill"] == pytest.approx(o, abs=1e-12) for r in s["rows"].values())
@@ -73,6 +77,7 @@ def test_uniform_control_reads_honestly(result):
     assert "nothing beats random" in md and "**beats random**" not in md
     block = md.split("### tiny_uniform", 1)[1]
     assert "| reference | — |" in block
+    assert "fitted on train only (as the runs)" in md.split("### tiny\n", 1)[1]
 
 
 def test_table_and_json_hold_the_numbers(result, tmp_path):
