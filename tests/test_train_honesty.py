@@ -19,7 +19,10 @@ pytestmark = pytest.mark.slow  # every test is a real training run, or the CLI i
 PLANTED = ROOT / "sample_data" / "parts_daily.csv"
 FAST = {
     "logistic": ["train.epochs=8", "train.patience=3"],
-    "gru": ["model.hidden=16", "train.epochs=6", "train.patience=3"],
+    "gru": ["model.hidden=16", "train.epochs=6", "train.patience=3"],  # with the shipped skip path
+    "hawkes": ["model.penalty_scales=[1]"],
+    "transformer": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.context=64",
+                    "train.steps_per_epoch=4", "train.batch_size=4", "train.epochs=4", "train.patience=2"],
 }
 
 
@@ -35,7 +38,7 @@ def short_control(synthetic_csv) -> Path:
     return synthetic_csv("uniform", days=3000, seed=21)
 
 
-@pytest.mark.parametrize("kind", ["logistic", "gru"])
+@pytest.mark.parametrize("kind", ["logistic", "gru", "hawkes", "transformer"])
 def test_on_the_uniform_control_no_model_beats_the_baseline(kind, short_control, tmp_path):
     rep = last_report(_train(kind, short_control, tmp_path, "split.test_days=600", "split.val_days=600"))
     assert rep["primary"] == kind
@@ -44,15 +47,22 @@ def test_on_the_uniform_control_no_model_beats_the_baseline(kind, short_control,
     assert rep["verdict"]["status"] == "FAILED"
 
 
-def test_shuffled_training_labels_do_not_beat_the_baseline(tmp_path):
-    """Days permuted within the training window: no dynamics left to learn there."""
+@pytest.fixture(scope="module")
+def shuffled(tmp_path_factory) -> Path:
+    """The sample with its days permuted within the training window: no dynamics left to
+    learn there (the last 2,000 days, validation and test, are untouched)."""
     ds = load_dataset(PLANTED, parts=39, events_per_day=5)
     Y = ds.Y.copy()
     train_stop = len(Y) - 2000  # the default split: val and test are the last 2,000 days
     Y[:train_stop] = Y[np.random.default_rng(0).permutation(train_stop)]
-    shuffled = tmp_path / "shuffled.csv"
-    write_draws_csv(shuffled, ds.dates, Y)
-    rep = last_report(_train("logistic", shuffled, tmp_path / "runs"))
+    path = tmp_path_factory.mktemp("shuffled") / "shuffled.csv"
+    write_draws_csv(path, ds.dates, Y)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["logistic", "gru", "hawkes"])
+def test_shuffled_training_labels_do_not_beat_the_baseline(kind, shuffled, tmp_path):
+    rep = last_report(_train(kind, shuffled, tmp_path / "runs"))
     assert not rep["comparison"]["beats"], rep["comparison"]
 
 
