@@ -277,3 +277,21 @@ def test_errors_are_input_errors(runs, tmp_path):
     with pytest.raises(InputError, match="exportable: logistic, hawkes, gru, lstm, transformer"):
         load_scorer(baseline)
     assert set(TINY) == set(EXPORTABLE)
+
+
+def test_hawkes_with_a_yearly_term_exports_its_wider_rows():
+    """The yearly sin/cos columns travel in x like the weekday's: parity with forward."""
+    from core.models.hawkes import HawkesScorer
+
+    torch.manual_seed(0)
+    scorer = HawkesScorer(39, decays=[1.0, 7.0], yearly=2).eval()
+    with torch.no_grad():
+        for w in scorer.parameters():
+            w.normal_()
+    data, info = onnx_bytes(scorer, {"config": {"model": {"kind": "hawkes"}}}, 4)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    x = torch.rand(9, scorer.n_features)
+    with torch.no_grad():
+        ref = scorer(x)
+    got = sess.run(None, {"x": x.numpy()})[0]
+    assert x.shape[1] == 39 * 2 + 7 + 4 and np.abs(got - ref.numpy()).max() <= TOLERANCE

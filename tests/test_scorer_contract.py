@@ -35,6 +35,7 @@ CASES = [
     pytest.param(Case(dict(kind="logistic", frequency_windows=[3, 30, 90], ewma_halflives=[2.0, 30.0],
                            recency_cap=20), "rows", None), id="logistic"),
     pytest.param(Case(dict(kind="hawkes", decays=[1.0, 7.0, 30.0]), "rows", None), id="hawkes"),
+    pytest.param(Case(dict(kind="hawkes", decays=[1.0, 7.0], yearly=2), "rows", None), id="hawkes-yearly"),
     *[pytest.param(Case(dict(kind=kind, mode=mode, **RNN), "stateful" if mode == "stateful" else "windows",
                         None if mode == "stateful" else 25), id=f"{kind}-{mode}")
       for kind in ("gru", "lstm") for mode in ("stateful", "window")],

@@ -184,6 +184,8 @@ class HawkesModel(_ModelBase):
     cross_l1: NonNegFloat = Field(1e-2, description="group-lasso penalty on each cross pair (q on p) over its "
                                                    "kernels: most pairs are pruned to ~0")
     seasonal: Bool = Field(True, description="a weekday term in each part's baseline intensity")
+    yearly: NonNegInt = Field(0, description="harmonics of a yearly cycle in each part's baseline intensity "
+                                             "(sin/cos of 2 pi k day / 365.25, k = 1..yearly); 0: none")
     head: Head = Field("sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood")
     l1: NonNegFloat = Field(3e-3, description="group-lasso penalty on each part's self-effect over its kernels")
     penalty_scales: list[PosFloat] = Field(

@@ -2,14 +2,17 @@
 
 Each part p occurs on day t with probability ``sigmoid(logit[t, p])``,
 
-    logit[t, p] = mu_p + season[weekday(t), p] + sum_q sum_d alpha[d, q, p] * h[t, q, d]
+    logit[t, p] = mu_p + season[weekday(t), p] + year(t, p) + sum_q sum_d alpha[d, q, p] * h[t, q, d]
     h[t, q, d]  = sum_{s<t} exp(-(t - 1 - s) / tau_d) * Y[s, q]      (core.models.features.exp_traces)
 
 so a past event of part q moves part p's log-odds by ``alpha[d, q, p]``, fading with time
 constant ``tau_d`` days: ``alpha > 0`` excites, ``alpha < 0`` inhibits. With
 ``inhibition=False`` every alpha is kept >= 0 by a softplus parametrisation. The
 weekday term (``seasonal=True``, the default) lets a part's baseline intensity follow the
-week, which a self-exciting process would otherwise imitate with spurious kernels.
+week, which a self-exciting process would otherwise imitate with spurious kernels; with
+``yearly=H`` > 0 it follows the year too, ``year(t, p) = sum_k a[k, p] sin(2 pi k d_t /
+365.25) + b[k, p] cos(...)`` for k = 1..H, d_t day t's date in days (a calendar fact
+known in advance, like the weekday), L2-penalised with ``l2``.
 Cross-effects (q != p) carry a group lasso (``cross_l1``) over each pair's D kernels as
 well as an L2 term (``cross_l2``; self-effects get ``l2``): of P x P possible pairs only
 a few are real, and a dense fit spreads noise over all of them.
@@ -40,10 +43,18 @@ from torch import nn
 from core.models.features import exp_traces
 from core.models.base import Inputs, Scorer, weekdays
 
-__all__ = ["HawkesScorer"]
+__all__ = ["HawkesScorer", "yearly_terms"]
 
 _SOFTPLUS_INIT = -4.6  # softplus(-4.6) ~= 0.01: near-zero excitation when alpha >= 0
 _GROUP_EPS = 1e-6  # smooths the group norm at 0: |w| ~ sqrt(w^2 + eps) - sqrt(eps)
+
+
+def yearly_terms(dates: np.ndarray, harmonics: int) -> np.ndarray:
+    """(T, 2H) float32 ``[sin(2 pi k d / 365.25), cos(2 pi k d / 365.25)]`` for k = 1..H, d = each
+    date in days since 1970-01-01 (continuous across year ends)."""
+    d = np.asarray(dates).astype("datetime64[D]").astype(np.int64).astype(np.float64)
+    ang = 2.0 * np.pi * d[:, None] * np.arange(1, harmonics + 1)[None, :] / 365.25
+    return np.stack([np.sin(ang), np.cos(ang)], axis=2).reshape(len(d), 2 * harmonics).astype(np.float32)
 
 
 class HawkesScorer(Scorer):
@@ -62,8 +73,11 @@ class HawkesScorer(Scorer):
     def __init__(self, parts: int, decays: Sequence[float] = (1.0, 7.0, 30.0),
                  inhibition: bool = True, l2: float = 1e-3, head: str = "sigmoid",
                  seasonal: bool = True, cross_l2: float | None = None, cross_l1: float = 0.0,
-                 l1: float = 0.0) -> None:
+                 l1: float = 0.0, yearly: int = 0) -> None:
         super().__init__(parts, head)
+        if int(yearly) != yearly or yearly < 0:
+            raise ValueError(f"yearly must be a whole number >= 0, got {yearly}")
+        self.yearly = int(yearly)
         decays = tuple(float(d) for d in decays)
         if not decays or any(not math.isfinite(d) or d <= 0 for d in decays):
             raise ValueError(f"decays must be positive numbers, got {decays}")
@@ -92,6 +106,8 @@ class HawkesScorer(Scorer):
         self.mu = nn.Parameter(torch.zeros(parts))
         self.weight = nn.Parameter(torch.zeros(D, parts, parts))   # [d, q, p], normalised units
         self.season = nn.Parameter(torch.zeros(7 if self.seasonal else 0, parts))  # [weekday, p]
+        # [sin_1, cos_1, ..., p]; absent when yearly = 0, so earlier checkpoints still load
+        self.annual = nn.Parameter(torch.zeros(2 * self.yearly, parts)) if self.yearly else None
         self.register_buffer("cross_mask", 1.0 - torch.eye(parts), persistent=False)
         self.reset_parameters()
 
@@ -100,7 +116,8 @@ class HawkesScorer(Scorer):
         """Build from a ``core.config.HawkesModel`` section."""
         return cls(parts, decays=cfg.decays, inhibition=cfg.inhibition, l2=cfg.l2,
                    head=getattr(cfg, "head", "sigmoid"), seasonal=cfg.seasonal, cross_l2=cfg.cross_l2,
-                   cross_l1=getattr(cfg, "cross_l1", 0.0), l1=getattr(cfg, "l1", 0.0))
+                   cross_l1=getattr(cfg, "cross_l1", 0.0), l1=getattr(cfg, "l1", 0.0),
+                   yearly=getattr(cfg, "yearly", 0))
 
     def reset_parameters(self, base_rate: torch.Tensor | np.ndarray | None = None) -> None:
         """mu = logit(base_rate) (0 when None), alpha ~= 0."""
@@ -112,13 +129,16 @@ class HawkesScorer(Scorer):
                 self.mu.copy_(torch.log(q) - torch.log1p(-q))
             self.weight.fill_(0.0 if self.inhibition else _SOFTPLUS_INIT)
             self.season.zero_()
+            if self.annual is not None:
+                self.annual.zero_()
 
     # ------------------------------------------------------------------ the model
 
     @property
     def n_features(self) -> int:
-        """F, the width of `prepare`'s x: P x D traces, then 7 weekday columns when seasonal."""
-        return self.parts * len(self.decays) + (7 if self.seasonal else 0)
+        """F, the width of `prepare`'s x: P x D traces, then 7 weekday columns when seasonal,
+        then 2 x yearly sin/cos columns."""
+        return self.parts * len(self.decays) + (7 if self.seasonal else 0) + 2 * self.yearly
 
     def alpha(self) -> torch.Tensor:
         """(D, P, P) interaction weights ``alpha[d, q, p]`` (differentiable)."""
@@ -138,6 +158,8 @@ class HawkesScorer(Scorer):
         w2 = (self.weight if self.inhibition else nn.functional.softplus(self.weight)).pow(2)
         cross = (w2 * self.cross_mask).sum()
         out = l2 * (w2.sum() - cross) + cross_l2 * cross
+        if self.annual is not None:
+            out = out + l2 * self.annual.pow(2).sum()
         if cross_l1 or l1:
             group = torch.sqrt(w2.sum(dim=0) + _GROUP_EPS) - math.sqrt(_GROUP_EPS)  # (P, P)
             cross_group = (group * self.cross_mask).sum()
@@ -150,8 +172,8 @@ class HawkesScorer(Scorer):
         return self.alpha().permute(1, 0, 2).reshape(P * D, P)
 
     def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
-        """Inputs(x = (T, P * D [+ 7]) float32 traces [and day t's weekday one-hot when
-        seasonal], wd = (T,) weekday, events = K per day)."""
+        """Inputs(x = (T, P * D [+ 7] [+ 2 * yearly]) float32 traces [, day t's weekday one-hot
+        when seasonal] [, its yearly sin/cos], wd = (T,) weekday, events = K per day)."""
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape[1] != self.parts:
             raise ValueError(f"Y must have shape (T, {self.parts}), got {Y.shape}")
@@ -159,15 +181,20 @@ class HawkesScorer(Scorer):
         wd = weekdays(np.asarray(dates))
         if self.seasonal:
             x = np.concatenate([x, np.eye(7, dtype=np.float32)[wd]], axis=1)
+        if self.yearly:
+            x = np.concatenate([x, yearly_terms(dates, self.yearly)], axis=1)
         events = int(round(float(Y.sum(axis=1).mean()))) if len(Y) else 0
         return Inputs(torch.from_numpy(x), torch.from_numpy(wd), events)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, P * D [+ 7]) traces [and weekday one-hot] -> (B, P) logits."""
+        """(B, P * D [+ 7] [+ 2 * yearly]) traces [, weekday one-hot] [, yearly sin/cos] -> (B, P) logits."""
         PD = self.parts * len(self.decays)
         out = x[:, :PD] @ self._kernel() + self.mu
+        W = 7 if self.seasonal else 0
         if self.seasonal:
-            out = out + x[:, PD:] @ self.season
+            out = out + x[:, PD:PD + W] @ self.season
+        if self.yearly:
+            out = out + x[:, PD + W:] @ self.annual
         return out
 
     def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
@@ -235,7 +262,8 @@ class HawkesScorer(Scorer):
             self.reset_parameters(Yt.mean(dim=0))
         was_training = self.training
         self.train()
-        params = [self.mu, self.weight] + ([self.season] if self.seasonal else [])
+        params = ([self.mu, self.weight] + ([self.season] if self.seasonal else [])
+                  + ([self.annual] if self.yearly else []))
         opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, history_size=20,
                                 tolerance_grad=tolerance, tolerance_change=1e-12,
                                 line_search_fn="strong_wolfe")
