@@ -58,6 +58,18 @@ def case_train_loop_vs_bare() -> Case:
                 reference=bare_epoch, reference_name="bare PyTorch loop, same tensors", repeat=15)
 
 
+def case_gru_validate() -> Case:
+    """The stateful GRU's validation pass (a replay from day 0 with the current weights,
+    what `score` computes) against one training epoch: its share of an epoch. No exact
+    shortcut is known (docs/ARCHITECTURE.md, "Training"), so this is measured, not budgeted."""
+    cfg, trainer = _setup()
+    opt = torch.optim.AdamW(trainer.scorer.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    gen = torch.Generator().manual_seed(0)
+    return Case("GRU validation pass (day-0 replay + metrics), sample, shipped config", trainer.validate,
+                reference=lambda: trainer._train_epoch(opt, gen), reference_name="one training epoch",
+                repeat=15)
+
+
 def case_demo() -> Case:
     import subprocess
     import sys
