@@ -50,6 +50,11 @@ def test_planted_set_is_measured(result):
     ref = s["rows"]["reference"]
     assert np.isfinite(ref["brier_skill_train_only"]) and ref["brier_skill_train_only"] != ref["brier_skill"]
     assert ref["ratio_train_only"] == pytest.approx(ref["brier_skill_train_only"] / ref["oracle_brier_skill"])
+    fams = result["summary"]["families"]
+    for fam in ("logistic", "hawkes"):
+        below = s["rows"][fam]["ratio"] < ref["ratio_train_only"] - quality.BELOW_TOLERANCE
+        assert ("tiny" in fams[fam]["below_reference_train_only"]) == below, fam
+    assert fams["reference"]["ratio_median_train_only"] == pytest.approx(ref["ratio_train_only"])
     # every family and the reference read the same oracle on the same window
     o = s["oracle"]["brier_skill"]
     assert all(r["oracle_brier_skill"] == pytest.approx(o, abs=1e-12) for r in s["rows"].values())
