@@ -26,19 +26,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from core.models.base import Inputs, Scorer
-from core.models.skip import SKIPS, OwnSkip, sequence_inputs, skip_groups, warm_start
+from core.models.skip import SkipPath
 
 WEEKDAY_DIMS = 4
 SCORE_BLOCK = 2048  # days per block when scoring a stateful model
 WINDOW_BATCH = 256  # windows run side by side when scoring a window model
 
 
-class RNNScorer(Scorer):
+class RNNScorer(SkipPath, Scorer):
     """GRU or LSTM scorer; ``regime`` is "stateful" or "windows" (an instance attribute)."""
 
     def __init__(self, parts: int, kind: str = "gru", hidden: int = 128, layers: int = 1,
@@ -52,8 +51,6 @@ class RNNScorer(Scorer):
             raise ValueError(f"mode must be stateful or window, got {mode!r}")
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
-        if skip not in SKIPS:
-            raise ValueError(f"skip must be one of {', '.join(SKIPS)}, got {skip!r}")
         self.kind = kind
         self.mode = mode
         self.regime = "stateful" if mode == "stateful" else "windows"
@@ -71,8 +68,7 @@ class RNNScorer(Scorer):
                            dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, parts)
-        self.skip = OwnSkip(parts) if skip == "own" else None
-        self.input_width = parts * skip_groups() if self.skip is not None else parts
+        self._init_skip(parts, skip)
 
     @classmethod
     def from_config(cls, cfg: Any, parts: int) -> "RNNScorer":
@@ -95,21 +91,9 @@ class RNNScorer(Scorer):
         network reads the multi-hot x[..., :P]; the skip path (if any) all of x[:, l]."""
         inp = torch.cat([x[..., :self.parts], self.weekday(wd).to(x.dtype)], dim=-1)
         out, new_state = self.rnn(inp, state)
-        logits = self.out(self.drop(out))
-        if self.skip is not None:
-            logits = logits + self.skip(x, wd)
-        return logits, new_state
-
-    def warm_start(self, inputs: Inputs, y: torch.Tensor, rows: slice, loss_fn) -> dict | None:
-        """Before the first epoch: fit the skip path alone on the training `rows` and zero the
-        network's output layer (core/models/skip.py); None without a skip path."""
-        if self.skip is None:
-            return None
-        return warm_start(self.skip, self.out, inputs.x[rows], inputs.wd[rows], y[rows], loss_fn)
+        return self._plus_skip(self.out(self.drop(out)), x, wd), new_state
 
     # ------------------------------------------------------------------ scoring
-    def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
-        return sequence_inputs(Y, dates, self.skip is not None)
 
     def _device(self) -> torch.device:
         return self.out.weight.device

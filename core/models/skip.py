@@ -39,7 +39,7 @@ from core.models.base import Inputs, shifted_inputs
 from core.models.features import ewmas, frequencies, recency
 
 __all__ = ["SKIPS", "SKIP_WINDOWS", "SKIP_HALFLIVES", "SKIP_CAP", "skip_groups", "skip_features", "sequence_inputs",
-           "OwnSkip", "warm_start"]
+           "OwnSkip", "warm_start", "SkipPath"]
 
 SKIPS = ("none", "own")
 SKIP_WINDOWS = (7, 30, 90, 365)
@@ -113,3 +113,30 @@ def warm_start(skip: OwnSkip, out: nn.Linear, x: torch.Tensor, wd: torch.Tensor,
         out.bias.zero_()
         loss = float(loss_fn(skip(x, wd), y))
     return {"loss": loss, "iterations": int(opt.state[opt._params[0]].get("n_iter", 0))}
+
+
+class SkipPath:
+    """What a sequence scorer with an optional skip path shares (GRU/LSTM, Transformer):
+    mixed into a `Scorer` that has an output layer ``self.out``."""
+
+    skip: OwnSkip | None
+
+    def _init_skip(self, parts: int, skip: str) -> None:
+        if skip not in SKIPS:
+            raise ValueError(f"skip must be one of {', '.join(SKIPS)}, got {skip!r}")
+        self.skip = OwnSkip(parts) if skip == "own" else None
+        self.input_width = parts * skip_groups() if self.skip is not None else parts
+
+    def _plus_skip(self, logits: torch.Tensor, x: torch.Tensor, wd: torch.Tensor) -> torch.Tensor:
+        """The network's logits (B, L, P) plus the skip path's over the full rows x (B, L, G * P)."""
+        return logits if self.skip is None else logits + self.skip(x, wd)
+
+    def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
+        return sequence_inputs(Y, dates, self.skip is not None)
+
+    def warm_start(self, inputs: Inputs, y: torch.Tensor, rows: slice, loss_fn) -> dict | None:
+        """Before the first epoch: fit the skip path alone on the training `rows` and zero the
+        network's output bias (`warm_start` above); None without a skip path."""
+        if self.skip is None:
+            return None
+        return warm_start(self.skip, self.out, inputs.x[rows], inputs.wd[rows], y[rows], loss_fn)

@@ -28,13 +28,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from core.models.base import Inputs, Scorer
-from core.models.skip import SKIPS, OwnSkip, sequence_inputs, skip_groups, warm_start
+from core.models.skip import SkipPath
 
 SCORE_BATCH = 16  # context-length windows run side by side when scoring
 
@@ -96,7 +95,7 @@ class Block(nn.Module):
         return h + self.drop(self.mlp(self.ln2(h)))
 
 
-class TransformerScorer(Scorer):
+class TransformerScorer(SkipPath, Scorer):
     """Causal Transformer; regime "windows", trained on random windows of ``context`` days."""
 
     regime = "windows"
@@ -114,8 +113,6 @@ class TransformerScorer(Scorer):
             raise ValueError(f"positions 'rope' needs an even head size; d_model/heads = {d_model // heads}")
         if context < 2:
             raise ValueError(f"context must be >= 2, got {context}")
-        if skip not in SKIPS:
-            raise ValueError(f"skip must be one of {', '.join(SKIPS)}, got {skip!r}")
         self.d_model = d_model
         self.heads = heads
         self.context = context
@@ -127,8 +124,7 @@ class TransformerScorer(Scorer):
         self.blocks = nn.ModuleList(Block(d_model, heads, ffn_mult, dropout) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.out = nn.Linear(d_model, parts)
-        self.skip = OwnSkip(parts) if skip == "own" else None
-        self.input_width = parts * skip_groups() if self.skip is not None else parts
+        self._init_skip(parts, skip)
         hd = d_model // heads
         self.register_buffer("inv_freq", 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)),
                              persistent=False)
@@ -174,21 +170,9 @@ class TransformerScorer(Scorer):
             alibi = self._alibi(L, x.device, h.dtype)
         for blk in self.blocks:
             h = blk(h, rope, alibi)
-        logits = self.out(self.ln_f(h))
-        if self.skip is not None:
-            logits = logits + self.skip(x, wd)
-        return logits, None
-
-    def warm_start(self, inputs: Inputs, y: torch.Tensor, rows: slice, loss_fn) -> dict | None:
-        """Before the first epoch: fit the skip path alone on the training `rows` and zero the
-        network's output layer (core/models/skip.py); None without a skip path."""
-        if self.skip is None:
-            return None
-        return warm_start(self.skip, self.out, inputs.x[rows], inputs.wd[rows], y[rows], loss_fn)
+        return self._plus_skip(self.out(self.ln_f(h)), x, wd), None
 
     # ------------------------------------------------------------------ scoring
-    def prepare(self, Y: np.ndarray, dates: np.ndarray) -> Inputs:
-        return sequence_inputs(Y, dates, self.skip is not None)
 
     def window_start(self, t: int) -> int:
         """First input day read by `score` for day t: 0 for t < context, else the start of
