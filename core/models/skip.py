@@ -20,7 +20,7 @@ learns what the per-part model leaves. A stateful RNN gets three or so optimiser
 epoch; learned from zero at the network's learning rate, the skip path was still far from
 its fit when early stopping ended training (on the quality suite, docs/QUALITY.md, the
 GRU's median Brier skill over the oracle's went 0.62 -> 0.64 with a skip path learned from
-zero, 0.62 -> 0.74 warm-started). Zeroing the whole output layer as well (so epoch 0 is
+zero, 0.62 -> 0.76 warm-started as shipped). Zeroing the whole output layer as well (so epoch 0 is
 exactly the per-part model) did worse where only cross-part effects are planted: the
 network's gradients start at zero, and early stopping ends training before it has learned
 them (pairs_only: Transformer 0.08 of the oracle's Brier skill, against 0.68 without).
