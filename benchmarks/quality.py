@@ -62,9 +62,9 @@ QUICK_FAMILIES = ("baselines", "logistic", "hawkes", "gru", "reference")
 EPOCH_CAPS = {"transformer": 40}
 QUICK_EPOCH_CAPS = dict(EPOCH_CAPS)  # quick = fewer and smaller sets and families, same runs
 
-# Reported, never chosen: the ensemble's stacking weights and per-part biases are fitted on
-# the first half of validation, so its validation Brier is partly in-sample and would
-# favour it in a choice by validation Brier.
+# Reported, never chosen: the ensemble's stacking weights and bias are fitted on the first
+# half of validation, so its validation Brier is partly in-sample and would favour it in a
+# choice by validation Brier.
 NOT_CHOSEN = ("reference", "ensemble")
 
 # "Below the reference fitted on train only" means a Brier ratio lower by more than this.
@@ -426,11 +426,10 @@ def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Pat
                 rows[fam] = reference_row(spec, prep, rows.get("baselines") if "baselines" in rows
                                           and not rows["baselines"].get("error") else None, runs_root)
             elif fam == "ensemble":
-                members = [rows[f]["run_id"] for f in LEARNED if f in rows and not rows[f].get("error")]
-                if len(members) < 2:
-                    raise ValueError(f"needs two learned families' runs, has {len(members)}")
-                rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra, members)
                 family_of = {rows[f]["run_id"]: f for f in LEARNED if f in rows and not rows[f].get("error")}
+                if len(family_of) < 2:
+                    raise ValueError(f"needs two learned families' runs, has {len(family_of)}")
+                rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra, list(family_of))
                 rows[fam]["members"] = {family_of.get(k, k): w for k, w in rows[fam]["members"].items()}
             else:
                 rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra)
@@ -799,8 +798,8 @@ def render_markdown(result: dict, command: str = "python -m benchmarks.quality",
         "like a run's primary (against the best baseline of the baselines run).",
         "",
         "The **ensemble** is the project's `ensemble` kind (`core/train/ensemble.py`) over that set's runs of "
-        "every learned family above: their pre-calibration logits stacked with non-negative weights and a "
-        "per-part bias fitted on the first half of the validation window, then calibrated and evaluated like "
+        "every learned family above: their pre-calibration logits stacked with non-negative weights and one "
+        "shared bias fitted on the first half of the validation window, then calibrated and evaluated like "
         "any run. It is reported but never *chosen*: its weights are fitted on validation, so its validation "
         "Brier is partly in-sample.",
         "",

@@ -27,7 +27,7 @@ app = typer.Typer(
     help=(
         "Calibrated per-part scorers for daily multi-hot event sequences.\n\n"
         "Start with [bold]synapse demo[/bold] (baselines, a logistic model and a GRU on the bundled "
-        "sample, in about 25 s), then [bold]synapse train -c configs/gru.yaml --data YOUR.csv[/bold] "
+        "sample, in about 15 s), then [bold]synapse train -c configs/gru.yaml --data YOUR.csv[/bold] "
         "and [bold]synapse predict RUN[/bold]. Runs live in ./runs (or --runs-dir / $SYNAPSE_RUNS_DIR)."
     ),
     no_args_is_help=True,

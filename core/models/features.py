@@ -6,7 +6,7 @@ Every function here is a small, pure, vectorised numpy function of the whole his
 Causality contract
 ------------------
 Row ``t`` of every output is known *before* day t: it is a function of ``Y[:t]`` only
-(and of day t's own date for ``weekday_onehot``: a calendar fact known in advance).
+(and of day t's own date for ``weekday_onehot`` and ``yearly_terms``: calendar facts known in advance).
 Row 0 therefore sees no history. Changing any row ``>= t`` of ``Y`` leaves output rows
 ``0..t`` bit-identical (the tests check this by perturbation, and check every function
 against a slow per-day reference loop).
@@ -29,7 +29,7 @@ from scipy.signal import lfilter
 
 __all__ = [
     "FEATURE_GROUPS", "WEEKDAY_NAMES",
-    "days_since_last", "recency", "frequencies", "ewmas", "weekday_onehot", "yesterday",
+    "days_since_last", "recency", "frequencies", "ewmas", "weekday_onehot", "yearly_terms", "yesterday",
     "exp_traces", "feature_matrix", "feature_names", "feature_count",
 ]
 
@@ -178,6 +178,21 @@ def weekday_onehot(dates) -> np.ndarray:
     out = np.zeros((d.shape[0], 7), dtype=np.float64)
     out[np.arange(d.shape[0]), wd] = 1.0
     return out
+
+
+def yearly_terms(dates, harmonics: int) -> np.ndarray:
+    """Harmonics of the year at each day's own date (a calendar fact, like the weekday).
+
+    Args:
+        dates: (T,) datetime64 (any unit; truncated to days).
+        harmonics: H >= 1.
+    Returns:
+        (T, 2H) float32 ``[sin(2 pi k d / 365.25), cos(2 pi k d / 365.25)]`` for k = 1..H,
+        d = days since 1970-01-01 (continuous across year ends).
+    """
+    d = np.asarray(dates).astype("datetime64[D]").astype(np.int64).astype(np.float64)
+    ang = 2.0 * np.pi * d[:, None] * np.arange(1, harmonics + 1)[None, :] / 365.25
+    return np.stack([np.sin(ang), np.cos(ang)], axis=2).reshape(len(d), 2 * harmonics).astype(np.float32)
 
 
 def yesterday(Y) -> np.ndarray:

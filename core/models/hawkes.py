@@ -40,21 +40,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models.features import exp_traces
+from core.models.features import exp_traces, yearly_terms
 from core.models.base import Inputs, Scorer, weekdays
 
-__all__ = ["HawkesScorer", "yearly_terms"]
+__all__ = ["HawkesScorer"]
 
 _SOFTPLUS_INIT = -4.6  # softplus(-4.6) ~= 0.01: near-zero excitation when alpha >= 0
 _GROUP_EPS = 1e-6  # smooths the group norm at 0: |w| ~ sqrt(w^2 + eps) - sqrt(eps)
-
-
-def yearly_terms(dates: np.ndarray, harmonics: int) -> np.ndarray:
-    """(T, 2H) float32 ``[sin(2 pi k d / 365.25), cos(2 pi k d / 365.25)]`` for k = 1..H, d = each
-    date in days since 1970-01-01 (continuous across year ends)."""
-    d = np.asarray(dates).astype("datetime64[D]").astype(np.int64).astype(np.float64)
-    ang = 2.0 * np.pi * d[:, None] * np.arange(1, harmonics + 1)[None, :] / 365.25
-    return np.stack([np.sin(ang), np.cos(ang)], axis=2).reshape(len(d), 2 * harmonics).astype(np.float32)
 
 
 class HawkesScorer(Scorer):
