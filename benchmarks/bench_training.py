@@ -5,6 +5,7 @@ clipping), validation excluded. Budget (docs/ARCHITECTURE.md, "Budgets"): the lo
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -61,13 +62,34 @@ def case_train_loop_vs_bare() -> Case:
 def case_gru_validate() -> Case:
     """The stateful GRU's validation pass (a replay from day 0 with the current weights,
     what `score` computes) against one training epoch: its share of an epoch. No exact
-    shortcut is known (docs/ARCHITECTURE.md, "Training"), so this is measured, not budgeted."""
+    shortcut to the replay is known (docs/ARCHITECTURE.md, "Training"); `gru_fit` measures
+    what overlapping it with the next epoch saves."""
     cfg, trainer = _setup()
     opt = torch.optim.AdamW(trainer.scorer.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     gen = torch.Generator().manual_seed(0)
     return Case("GRU validation pass (day-0 replay + metrics), sample, shipped config", trainer.validate,
                 reference=lambda: trainer._train_epoch(opt, gen), reference_name="one training epoch",
                 repeat=15)
+
+
+def case_gru_fit() -> Case:
+    """Ten epochs of the shipped GRU on the sample, each validated on a worker thread while
+    the next trains (the loop's default for stateful models on CPU), against the same fit
+    validating in line. Same weights and history either way (tests/test_training.py)."""
+    from core.train.loop import Trainer
+
+    cfg, first = _setup()
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 10, "patience": 100})})
+
+    def fit(overlap: bool):
+        torch.manual_seed(0)
+        scorer = copy.deepcopy(first.scorer)
+        Trainer(scorer, first.inputs, first.Y.numpy(), first.split, cfg.train, cfg.eval,
+                model_cfg=cfg.model, overlap=overlap).fit()
+
+    return Case("GRU fit, 10 epochs on the sample, validation overlapped with the next epoch",
+                lambda: fit(True), reference=lambda: fit(False), reference_name="validation in line",
+                repeat=3)
 
 
 def case_demo() -> Case:

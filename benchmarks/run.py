@@ -76,6 +76,7 @@ CASES = {
     "baselines_run": case_baselines_run,
     "train_loop": _lazy("benchmarks.bench_training", "case_train_loop_vs_bare"),
     "gru_validate": _lazy("benchmarks.bench_training", "case_gru_validate"),
+    "gru_fit": _lazy("benchmarks.bench_training", "case_gru_fit"),
     "hawkes_fit": _lazy("benchmarks.bench_hawkes", "case_hawkes_fit"),
     "onnx_gru_step": _lazy("benchmarks.bench_onnx", "case_onnx_gru_step"),
     "onnx_transformer": _lazy("benchmarks.bench_onnx", "case_onnx_transformer_context"),

@@ -167,3 +167,62 @@ def test_hawkes_fits_its_penalty_path_and_keeps_the_point_best_on_validation(dat
     alone = _trainer(_cfg("hawkes", f"model.penalty_scales=[{best}]"), data, None)
     alone.fit()
     assert alone.validate()["val_loss"] == pytest.approx(min(losses), rel=1e-4)
+
+
+@pytest.mark.parametrize("kind,extra", [
+    ("gru", ["train.epochs=5"]),
+    ("transformer", ["train.epochs=4"]),
+    # Nothing improves after epoch 1, so patience 2 stops at epoch 3 with epoch 4 already
+    # trained ahead on the overlapping side: it must leave no trace.
+    ("gru", ["train.epochs=50", "train.patience=2", "train.lr=1e-9", "train.min_delta=1e-3"]),
+])
+def test_validating_while_the_next_epoch_trains_changes_nothing(kind, extra, data, tmp_path):
+    """Overlapped validation (epoch e validated on a worker thread while e+1 trains) gives
+    the history, best epoch, weights, checkpoints and RNG state of the plain loop. Both run
+    training on one thread (the overlapping loop gives the worker the other), so the same
+    arithmetic is compared."""
+    threads = torch.get_num_threads()
+    results, states = [], []
+    try:
+        for overlap, n in ((False, 1), (True, 2)):
+            torch.set_num_threads(n)
+            out = tmp_path / str(overlap)
+            out.mkdir()
+            trainer = _trainer(_cfg(kind, *extra), data, out, overlap=overlap)
+            assert trainer.overlaps_validation() is overlap
+            results.append(trainer.fit())
+            assert torch.get_num_threads() == n  # the split is undone
+            states.append((torch.get_rng_state(), load_torch(out / "last.pt"), load_torch(out / "best.pt"),
+                           {k: v.clone() for k, v in trainer.scorer.state_dict().items()}))
+    finally:
+        torch.set_num_threads(threads)
+    plain, overlapped = results
+    keys = ("epoch", "train_loss", "val_loss", "val_auc", "best_epoch", "improved")
+    assert [[r[k] for k in keys] for r in plain.epochs] == [[r[k] for k in keys] for r in overlapped.epochs]
+    assert plain.best_epoch == overlapped.best_epoch and plain.stopped == overlapped.stopped
+    (rng_a, last_a, best_a, live_a), (rng_b, last_b, best_b, live_b) = states
+    assert torch.equal(rng_a, rng_b)
+    assert last_a["rng"]["sampler"].equal(last_b["rng"]["sampler"])
+    for k in live_a:
+        assert torch.equal(live_a[k], live_b[k]), k
+        assert torch.equal(last_a["model_state"][k], last_b["model_state"][k]), k
+        assert torch.equal(best_a["model_state"][k], best_b["model_state"][k]), k
+    for sa, sb in zip(last_a["optimizer_state"]["state"].values(), last_b["optimizer_state"]["state"].values()):
+        assert torch.equal(sa["exp_avg"], sb["exp_avg"]) and torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    if "early stop" in plain.stopped:
+        assert [r["epoch"] for r in overlapped.epochs] == [1, 2, 3] and last_b["epoch"] == 3
+
+
+def test_overlap_is_automatic_for_stateful_models_on_cpu_only(data):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert _trainer(_cfg("gru", "train.epochs=1"), data, None).overlaps_validation()
+        assert _trainer(_cfg("lstm", "train.epochs=1"), data, None).overlaps_validation()
+        assert not _trainer(_cfg("transformer", "train.epochs=1"), data, None).overlaps_validation()
+        assert not _trainer(_cfg("gru", "train.epochs=1", "model.mode=window"), data, None).overlaps_validation()
+        assert not _trainer(_cfg("logistic", "train.epochs=1"), data, None).overlaps_validation()
+        torch.set_num_threads(1)
+        assert not _trainer(_cfg("gru", "train.epochs=1"), data, None).overlaps_validation()
+    finally:
+        torch.set_num_threads(threads)

@@ -11,10 +11,12 @@ checkpoint are all chosen on the validation rows only.
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -73,7 +75,8 @@ class Trainer:
     def __init__(self, scorer: Scorer, inputs: Inputs, Y: np.ndarray, split: Split, train_cfg, eval_cfg, *,
                  model_cfg, seed: int = 0, on_epoch: EpochCallback | None = None,
                  last_path: Path | None = None, best_path: Path | None = None,
-                 extra_checkpoint: dict | None = None, stop_flag: Callable[[], bool] | None = None):
+                 extra_checkpoint: dict | None = None, stop_flag: Callable[[], bool] | None = None,
+                 overlap: bool | None = None):
         self.cfg, self.eval_cfg, self.model_cfg = train_cfg, eval_cfg, model_cfg
         self.device = resolve_device(train_cfg.device)
         self.scorer = scorer.to(self.device)
@@ -87,6 +90,7 @@ class Trainer:
         self.stop_flag = stop_flag or (lambda: False)
         self.autocast = self.device.type == "cuda" and bool(train_cfg.bf16)
         self.events = inputs.events
+        self.overlap = overlap  # validate while the next epoch trains; None = auto (overlaps_validation)
 
     # ------------------------------------------------------------------ batching
 
@@ -163,14 +167,16 @@ class Trainer:
     # ------------------------------------------------------------------ validation
 
     @torch.no_grad()
-    def validate(self) -> dict:
-        self.scorer.eval()
+    def validate(self, scorer: Scorer | None = None) -> dict:
+        """Validation metrics of `scorer` (default: the one being fitted) on the val rows."""
+        scorer = self.scorer if scorer is None else scorer
+        scorer.eval()
         v0, v1 = self.split.val
         with self._autocast():
-            logits = self.scorer.score(self.inputs, v0, v1).float()
+            logits = scorer.score(self.inputs, v0, v1).float()
         y = self.Y[v0:v1]
-        val_loss = float(head_loss(logits, y, self.scorer.head, self.events))
-        z = head_logits(logits, self.scorer.head, self.events).cpu().numpy().astype(np.float64)
+        val_loss = float(head_loss(logits, y, scorer.head, self.events))
+        z = head_logits(logits, scorer.head, self.events).cpu().numpy().astype(np.float64)
         yb = y.cpu().numpy().astype(bool)
         out = {"val_loss": val_loss, "val_auc": metrics.macro(metrics.roc_auc_per_part(yb, z), yb)}
         k = getattr(self.cfg, "monitor_k", None)
@@ -178,6 +184,18 @@ class Trainer:
             ind = metrics.day_indicators(yb, z, [k], dict(self.eval_cfg.tiers), self.eval_cfg.good_tier)
             out[self.cfg.monitor] = float(ind.mean())
         return out
+
+    def overlaps_validation(self) -> bool:
+        """Whether `fit` validates epoch e on a second thread while epoch e+1 trains.
+
+        ``overlap`` None (auto): on CPU with two or more torch threads, for stateful models.
+        Their validation replays the whole history as one batch-1 recurrence that a second
+        core cannot speed up, so it runs beside the next epoch at no cost to it (GRU on the
+        sample: 8 epochs 2.6 s -> 1.7 s). The batched regimes use every core for both, and
+        the split costs them (Transformer: 8.0 s -> 11.6 s)."""
+        if self.overlap is not None:
+            return self.overlap
+        return self.device.type == "cpu" and self.scorer.regime == "stateful" and torch.get_num_threads() >= 2
 
     # ------------------------------------------------------------------ fit
 
@@ -200,12 +218,7 @@ class Trainer:
             st = load_torch(self.last_path, "cpu")
             self.scorer.load_state_dict(st["model_state"])
             optimizer.load_state_dict(st["optimizer_state"])
-            gen.set_state(st["rng"]["sampler"])
-            torch.set_rng_state(st["rng"]["torch"])
-            np.random.set_state(_np_state_from(st["rng"]["numpy"]))
-            random.setstate(_py_state_from(st["rng"]["python"]))
-            if "cuda" in st["rng"] and self.device.type == "cuda":
-                torch.cuda.set_rng_state(st["rng"]["cuda"], self.device)
+            self._set_rng_state(gen, st["rng"])
             best, best_epoch, bad = st["best_metric"], st["best_epoch"], st["bad_epochs"]
             history, start_epoch = list(st["history"]), st["epoch"] + 1
             if self.best_path is not None and self.best_path.exists():
@@ -217,43 +230,64 @@ class Trainer:
         if bad >= cfg.patience and start_epoch > 1:
             stopped = f"early stop: no improvement in {cfg.patience} epochs"
             start_epoch = cfg.epochs + 1
-        for epoch in range(start_epoch, cfg.epochs + 1):
-            t0 = time.monotonic()
-            train_loss = self._train_epoch(optimizer, gen)
-            train_seconds = time.monotonic() - t0
-            val = self.validate()
-            metric = val[cfg.monitor]
-            improved = (metric > best + cfg.min_delta) if maximise else (metric < best - cfg.min_delta)
-            if improved:
-                best, best_epoch, bad = metric, epoch, 0
-                best_state = _cpu_state(self.scorer)
-                if self.best_path is not None:
-                    save_torch(self.best_checkpoint(best_state, epoch, metric), self.best_path)
-            else:
-                bad += 1
-            row = {"epoch": epoch, "train_loss": train_loss, **val, "lr": optimizer.param_groups[0]["lr"],
-                   "seconds": time.monotonic() - t0, "train_seconds": train_seconds,
-                   "best_epoch": best_epoch, "improved": improved}
-            history.append(row)
-            if self.last_path is not None:
-                save_torch({
-                    "model_state": self.scorer.state_dict(), "optimizer_state": optimizer.state_dict(),
-                    "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "bad_epochs": bad,
-                    "history": history,
-                    "rng": self._rng_state(gen),
-                }, self.last_path)
-            self.on_epoch(row)
-            if bad >= cfg.patience:
-                stopped = f"early stop: no improvement in {cfg.patience} epochs"
-                break
-            if cfg.max_minutes is not None and time.monotonic() - t_start > 60 * cfg.max_minutes:
-                stopped = f"time limit: {cfg.max_minutes} minutes"
-                break
-            if self.stop_flag():
-                stopped = "cancelled"
+        with _Validator(self) as validator:
+            t_row = time.monotonic()
+            trained = self._timed_epoch(optimizer, gen) if start_epoch <= cfg.epochs else None
+            for epoch in range(start_epoch, cfg.epochs + 1):
+                train_loss, train_seconds = trained
+                # Epoch e's weights, optimizer and RNG states as they are now: with overlap the
+                # live model moves on to epoch e+1 while e is validated, and the checkpoints,
+                # the best weights and a stop must all refer to epoch e.
+                model_state, rng = _cpu_state(self.scorer), self._rng_state(gen)
+                optimizer_state = copy.deepcopy(optimizer.state_dict())
+                pending = validator.submit(model_state)
+                trained = None
+                if validator.overlapping and epoch < cfg.epochs:
+                    trained = self._timed_epoch(optimizer, gen)  # exact: it reads nothing of epoch e's validation
+                val = pending()
+                metric = val[cfg.monitor]
+                improved = (metric > best + cfg.min_delta) if maximise else (metric < best - cfg.min_delta)
+                if improved:
+                    best, best_epoch, bad, best_state = metric, epoch, 0, model_state
+                    if self.best_path is not None:
+                        save_torch(self.best_checkpoint(best_state, epoch, metric), self.best_path)
+                else:
+                    bad += 1
+                now = time.monotonic()
+                row = {"epoch": epoch, "train_loss": train_loss, **val, "lr": optimizer_state["param_groups"][0]["lr"],
+                       "seconds": now - t_row, "train_seconds": train_seconds,
+                       "best_epoch": best_epoch, "improved": improved}
+                t_row = now
+                history.append(row)
+                if self.last_path is not None:
+                    save_torch({
+                        "model_state": model_state, "optimizer_state": optimizer_state,
+                        "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "bad_epochs": bad,
+                        "history": history, "rng": rng,
+                    }, self.last_path)
+                self.on_epoch(row)
+                if bad >= cfg.patience:
+                    stopped = f"early stop: no improvement in {cfg.patience} epochs"
+                elif cfg.max_minutes is not None and time.monotonic() - t_start > 60 * cfg.max_minutes:
+                    stopped = f"time limit: {cfg.max_minutes} minutes"
+                elif self.stop_flag():
+                    stopped = "cancelled"
+                else:
+                    if trained is None and epoch < cfg.epochs:
+                        trained = self._timed_epoch(optimizer, gen)
+                    continue
+                if trained is not None:
+                    # An epoch trained ahead is dropped: leave every RNG where epoch e left it,
+                    # as a fit that never trained ahead would.
+                    self._set_rng_state(gen, rng)
                 break
         self.scorer.load_state_dict(best_state)
         return FitResult(best_epoch, best, history, stopped, best_state)
+
+    def _timed_epoch(self, optimizer: torch.optim.Optimizer, gen: torch.Generator) -> tuple[float, float]:
+        t0 = time.monotonic()
+        loss = self._train_epoch(optimizer, gen)
+        return loss, time.monotonic() - t0
 
     def _rng_state(self, gen: torch.Generator) -> dict:
         st = {"sampler": gen.get_state(), "torch": torch.get_rng_state(),
@@ -261,6 +295,14 @@ class Trainer:
         if self.device.type == "cuda":  # dropout on CUDA draws from the device's generator
             st["cuda"] = torch.cuda.get_rng_state(self.device)
         return st
+
+    def _set_rng_state(self, gen: torch.Generator, st: dict) -> None:
+        gen.set_state(st["sampler"])
+        torch.set_rng_state(st["torch"])
+        np.random.set_state(_np_state_from(st["numpy"]))
+        random.setstate(_py_state_from(st["python"]))
+        if "cuda" in st and self.device.type == "cuda":
+            torch.cuda.set_rng_state(st["cuda"], self.device)
 
     def _fit_mle(self) -> FitResult:
         """Models with a likelihood optimiser of their own (Hawkes: full-batch L-BFGS) are fit
@@ -305,6 +347,44 @@ class Trainer:
         return {"model_state": state, "epoch": epoch, "metric": metric, "monitor": self.cfg.monitor,
                 "kind": self.model_cfg.kind, "parts": self.scorer.parts, "events": self.events,
                 **self.extra_checkpoint}
+
+
+class _Validator:
+    """Validates a snapshot of the weights, inline or on one worker thread (overlap).
+
+    With overlap the torch threads are split between the two (the worker takes half,
+    training keeps the rest) for the duration of the fit and restored afterwards: two
+    full-width thread teams on the same cores slow each other down several times."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.overlapping = trainer.overlaps_validation()
+        self.pool: ThreadPoolExecutor | None = None
+        self.shadow: Scorer | None = None
+        self.threads = torch.get_num_threads()
+
+    def __enter__(self) -> "_Validator":
+        if self.overlapping:
+            worker = max(1, self.threads // 2)
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="synapse-validate",
+                                           initializer=torch.set_num_threads, initargs=(worker,))
+            self.shadow = copy.deepcopy(self.trainer.scorer)
+            torch.set_num_threads(max(1, self.threads - worker))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            torch.set_num_threads(self.threads)
+
+    def submit(self, model_state: dict[str, torch.Tensor]) -> Callable[[], dict]:
+        """Start validating `model_state`; the returned callable waits for the metrics."""
+        if self.pool is None:
+            val = self.trainer.validate()
+            return lambda: val
+        self.shadow.load_state_dict(model_state)
+        future = self.pool.submit(self.trainer.validate, self.shadow)
+        return future.result
 
 
 def _detach(state):
