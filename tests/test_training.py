@@ -213,16 +213,14 @@ def test_validating_while_the_next_epoch_trains_changes_nothing(kind, extra, dat
         assert [r["epoch"] for r in overlapped.epochs] == [1, 2, 3] and last_b["epoch"] == 3
 
 
-def test_overlap_is_automatic_for_stateful_models_on_cpu_only(data):
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        assert _trainer(_cfg("gru", "train.epochs=1"), data, None).overlaps_validation()
-        assert _trainer(_cfg("lstm", "train.epochs=1"), data, None).overlaps_validation()
-        assert not _trainer(_cfg("transformer", "train.epochs=1"), data, None).overlaps_validation()
-        assert not _trainer(_cfg("gru", "train.epochs=1", "model.mode=window"), data, None).overlaps_validation()
-        assert not _trainer(_cfg("logistic", "train.epochs=1"), data, None).overlaps_validation()
-        torch.set_num_threads(1)
-        assert not _trainer(_cfg("gru", "train.epochs=1"), data, None).overlaps_validation()
-    finally:
-        torch.set_num_threads(threads)
+def test_overlap_is_automatic_for_stateful_models_on_cpu_only(data, monkeypatch):
+    assert _trainer(_cfg("gru", "train.epochs=1", "train.num_threads=2"), data, None).overlaps_validation()
+    assert _trainer(_cfg("lstm", "train.epochs=1", "train.num_threads=2"), data, None).overlaps_validation()
+    # a thread count the user set is kept: one thread, nothing beside it
+    assert not _trainer(_cfg("gru", "train.epochs=1", "train.num_threads=1"), data, None).overlaps_validation()
+    for kind, extra in (("transformer", ()), ("gru", ("model.mode=window",)), ("logistic", ())):
+        assert not _trainer(_cfg(kind, "train.epochs=1", "train.num_threads=2", *extra), data, None).overlaps_validation()
+    # left to the default: whenever the machine has a second core
+    for cores, expected in ((1, False), (2, True)):
+        monkeypatch.setattr("core.train.loop.os.cpu_count", lambda: cores)
+        assert _trainer(_cfg("gru", "train.epochs=1"), data, None).overlaps_validation() is expected
