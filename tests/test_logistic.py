@@ -231,3 +231,57 @@ def test_own_coupling_reads_only_its_own_features_and_the_weekday():
     with torch.no_grad():
         moved = (model(x2) - model(x)).abs().sum(0)
     assert moved[1] > 0 and float(moved.sum() - moved[1]) == 0.0
+
+
+def test_lbfgs_fit_is_scikit_learns_l2_logistic_regression_part_by_part():
+    """optimizer lbfgs minimises mean log-loss over (rows, parts) + l2 |W|^2 with the biases
+    free: per part p that is scikit-learn's LogisticRegression on the columns p may read
+    (its own features and the weekday) with C = 1 / (2 l2 N P)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    T, P = 400, 6
+    Y = k_per_day(rng, T, P, 2)
+    model = LogisticScorer(P, optimizer="lbfgs", l2=1e-3, features=("recency", "frequency", "weekday"),
+                           frequency_windows=(7, 30))
+    inputs = model.prepare(Y, dates_for(T, START))
+    rows = slice(50, T)
+    info = model.fit_mle(inputs, Y, rows=rows, tolerance=1e-9, max_iter=500)
+    assert info["converged"]
+    X, y = inputs.x[rows].double().numpy(), Y[rows]
+    n = X.shape[0]
+    coef = model.coefficients()
+    mask = model.mask.numpy().astype(bool)
+    for p in range(P):
+        ref = LogisticRegression(C=1 / (2 * 1e-3 * n * P), tol=1e-10, max_iter=5000).fit(X[:, mask[p]], y[:, p])
+        np.testing.assert_allclose(coef["weight"][p, mask[p]], ref.coef_[0], atol=2e-3)
+        assert coef["bias"][p] == pytest.approx(ref.intercept_[0], abs=2e-3)
+        ours = torch.sigmoid(model.score(inputs, 50, T)[:, p]).numpy()
+        np.testing.assert_allclose(ours, ref.predict_proba(X[:, mask[p]])[:, 1], atol=5e-4)
+
+
+def test_lbfgs_is_fitted_along_its_penalty_path_by_the_training_loop():
+    """The loop fits one point per penalty scale (strongest first), keeps the one best on
+    validation, and a resumed run fits again to the same weights."""
+    from core.data.splits import make_splits
+    from core.train.loop import Trainer
+
+    rng = np.random.default_rng(5)
+    T = 600
+    Y = k_per_day(rng, T, 39, 5)
+    cfg = load_config(None, overrides=["model.kind=logistic", "model.optimizer=lbfgs", "model.penalty_scales=[1, 100]",
+                                       "train.device=cpu"])
+    (split,) = make_splits(T, test_days=100, val_days=100, min_train_days=100)
+    fits = []
+    for resume in (False, True):
+        model = build_scorer(cfg.model, 39)
+        trainer = Trainer(model, model.prepare(Y, dates_for(T, START)), Y, split, cfg.train, cfg.eval,
+                          model_cfg=cfg.model)
+        fits.append((trainer.fit(resume=resume), trainer))
+    (fit, trainer), (again, _) = fits
+    assert [row["penalty_scale"] for row in fit.epochs] == [100, 1]
+    assert all(row["optimizer"] == "lbfgs" for row in fit.epochs)
+    losses = [row["val_loss"] for row in fit.epochs]
+    assert fit.best_epoch == 1 + int(np.argmin(losses))
+    assert trainer.validate()["val_loss"] == pytest.approx(min(losses), abs=1e-7)
+    assert [row["val_loss"] for row in again.epochs] == losses

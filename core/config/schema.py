@@ -108,6 +108,14 @@ class LogisticModel(_Learned):
                              "yesterday: own + every part's yesterday; lowrank: own + a rank-`rank` map "
                              "from all parts' yesterday")
     rank: PosInt = Field(4, description="rank of the lowrank coupling")
+    optimizer: Literal["lbfgs", "adamw"] = Field(
+        "adamw", description="lbfgs: full-batch L-BFGS to the penalised optimum, once per penalty_scales "
+                            "point, the best on validation kept; adamw: the training loop's epochs")
+    l2: NonNegFloat = Field(1e-4, description="L2 penalty on the weights (lbfgs), on the mean log-loss")
+    penalty_scales: list[PosFloat] = Field(
+        default_factory=lambda: [16.0, 4.0, 1.0, 0.25], min_length=1,
+        description="multipliers of l2 fitted in turn (lbfgs; strongest first, warm-started); "
+                    "the one with the best validation monitor is kept")
 
     @field_validator("features", "frequency_windows", "ewma_halflives")
     @classmethod

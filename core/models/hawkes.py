@@ -205,6 +205,12 @@ class HawkesScorer(Scorer):
             return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean() * max(events, 1)
         return nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum") / y.shape[0]
 
+    fits_by_likelihood = True
+
+    def penalties(self) -> dict[str, float]:
+        """The penalties `fit_mle` takes, at the model's own values (the path scales them)."""
+        return {"l2": self.l2, "cross_l2": self.cross_l2, "cross_l1": self.cross_l1, "l1": self.l1}
+
     def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
                 tolerance: float = 1e-7, reset: bool = True, cross_l2: float | None = None,
                 cross_l1: float | None = None, l1: float | None = None) -> dict[str, Any]:

@@ -12,20 +12,32 @@ only), and `forward` is a ``Linear(F, P)`` with a per-part bias, shaped by `coup
 - ``lowrank``  ``own`` plus a rank-`rank` map from all parts' yesterday to every part (those
                effects with 2 x P x rank weights).
 
+Fitting (``optimizer``): ``adamw`` (the default) trains through the loop's epochs with
+early stopping. ``lbfgs`` minimises the mean log-loss of the training rows + ``l2 * |W|^2``
+by full-batch L-BFGS, once per point of the penalty path, keeping the point best on
+validation (as for Hawkes). On the quality suite (`own`) it raised the median Brier skill
+/ oracle's 0.743 -> 0.749 (mean 0.641 -> 0.661, better on 9 of 12 sets) in less time, but
+it is not the default: fitted to the optimum, it learns the map from a part's recent rate
+to its probability even from shuffled training days, and on the real test window that map
+is a recent-frequency predictor that beat the frequency baseline at one K in the
+shuffled-labels control (tests/test_train_honesty.py; no test data reaches the fit, but
+the control is there to read "nothing learned" as "nothing beaten").
+
 Features are not standardised with data statistics (a mean/std over all T would leak
 later days into earlier rows); every feature is on a fixed scale in [0, 1] by
-construction (see core.models.features), which keeps plain AdamW well conditioned.
+construction (see core.models.features), which keeps both optimisers well conditioned.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import time
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.models.features import FEATURE_GROUPS, feature_matrix, feature_names
-from core.models.base import Inputs, Scorer, weekdays
+from core.models.base import Inputs, Scorer, head_loss, weekdays
 
 __all__ = ["COUPLINGS", "LogisticScorer"]
 
@@ -49,8 +61,14 @@ class LogisticScorer(Scorer):
                  features: Sequence[str] = FEATURE_GROUPS,
                  frequency_windows: Sequence[int] = (7, 30, 90, 365),
                  ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
-                 recency_cap: int = 60, coupling: str = "own", rank: int = 4) -> None:
+                 recency_cap: int = 60, coupling: str = "own", rank: int = 4,
+                 optimizer: str = "adamw", l2: float = 1e-4) -> None:
         super().__init__(parts, head)
+        if optimizer not in ("lbfgs", "adamw"):
+            raise ValueError(f"optimizer must be lbfgs or adamw, got {optimizer!r}")
+        if not l2 >= 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
+        self.optimizer, self.l2 = optimizer, float(l2)
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
         self.coupling = coupling
@@ -78,7 +96,8 @@ class LogisticScorer(Scorer):
         """Build from a ``core.config.LogisticModel`` section."""
         return cls(parts, head=cfg.head, features=cfg.features,
                    frequency_windows=cfg.frequency_windows, ewma_halflives=cfg.ewma_halflives,
-                   recency_cap=cfg.recency_cap, coupling=cfg.coupling, rank=cfg.rank)
+                   recency_cap=cfg.recency_cap, coupling=cfg.coupling, rank=cfg.rank,
+                   optimizer=cfg.optimizer, l2=cfg.l2)
 
     @property
     def n_features(self) -> int:
@@ -106,6 +125,75 @@ class LogisticScorer(Scorer):
 
     def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
         return self.forward(inputs.x[start:stop].to(self.linear.weight.device, self.linear.weight.dtype))
+
+    @property
+    def fits_by_likelihood(self) -> bool:
+        return self.optimizer == "lbfgs"
+
+    def penalties(self) -> dict[str, float]:
+        return {"l2": self.l2}
+
+    def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
+                tolerance: float = 1e-6, reset: bool = True) -> dict[str, Any]:
+        """Full-batch L-BFGS on the training `rows` to the minimum of the head's mean loss +
+        ``l2 * |W|^2`` (the weights a part may read; biases free). Convex for ``dense``,
+        ``own`` and ``yesterday``; ``lowrank`` is not, and starts from its own zero ``up``.
+
+        Args:
+            inputs: from `prepare` on the full history; y: (T, P) targets aligned with it.
+            rows: training rows: None (all) or a slice. l2: None = the model's ``l2``.
+            reset: start from zero weights and the training base rates (else warm start).
+        Returns:
+            dict: loss (penalised objective), nll (mean loss x P, per day), iterations,
+            seconds, converged.
+        """
+        t0 = time.perf_counter()
+        l2 = self.l2 if l2 is None else float(l2)
+        if not l2 >= 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
+        device, dtype = self.linear.weight.device, self.linear.weight.dtype
+        y = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, dtype=np.float32))
+        rows = slice(None) if rows is None else rows
+        X, Yt = inputs.x[rows].to(device, dtype), y[rows].to(device, dtype)
+        if X.shape[0] == 0:
+            raise ValueError("no training rows")
+        if reset:
+            with torch.no_grad():
+                self.linear.weight.zero_()
+                if hasattr(self, "up"):
+                    nn.init.zeros_(self.up.weight)
+            self.init_output_bias(Yt.mean(dim=0).cpu().numpy())
+        weights = [p for n, p in self.named_parameters() if n != "linear.bias"]
+        opt = torch.optim.LBFGS(list(self.parameters()), lr=1.0, max_iter=max_iter, history_size=20,
+                                tolerance_grad=tolerance, tolerance_change=1e-12,
+                                line_search_fn="strong_wolfe")
+
+        def penalty() -> torch.Tensor:
+            w = self.linear.weight * self.mask if self.coupling != "dense" else self.linear.weight
+            return w.pow(2).sum() + sum(p.pow(2).sum() for p in weights[1:])
+
+        def objective() -> tuple[torch.Tensor, torch.Tensor]:
+            nll = head_loss(self.forward(X), Yt, self.head, inputs.events)
+            return nll + l2 * penalty(), nll
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss, _ = objective()
+            loss.backward()
+            return loss
+
+        was_training = self.training
+        self.train()
+        try:
+            opt.step(closure)
+        finally:
+            self.train(was_training)
+        with torch.no_grad():
+            loss, nll = objective()
+        state = opt.state[opt._params[0]]
+        iterations = int(state.get("n_iter", 0))
+        return {"loss": float(loss), "nll": float(nll) * self.parts, "iterations": iterations,
+                "seconds": time.perf_counter() - t0, "converged": iterations < max_iter}
 
     def coefficients(self) -> dict[str, np.ndarray]:
         """The effective ``weight`` (P, F) and ``bias`` (P,) as numpy; columns follow

@@ -210,6 +210,9 @@ class Trainer:
     def fit(self, *, resume: bool = False) -> FitResult:
         cfg = self.cfg
         seed_everything(self.seed)
+        if getattr(self.scorer, "fits_by_likelihood", False):
+            # A fit to the optimum has nothing to resume from: a resumed run fits again, to the same weights.
+            return self._fit_mle()
         optimizer = torch.optim.AdamW(self.scorer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator().manual_seed(self.seed)
         maximise = cfg.monitor != "val_loss"
@@ -231,8 +234,6 @@ class Trainer:
             history, start_epoch = list(st["history"]), st["epoch"] + 1
             if self.best_path is not None and self.best_path.exists():
                 best_state = load_torch(self.best_path, "cpu")["model_state"]
-        if hasattr(self.scorer, "fit_mle") and not resume:
-            return self._fit_mle()
         t_start = time.monotonic()
         stopped = "max epochs"
         if bad >= cfg.patience and start_epoch > 1:
@@ -313,7 +314,8 @@ class Trainer:
             torch.cuda.set_rng_state(st["cuda"], self.device)
 
     def _fit_mle(self) -> FitResult:
-        """Models with a likelihood optimiser of their own (Hawkes: full-batch L-BFGS) are fit
+        """Models with a likelihood optimiser of their own (full-batch L-BFGS: Hawkes, and
+        logistic with ``optimizer: lbfgs``) are fit
         on the training rows once per point of the penalty path (``penalty_scales``, strongest
         first, each warm-started from the last), and the point with the best validation monitor
         is kept: how much to shrink is data-dependent (a short or faint history wants several
@@ -321,14 +323,12 @@ class Trainer:
         on validation only. Each point is one "epoch" row of the history."""
         maximise = self.cfg.monitor != "val_loss"
         scales = sorted(getattr(self.model_cfg, "penalty_scales", None) or [1.0], reverse=True)
-        sc = self.scorer
-        l2, cross_l2, cross_l1, l1 = sc.l2, sc.cross_l2, sc.cross_l1, sc.l1
+        penalties = self.scorer.penalties()
         best, best_epoch, best_state, history, converged = None, 0, None, [], True
         for epoch, scale in enumerate(scales, start=1):
             t0 = time.monotonic()
-            info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train),
-                                       l2=l2 * scale, cross_l2=cross_l2 * scale, cross_l1=cross_l1 * scale,
-                                       l1=l1 * scale, reset=epoch == 1)
+            info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train), reset=epoch == 1,
+                                       **{name: value * scale for name, value in penalties.items()})
             val = self.validate()
             metric = val[self.cfg.monitor]
             improved = best is None or (metric > best if maximise else metric < best)
