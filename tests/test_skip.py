@@ -146,3 +146,39 @@ def test_warm_start_uses_the_rows_it_is_given_only():
                    lambda z, t: head_loss(z, t, "sigmoid", 2))
         fits.append(torch.cat([skip.weight.detach().ravel(), skip.weekday.detach().ravel()]))
     assert torch.equal(fits[0], fits[1])
+
+
+def test_the_skip_path_alone_is_kept_when_validation_prefers_it(tmp_path):
+    """A network wrecked by a huge learning rate loses on validation to the skip path fitted
+    alone: that candidate is kept (network output at zero, so the logits are the skip
+    path's), written as the best checkpoint, and said in `stopped`. With a sane run on the
+    same data the candidate is still validated, and whichever is kept is the lower loss."""
+    from core.config import load_config
+    from core.data import synthetic
+    from core.data.splits import make_splits
+    from core.models import build_scorer
+    from core.train.loop import Trainer, load_torch, seed_everything
+
+    syn = synthetic.generate("planted", days=900, parts=39, per_day=5, seed=5)
+    (split,) = make_splits(900, test_days=150, val_days=150, min_train_days=100)
+    fits = {}
+    for lr in ("2.0", "0.001"):
+        cfg = load_config(None, overrides=["model.kind=gru", "model.hidden=8", "model.chunks=4", "model.tbptt=32",
+                                           "model.skip=own", "train.epochs=2", f"train.lr={lr}", "train.grad_clip=null",
+                                           "train.device=cpu"])
+        seed_everything(0)
+        scorer = build_scorer(cfg.model, 39)
+        trainer = Trainer(scorer, scorer.prepare(syn.Y, syn.dates), syn.Y, split, cfg.train, cfg.eval,
+                          model_cfg=cfg.model, best_path=tmp_path / f"best-{lr}.pt")
+        fits[lr] = (trainer.fit(), trainer)
+    wrecked, trainer = fits["2.0"]
+    epochs_best = min(row["val_loss"] for row in wrecked.epochs)
+    assert "network off" in wrecked.stopped
+    assert torch.count_nonzero(trainer.scorer.out.weight) == 0 and torch.count_nonzero(trainer.scorer.out.bias) == 0
+    kept = trainer.validate()["val_loss"]
+    assert kept == pytest.approx(wrecked.best_metric) and kept < epochs_best
+    best = load_torch(tmp_path / "best-2.0.pt")
+    assert best["network"] == "off" and torch.count_nonzero(best["model_state"]["out.weight"]) == 0
+    sane, trainer = fits["0.001"]
+    assert trainer.validate()["val_loss"] == pytest.approx(sane.best_metric)
+    assert sane.best_metric <= min(row["val_loss"] for row in sane.epochs)

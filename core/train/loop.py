@@ -291,7 +291,33 @@ class Trainer:
                     self._set_rng_state(gen, rng)
                 break
         self.scorer.load_state_dict(best_state)
+        if history and stopped != "cancelled":  # a cancelled fit is resumed, and ends, later
+            best, best_state, stopped = self._network_or_skip_alone(best, best_epoch, best_state, stopped)
         return FitResult(best_epoch, best, history, stopped, best_state)
+
+    def _network_or_skip_alone(self, best: float, best_epoch: int, best_state: dict,
+                               stopped: str) -> tuple[float, dict, str]:
+        """A scorer with a skip path also has a candidate without its network: the skip path
+        fitted alone on the training rows (`warm_start`) with the network's output layer at
+        zero. It is kept if its validation monitor beats the best epoch's. Where the network
+        finds nothing beyond each part's own history (inhibition alone on the quality suite)
+        every epoch of it adds noise, and early stopping can only pick among those epochs.
+        Training rows fit it and validation chooses, like any epoch."""
+        if getattr(self.scorer, "skip", None) is None:
+            return best, best_state, stopped
+        alone = copy.deepcopy(self.scorer)
+        alone.warm_start(self.inputs, self.Y, slice(*self.split.train), self._loss)
+        with torch.no_grad():
+            alone.out.weight.zero_()
+        metric = self.validate(alone)[self.cfg.monitor]
+        if not ((metric > best) if self.cfg.monitor != "val_loss" else (metric < best)):
+            return best, best_state, stopped
+        self.scorer.load_state_dict(alone.state_dict())
+        state = _cpu_state(self.scorer)
+        if self.best_path is not None:
+            save_torch({**self.best_checkpoint(state, best_epoch, metric), "network": "off"}, self.best_path)
+        return metric, state, (f"{stopped}; network off: the skip path alone has the better validation "
+                       f"{self.cfg.monitor} ({metric:.6g} against epoch {best_epoch}'s {best:.6g})")
 
     def _timed_epoch(self, optimizer: torch.optim.Optimizer, gen: torch.Generator) -> tuple[float, float]:
         t0 = time.monotonic()
