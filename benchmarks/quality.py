@@ -298,8 +298,12 @@ def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dic
         man = run.read_json("manifest.json", default={}) or {}
         row["members"] = {m["run_id"]: m.get("weight") for m in man.get("members", [])}
     elif family != "baselines":
-        epochs = [e for e in run.read_events() if e.get("type") == "epoch"]
+        events = run.read_events()
+        epochs = [e for e in events if e.get("type") == "epoch"]
         row["epochs"] = len(epochs)
+        # the fit kept its skip path alone (core/train/loop.py): said in its closing log line
+        row["network_off"] = any(e.get("type") == "log" and "network off" in str(e.get("message", ""))
+                                 for e in events)
         row["best_epoch"] = epochs[-1].get("best_epoch") if epochs else None
         row["epoch_cap"] = cfg.train.epochs if family != "hawkes" else None
         row["capped"] = bool(family != "hawkes" and epochs and len(epochs) >= cfg.train.epochs)
@@ -625,7 +629,8 @@ def _notes(fam: str, r: dict, chosen: bool, control: bool) -> str:
         if fam == "hawkes":
             bits.append("L-BFGS fit")
         else:
-            bits.append(f"{r['epochs']} ep (best {r.get('best_epoch')})" + (" **cap**" if r.get("capped") else ""))
+            bits.append(f"{r['epochs']} ep (best {r.get('best_epoch')})" + (" **cap**" if r.get("capped") else "")
+                        + ("; network off (skip path alone kept on validation)" if r.get("network_off") else ""))
     if control:
         bits.append("**beats random** at K " + ",".join(map(str, r.get("beats_random_at") or []))
                     if r.get("beats_random") else "not above random")
