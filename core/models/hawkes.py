@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from core.models.features import exp_traces, yearly_terms
+from core.models.lbfgs import minimise
 from core.models.base import Inputs, Scorer, weekdays
 
 __all__ = ["HawkesScorer"]
@@ -262,32 +263,19 @@ class HawkesScorer(Scorer):
         self.train()
         params = ([self.mu, self.weight] + ([self.season] if self.seasonal else [])
                   + ([self.annual] if self.yearly else []))
-        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, history_size=20,
-                                tolerance_grad=tolerance, tolerance_change=1e-12,
-                                line_search_fn="strong_wolfe")
-        evaluations = 0
 
-        def closure() -> torch.Tensor:
-            nonlocal evaluations
-            evaluations += 1
-            opt.zero_grad()
+        def objective() -> torch.Tensor:
             loss = self._nll(self.forward(X), Yt, inputs.events)
             if l2 or cross_l2 or cross_l1 or l1:
                 loss = loss + self._penalty(l2, cross_l2, cross_l1, l1)
-            loss.backward()
             return loss
 
-        opt.step(closure)
+        info = minimise(params, objective, max_iter=max_iter, tolerance_grad=tolerance)
         self.train(was_training)
         with torch.no_grad():
             nll = float(self._nll(self.forward(X), Yt, inputs.events))
             loss = nll + float(self._penalty(l2, cross_l2, cross_l1, l1))
-            grad_max = max(float(p.grad.abs().max()) for p in params if p.grad is not None)
-        state = opt.state[opt._params[0]]
-        iterations = int(state.get("n_iter", 0))
-        return {"loss": loss, "nll": nll, "iterations": iterations, "evaluations": evaluations,
-                "seconds": time.perf_counter() - t0,
-                "converged": bool(grad_max <= tolerance or iterations < max_iter)}
+        return {"loss": loss, "nll": nll, **info, "seconds": time.perf_counter() - t0}
 
     # ------------------------------------------------------------------ inspection
 

@@ -38,6 +38,7 @@ from torch import nn
 
 from core.models.features import FEATURE_GROUPS, feature_matrix, feature_names
 from core.models.base import Inputs, Scorer, head_loss, weekdays
+from core.models.lbfgs import minimise
 
 __all__ = ["COUPLINGS", "LogisticScorer"]
 
@@ -163,37 +164,22 @@ class LogisticScorer(Scorer):
                 if hasattr(self, "up"):
                     nn.init.zeros_(self.up.weight)
             self.init_output_bias(Yt.mean(dim=0).cpu().numpy())
-        weights = [p for n, p in self.named_parameters() if n != "linear.bias"]
-        opt = torch.optim.LBFGS(list(self.parameters()), lr=1.0, max_iter=max_iter, history_size=20,
-                                tolerance_grad=tolerance, tolerance_change=1e-12,
-                                line_search_fn="strong_wolfe")
+        coupling = [p for n, p in self.named_parameters() if n not in ("linear.weight", "linear.bias")]
 
-        def penalty() -> torch.Tensor:
-            w = self.linear.weight * self.mask if self.coupling != "dense" else self.linear.weight
-            return w.pow(2).sum() + sum(p.pow(2).sum() for p in weights[1:])
-
-        def objective() -> tuple[torch.Tensor, torch.Tensor]:
-            nll = head_loss(self.forward(X), Yt, self.head, inputs.events)
-            return nll + l2 * penalty(), nll
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            loss, _ = objective()
-            loss.backward()
-            return loss
+        def objective() -> torch.Tensor:
+            penalty = (self.linear.weight * self.mask).pow(2).sum() + sum(p.pow(2).sum() for p in coupling)
+            return head_loss(self.forward(X), Yt, self.head, inputs.events) + l2 * penalty
 
         was_training = self.training
         self.train()
         try:
-            opt.step(closure)
+            info = minimise(self.parameters(), objective, max_iter=max_iter, tolerance_grad=tolerance)
         finally:
             self.train(was_training)
         with torch.no_grad():
-            loss, nll = objective()
-        state = opt.state[opt._params[0]]
-        iterations = int(state.get("n_iter", 0))
-        return {"loss": float(loss), "nll": float(nll) * self.parts, "iterations": iterations,
-                "seconds": time.perf_counter() - t0, "converged": iterations < max_iter}
+            nll = float(head_loss(self.forward(X), Yt, self.head, inputs.events))
+            loss = float(objective())
+        return {"loss": loss, "nll": nll * self.parts, **info, "seconds": time.perf_counter() - t0}
 
     def coefficients(self) -> dict[str, np.ndarray]:
         """The effective ``weight`` (P, F) and ``bias`` (P,) as numpy; columns follow

@@ -37,6 +37,7 @@ from torch import nn
 
 from core.models.base import Inputs, shifted_inputs
 from core.models.features import ewmas, frequencies, recency
+from core.models.lbfgs import minimise
 
 __all__ = ["SKIPS", "SKIP_WINDOWS", "SKIP_HALFLIVES", "SKIP_CAP", "skip_groups", "skip_features", "sequence_inputs",
            "OwnSkip", "warm_start", "SkipPath"]
@@ -98,21 +99,14 @@ def warm_start(skip: OwnSkip, out: nn.Linear, x: torch.Tensor, wd: torch.Tensor,
     with torch.no_grad():
         skip.weight.zero_()
         skip.weekday.zero_()
-    opt = torch.optim.LBFGS([skip.weight, skip.weekday], lr=1.0, max_iter=WARM_ITERS, history_size=20,
-                            tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe")
     x, y = x.float(), y.float()
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = loss_fn(skip(x, wd), y) + WARM_L2 * skip.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    info = minimise([skip.weight, skip.weekday],
+                    lambda: loss_fn(skip(x, wd), y) + WARM_L2 * skip.weight.pow(2).sum(),
+                    max_iter=WARM_ITERS, tolerance_grad=1e-6, tolerance_change=1e-10)
     with torch.no_grad():
         out.bias.zero_()
         loss = float(loss_fn(skip(x, wd), y))
-    return {"loss": loss, "iterations": int(opt.state[opt._params[0]].get("n_iter", 0))}
+    return {"loss": loss, "iterations": info["iterations"]}
 
 
 class SkipPath:
