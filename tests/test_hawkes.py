@@ -50,6 +50,7 @@ def planted():
 
 # --------------------------------------------------------------------------- recovery
 
+@pytest.mark.slow  # a maximum-likelihood fit on a 20,000-day planted process
 def test_mle_recovers_a_known_hawkes_process(planted):
     model = HawkesScorer(P8, decays=[TAU], inhibition=True)
     inputs = model.prepare(planted, dates_for(len(planted), START))
@@ -73,6 +74,7 @@ def test_mle_recovers_a_known_hawkes_process(planted):
     assert info["nll"] <= float(truth._nll(truth.score(inputs, 0, len(planted)), y, 0)) + 1e-6
 
 
+@pytest.mark.slow  # a maximum-likelihood fit on a 20,000-day planted process
 def test_without_inhibition_every_interaction_is_nonnegative(planted):
     model = HawkesScorer(P8, decays=[TAU, 7.0], inhibition=False)
     inputs = model.prepare(planted, dates_for(len(planted), START))
@@ -82,6 +84,7 @@ def test_without_inhibition_every_interaction_is_nonnegative(planted):
     assert est[0, 4, 5] > 0.3                          # the strongest excitation is still found
 
 
+@pytest.mark.slow  # a maximum-likelihood fit on a 20,000-day planted process
 def test_l2_shrinks_the_interactions(planted):
     sizes = []
     for l2 in (0.0, 1.0):
@@ -211,6 +214,7 @@ def test_shipped_config_builds_a_39_part_scorer():
     assert model.score(model.prepare(Y, dates_for(50, START)), 0, 50).shape == (50, 39)
 
 
+@pytest.mark.slow  # a maximum-likelihood fit on a long planted process
 def test_a_weekday_baseline_and_sparse_cross_effects_are_recovered():
     """A process whose base rate follows the week and with one cross-effect: the seasonal
     term finds the favoured weekday, the self- and cross-effects keep their sign and size,

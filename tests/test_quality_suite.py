@@ -30,6 +30,7 @@ def result(tmp_path_factory):
     return res
 
 
+@pytest.mark.slow  # the module fixture runs the suite on two tiny sets
 def test_planted_set_is_measured(result):
     s = result["sets"][0]
     assert s["spec"]["name"] == "tiny" and not s.get("skipped")
@@ -67,6 +68,7 @@ def test_planted_set_is_measured(result):
     assert any("tiny · logistic ·" in line for line in result["log"])  # progress lines
 
 
+@pytest.mark.slow  # the module fixture runs the suite on two tiny sets
 def test_uniform_control_reads_honestly(result):
     s = result["sets"][1]
     assert s["spec"]["kind"] == "uniform"
@@ -85,6 +87,7 @@ def test_uniform_control_reads_honestly(result):
     assert "fitted on train only (as the runs)" in md.split("### tiny\n", 1)[1]
 
 
+@pytest.mark.slow  # the module fixture runs the suite on two tiny sets
 def test_table_and_json_hold_the_numbers(result, tmp_path):
     md = quality.render_markdown(result, "python -m benchmarks.quality --only tiny")
     s = result["sets"][0]

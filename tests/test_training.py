@@ -14,6 +14,9 @@ from core.data.splits import make_splits
 from core.models import build_scorer
 from core.train.loop import Trainer, load_torch, seed_everything
 
+# Every test here trains a real model for a few epochs.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -31,8 +31,6 @@ from core.models.kofp import kofp_inclusion, kofp_loss
 
 HEADS = ("sigmoid", "softmax", "kofp")
 
-REGIMES = ("rows", "windows", "stateful")
-
 
 @dataclass
 class Inputs:
