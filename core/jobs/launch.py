@@ -1,4 +1,9 @@
-"""Start, follow, cancel and resume worker processes (the local backend)."""
+"""Start, follow, cancel and resume worker processes (the local backend).
+
+One live worker per run directory: whoever starts a worker takes the run's `worker.lock`
+first and hands the descriptor down to it (core.runs.lock), so of two racing starters the
+second is refused at once, naming the first, before any process exists.
+"""
 from __future__ import annotations
 
 import os
@@ -7,9 +12,11 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from core.errors import InputError
 from core.runs import RESUMABLE_STATUSES, RunDir, RunStatus, process_alive, status_of
+from core.runs.lock import LOCK_FD_ENV, WORKER_LOCK, LockHeld, RunLock, acquire, describe_holder, holder
 
 
 def worker_command(run: RunDir, resume: bool = False) -> list[str]:
@@ -25,22 +32,48 @@ def _env(parallel: int = 1) -> dict:
     return env
 
 
-def start_detached(run: RunDir, resume: bool = False) -> int:
-    """A worker in its own session, output in worker.log: it outlives the CLI."""
-    log = open(run.path / "worker.log", "ab")
-    proc = subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, env=_env())
-    log.close()
+def _held_message(run: RunDir, who: dict) -> str:
+    return f"run {run.run_id} is held by {describe_holder(who)}: one worker per run, so none is started"
+
+
+def lock_run(run: RunDir, what: str = "starter") -> RunLock:
+    """Take `run`'s worker lock to start a worker on it; InputError naming the holder if held."""
+    try:
+        return acquire(run.path / WORKER_LOCK, what)
+    except LockHeld as exc:
+        raise InputError(_held_message(run, exc.holder)) from None
+
+
+def handing_down(lock: RunLock, env: dict) -> dict[str, Any]:
+    """Popen arguments that give the child our descriptor of `lock` (core.jobs.worker adopts it)."""
+    return {"pass_fds": (lock.fd,), "env": {**env, LOCK_FD_ENV: str(lock.fd)}}
+
+
+def start_detached(run: RunDir, resume: bool = False, *, lock: RunLock | None = None) -> int:
+    """A worker in its own session, output in worker.log: it outlives the CLI.
+
+    `lock` (from `lock_run`) passes to the worker; without one the lock is taken here
+    (InputError when held). Either way this process's copy is closed once the worker has its own.
+    """
+    if lock is None:
+        lock = lock_run(run)
+    with lock, open(run.path / "worker.log", "ab") as log:
+        proc = subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, **handing_down(lock, _env()))
     # Reap it when it ends: a long-lived caller (the dashboard) would otherwise keep a zombie.
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
     return proc.pid
 
 
-def start_foreground(run: RunDir, resume: bool = False, parallel: int = 1) -> subprocess.Popen:
+def start_foreground(run: RunDir, resume: bool = False, parallel: int = 1, *,
+                     lock: RunLock | None = None) -> subprocess.Popen:
     """A worker whose output the caller reads line by line (progress); `parallel` says how
-    many workers the caller runs side by side."""
-    return subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1, env=_env(parallel))
+    many workers the caller runs side by side. `lock` as for `start_detached`."""
+    if lock is None:
+        lock = lock_run(run)
+    with lock:
+        return subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1, **handing_down(lock, _env(parallel)))
 
 
 def cancel(run: RunDir) -> RunStatus:
@@ -61,8 +94,16 @@ def cancel(run: RunDir) -> RunStatus:
     return st
 
 
-def check_resumable(run: RunDir) -> RunStatus:
-    st = status_of(run)
+def check_resumable(run: RunDir, *, locked: bool = False) -> RunStatus:
+    """The run's status when it may resume (lost, cancelled or failed); else InputError saying why.
+
+    `locked`: the caller holds the run's worker lock (`lock_run`), so no other worker can
+    start between this check and the one the caller starts.
+    """
+    if not locked and (who := holder(run.path / WORKER_LOCK)) is not None:
+        raise InputError(_held_message(run, who))
+    # Probed just above, or held by the caller: probing again would only find the caller.
+    st = status_of(run, probe_lock=False)
     if st.status == "running":
         started = next((e for e in reversed(run.read_events()) if e.get("type") == "run_started"), {})
         if not process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
@@ -71,3 +112,18 @@ def check_resumable(run: RunDir) -> RunStatus:
     if st.status not in RESUMABLE_STATUSES:
         raise InputError(f"run {run.run_id} is {st.status}; only lost, cancelled or failed runs resume")
     return st
+
+
+def resume_detached(run: RunDir, what: str = "synapse resume") -> tuple[RunStatus, int]:
+    """Check and resume `run` under its worker lock, the worker detached: (status before, pid).
+
+    Of any number of racing resumes exactly one starts a worker; the others get InputError
+    naming the holder.
+    """
+    lock = lock_run(run, what)
+    try:
+        st = check_resumable(run, locked=True)
+    except BaseException:
+        lock.release()
+        raise
+    return st, start_detached(run, resume=True, lock=lock)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
 
 from core.fsutil import atomic_write_text
 from core.runs import RunDir, utc_now_ts
+from core.runs.layout import creation_error
 
 QUEUE_FILE = "queue.json"  # in a run dir: submitted to the supervisor
 CLAIM_FILE = "claim.json"  # in a run dir: a supervisor started (is starting) it — created O_EXCL
@@ -50,7 +52,11 @@ def submit(cfg, root: str | os.PathLike, job: str, *, cwd: str | os.PathLike | N
     from core.train.run import create_run
 
     run = create_run(cfg, Path(root), job)
-    enqueue(run, cwd=cwd)
+    try:
+        enqueue(run, cwd=cwd)
+    except OSError as exc:  # a full disk: no run left behind that no supervisor will ever start
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise creation_error(Path(root), exc) from None
     return run
 
 
@@ -72,10 +78,6 @@ def read_claim(run: RunDir) -> dict | None:
         return None
     data = read_json_file(path)
     return data if isinstance(data, dict) else {}
-
-
-def is_enqueued(run: RunDir) -> bool:
-    return (run.path / QUEUE_FILE).exists()
 
 
 def queued_at(run: RunDir, events: list[dict]) -> str:

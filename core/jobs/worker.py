@@ -5,17 +5,44 @@ SIGTERM asks the job to stop: a training run finishes its epoch, saves last.pt a
 `cancelled` (resumable); a baselines run stops at once. A heartbeat event every
 HEARTBEAT_S seconds lets a reader on another host (or after a pid check is impossible)
 tell a live worker from a lost one.
+
+One worker per run directory: the worker holds the run's `worker.lock` (core.runs.lock)
+for its whole life, handed down by whoever started it (LOCK_FD_ENV) or taken here. When
+another process holds it the worker exits with EXIT_LOCKED at once, having written nothing.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from core.runs import RunDir, is_run_id
+from core.runs.lock import LOCK_FD_ENV, WORKER_LOCK, LockHeld, RunLock, acquire, adopt
+
 HEARTBEAT_S = 10.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
+EXIT_LOCKED = 75  # another process holds the run's worker.lock (EX_TEMPFAIL, as the supervisor's)
+
+
+def take_lock(run_dir: Path) -> RunLock:
+    """The run's worker lock: the descriptor our starter handed down, else taken now.
+
+    Raises LockHeld naming the holder.
+    """
+    inherited = os.environ.pop(LOCK_FD_ENV, None)  # popped: our own children never adopt it
+    if inherited is not None:
+        try:
+            fd = int(inherited)
+            os.set_inheritable(fd, False)
+            return adopt(run_dir / WORKER_LOCK, fd, "worker")
+        except (ValueError, OSError, RuntimeError) as exc:
+            # A starter's bug; taking the lock afresh is still safe: if the starter does hold
+            # it on another descriptor, this refuses instead of running a second worker.
+            print(f"warning: {LOCK_FD_ENV}={inherited!r} not adopted ({exc}); taking the lock", file=sys.stderr)
+    return acquire(run_dir / WORKER_LOCK, "worker")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,17 +51,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from last.pt as a new attempt")
     args = parser.parse_args(argv)
 
-    from core.errors import InputError
-    from core.train.lifecycle import Cancelled
-    from core.train.run import execute
-    from core.runs import RunDir, is_run_id
-
     if not (args.run_dir.is_dir() and is_run_id(args.run_dir.name)):
         print(f"error: {args.run_dir}: not a run directory", file=sys.stderr)
         return EXIT_USAGE
-    run = RunDir(args.run_dir)
+    try:
+        lock = take_lock(args.run_dir)
+    except LockHeld as exc:
+        print(f"refused: run {exc}; one worker per run", file=sys.stderr)
+        return EXIT_LOCKED
+    with lock:  # released only after run_finished is written and the heartbeat has stopped
+        return _work(RunDir(args.run_dir), args.resume)
+
+
+def _work(run: RunDir, resume: bool) -> int:
+    from core.errors import InputError
+    from core.train.lifecycle import Cancelled
+    from core.train.run import execute
+
     stop = threading.Event()
-    job = run.read_json("manifest.json").get("job", "baselines")
+    try:
+        job = run.read_json("manifest.json").get("job", "baselines")
+    except InputError as exc:  # run X: manifest.json: <problem>
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     def on_sigterm(signum, frame):
         stop.set()
@@ -49,13 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             while not done.wait(HEARTBEAT_S):
                 events.heartbeat()
 
-    threading.Thread(target=beat, daemon=True, name="heartbeat").start()
+    heartbeat = threading.Thread(target=beat, daemon=True, name="heartbeat")
+    heartbeat.start()
 
     def progress(msg: str) -> None:
         print(msg, flush=True)
 
     try:
-        execute(run, resume=args.resume, stop_flag=stop.is_set, progress=progress)
+        execute(run, resume=resume, stop_flag=stop.is_set, progress=progress)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -67,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     finally:
         done.set()
+        heartbeat.join(5.0)  # no heartbeat after run_finished: the lock is let go next
     return EXIT_OK
 
 

@@ -8,7 +8,8 @@ holds the lock" is exactly "no live process works on this directory" (docs/ARCHI
 so a refusal can say who holds it; that text is information, never the lock itself.
 
 A caller that starts the holder (resume, the supervisor) takes the lock first and hands
-the descriptor to the child (`inherit_fd`), so a race between two starters is settled
+the descriptor to the child (`pass_fds`, its number in LOCK_FD_ENV; the child calls
+`adopt`), so a race between two starters is settled
 before any process starts: the second is refused with the first one's holder.
 """
 from __future__ import annotations
@@ -69,7 +70,7 @@ class RunLock:
             os.close(self.fd)  # closing the last descriptor drops the flock
             self.fd = -1
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,10 +15,12 @@ from typing import Callable, Iterator, Sequence
 
 from core.errors import InputError
 from core.runs import RunDir, RunStatus, runs_root
+from core.runs.lock import RunLock
 
 DEMO_MODELS = ("logistic", "gru")
-# A worker's exit codes (core.jobs.worker): 0 succeeded, 1 failed, 2 bad input, 3 cancelled.
-EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
+# A worker's exit codes (core.jobs.worker): 0 succeeded, 1 failed, 2 bad input, 3 cancelled,
+# 75 refused: another process holds the run's worker.lock.
+EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_LOCKED = 0, 1, 2, 3, 75
 
 
 def load_job_config(config: str | os.PathLike, overrides: Sequence[str] | None = None,
@@ -67,11 +69,26 @@ class Workers:
     """
 
     def __init__(self, runs: Sequence[RunDir], *, resume: bool = False):
-        from core.jobs.launch import start_foreground
+        """Take every run's worker lock (InputError naming a holder, and nothing started),
+        check each resumes when `resume`, then start the workers, each handed its lock."""
+        from core.jobs.launch import check_resumable, lock_run, start_foreground
 
         self.runs = list(runs)
-        self.procs: list[subprocess.Popen] = [
-            start_foreground(run, resume=resume, parallel=len(self.runs)) for run in self.runs]
+        locks: list[RunLock | None] = []
+        try:
+            for run in self.runs:
+                locks.append(lock_run(run, "synapse resume" if resume else "synapse"))
+                if resume:
+                    check_resumable(run, locked=True)
+            self.procs: list[subprocess.Popen] = []
+            for i, (run, lock) in enumerate(zip(self.runs, locks)):
+                assert lock is not None
+                self.procs.append(start_foreground(run, resume=resume, parallel=len(self.runs), lock=lock))
+                locks[i] = None  # the worker has it now
+        finally:
+            for lock in locks:
+                if lock is not None:
+                    lock.release()
         self._lines: queue.Queue = queue.Queue()
         for i in range(len(self.procs)):
             threading.Thread(target=self._pump, args=(i,), daemon=True).start()
@@ -148,8 +165,10 @@ def resume_detached(run: RunDir) -> dict:
 
     if remote.is_remote(run):
         return remote.resume(run)
-    st = check_resumable(run)
-    return {"run_id": run.run_id, "pid": start_detached(run, resume=True), "attempt": st.attempt + 1}
+    from core.jobs.launch import resume_detached as resume
+
+    st, pid = resume(run)  # under the run's worker lock: a racing second resume is refused, naming us
+    return {"run_id": run.run_id, "pid": pid, "attempt": st.attempt + 1}
 
 
 def reevaluate(run: RunDir, *, calibration: str | None = None, per_part: bool | None = None,

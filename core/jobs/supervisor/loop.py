@@ -21,6 +21,7 @@ from core.jobs.supervisor.client import INFO_FILE, LOCK_FILE, SETTINGS_FILE, _en
 from core.runs import (
     RUN_ID_RE, RunDir, RunStatus, process_alive, process_start_time, read_events, run_status, utc_now_ts,
 )
+from core.runs.lock import WORKER_LOCK, LockHeld, RunLock, acquire, holder
 
 IDLE_GRACE_S = 30.0  # $SYNAPSE_SUPERVISOR_GRACE overrides the default
 POLL_S = 0.5
@@ -74,6 +75,8 @@ class Supervisor:
         self.started: list[str] = []  # run ids this supervisor started, in order
         self.stop_requested = False
         self._lock_fd: int | None = None
+        self._handing: RunLock | None = None  # the worker lock of the run being started, for its worker
+        self._held_elsewhere: set[str] = set()  # queued runs whose worker lock someone else holds (logged once)
         self._settings_mtime: tuple | None = None
         self._settings_baseline_pending = True  # the first look only records the file's mtime
         self._started_ts = ""
@@ -145,15 +148,14 @@ class Supervisor:
 
     # -- workers
     def _launch_worker(self, run: RunDir, parallel: int, cwd: str) -> subprocess.Popen:
-        from core.jobs.launch import worker_command
+        from core.jobs.launch import handing_down, worker_command
 
-        log = open(run.path / "worker.log", "ab")
-        try:
-            return subprocess.Popen(
-                worker_command(run), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=cwd, env=_env({"SYNAPSE_PARALLEL_WORKERS": str(parallel)}))
-        finally:
-            log.close()
+        env = _env({"SYNAPSE_PARALLEL_WORKERS": str(parallel)})
+        # The worker adopts the lock `_start` took; outside `_start` it takes its own.
+        popen_lock = handing_down(self._handing, env) if self._handing is not None else {"env": env}
+        with open(run.path / "worker.log", "ab") as log:
+            return subprocess.Popen(worker_command(run), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd, **popen_lock)
 
     def _fail_unstarted(self, run: RunDir, why: str) -> None:
         if not run.path.is_dir():
@@ -245,6 +247,29 @@ class Supervisor:
         return busy, len(candidates) - started
 
     def _start(self, run: RunDir, slot: int) -> bool:
+        # The worker lock before the claim: a run someone else's worker holds is left unclaimed
+        # (and looked at again later), never claimed and then failed as "never started".
+        try:
+            # The probe first: it never waits, where `acquire` retries a held lock for a moment.
+            who = holder(run.path / WORKER_LOCK)
+            if who is not None:
+                raise LockHeld(run.path / WORKER_LOCK, who)
+            lock = acquire(run.path / WORKER_LOCK, "supervisor")
+        except LockHeld as exc:
+            if run.run_id not in self._held_elsewhere:
+                self._held_elsewhere.add(run.run_id)
+                self.log.warning("%s: not starting it: %s", run.run_id, exc)
+            return False
+        except FileNotFoundError:
+            return False  # deleted under us
+        with lock:  # closed once the worker holds its own copy
+            self._handing = lock
+            try:
+                return self._claim_and_start(run, slot)
+            finally:
+                self._handing = None
+
+    def _claim_and_start(self, run: RunDir, slot: int) -> bool:
         if not claim(run, supervisor_pid=self._pid, supervisor_started_at=self._pid_started_at):
             return False  # another supervisor got there first
         st = run_status(read_events(run.events_jsonl))
