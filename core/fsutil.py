@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -11,13 +12,19 @@ from typing import IO, Iterator
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temp file beside `path`; on clean exit fsync and rename it over `path`.
+    """Open a temp file beside `path`; on clean exit fsync it, rename it over `path` and
+    fsync the directory, so the new name survives a crash too.
 
-    On an exception the temp file is removed and `path` is left untouched.
+    On an exception the temp file is removed and `path` is left untouched. The directory
+    must exist: it is never created here, so a run directory deleted under a running job
+    is an error the job reports, not a directory silently made again.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, f"directory {path.parent} does not exist (deleted?)",
+                                str(path)) from None
     os.fchmod(fd, 0o644)  # mkstemp makes 0600; artifacts are meant to be read by others
     binary = "b" in mode
     try:
@@ -30,6 +37,37 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    fsync_dir(path.parent)
+
+
+# A directory some file systems will not fsync (or open): the rename stands, only its
+# durability across a power cut is up to the file system there.
+_NO_DIR_FSYNC = {errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM, errno.EISDIR}
+
+
+def fsync_dir(path: str | Path) -> None:
+    """fsync a directory, making the renames and creations in it durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        if exc.errno in _NO_DIR_FSYNC:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_DIR_FSYNC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def os_reason(exc: OSError) -> str:
+    """The OS's reason for an OSError in plain words, with the path it concerns:
+    "no space left on device (/runs/x/last.pt)"."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    reason = reason[:1].lower() + reason[1:]
+    return f"{reason} ({exc.filename})" if exc.filename else reason
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

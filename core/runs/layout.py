@@ -2,8 +2,9 @@
 
 `RunDir` is a run directory (`<root>/<run-id>/`) and the path of every file in it:
 `RunDir.create` / `RunDir.open` (unique-prefix lookup), atomic `write_json` /
-`write_text` / `write_bytes` / `open_atomic`, and `read_json`. The layout is described in
-docs/ARCHITECTURE.md ("A run directory").
+`write_text` / `write_bytes` / `open_atomic`, and `read_json` (bounded, and for
+manifest.json checked against the shape its readers expect: `manifest_problems`). The
+layout is described in docs/ARCHITECTURE.md ("A run directory").
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from core.errors import InputError
-from core.fsutil import DirHandle, atomic_open, atomic_write_bytes, atomic_write_text
+from core.errors import RUN_NAME_PATTERN, RUN_NAME_RULE, InputError
+from core.fsutil import DirHandle, atomic_open, atomic_write_bytes, atomic_write_text, os_reason
 from core.jsonable import jsonable
 from core.runs.events import EVENTS_JSONL, EventReader, EventWriter, read_events, utc_now_ts
 from core.runs.status import RunStatus, run_status
 
-RUN_ID_RE = re.compile(r"^(\d{8}-\d{6})-([A-Za-z0-9_.-]{1,64})-([0-9a-f]{4})$")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+RUN_ID_RE = re.compile(rf"^(\d{{8}}-\d{{6}})-({RUN_NAME_PATTERN})-([0-9a-f]{{4}})$")
+NAME_RE = re.compile(rf"^{RUN_NAME_PATTERN}$")
 # What `RunDir.open` accepts as a run id or a prefix of one: run ids start with a
 # digit and hold no separator, so "../x", "/abs", "a/b", "." and ".." are all refused.
 _RUN_REF_RE = re.compile(r"^[0-9][A-Za-z0-9_.-]{0,95}$")
@@ -43,6 +44,10 @@ TIER_RATES_PNG = "tier_rates_vs_baseline.png"
 TRAINING_LOG_MD = "training_log.md"
 MODEL_ONNX = "model.onnx"
 _CREATE_ATTEMPTS = 32
+# The most a JSON file of a run directory may hold before it is read at all: a report of many
+# models and K is a few MB; anything near this is damage, and must not exhaust memory.
+MAX_JSON_BYTES = 64 * 1024 * 1024
+_ID_TIME = "%Y%m%d-%H%M%S"
 
 
 # --------------------------------------------------------------------------- ids
@@ -58,13 +63,52 @@ def runs_root(explicit: str | os.PathLike | None = None) -> Path:
 def new_run_id(name: str, now: datetime | None = None) -> str:
     """`<UTC yyyymmdd-HHMMSS>-<name>-<4 hex>`, safe as a file name."""
     if not NAME_RE.match(name) or name.strip(".") == "":
-        raise InputError(f"run name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . -")
+        raise InputError(f"run name {name!r} must be {RUN_NAME_RULE}")
     now = now or datetime.now(timezone.utc)
-    return f"{now:%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
+    run_id = f"{now:%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
+    if parse_run_id(run_id) is None:  # e.g. a year before 1000: every id made must read back as one
+        raise InputError(f"cannot make a run id for {name!r} at {now.isoformat()}")
+    return run_id
+
+
+def parse_run_id(text: str) -> tuple[datetime, str] | None:
+    """(created, name) of a run id; None when `text` is not one: not its shape, or a date
+    and time that does not exist (`20261209-000060-...`)."""
+    m = RUN_ID_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        return None
+    try:
+        created = datetime.strptime(m.group(1), _ID_TIME).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return created, m.group(2)
 
 
 def is_run_id(text: str) -> bool:
-    return bool(RUN_ID_RE.match(text))
+    """A run id `new_run_id` could have made: the shape and a real UTC date and time."""
+    return parse_run_id(text) is not None
+
+
+def misnamed_run_dirs(root: str | os.PathLike) -> list[tuple[Path, str]]:
+    """(path, why) of every directory under `root` shaped like a run id that is not one.
+
+    Listings skip them like any other folder; this says which, so a person can rename them.
+    """
+    out: list[tuple[Path, str]] = []
+    try:
+        it = os.scandir(Path(root))
+    except OSError:
+        return out
+    with it:
+        for entry in it:
+            m = RUN_ID_RE.fullmatch(entry.name)
+            if m is None or parse_run_id(entry.name) is not None:
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    out.append((Path(entry.path), f"{m.group(1)} is not a valid date and time, so this is "
+                                                  "not a run id; rename it to list it"))
+    return sorted(out)
 
 
 @dataclass(frozen=True)
@@ -84,15 +128,16 @@ def list_run_dirs(root: Path) -> list[RunDirInfo]:
     out = []
     with os.scandir(root) as it:
         for entry in it:
-            m = RUN_ID_RE.match(entry.name)
-            if not m or not entry.is_dir(follow_symlinks=False):
+            parsed = parse_run_id(entry.name)
+            if parsed is None:
                 continue
-            created = datetime.strptime(m.group(1), "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
             try:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
                 mtime = entry.stat().st_mtime
             except FileNotFoundError:  # removed while we looked
                 continue
-            out.append(RunDirInfo(entry.name, Path(entry.path), m.group(2), created, mtime))
+            out.append(RunDirInfo(entry.name, Path(entry.path), parsed[1], parsed[0], mtime))
     out.sort(key=lambda r: (r.created, r.run_id), reverse=True)
     return out
 
@@ -119,15 +164,13 @@ class RunDir(DirHandle):
     @property
     def name(self) -> str:
         """The human part of the run id ("" when the directory name is not a run id)."""
-        m = RUN_ID_RE.match(self.run_id)
-        return m.group(2) if m else ""
+        parsed = parse_run_id(self.run_id)
+        return parsed[1] if parsed else ""
 
     @property
     def created(self) -> datetime | None:
-        m = RUN_ID_RE.match(self.run_id)
-        if not m:
-            return None
-        return datetime.strptime(m.group(1), "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
+        parsed = parse_run_id(self.run_id)
+        return parsed[0] if parsed else None
 
     # -- files
     @property
@@ -184,9 +227,18 @@ class RunDir(DirHandle):
     # -- create / open
     @classmethod
     def create(cls, root: str | os.PathLike, name: str) -> "RunDir":
-        """Make `<root>/<new run id>/` (exclusively); a new id on the rare clash."""
+        """Make `<root>/<new run id>/` (exclusively); a new id on the rare clash.
+
+        The file system's refusals (the root is a file or under one, read-only, full) are
+        InputErrors naming the root and the OS's reason (`creation_error`).
+        """
         root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise InputError(f"cannot create a run under {root}: it is a file, not a directory")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise creation_error(root, exc) from None
         for _ in range(_CREATE_ATTEMPTS):
             run_id = new_run_id(name)
             path = root / run_id
@@ -194,6 +246,8 @@ class RunDir(DirHandle):
                 path.mkdir()
             except FileExistsError:
                 continue
+            except OSError as exc:
+                raise creation_error(root, exc) from None
             return cls(path)
         raise RuntimeError(f"could not create a fresh run directory under {root} after {_CREATE_ATTEMPTS} tries")
 
@@ -243,18 +297,39 @@ class RunDir(DirHandle):
         return path
 
     def read_json(self, name: str, default: Any = _MISSING) -> Any:
-        """Parsed JSON of `name`; `default` when it does not exist (else InputError)."""
+        """Parsed JSON of `name`; `default` when it does not exist.
+
+        Anything else wrong is a RunFileError (`run X: name: problem`): unreadable, larger
+        than MAX_JSON_BYTES, not JSON, nested too deeply, a number too long, and for
+        manifest.json a shape its readers do not expect (`manifest_problems`).
+        """
         path = self.file(name)
         try:
-            text = path.read_text(encoding="utf-8")
+            obj = load_json_file(path)
         except FileNotFoundError:
             if default is not _MISSING:
                 return default
-            raise InputError("file does not exist", path=path) from None
+            raise RunFileError(self.run_id, name, "file does not exist", path) from None
+        except OSError as exc:
+            raise RunFileError(self.run_id, name, os_reason(exc), path) from None
+        except JsonFileError as exc:
+            raise RunFileError(self.run_id, name, str(exc), path, exc.line) from None
+        if name == MANIFEST_JSON:
+            _, problems = manifest_problems(obj)
+            if problems:
+                raise RunFileError(self.run_id, name, "; ".join(problems[:3]), path)
+        return obj
+
+    def read_manifest_fields(self) -> tuple[dict, list[str]]:
+        """What can be read of manifest.json, and what could not: (the well-formed fields,
+        problems). Never raises: listings show a broken run with what could be read."""
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON: {e.msg}", path=path, line=e.lineno) from None
+            obj = load_json_file(self.manifest_json)
+        except FileNotFoundError:
+            return {}, []
+        except (OSError, JsonFileError) as exc:
+            return {}, [os_reason(exc) if isinstance(exc, OSError) else str(exc)]
+        return manifest_problems(obj)
 
     # -- events and status
     def event_writer(self) -> "EventWriter":
@@ -271,17 +346,172 @@ class RunDir(DirHandle):
 
 
 
+def creation_error(root: Path, exc: OSError) -> InputError:
+    """What creating a run under `root` says when the file system refuses."""
+    return InputError(f"cannot create a run under {root}: {os_reason(exc)}")
+
+
+# --------------------------------------------------------------------------- bounded JSON
+
+
+class RunFileError(InputError):
+    """A file of a run directory that cannot be used: `run <id>: <file>: <problem>`."""
+
+    def __init__(self, run_id: str, name: str, problem: str, path: str | os.PathLike, line: int | None = None):
+        self.run_id, self.file_name = run_id, name
+        super().__init__(f"run {run_id}: {name}: {problem}", path=Path(path), line=line)
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+class JsonFileError(ValueError):
+    """A JSON file that cannot be read as JSON within the bounds (the message says why;
+    `line` is where the JSON broke, when it did)."""
+
+    def __init__(self, problem: str, line: int | None = None):
+        super().__init__(problem)
+        self.line = line
+
+
+def load_json_file(path: str | os.PathLike, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Parse a JSON file of a run directory without trusting it.
+
+    At most `max_bytes` are read; nesting too deep for the parser (RecursionError) and
+    integers past Python's digit limit (ValueError) are JsonFileErrors like malformed JSON.
+    FileNotFoundError and other OSErrors pass through.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        data = b"" if size > max_bytes else fh.read(max_bytes + 1)
+    if size > max_bytes or len(data) > max_bytes:
+        raise JsonFileError(f"{max(size, len(data))} bytes, more than the {max_bytes} a run's JSON file may hold")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise JsonFileError(f"not UTF-8 text (byte {e.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise JsonFileError(f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", e.lineno) from None
+    except RecursionError:
+        raise JsonFileError("nested too deeply to read") from None
+    except ValueError as e:  # int("9" * 5000): Python's limit on the digits of an integer
+        raise JsonFileError(f"an integer too long to read ({str(e).split(':')[0]})") from None
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if v is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", int: "a number",
+            float: "a number"}.get(type(v), type(v).__name__)
+
+
+_TEXT, _INT = "a string", "an integer"
+# What the readers of manifest.json (the store, runs show, eval, predict, compare, the
+# training log, resume) take each field to be; null is accepted where they test for it.
+_MANIFEST_FIELDS: dict[str, str] = {
+    "run_id": _TEXT, "created": _TEXT, "config_hash": _TEXT, "code_version": _TEXT, "python": _TEXT,
+    "host": _TEXT, "platform": _TEXT, "device": _TEXT, "job": _TEXT, "backend": _TEXT, "seed": _INT,
+}
+_DATA_FIELDS: dict[str, str] = {
+    "path": _TEXT, "sha256": _TEXT, "format": _TEXT, "rows": _INT, "parts": _INT, "first_date": _TEXT,
+    "last_date": _TEXT, "gaps": _INT, "truth": _TEXT,
+}
+_WINDOW_FIELDS: dict[str, str] = {"start": _INT, "stop": _INT, "n": _INT, "first_date": _TEXT, "last_date": _TEXT}
+_TOUCH_FIELDS: dict[str, str] = {"ts": _TEXT, "what": _TEXT}
+
+
+def _type_ok(v: Any, want: str) -> bool:
+    if v is None:
+        return True
+    if want == _INT:
+        return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, str)
+
+
+def _field_problems(obj: dict, fields: dict[str, str], where: str) -> list[str]:
+    return [f"{where}{k} must be {want}, not {_kind(obj[k])}" for k, want in fields.items()
+            if k in obj and not _type_ok(obj[k], want)]
+
+
+def _split_problems(i: int, s: Any) -> list[str]:
+    if not isinstance(s, dict):
+        return [f"splits[{i}] must be an object, not {_kind(s)}"]
+    out = _field_problems(s, {"fold": _INT}, f"splits[{i}].")
+    for part in ("train", "val", "test"):
+        if part not in s:
+            continue
+        if isinstance(s[part], dict):
+            out += _field_problems(s[part], _WINDOW_FIELDS, f"splits[{i}].{part}.")
+        else:
+            out.append(f"splits[{i}].{part} must be an object, not {_kind(s[part])}")
+    return out
+
+
+def _touch_problems(i: int, t: Any) -> list[str]:
+    if not isinstance(t, dict):
+        return [f"test_touches[{i}] must be an object, not {_kind(t)}"]
+    return _field_problems(t, _TOUCH_FIELDS, f"test_touches[{i}].")
+
+
+def _member_problems(i: int, m: Any) -> list[str]:
+    return [] if isinstance(m, dict) else [f"members[{i}] must be an object, not {_kind(m)}"]
+
+
+_LIST_FIELDS = {"splits": _split_problems, "test_touches": _touch_problems, "members": _member_problems}
+
+
+def manifest_problems(man: Any) -> tuple[dict, list[str]]:
+    """(the fields of `man` its readers can use, what is wrong with the rest).
+
+    The one check of manifest.json's shape, for `RunDir.read_json` (strict: any problem is
+    an error) and the listings (`read_manifest_fields`: the rest is kept). A field of the
+    wrong type is dropped whole, except `data`, which keeps its good entries; a problem
+    reads like "test_touches must be a list, not a string".
+    """
+    if not isinstance(man, dict):
+        return {}, [f"not a JSON object ({_kind(man)})"]
+    problems = _field_problems(man, _MANIFEST_FIELDS, "")
+    keep = {k: v for k, v in man.items() if k not in _MANIFEST_FIELDS or _type_ok(v, _MANIFEST_FIELDS[k])}
+    if "data" in man:
+        data = man["data"]
+        if isinstance(data, dict):
+            problems += _field_problems(data, _DATA_FIELDS, "data.")
+            keep["data"] = {k: v for k, v in data.items() if k not in _DATA_FIELDS or _type_ok(v, _DATA_FIELDS[k])}
+        else:
+            problems.append(f"data must be an object, not {_kind(data)}")
+            del keep["data"]
+    for key, check in _LIST_FIELDS.items():
+        if key not in man:
+            continue
+        items = man[key]
+        if isinstance(items, list):
+            bad = [p for i, item in enumerate(items) for p in check(i, item)]
+        else:
+            bad = [f"{key} must be a list, not {_kind(items)}"]
+        if bad:
+            problems += bad
+            del keep[key]
+    if "ensemble" in man and not isinstance(man["ensemble"], dict):
+        problems.append(f"ensemble must be an object, not {_kind(man['ensemble'])}")
+        del keep["ensemble"]
+    return keep, problems
+
+
 def record_test_touch(run: RunDir, what: str, *, missing_ok: bool = False) -> dict | None:
     """Append one look at the test window to manifest.json's `test_touches`; the updated manifest.
 
     Every evaluation on the test window counts (docs/ARCHITECTURE.md, "Honest evaluation").
-    With `missing_ok`, a run without a readable manifest is left alone (returns None).
+    With `missing_ok`, a run without a manifest is left alone (returns None); a manifest that
+    cannot be read is a RunFileError either way: a look at the test window is never dropped
+    silently.
     """
     man = run.read_json(MANIFEST_JSON, default=None) if missing_ok else run.read_json(MANIFEST_JSON)
-    if not isinstance(man, dict):
-        if missing_ok:
-            return None
-        raise InputError("manifest.json is not a JSON object", path=run.manifest_json)
+    if man is None:
+        return None
     man.setdefault("test_touches", []).append({"ts": utc_now_ts(), "what": what})
     run.write_json(MANIFEST_JSON, man)
     return man

@@ -7,7 +7,6 @@ is imported by the functions that use it, so importing this module stays cheap.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import time
@@ -17,11 +16,13 @@ from typing import Any, Iterator
 
 from core.errors import InputError
 from core.runs import RunDir, is_run_id, runs_root, status_of
+from core.runs.layout import load_json_file, misnamed_run_dirs
 
 # The events `follow_run` hands on: what a person watching a run wants to see.
 FOLLOWED_EVENTS = ("epoch", "run_started", "run_finished", "calibrated", "evaluated", "log", "queued")
 FOLLOW_POLL_S = 0.5
 LOG_TAIL = 5
+GONE = "gone"  # `follow_run`'s final item when the run directory was deleted while followed
 
 
 def open_run(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> RunDir:
@@ -58,6 +59,12 @@ def list_runs(root: str | os.PathLike, *, where: str | None = None, status=None,
     field = sort.removeprefix("-")
     return Store(root).rows(query=query, status=status, model=model, sort=field, descending=descending,
                             limit=limit)
+
+
+def skipped_dirs(root: str | os.PathLike) -> list[tuple[str, str]]:
+    """(path, why) of the folders under `root` named like a run but not one (an impossible
+    date or time): every listing skips them; a front end says so, so they can be renamed."""
+    return [(str(p), why) for p, why in misnamed_run_dirs(root)]
 
 
 def run_row(rd: RunDir, root: str | os.PathLike | None = None) -> dict:
@@ -145,22 +152,26 @@ def scalar_metrics(report: dict) -> dict:
 
 def remote_state(rd: RunDir) -> dict | None:
     """A remote run's where and link (remote.json + follow.json of its mirror), None for a local run."""
-    from core.runs import FOLLOW_JSON, REMOTE_JSON, link_down_since
+    from core.runs import FOLLOW_JSON, REMOTE_JSON, follower_alive, link_down_since
 
     try:
-        rem = json.loads((rd.path / REMOTE_JSON).read_text(encoding="utf-8"))
+        rem = load_json_file(rd.path / REMOTE_JSON)
     except (OSError, ValueError):
         return None
+    if not isinstance(rem, dict):
+        return None
     try:
-        follow = json.loads((rd.path / FOLLOW_JSON).read_text(encoding="utf-8"))
+        follow = load_json_file(rd.path / FOLLOW_JSON)
     except (OSError, ValueError):
         follow = {}
+    follow = follow if isinstance(follow, dict) else {}
     down = link_down_since(rd.path)
     return {"host": rem.get("host"), "address": rem.get("address"), "dir": rem.get("dir"), "gpu": rem.get("gpu"),
             "pid": rem.get("pid"), "link": follow.get("link") or "no follower",
             "since": follow.get("since"), "link_down_since": down.isoformat() if down else None,
+            "last_byte_at": follow.get("last_byte_at"),
             "reconnects": follow.get("reconnects", 0), "done": bool(follow.get("done")),
-            "error": follow.get("error"), "follower_alive": down is not None or follow.get("link") == "up"}
+            "error": follow.get("error"), "follower_alive": follower_alive(rd.path)}
 
 
 def run_detail(rd: RunDir, row: dict, events: list[dict] | None = None) -> dict:
@@ -249,19 +260,23 @@ class Followed:
     """One thing `follow_run` saw: an event of the log, or the run's final status."""
 
     event: dict | None = None
-    final: str | None = None  # succeeded | failed | cancelled | lost, on the last item only
+    final: str | None = None  # succeeded | failed | cancelled | lost | GONE, on the last item only
 
 
 def follow_run(rd: RunDir, *, poll_s: float = FOLLOW_POLL_S, status_every_s: float = 2.0) -> Iterator[Followed]:
     """Events of a run as they are logged (those of FOLLOWED_EVENTS), then its final status.
 
     Ends when a `run_finished` closes the current attempt, or when the run turns `lost`
-    (its worker died without finishing) or is found finished while a torn last line waits.
+    (its worker died without finishing) or is found finished while a torn last line waits,
+    or with final `GONE` when the run directory no longer exists (deleted while followed).
     """
     reader = rd.event_reader()
     last_status_check = 0.0
     finished: str | None = None
     while True:
+        if not rd.path.is_dir():  # a missing events.jsonl reads as no events: it would wait forever
+            yield Followed(final=GONE)
+            return
         for e in reader.read_new():
             t = e.get("type")
             if t == "run_started":

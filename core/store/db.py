@@ -55,16 +55,20 @@ def _is_busy(exc: BaseException) -> bool:
 
 
 def _is_corrupt(exc: BaseException) -> bool:
-    if isinstance(exc, _Corrupt):
+    """Whether `exc` means the file's content is damaged (then it is deleted and rebuilt).
+
+    Garbage inside a page shows in many ways besides SQLITE_CORRUPT: a text cell that is no
+    longer UTF-8 (UnicodeDecodeError from the row), or any other database error. What is
+    not damage: busy or locked (retried), and a file the OS will not let us use (`_unusable`:
+    read-only, full, I/O error; then the index moves to memory, the file is not touched).
+    """
+    if isinstance(exc, (_Corrupt, UnicodeDecodeError)):
         return True
-    if not isinstance(exc, sqlite3.DatabaseError) or _is_busy(exc):
+    if not isinstance(exc, sqlite3.DatabaseError) or _is_busy(exc) or _unusable(exc):
         return False
-    code = _code(exc)
-    if code in (_CORRUPT, _NOTADB):
-        return True
-    msg = str(exc).lower()
-    return any(s in msg for s in ("not a database", "malformed", "no such table", "no such column",
-                                  "has no column"))
+    if isinstance(exc, sqlite3.ProgrammingError):  # a misuse of the connection, not the file
+        return False
+    return True
 
 
 def _unusable(exc: BaseException) -> bool:
@@ -74,6 +78,12 @@ def _unusable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+
+
+def _intact(db: sqlite3.Connection) -> bool:
+    """PRAGMA quick_check: every page's structure and every index's order, in one pass over
+    the file (a count of rows reads only the smallest index and misses a damaged table)."""
+    return db.execute("PRAGMA quick_check").fetchall() == [("ok",)]
 
 
 class _Conn:
@@ -135,6 +145,8 @@ class _Conn:
     def _open_file(self) -> None:
         self.db = self._connect(str(self.path))
         self.memory = self.no_root = False
+        if not retry(lambda: _intact(self.db)):
+            raise _Corrupt(f"{self.path} fails PRAGMA quick_check")
         retry(lambda: self._ensure_schema(self.db))
         # WAL where the file system allows it (else SQLite keeps its rollback journal, which works too)
         retry(lambda: self.db.execute("PRAGMA journal_mode=WAL").fetchone())
@@ -218,9 +230,17 @@ class _Conn:
         except sqlite3.Error:
             return True
         try:
+            if not retry(lambda: _intact(db)):
+                return True
             state = retry(lambda: self._schema_ok(db))
-            db.execute("SELECT count(*) FROM runs").fetchone() if state == "ok" else None
+            if state == "ok":
+                # Every cell, decoded: garbage inside a text value passes quick_check (it
+                # checks the pages' structure, not what a cell holds).
+                for _ in db.execute("SELECT * FROM runs"):
+                    pass
             return False  # "wrong" is fixed in place by _ensure_schema; "empty" is fine
+        except UnicodeDecodeError:
+            return True
         except sqlite3.Error as exc:
             return not _is_busy(exc)
         finally:

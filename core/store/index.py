@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Iterable
 
 from core.errors import InputError
-from core.runs import FINISHED_STATUSES, RUN_ID_RE, STATUSES, RunDir, parse_ts, run_status
+from core.runs import FINISHED_STATUSES, STATUSES, RunDir, is_run_id, link_down_since, run_status
+from core.runs.lock import FOLLOW_LOCK
 from core.store.db import (
     _Conn, _conn_for, _INSERT_SQL, _is_corrupt, _q, _unusable,
     retry,
@@ -96,7 +97,7 @@ class Store:
         """(Re)index one run directory from its files; returns its row (None, and the row
         dropped, when the directory no longer exists)."""
         rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
-        if not RUN_ID_RE.match(rd.run_id):
+        if not is_run_id(rd.run_id):
             raise InputError(f"{rd.run_id!r} is not a run directory name", path=rd.path)
         if rd.path.parent.absolute() != self.root.absolute() and rd.path.parent.resolve() != self.root.resolve():
             raise InputError(f"run directory is not under the runs dir {self.root}", path=rd.path)
@@ -125,6 +126,13 @@ class Store:
 
     def sync(self) -> dict[str, int]:
         """Bring the index up to date with the directories: {added, updated, removed}."""
+        before = self._c.rebuilds
+        out = self._sync_once()
+        if self._c.rebuilds != before:  # thrown away midway: the fresh index holds only part of it
+            out = self._sync_once()
+        return out
+
+    def _sync_once(self) -> dict[str, int]:
         on_disk = scan(self.root)
         indexed = dict(self._run(lambda db: db.execute("SELECT run_id, signature FROM runs").fetchall()))
         stale, added = [], 0
@@ -156,7 +164,12 @@ class Store:
             cur = db.execute(f"SELECT {', '.join(_q(c) for c in COLUMN_NAMES)} FROM runs")
             return [dict(zip(COLUMN_NAMES, r)) for r in cur.fetchall()]
 
-        return self._run(do)
+        before = self._c.rebuilds
+        rows = self._run(do)
+        if self._c.rebuilds != before:  # found corrupt while read and rebuilt empty: refill it first
+            self.sync()
+            rows = self._run(do)
+        return rows
 
     def _live(self, rows: list[dict], now: datetime) -> None:
         """Recompute the status of runs that have not finished (running -> lost needs no file change)."""
@@ -170,8 +183,13 @@ class Store:
                 continue
             started = live.get("started") or {}
             events = [started] + ([{"type": "log", "ts": live["last"]}] if live.get("last") else [])
-            st = run_status(events, now, remote=bool(r.get("remote")),
-                            link_down_since=parse_ts(live.get("link_down_since")))
+            remote = bool(r.get("remote"))
+            # A mirror's follower may have died or lost the link since the row was read, which
+            # changes no file: ask its lock and follow.json now rather than the cached row.
+            run_dir = self.root / r["run_id"]
+            st = run_status(events, now, remote=remote,
+                            link_down_since=link_down_since(run_dir) if remote else None,
+                            follow_lock=run_dir / FOLLOW_LOCK if remote else None)
             dur = _duration(st.status, st.started, None, st.last_event, now)
             if st.status != r["status"]:
                 changed.append((st.status, dur, r["run_id"]))

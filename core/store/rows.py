@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from core.runs import REMOTE_JSON, RUN_ID_RE, RunDir, format_ts, link_down_since, parse_ts, read_events, run_status
+from core.runs import REMOTE_JSON, RunDir, format_ts, is_run_id, link_down_since, parse_ts, read_events, run_status
+from core.runs.layout import load_json_file
+from core.runs.lock import FOLLOW_LOCK
 
 RACY_S = 2.0  # files changed this recently may change again within the same mtime tick
 
@@ -93,8 +95,9 @@ def _int(x: Any) -> int | None:
 
 
 def _read_json(path: Path) -> Any:
+    """Parsed JSON, None when missing or unreadable (bounded: `load_json_file`)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json_file(path)
     except (OSError, ValueError):
         return None
 
@@ -160,8 +163,7 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     row["run_id"] = rd.run_id
     row["name"] = rd.name or None
     created = rd.created
-    man = _read_json(rd.manifest_json)
-    man = man if isinstance(man, dict) else {}
+    man, man_problems = rd.read_manifest_fields()  # the well-formed fields of a damaged manifest
     cfg = read_yaml(rd.config_yaml)
     cfg = cfg if isinstance(cfg, dict) else {}
     events = read_events(rd.events_jsonl)
@@ -173,7 +175,8 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     data = man.get("data") if isinstance(man.get("data"), dict) else {}
     row["data_sha256"] = data.get("sha256") if isinstance(data.get("sha256"), str) else None
     touches = man.get("test_touches")
-    row["test_touches"] = len(touches) if isinstance(touches, list) else (0 if man else None)
+    # no list: none yet in a readable manifest, unknown in a damaged one
+    row["test_touches"] = len(touches) if isinstance(touches, list) else (0 if man and not man_problems else None)
     remote = bool(man.get("remote")) or man.get("backend") == "remote" or (rd.path / REMOTE_JSON).is_file()
     row["remote"] = int(remote)
     link_down = link_down_since(rd.path) if remote else None
@@ -182,7 +185,8 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     first_queued = next((e for e in events if e.get("type") == "queued"), {})
     job = man.get("job") or first_queued.get("job")
     row["job"] = job if isinstance(job, str) else None
-    st = run_status(events, now_dt, remote=remote, link_down_since=link_down)
+    st = run_status(events, now_dt, remote=remote, link_down_since=link_down,
+                    follow_lock=rd.path / FOLLOW_LOCK if remote else None)
     row["status"] = st.status
     row["attempt"] = st.attempt
     row["started"] = format_ts(st.started) if st.started else None
@@ -282,7 +286,7 @@ def scan(root: Path) -> dict[str, int]:
         return out
     with it:
         for entry in it:
-            if not RUN_ID_RE.match(entry.name):
+            if not is_run_id(entry.name):  # a real date and time too: 20261209-000060-... is skipped
                 continue
             try:
                 if not entry.is_dir(follow_symlinks=False):

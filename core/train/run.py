@@ -6,12 +6,14 @@ these through a worker process (core.jobs.worker), never directly.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Callable
 
 from core.config import Config, dump_yaml, load_config
 from core.errors import InputError
 from core.runs import RunDir
+from core.runs.layout import creation_error
 from core.train.baselines import baselines_body
 from core.train.lifecycle import run_lifecycle
 from core.train.prepare import Prepared, Progress, manifest, prepare, quiet
@@ -20,15 +22,26 @@ JOBS = ("baselines", "train", "ensemble")
 
 
 def start_run(cfg: Config, root: Path, prep: Prepared, job: str, device: str = "cpu") -> RunDir:
-    """Create the run directory with its resolved config and manifest, marked queued."""
+    """Create the run directory with its resolved config and manifest, marked queued.
+
+    All or nothing: if any of it cannot be written (a full disk), the half-made directory
+    is removed — it would list as a `queued` run that never runs — and the OS's reason is
+    an InputError naming the runs directory.
+    """
     run = RunDir.create(root, cfg.name)
-    run.write_text("config.yaml", dump_yaml(cfg))
-    man = manifest(prep, run)
-    man["device"] = device
-    man["job"] = job
-    run.write_json("manifest.json", man)
-    with run.event_writer() as events:
-        events.queued(job=job)
+    try:
+        run.write_text("config.yaml", dump_yaml(cfg))
+        man = manifest(prep, run)
+        man["device"] = device
+        man["job"] = job
+        run.write_json("manifest.json", man)
+        with run.event_writer() as events:
+            events.queued(job=job)
+    except BaseException as exc:
+        shutil.rmtree(run.path, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise creation_error(Path(root), exc) from None
+        raise
     return run
 
 
@@ -61,7 +74,7 @@ def execute(run: RunDir, *, resume: bool = False, stop_flag=None, progress: Prog
     """Run (or resume, as a new attempt) the job of an existing run directory in this process."""
     cfg = load_config(run.config_yaml)
     man = run.read_json("manifest.json")
-    prep = prepare(cfg)
+    prep = prepare(cfg, recorded=man)
     if prep.data.sha256 != man["data"]["sha256"]:
         raise InputError(f"data file changed since the run was created (sha256 {prep.data.sha256[:12]} != "
                          f"{man['data']['sha256'][:12]})", path=prep.data.path)

@@ -61,6 +61,8 @@ def ls_cmd(
     """
     root = runs_root(runs_dir)
     rows = service.list_runs(root, where=where, status=status, model=model, sort=sort, ascending=asc, limit=limit)
+    for path, why in service.skipped_dirs(root):
+        tell(f"skipped {path}: {why}", "warning:", "yellow")
     if as_json:
         print_json(rows)
         return
@@ -113,6 +115,8 @@ def show_cmd(
     rd = service.open_run(run, runs_dir)
     if follow:
         final = _follow(rd, as_json)
+        if final == service.GONE:  # nothing left to show
+            raise typer.Exit(EXIT_FAILED)
         if not as_json:
             console.print()
     row = service.run_row(rd, runs_root(runs_dir))
@@ -147,7 +151,13 @@ def _follow(rd, as_json: bool) -> str:
     try:
         for item in service.follow_run(rd, poll_s=FOLLOW_POLL_S):
             if item.final is not None:
-                if item.final == "lost" and last_type != "run_finished":
+                if item.final == service.GONE:
+                    if as_json:
+                        print(json.dumps({"type": "status", "status": service.GONE}), flush=True)
+                    else:
+                        tell(f"run directory {rd.path} is gone (deleted?); stopped following", "■",
+                             STATUS_STYLE["lost"], stderr=False)
+                elif item.final == "lost" and last_type != "run_finished":
                     if as_json:
                         print(json.dumps({"type": "status", "status": "lost"}), flush=True)
                     else:
