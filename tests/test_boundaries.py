@@ -84,7 +84,9 @@ def test_the_contracts_catch_a_cycle(tmp_path):
     res = _lint(_copy_with(tmp_path, {"core/runs/process.py": "from core.runs.layout import RunDir"}))
     assert res.returncode != 0
     assert "no import cycles between the modules of any package BROKEN" in res.stdout
-    assert ".process -> .layout" in res.stdout
+    # import-linter names the fewest edges whose removal breaks every cycle; which edges those
+    # are depends on the rest of the package, so only the package is asserted.
+    assert "No cycles are allowed in core.runs." in res.stdout
 
 
 def test_the_contracts_catch_a_lower_layer_importing_a_higher_one(tmp_path):
