@@ -22,7 +22,7 @@ from core.errors import RUN_NAME_PATTERN, RUN_NAME_RULE, InputError
 from core.fsutil import DirHandle, atomic_open, atomic_write_bytes, atomic_write_text, os_reason
 from core.jsonable import jsonable
 from core.runs.events import EVENTS_JSONL, EventReader, EventWriter, read_events, utc_now_ts
-from core.runs.status import RunStatus, run_status
+from core.runs.status import RunStatus, status_of
 
 RUN_ID_RE = re.compile(rf"^(\d{{8}}-\d{{6}})-({RUN_NAME_PATTERN})-([0-9a-f]{{4}})$")
 NAME_RE = re.compile(rf"^{RUN_NAME_PATTERN}$")
@@ -342,7 +342,7 @@ class RunDir(DirHandle):
         return read_events(self.events_jsonl)
 
     def status(self, now: datetime | float | None = None, *, remote: bool = False) -> "RunStatus":
-        return run_status(self.read_events(), now, remote=remote)
+        return status_of(self.path, now, remote=remote)
 
 
 

@@ -31,7 +31,7 @@ from typing import Iterable
 
 from core.errors import InputError
 from core.runs import FINISHED_STATUSES, STATUSES, RunDir, is_run_id, link_down_since, run_status
-from core.runs.lock import FOLLOW_LOCK
+from core.runs.lock import FOLLOW_LOCK, WORKER_LOCK
 from core.store.db import (
     _Conn, _conn_for, _INSERT_SQL, _is_corrupt, _q, _unusable,
     retry,
@@ -189,6 +189,7 @@ class Store:
             run_dir = self.root / r["run_id"]
             st = run_status(events, now, remote=remote,
                             link_down_since=link_down_since(run_dir) if remote else None,
+                            worker_lock=None if remote else run_dir / WORKER_LOCK,
                             follow_lock=run_dir / FOLLOW_LOCK if remote else None)
             dur = _duration(st.status, st.started, None, st.last_event, now)
             if st.status != r["status"]:

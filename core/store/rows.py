@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from core.runs import REMOTE_JSON, RunDir, format_ts, is_run_id, link_down_since, parse_ts, read_events, run_status
 from core.runs.layout import load_json_file
-from core.runs.lock import FOLLOW_LOCK
+from core.runs.lock import FOLLOW_LOCK, WORKER_LOCK
 
 RACY_S = 2.0  # files changed this recently may change again within the same mtime tick
 
@@ -186,6 +186,7 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     job = man.get("job") or first_queued.get("job")
     row["job"] = job if isinstance(job, str) else None
     st = run_status(events, now_dt, remote=remote, link_down_since=link_down,
+                    worker_lock=None if remote else rd.path / WORKER_LOCK,
                     follow_lock=rd.path / FOLLOW_LOCK if remote else None)
     row["status"] = st.status
     row["attempt"] = st.attempt
