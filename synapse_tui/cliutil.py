@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from core.errors import InputError
-from synapse_tui.formatting import k_ranges  # noqa: F401  (the CLI modules import it from here)
+from synapse_tui.formatting import clean, k_ranges  # noqa: F401  (the CLI modules import k_ranges from here)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,8 +36,9 @@ def user_errors(fn: Callable) -> Callable:
 
 def tell(message: str, label: str = "", style: str = "", *, stderr: bool = True) -> None:
     """One line, never wrapped and never read as markup: file names and cell values can
-    hold brackets, and scripts grep these lines."""
-    text = Text.assemble((label, style), " " if label else "", message)
+    hold brackets, and scripts grep these lines. Control sequences are removed: messages
+    carry text from runs (remote log lines, errors), which must not drive the terminal."""
+    text = Text.assemble((label, style), " " if label else "", clean(message, newlines=True))
     (err_console if stderr else console).print(text, soft_wrap=True, highlight=False)
 
 

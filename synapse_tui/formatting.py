@@ -2,6 +2,41 @@
 dashboard), and the tables of tomorrow's pool they both show."""
 from __future__ import annotations
 
+import re
+
+# What a terminal would act on inside text that came from a run (a remote host's log line,
+# an error, a host name): ESC sequences (CSI such as SGR colours and screen clears, OSC such
+# as titles and OSC-8 links, DCS/PM/APC strings, two-byte escapes), their 8-bit C1 forms,
+# and every other C0/C1 control character. An unterminated string sequence eats the rest.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"                            # CSI ... final (or cut short)
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"     # OSC, DCS, SOS, PM, APC ... terminator
+    r"|\x1b[ -/]*[0-~]?"                                    # any other escape
+    r"|\x9b[0-?]*[ -/]*[@-~]?"                              # 8-bit CSI
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # 8-bit OSC, DCS, SOS, PM, APC
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"                          # the remaining C0 (not tab, newline) and C1
+)
+_BLANKS = re.compile(r"[\t\n]")
+
+
+def clean(value: object, *, newlines: bool = False) -> str:
+    """Text from a run, safe to print: every terminal control sequence and control character
+    removed (so a remote log line cannot recolour, retitle, clear the screen or plant a
+    link); tabs and newlines kept with `newlines`, else each turned into a space. It is
+    plain text still: print it as `rich.text.Text` (or `rich.markup.escape` it) so brackets
+    are never read as markup."""
+    if value is None:
+        return ""
+    text = _CONTROL.sub("", str(value))
+    return text if newlines else _BLANKS.sub(" ", text)
+
+
+def cell(value: object):
+    """A table cell of text from a run: cleaned, and a rich Text so it is never markup."""
+    from rich.text import Text
+
+    return Text(clean(value))
+
 
 def num(v, digits: int = 3, signed: bool = False) -> str:
     """A number with `digits` decimals; "–" for a missing or NaN value."""

@@ -16,11 +16,11 @@ from core.runs.layout import (
 from core.runs.process import process_alive, process_start_time
 from core.runs.status import (
     FOLLOW_JSON, HEARTBEAT_TIMEOUT_S, REMOTE_JSON, RESUMABLE_STATUSES, STATUSES, TERMINAL_STATUSES, RunStatus,
-    link_down_since, run_status, status_of,
+    follower_alive, link_down_since, run_status, status_of,
 )
 
 __all__ = [
-    "EVENT_TYPES", "FINISHED_STATUSES", "FOLLOW_JSON", "HEARTBEAT_TIMEOUT_S", "REMOTE_JSON", "link_down_since", "NAME_RE", "RESUMABLE_STATUSES", "RUN_ID_RE",
+    "EVENT_TYPES", "FINISHED_STATUSES", "FOLLOW_JSON", "HEARTBEAT_TIMEOUT_S", "REMOTE_JSON", "follower_alive", "link_down_since", "NAME_RE", "RESUMABLE_STATUSES", "RUN_ID_RE",
     "STATUSES", "TERMINAL_STATUSES", "EventReader", "EventWriter", "RunDir", "RunDirInfo", "RunStatus",
     "format_ts", "is_run_id", "list_run_dirs", "new_run_id", "parse_ts", "process_alive", "process_start_time",
     "read_events", "record_test_touch", "run_status", "runs_root", "status_of", "utc_now_ts",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from core.runs.events import EVENTS_JSONL, FINISHED_STATUSES, parse_ts, read_events
+from core.runs.lock import FOLLOW_LOCK, WORKER_LOCK, holder
 from core.runs.process import process_alive
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "lost")
@@ -67,6 +68,8 @@ def run_status(
     remote: bool = False,
     heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
     link_down_since: datetime | None = None,
+    worker_lock: str | os.PathLike | None = None,
+    follow_lock: str | os.PathLike | None = None,
 ) -> RunStatus:
     """The status of a run from its event log (docs/ARCHITECTURE.md, "Run status").
 
@@ -75,8 +78,14 @@ def run_status(
     `run_finished` says so before it ever started). Otherwise `running` when the process
     lives (same host, pid and start time; skipped with `remote=True`) or the newest
     event of the attempt (normally its heartbeat) is younger than 30 s; else `lost` — except
-    a remote run whose follower says the link is down (`link_down_since`): silence is then
-    the link's, not the worker's, and the run stays `running` with that date.
+    a remote run with a live follower: one that holds `follow_lock` (the mirror's
+    follow.lock, probed only when the run would otherwise read lost), or says the link is
+    down (`link_down_since`). A follower stops only after the worker has ended, so while it
+    lives any silence is the link's, not the worker's, and the run stays `running`.
+
+    `worker_lock` (a local run's `worker.lock`): while a live process holds it the run is
+    `running` whatever its heartbeat says — a stalled heartbeat is not a lost worker. It is
+    probed only when the run would otherwise read lost, so listings stay cheap.
     """
     events = [e for e in events if isinstance(e, Mapping)]
     start_idx = None
@@ -129,7 +138,9 @@ def run_status(
         return RunStatus("running", **common)
     if last_ev is not None and (_as_datetime(now) - last_ev).total_seconds() < heartbeat_timeout_s:
         return RunStatus("running", **common)
-    if remote and link_down_since is not None:
+    if not remote and worker_lock is not None and holder(worker_lock) is not None:
+        return RunStatus("running", **common)
+    if remote and (link_down_since is not None or (follow_lock is not None and holder(follow_lock) is not None)):
         return RunStatus("running", link_down_since=link_down_since, **common)
     return RunStatus("lost", **common)
 
@@ -140,20 +151,32 @@ def link_down_since(run_dir: str | os.PathLike) -> datetime | None:
 
     try:
         state = json.loads((Path(run_dir) / FOLLOW_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     if not isinstance(state, dict) or state.get("link") != "down":
         return None
-    if not process_alive(state.get("host"), state.get("pid"), state.get("pid_started_at")):
+    if not follower_alive(run_dir):
         return None  # nobody is retrying: silence then means what it means for any run
     return parse_ts(state.get("since"))
 
 
+def follower_alive(run_dir: str | os.PathLike) -> bool:
+    """Whether a follower works on this mirror now. It holds the mirror's follow.lock for its
+    whole life and the kernel drops the lock with the process, so a killed follower (or the
+    follow.json it left behind) never reads as alive."""
+    return holder(Path(run_dir) / FOLLOW_LOCK) is not None
+
+
 def status_of(run_dir: str | os.PathLike, now: datetime | float | None = None, *,
-              remote: bool = False) -> RunStatus:
+              remote: bool = False, probe_lock: bool = True) -> RunStatus:
     """`run_status` of a run directory's `events.jsonl` (a `RunDir` or a path); a remote
-    run's mirror (it holds remote.json) is judged as remote, with its follower's link state."""
+    run's mirror (it holds remote.json) is judged as remote, with its follower's link state.
+
+    A local run's `worker.lock` is probed unless `probe_lock` is False (a caller that holds
+    the lock itself would otherwise read its own hold as a live worker)."""
     path = Path(run_dir)
     remote = remote or (path / REMOTE_JSON).is_file()
     return run_status(read_events(path / EVENTS_JSONL), now, remote=remote,
-                      link_down_since=link_down_since(path) if remote else None)
+                      link_down_since=link_down_since(path) if remote else None,
+                      worker_lock=path / WORKER_LOCK if probe_lock and not remote else None,
+                      follow_lock=path / FOLLOW_LOCK if remote else None)

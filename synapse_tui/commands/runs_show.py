@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from core.runs import HEARTBEAT_TIMEOUT_S, parse_ts
+from core.runs.status import ACTIVE_STATUSES
+
 from rich.table import Table
 from rich.text import Text
 
 from synapse_tui.cliutil import console, k_ranges, say, tell
 from synapse_tui.commands.runs_view import _age, _ago, _clock, _heading, _num, _status
-from synapse_tui.formatting import byte_size
+from synapse_tui.formatting import byte_size, cell, clean
 
 
 def _epoch_line(e: dict) -> str:
@@ -30,6 +33,28 @@ def _epoch_line(e: dict) -> str:
     return "  ".join(parts)
 
 
+def _utc(ts: str) -> str:
+    return f"{ts[:19].replace('T', ' ')} UTC"
+
+
+def _link(rem: dict, r: dict, now: datetime) -> str:
+    """A mirror's link as its follower sees it; the attach hint when no follower lives
+    (`follower_alive` comes from the follower's lock: follow.json alone proves nothing)."""
+    if rem["follower_alive"]:
+        if rem.get("link_down_since"):
+            return f"link down since {_utc(rem['link_down_since'])}, retrying"
+        if rem["link"] != "up":
+            return f"follower {rem['link']}"
+        last = parse_ts(rem.get("last_byte_at"))
+        quiet = None if last is None else (now - last).total_seconds()
+        if quiet is not None and quiet >= HEARTBEAT_TIMEOUT_S:
+            return f"link up, no news since {_utc(rem['last_byte_at'])} ({_ago(quiet)} ago)"
+        return "following live"
+    if rem["done"] and r.get("status") not in ACTIVE_STATUSES:
+        return "followed to the end, artifacts fetched"
+    return f"no follower: `synapse remote attach {r['run_id']}`"
+
+
 def _f(v, digits: int = 4) -> str:
     return _num(v, digits) if v is None or isinstance(v, (int, float)) else str(v)
 
@@ -40,11 +65,13 @@ def _print_show(d: dict) -> None:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("run", r["run_id"])
+    # Every value below may come from the run (its events, manifest, remote.json): each goes
+    # in as a cleaned rich Text, never as markup and never with a control sequence.
+    head.add_row("run", cell(r["run_id"]))
     model = f"{r.get('model') or '?'} ({r.get('job') or '?'} job)"
     if r.get("primary"):
         model += f" · primary {r['primary']} judged against {r.get('reference')}"
-    head.add_row("model", model)
+    head.add_row("model", cell(model))
     st = Text.assemble(_status(r.get("status")), f" · attempt {r.get('attempt') or 0}")
     if r.get("duration_s") is not None:
         st.append(f" · took {_clock(r['duration_s'])}")
@@ -56,25 +83,16 @@ def _print_show(d: dict) -> None:
     when = f"created {(r.get('created') or '?')[:19].replace('T', ' ')} UTC ({_ago(_age(r, now))} ago)"
     if r.get("finished"):
         when += f" · finished {r['finished'][:19].replace('T', ' ')}"
-    head.add_row("when", when)
-    head.add_row("where", f"{r.get('host') or '?'} · {r.get('device') or '?'}")
+    head.add_row("when", cell(when))
+    head.add_row("where", cell(f"{r.get('host') or '?'} · {r.get('device') or '?'}"))
     rem = d.get("remote")
     if rem:
-        link = rem["link"]
-        if rem.get("link_down_since"):
-            link = f"link down since {rem['link_down_since'][:19].replace('T', ' ')} UTC, retrying"
-        elif rem["done"]:
-            link = "followed to the end, artifacts fetched"
-        elif link == "up":
-            link = "following live"
-        elif not rem["follower_alive"]:
-            link = f"no follower ({link}): `synapse remote attach {r['run_id']}`"
-        head.add_row("remote", Text(f"{rem['host']} ({rem['address']}) · {rem['dir']} · {link}"
+        head.add_row("remote", cell(f"{rem['host']} ({rem['address']}) · {rem['dir']} · {_link(rem, r, now)}"
                                     + (f" · {rem['reconnects']} reconnects" if rem["reconnects"] else "")))
     data = man.get("data") or {}
     if data:
-        head.add_row("data", f"{data.get('path')} · {data.get('rows')} days x {data.get('parts')} parts · "
-                     f"sha256 {str(data.get('sha256'))[:12]}")
+        head.add_row("data", cell(f"{data.get('path')} · {data.get('rows')} days x {data.get('parts')} parts · "
+                                  f"sha256 {str(data.get('sha256'))[:12]}"))
     split = (man.get("splits") or [{}])[-1]
     if split:
         parts = [f"{p} {split[p]['n']}" for p in ("train", "val") if p in split]
@@ -82,22 +100,22 @@ def _print_show(d: dict) -> None:
             te = split["test"]
             parts.append(f"test {te['n']} days ({te['first_date']}..{te['last_date']})")
         folds = len(man.get("splits") or [])
-        head.add_row("split", " · ".join(parts) + (f" · last of {folds} folds" if folds > 1 else ""))
-    head.add_row("config", f"hash {r.get('config_hash') or '?'}")
+        head.add_row("split", cell(" · ".join(parts) + (f" · last of {folds} folds" if folds > 1 else "")))
+    head.add_row("config", cell(f"hash {r.get('config_hash') or '?'}"))
     if r.get("error"):
-        head.add_row("error", Text(r["error"], style="red"))
+        head.add_row("error", Text(clean(r["error"]), style="red"))
     console.print(head)
 
     v = d.get("verdict")
     if v:
         color = "green" if v["status"] == "APPROVED" else "red"
-        console.print(Text.assemble("verdict: ", (v["status"], color),
-                                    (f" (failing: {', '.join(v['failed'])})" if v.get("failed") else "")))
+        console.print(Text.assemble("verdict: ", (clean(v["status"]), color),
+                                    (clean(f" (failing: {', '.join(v['failed'])})") if v.get("failed") else "")))
         for c in v.get("criteria", []):
             value = c.get("value")
             shown = k_ranges(value) if isinstance(value, list) else (_f(value) if isinstance(value, float) else value)
-            console.print(Text(f"  {'✓' if c['ok'] else '✗'} {c['rule']}" + (f" — {shown}" if shown not in (None, "")
-                                                                              else "")))
+            console.print(Text(clean(f"  {'✓' if c['ok'] else '✗'} {c['rule']}"
+                                     + (f" — {shown}" if shown not in (None, "") else ""))))
     metrics = d.get("metrics") or {}
     summary = d.get("summary") or {}
     if metrics:
@@ -113,10 +131,11 @@ def _print_show(d: dict) -> None:
             rates = g.get("rate") or []
             j = max(range(len(rates)), key=lambda i: rates[i]) if rates else None
             mark = " *" if name == summary.get("primary") else (" ref" if name == summary.get("reference") else "")
-            t.add_row(name + mark, str(m["calibration"]), _f(m["auc_macro"], 3), _f(m["pr_auc_macro"], 3),
-                      _f(m["brier_skill"], 4), f"{_f(m['ece_raw'], 3)}→{_f(m['ece'], 3)}", _f(m["classwise_ece"], 3),
-                      "–" if j is None else f"{rates[j]:.3f} @{ks[j]}", _f(m["lift_capture"], 2),
-                      style="bold" if name == summary.get("primary") else "")
+            t.add_row(*map(cell, (
+                name + mark, str(m["calibration"]), _f(m["auc_macro"], 3), _f(m["pr_auc_macro"], 3),
+                _f(m["brier_skill"], 4), f"{_f(m['ece_raw'], 3)}→{_f(m['ece'], 3)}", _f(m["classwise_ece"], 3),
+                "–" if j is None else f"{rates[j]:.3f} @{ks[j]}", _f(m["lift_capture"], 2))),
+                style="bold" if name == summary.get("primary") else "")
         console.print(t)
         primary = summary.get("primary")
         if primary in metrics:
@@ -138,7 +157,7 @@ def _print_show(d: dict) -> None:
         at.add_column()
         at.add_column(justify="right", style="dim")
         for a in arts:
-            at.add_row("  " + a["name"], byte_size(a["bytes"]))
+            at.add_row(cell("  " + a["name"]), byte_size(a["bytes"]))
         console.print(at)
 
 
@@ -148,11 +167,11 @@ def _tier_table(primary: str, metrics: dict, reference: str | None, comparison: 
     _heading(f"good-or-better@K (test): {primary}" + (f" vs {reference}" if reference else ""))
     t = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
     t.add_column("K", justify="right")
-    t.add_column(primary, justify="right")
+    t.add_column(cell(primary), justify="right")
     t.add_column("95% interval", justify="right")
     ref = metrics.get(reference) if reference and reference != primary else None
     if ref:
-        t.add_column(reference, justify="right")
+        t.add_column(cell(reference), justify="right")
     t.add_column("random", justify="right")
     if comparison:
         t.add_column("p (Holm)", justify="right")

@@ -15,7 +15,7 @@ from rich.text import Text
 from core.runs import parse_ts
 from core.service.compare import MISSING, config_diff, good_per_k
 from synapse_tui.cliutil import console, k_ranges, say, tell
-from synapse_tui.formatting import ago as _ago, clock as _clock, num as _num
+from synapse_tui.formatting import ago as _ago, cell, clean, clock as _clock, num as _num
 from synapse_tui.theme import STATUS_STYLE
 
 
@@ -36,18 +36,22 @@ def _beats(row: dict) -> str:
     return k_ranges(row.get("beats_at") or []) or "yes"
 
 
+# Every cell below that holds text from a run (ids, model and scorer names, config values)
+# goes in as a cleaned rich Text (formatting.cell): never read as markup, no control sequence.
+
+
 def _verdict(v: str | None) -> Text:
     if not v:
         return Text("–", style="dim")
-    return Text(v, style="green" if v == "APPROVED" else "red")
+    return Text(clean(v), style="green" if v == "APPROVED" else "red")
 
 
 def _status(s: str | None) -> Text:
-    return Text(s or "?", style=STATUS_STYLE.get(s or "", ""))
+    return Text(clean(s or "?"), style=STATUS_STYLE.get(s or "", ""))
 
 
 def _heading(text: str) -> None:
-    console.print(Text(text, style="bold"), soft_wrap=True)
+    console.print(Text(clean(text), style="bold"), soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- ls, fields
@@ -73,9 +77,9 @@ def runs_table(rows: list[dict], now: datetime | None = None, width: int | None 
     for r in rows:
         good = "–" if r.get("best_good_or_better") is None else f"{r['best_good_or_better']:.3f}@{r.get('best_k')}"
         cells.append([
-            r["run_id"], r.get("model") or "–", _status(r.get("status")), str(r.get("attempt") or "–"),
+            cell(r["run_id"]), cell(r.get("model") or "–"), _status(r.get("status")), str(r.get("attempt") or "–"),
             _ago(_age(r, now)), _clock(r.get("duration_s")), _num(r.get("ece_after")),
-            _num(r.get("brier_skill"), 4, signed=True), good, _beats(r), _verdict(r.get("verdict")),
+            _num(r.get("brier_skill"), 4, signed=True), cell(good), _beats(r), _verdict(r.get("verdict")),
         ])
     need = [max([len(h)] + [len(str(c[i])) for c in cells]) + 1 for i, (h, _, _) in enumerate(_LS_COLUMNS)]
     keep = list(range(len(_LS_COLUMNS)))
@@ -134,7 +138,7 @@ _SUMMARY_ROWS = (
 def _print_compare(c: dict) -> None:
     ids, labels, rows, tests = c["ids"], c["labels"], c["rows"], c["tests"]
     for lab, i, row in zip(labels, ids, rows):
-        console.print(Text.assemble((f"{lab} ", "bold"), i, (f"  {row.get('model') or '?'} · ", "dim"),
+        console.print(Text.assemble((f"{lab} ", "bold"), clean(i), (clean(f"  {row.get('model') or '?'} · "), "dim"),
                                     _status(row.get("status"))))
     console.print()
     diff = config_diff(c["cfgs"])
@@ -145,7 +149,7 @@ def _print_compare(c: dict) -> None:
         for lab in labels:
             ct.add_column(lab, overflow="fold")
         for k, vals in diff.items():
-            ct.add_row(k, *[_fmt_value(v) for v in vals])
+            ct.add_row(cell(k), *[cell(_fmt_value(v)) for v in vals])
         console.print(ct)
     console.print()
     _heading("summary (test window)")
@@ -189,7 +193,7 @@ def _ranked_cells(vals: list, digits: int | None, better: int) -> list[Text]:
     for v in vals:
         numeric = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
         text = _num(v, digits) if digits is not None and numeric else ("–" if v is None else str(v))
-        out.append(Text(text, style="bold" if best is not None and v == best else ""))
+        out.append(Text(clean(text), style="bold" if best is not None and v == best else ""))
     return out
 
 
