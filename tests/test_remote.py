@@ -243,9 +243,12 @@ def test_launch_streams_live_survives_a_killed_session_and_fetches(world):
     assert_exact_mirror(run)
     for name in ("report.json", "model_checkpoint.pt", "predictions.npz", "calibration_curve.png"):
         assert sha(run / name) == sha(remote_dir(run) / name)
-    # fetch again: nothing differs, nothing copied; a damaged local copy is replaced
+    # fetch again: nothing differs, nothing copied; a file changed here is kept unless --force
     (run / "report.json").write_text("{}")
     r = cli("remote", "fetch", run.name, "--runs-dir", str(world["runs"]), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fetched"] == [] and (run / "report.json").read_text() == "{}"
+    r = cli("remote", "fetch", run.name, "--runs-dir", str(world["runs"]), "--force", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["fetched"] == ["report.json"]
     assert sha(run / "report.json") == sha(remote_dir(run) / "report.json")

@@ -27,10 +27,9 @@ def xdg(tmp_path, monkeypatch):
     return tmp_path / "xdg" / "synapse"
 
 
-def test_profiles_from_the_user_file_and_the_project_file_which_wins(xdg, tmp_path):
+def test_profiles_from_the_user_file_and_the_project_file_which_adds(xdg, tmp_path):
     assert user_hosts_file() == xdg / "hosts.yaml"
-    (xdg / "hosts.yaml").write_text("hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n    port: 22022\n"
-                                    "  lab:\n    host: lab.example.org\n    user: me\n")
+    (xdg / "hosts.yaml").write_text("hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n    port: 22022\n")
     (tmp_path / "synapse.hosts.yaml").write_text("hosts:\n  lab:\n    host: 10.0.0.5\n    user: me\n"
                                                  "    work_dir: /data/synapse\n")
     hosts = load_hosts()
@@ -86,7 +85,7 @@ def agent(*args, input: bytes | None = None) -> bytes:
                           check=True).stdout
 
 
-def test_the_agent_hashes_extracts_and_packs(tmp_path):
+def test_the_agent_hashes_extracts_and_cats(tmp_path):
     src = tmp_path / "src"
     (src / "pkg").mkdir(parents=True)
     (src / "pkg" / "a.py").write_text("print(1)\n")
@@ -99,8 +98,7 @@ def test_the_agent_hashes_extracts_and_packs(tmp_path):
     import hashlib
 
     assert hashes == {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in files.items()}
-    with tarfile.open(fileobj=io.BytesIO(agent("pack", str(dest), "b.txt", "missing")), mode="r") as tar:
-        assert [m.name for m in tar] == ["b.txt"]
+    assert agent("cat", str(dest), "b.txt") == b"\x00\x01binary"
     assert not list(dest.rglob("*.part"))
 
 

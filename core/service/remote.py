@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from core.errors import InputError
 from core.jobs.remote.hosts import HostProfile, get_host, load_hosts, pin_key, pinned_key
 from core.jobs.remote.ssh import RemoteError
 from core.runs import REMOTE_JSON, RunDir, runs_root
-
 
 __all__ = ["RemoteError", "attach", "cancel", "check", "fetch", "host", "hosts", "is_remote", "launch",
            "launch_async", "resume", "server_key", "target_names", "trust"]
@@ -75,13 +74,10 @@ async def launch_async(name: str, cfg, job: str, runs_dir: str | os.PathLike | N
 
 
 def _profile(run: RunDir) -> HostProfile:
+    """The run's profile from the user's host files; a broken hosts file is reported as such."""
     from core.jobs.remote.launch import profile_of
 
-    try:
-        profiles = load_hosts()
-    except InputError:
-        profiles = {}
-    return profile_of(run, profiles)
+    return profile_of(run, load_hosts())
 
 
 def cancel(run: RunDir) -> dict:
@@ -96,10 +92,11 @@ def resume(run: RunDir) -> dict:
     return asyncio.run(resume_async(run, _profile(run)))
 
 
-def fetch(run: RunDir, progress: Callable[[str], None] | None = None) -> list[str]:
+def fetch(run: RunDir, progress: Callable[[str], None] | None = None, *, force: bool = False) -> list[str]:
+    """Pull the artifacts again; files changed here since they were fetched are kept unless `force`."""
     from core.jobs.remote.launch import fetch_async
 
-    return asyncio.run(fetch_async(run, _profile(run), progress=progress or (lambda m: None)))
+    return asyncio.run(fetch_async(run, _profile(run), progress=progress or (lambda m: None), force=force))
 
 
 def attach(run: RunDir) -> dict:

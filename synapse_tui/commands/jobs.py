@@ -20,6 +20,7 @@ from synapse_tui.cliutil import (
     EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
     k_ranges, print_json, progress, say, tell, user_errors,
 )
+from synapse_tui.commands.remote import remote_errors
 
 
 def _print_outcome(report: dict, run_path: Path) -> None:
@@ -212,6 +213,7 @@ def _run_job(cfg, job: str, runs_dir, detach: bool, as_json: bool) -> None:
 
 
 @user_errors
+@remote_errors  # a remote run's host unreachable: one line, not a traceback
 def cancel_cmd(
     run: Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)],
     runs_dir: RunsDirOpt = None,
@@ -222,6 +224,7 @@ def cancel_cmd(
 
 
 @user_errors
+@remote_errors
 def resume_cmd(
     run: Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)],
     runs_dir: RunsDirOpt = None,

@@ -7,15 +7,27 @@ has a local mirror run directory, so `synapse runs`, `runs show --follow`, `canc
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Callable, Optional
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from synapse_tui.cliutil import (
-    EXIT_FAILED, ConfigOpt, DataOpt, JsonOpt, OverrideOpt, RunsDirOpt, console, print_json, progress, say, tell,
+    EXIT_FAILED,
+    ConfigOpt,
+    DataOpt,
+    JsonOpt,
+    OverrideOpt,
+    RunsDirOpt,
+    console,
+    print_json,
+    progress,
+    say,
+    tell,
     user_errors,
 )
+from synapse_tui.formatting import clean
 
 remote_app = typer.Typer(
     help="Run on a GPU host over SSH (RunPod, Lambda, a lab server): host profiles in "
@@ -66,7 +78,8 @@ def hosts_cmd(as_json: JsonOpt = False) -> None:
         table.add_column(col)
     for r in rows:
         table.add_row(r["name"], r["target"], r["work_dir"], r["auth"],
-                      "pinned" if r["pinned"] else "[yellow]not trusted[/]", r["gpu"] or "–", r["source"] or "")
+                      "pinned" if r["pinned"] else "[yellow]not trusted[/]", r["gpu"] or "–",
+                      f"{r['scope']}: {r['source']}" if r.get("scope") else (r["source"] or ""))
     console.print(table)
 
 
@@ -75,7 +88,7 @@ def hosts_cmd(as_json: JsonOpt = False) -> None:
 @remote_errors
 def trust_cmd(
     name: HostArg,
-    fingerprint: Annotated[Optional[str], typer.Option(
+    fingerprint: Annotated[str | None, typer.Option(
         "--fingerprint", help="Pin without asking, only if the server's key has exactly this SHA256 fingerprint "
                               "(as your provider shows it).")] = None,
 ) -> None:
@@ -112,7 +125,8 @@ def trust_cmd(
 def check_cmd(name: HostArg, as_json: JsonOpt = False) -> None:
     """Connect and report what the host can do: exec, SFTP, python, torch, CUDA and GPU, disk, clock.
 
-    Exit code 0 for a full SSH host, 1 for a shell-only or unreachable one.
+    Exit code 0 for a host ready to launch on, 1 otherwise (shell-only, unreachable, or
+    missing what a run needs: python, its venv module, torch, disk).
     """
     from core.service import remote
 
@@ -123,16 +137,18 @@ def check_cmd(name: HostArg, as_json: JsonOpt = False) -> None:
         for c in out["checks"]:
             mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
             console.print(f" {mark} {c['name']:<8} ", end="")
-            console.print(c["detail"], markup=False, highlight=False)
-        mode = {"full": "full SSH (exec and files): ready to launch",
+            console.print(clean(c["detail"]), markup=False, highlight=False)  # the host's words: no escapes
+        mode = {"full": "full SSH (exec and files)",
                 "shell-only": "shell-only: a PTY shell but no command execution; launch is refused",
                 "unreachable": "unreachable", "unusable": "neither commands nor a shell"}[out["mode"]]
+        if out["mode"] == "full":
+            mode += ": ready to launch" if out["ready"] else ", but not ready: it lacks " + "; ".join(out["blocking"])
         say(f"{name}: {mode}")
         if out.get("advice"):
             say(out["advice"])
         if out["missing"]:
             say("missing: " + "; ".join(out["missing"]))
-    if out["mode"] != "full":
+    if not out["ready"]:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -177,19 +193,30 @@ def attach_cmd(run: RunArg, runs_dir: RunsDirOpt = None) -> None:
     from core.service.runs import open_run
 
     out = remote.attach(open_run(run, runs_dir))
-    say(f"{out['run_id']}: " + ("a follower is already running" if out["already"]
+    say(f"{out['run_id']}: " + (f"already followed by {out['holder']}" if out["already"]
                                 else f"follower started (pid {out['follower_pid']})"))
 
 
 @remote_app.command("fetch")
 @user_errors
 @remote_errors
-def fetch_cmd(run: RunArg, runs_dir: RunsDirOpt = None, as_json: JsonOpt = False) -> None:
-    """Pull a remote run's artifacts into its mirror again (sha256 checked; unchanged files are skipped)."""
+def fetch_cmd(
+    run: RunArg,
+    runs_dir: RunsDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Also replace files changed here since they were fetched "
+                                                        "(test touches in manifest.json are merged, never lost).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pull a remote run's artifacts into its mirror again (sha256 checked; unchanged files are skipped).
+
+    A file changed here since it was fetched (a local `synapse eval` rewrites report.json) is
+    kept, and said so; the mirror's own files (remote.json, follow.json, events.jsonl,
+    config.yaml) are never taken from the remote.
+    """
     from core.service import remote
     from core.service.runs import open_run
 
-    copied = remote.fetch(open_run(run, runs_dir), progress=None if as_json else progress)
+    copied = remote.fetch(open_run(run, runs_dir), progress=None if as_json else progress, force=force)
     if as_json:
         print_json({"fetched": copied})
     else:

@@ -8,3 +8,14 @@
     launch   launch, cancel, resume, fetch, attach; the mirror's remote.json
     follow   the follower process: the remote event log into the mirror by byte offset
 """
+
+import warnings
+
+from cryptography.utils import CryptographyDeprecationWarning
+
+# asyncssh names DSA in its type hints, which cryptography deprecates with a warning per
+# hint at import time (ten lines before every `synapse remote` command's output). Every
+# submodule imports asyncssh after this package, so this one scoped filter covers them all.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, module=r"asyncssh(\.|$)")
+    import asyncssh  # noqa: F401

@@ -5,9 +5,12 @@ It needs nothing installed on the host but Python (no rsync, no tar, no project 
     info WORK_DIR            python, torch, CUDA and GPU, free disk, clock: one JSON line
     hashes DIR               {relative path: sha256} of every file under DIR: one JSON line
     extract DIR              a tar stream on stdin unpacked into DIR (members confined to DIR)
-    pack DIR NAME...         the named files of DIR as a tar stream on stdout
+    cat DIR NAME             one file of DIR, its bytes on stdout (a download without SFTP)
+    private_dir DIR          DIR made (or kept) 0700 and owned by this user: the work dir
+    owned PATH...            {path: null (missing) | true | false}: exists and is this user's
     start_time PID           the process identity core.runs.process uses (boot id:start ticks)
     signal PID STARTED SIG   send SIG to PID only if its identity still equals STARTED
+    lockheld RUN_DIR         whether a process holds RUN_DIR/worker.lock, and who: one JSON line
 """
 import hashlib
 import json
@@ -80,16 +83,32 @@ def extract(root):
             tmp = target + ".part"
             with tar.extractfile(member) as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-            os.chmod(tmp, member.mode & 0o755 or 0o644)
+            os.chmod(tmp, member.mode & 0o700 or 0o600)
             os.replace(tmp, target)  # a reader never sees half a file
 
 
-def pack(root, names):
-    with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
-        for name in names:
-            path = os.path.join(root, name)
-            if os.path.isfile(path):
-                tar.add(path, arcname=name, recursive=False)
+def cat(root, name):
+    with open(os.path.join(root, name), "rb") as fh:
+        shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+    sys.stdout.buffer.flush()
+
+
+def private_dir(path):
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.stat(path)
+    if st.st_uid != os.getuid():
+        raise SystemExit("%s is owned by uid %d, not by this user (uid %d)" % (path, st.st_uid, os.getuid()))
+    os.chmod(path, 0o700)
+
+
+def owned(paths):
+    out = {}
+    for path in paths:
+        try:
+            out[path] = os.lstat(path).st_uid == os.getuid()
+        except FileNotFoundError:
+            out[path] = None
+    print(json.dumps(out))
 
 
 def _boot_id():
@@ -123,7 +142,34 @@ def signal_if_same(pid, started, sig):
         print(json.dumps({"sent": True}))
 
 
+def lock_held(run_dir):
+    """core.runs.lock.holder over here: an instant shared flock on worker.lock, never created."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(run_dir, "worker.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        print(json.dumps({"held": False, "holder": None}))
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                who = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+            except (OSError, ValueError):
+                who = {}
+            print(json.dumps({"held": True, "holder": who if isinstance(who, dict) else {}}))
+            return
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        print(json.dumps({"held": False, "holder": None}))
+    finally:
+        os.close(fd)
+
+
 def main(argv):
+    # What it makes (the project, data, venvs) is this user's alone, even on a shared server.
+    os.umask(0o077)
     cmd, args = argv[0], argv[1:]
     if cmd == "info":
         info(args[0])
@@ -131,12 +177,18 @@ def main(argv):
         hashes(args[0])
     elif cmd == "extract":
         extract(args[0])
-    elif cmd == "pack":
-        pack(args[0], args[1:])
+    elif cmd == "cat":
+        cat(args[0], args[1])
+    elif cmd == "private_dir":
+        private_dir(args[0])
+    elif cmd == "owned":
+        owned(args)
     elif cmd == "start_time":
         print(json.dumps(start_time(int(args[0]))))
     elif cmd == "signal":
         signal_if_same(int(args[0]), args[1], int(args[2]))
+    elif cmd == "lockheld":
+        lock_held(args[0])
     else:
         raise SystemExit("unknown command %r" % cmd)
 

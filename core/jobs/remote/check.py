@@ -12,12 +12,16 @@ import time
 
 import asyncssh
 
+from core.jobs.remote.follow import tail_has_pid
 from core.jobs.remote.hosts import HostProfile
 from core.jobs.remote.launch import SHELL_ONLY_HELP, has_sftp
 from core.jobs.remote.ssh import RemoteError, agent_json, connect, run
 
 MIN_FREE_BYTES = 5 * 1024**3
 MAX_SKEW_S = 5.0
+# Failed checks a launch cannot get past (no CUDA, another GPU, no SFTP or a skewed clock
+# still let a run start): `check` calls the host ready only without any of these.
+BLOCKING = ("connect", "exec", "python", "venv", "torch", "disk")
 
 
 async def _shell_works(conn) -> bool:
@@ -28,24 +32,28 @@ async def _shell_works(conn) -> bool:
     proc.stdin.write(b"exit\n")
     try:
         await asyncio.wait_for(proc.wait(), 5)
-    except (asyncio.TimeoutError, asyncssh.Error):
+    except (TimeoutError, asyncssh.Error):
         pass
     proc.close()
     return True
 
 
 async def check_async(profile: HostProfile) -> dict:
-    """{"host", "mode": full|shell-only|unreachable, "checks": [{name, ok, detail}], "missing": [...], "info"}."""
+    """{"host", "mode": full|shell-only|unreachable, "checks": [{name, ok, detail}], "missing": [...], "info",
+    "blocking": [what a launch needs and lacks], "ready": whether a launch can go ahead}."""
     checks: list[dict] = []
     missing: list[str] = []
+    blocking: list[str] = []
 
     def add(name: str, ok: bool, detail: str, need: str | None = None) -> None:
         checks.append({"name": name, "ok": ok, "detail": detail})
         if not ok and need:
             missing.append(need)
+        if not ok and name in BLOCKING:
+            blocking.append(need or name)
 
     out = {"host": profile.name, "address": f"{profile.user}@{profile.host}:{profile.port}", "mode": "unreachable",
-           "checks": checks, "missing": missing, "info": None}
+           "checks": checks, "missing": missing, "blocking": blocking, "info": None}
     try:
         async with connect(profile) as conn:
             add("connect", True, f"host key matches the pin ({profile.alias})")
@@ -65,6 +73,9 @@ async def check_async(profile: HostProfile) -> dict:
             out["mode"] = "full"
             sftp = await has_sftp(conn)
             add("sftp", sftp, "SFTP works" if sftp else "no SFTP: files go as a tar stream over exec instead")
+            pid_tail = await tail_has_pid(conn)
+            add("tail", pid_tail, "tail --pid: the follower sees the worker end at once" if pid_tail else
+                "tail has no --pid (busybox?): the follower reads by offset and asks whether the worker lives")
             try:
                 info = await agent_json(conn, profile.python, "info", profile.work_dir)
                 t0 = time.time()  # a bare interpreter, so the round trip around its clock is short
@@ -81,7 +92,9 @@ async def check_async(profile: HostProfile) -> dict:
             if info.get("torch"):
                 add("torch", True, f"torch {info['torch']}")
             else:
-                add("torch", False, info.get("torch_error") or "torch is not installed for this python", "torch")
+                add("torch", False, f"{info.get('torch_error') or 'torch is not installed'} for {info['executable']} "
+                    f"(the profile's `python: {profile.python}`: point it at the interpreter with the image's "
+                    "PyTorch)", "torch")
             if info.get("cuda"):
                 add("cuda", True, f"{info['gpus']} GPU(s): {info['gpu']}")
             else:
@@ -103,4 +116,6 @@ async def check_async(profile: HostProfile) -> dict:
 
 
 def check(profile: HostProfile) -> dict:
-    return asyncio.run(check_async(profile))
+    out = asyncio.run(check_async(profile))
+    out["ready"] = out["mode"] == "full" and not out["blocking"]
+    return out

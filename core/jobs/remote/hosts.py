@@ -1,5 +1,6 @@
 """SSH host profiles: `~/.config/synapse/hosts.yaml` (XDG_CONFIG_HOME respected) and an
-optional project-local `synapse.hosts.yaml`, whose profiles win on a name clash.
+optional project-local `synapse.hosts.yaml`, which may add profiles but never replace one:
+a cloned repository is not trusted to redirect a launch, pick key material or a pin.
 
     hosts:
       h200:
@@ -12,7 +13,9 @@ optional project-local `synapse.hosts.yaml`, whose profiles win on a name clash.
 
 A host key is pinned per profile under `host_key_alias` (the profile name by default) in
 the profile's known_hosts file, because RunPod recycles addresses and makes new keys on
-every stop/start: an address says nothing about which machine answers.
+every stop/start: an address says nothing about which machine answers. Relative
+`known_hosts` and `identity_file` paths are relative to the user's config dir, never to
+the current directory.
 """
 from __future__ import annotations
 
@@ -24,9 +27,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import InputError
+from core.config.yaml_lines import load_yaml
+from core.errors import ConfigError, InputError
 
 PROJECT_HOSTS_FILE = "synapse.hosts.yaml"
+# Settings only the user's own hosts.yaml may hold: with them a project file could pick the
+# key we authenticate with or the pin we check against, and pass `check` without `trust`.
+USER_ONLY_SETTINGS = ("identity_file", "known_hosts", "host_key_alias")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -91,17 +98,31 @@ class HostProfile(BaseModel):
 
     @property
     def known_hosts_path(self) -> Path:
-        return Path(os.path.expanduser(self.known_hosts)) if self.known_hosts else default_known_hosts()
+        return _user_path(self.known_hosts) if self.known_hosts else default_known_hosts()
 
     @property
     def identity_path(self) -> Path | None:
-        return Path(os.path.expanduser(self.identity_file)) if self.identity_file else None
+        return _user_path(self.identity_file) if self.identity_file else None
+
+    @property
+    def scope(self) -> str | None:
+        """"user" (the user's hosts.yaml) or "project" (a synapse.hosts.yaml); None if made in code."""
+        if self.source is None:
+            return None
+        return "user" if Path(self.source) == user_hosts_file() else "project"
 
     def describe(self) -> dict:
         return {"name": self.name, "target": f"{self.user}@{self.host}:{self.port}", "work_dir": self.work_dir,
                 "auth": str(self.identity_path) if self.identity_path else "ssh-agent",
                 "host_key_alias": self.alias, "known_hosts": str(self.known_hosts_path),
-                "pinned": pinned_key(self) is not None, "gpu": self.gpu, "source": self.source}
+                "pinned": pinned_key(self) is not None, "gpu": self.gpu, "source": self.source,
+                "scope": self.scope}
+
+
+def _user_path(value: str) -> Path:
+    """A path setting: `~` expanded, relative ones under the user's config dir (not the cwd)."""
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else config_dir() / path
 
 
 def _lines(text: str) -> dict[str, int]:
@@ -119,17 +140,17 @@ def _lines(text: str) -> dict[str, int]:
     return out
 
 
-def read_hosts_file(path: Path) -> dict[str, HostProfile]:
-    """The profiles of one hosts file ({} when it does not exist); InputError naming file and line."""
+def read_hosts_file(path: Path, *, project: bool = False) -> dict[str, HostProfile]:
+    """The profiles of one hosts file ({} when it does not exist); InputError naming file and line.
+    A `project` file may not hold USER_ONLY_SETTINGS."""
     if not path.is_file():
         return {}
     text = path.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path,
-                         line=mark.line + 1 if mark else None) from None
+        raw = load_yaml(text, str(path))  # safe_load refusing alias bombs and deep nesting
+    except ConfigError as exc:
+        raise InputError(f"not valid YAML: {exc.problem.removeprefix('YAML syntax error: ')}", path=path,
+                         line=exc.line) from None
     if raw is None:
         return {}
     if not isinstance(raw, dict) or not isinstance(raw.get("hosts"), dict) or set(raw) - {"hosts"}:
@@ -139,6 +160,13 @@ def read_hosts_file(path: Path) -> dict[str, HostProfile]:
     for name, body in raw["hosts"].items():
         if not isinstance(body, dict):
             raise InputError(f"host {name!r}: expected a mapping of settings", path=path, line=lines.get(str(name)))
+        banned = [k for k in USER_ONLY_SETTINGS if k in body] if project else []
+        if banned:
+            raise InputError(
+                f"host {name!r}: {banned[0]}: a project hosts file cannot choose key material, a known_hosts file "
+                f"or a pin alias; move the profile to {user_hosts_file()}, or leave {banned[0]} out (the SSH agent "
+                f"authenticates, and `synapse remote trust {name}` pins its key in {default_known_hosts()})",
+                path=path, line=lines.get(str(name)))
         try:
             out[str(name)] = HostProfile(name=str(name), source=str(path), **body)
         except ValidationError as exc:
@@ -157,10 +185,21 @@ def hosts_files(project_dir: Path | None = None) -> list[Path]:
 
 
 def load_hosts(project_dir: Path | None = None) -> dict[str, HostProfile]:
-    """Every profile, the project file's winning over the user's of the same name."""
-    out: dict[str, HostProfile] = {}
-    for path in hosts_files(project_dir):
-        out.update(read_hosts_file(path))
+    """Every profile: the user's, plus the project file's new ones. A project profile with a
+    user profile's name (or pin alias) is refused, never silently preferred."""
+    user_file, project_file = hosts_files(project_dir)
+    out = read_hosts_file(user_file)
+    aliases = {p.alias: p.name for p in out.values()}
+    if project_file.resolve() == user_file.resolve():
+        return out
+    for name, profile in read_hosts_file(project_file, project=True).items():
+        clash = name if name in out else aliases.get(profile.alias)
+        if clash is not None:
+            line = _lines(project_file.read_text(encoding="utf-8")).get(name)
+            raise InputError(f"host profile {name!r} would replace (or borrow the pinned key of) the profile "
+                             f"{clash!r} of {user_file}: a project file may add profiles, never replace one; "
+                             f"rename it in {project_file}", path=project_file, line=line)
+        out[name] = profile
     return out
 
 

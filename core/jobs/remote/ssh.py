@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import posixpath
 import shlex
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Sequence
 
 import asyncssh
 
@@ -57,6 +58,38 @@ def _host_key_error(profile: HostProfile, exc: Exception) -> InputError:
         "the new fingerprint; otherwise someone may be in the middle")
 
 
+def _key_options(profile: HostProfile) -> dict:
+    """How to authenticate with the profile's identity_file: the key itself, or, when it is
+    passphrase-protected, the SSH agent's unlocked copy of it; else a refusal saying what to do.
+    Nothing asks for a passphrase: the follower that keeps the mirror runs detached, with no
+    terminal, and a passphrase is never stored."""
+    path = profile.identity_path
+    assert path is not None
+    if not path.is_file():
+        raise InputError(f"host {profile.name}: identity_file {path} does not exist", path=profile.source)
+    try:
+        key = asyncssh.read_private_key(str(path))
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        if "passphrase" not in str(exc).lower():
+            raise InputError(f"host {profile.name}: identity_file {path} is not a private key that can be read "
+                             f"({exc})", path=profile.source) from None
+        sock = os.environ.get("SSH_AUTH_SOCK")
+        public = path.with_name(path.name + ".pub")
+        if sock and public.is_file():
+            # The agent signs with its unlocked copy; only that identity is offered.
+            return dict(client_keys=[str(path)], ignore_encrypted=True, agent_path=sock,
+                        agent_identities=[str(public)])
+        raise InputError(f"host {profile.name}: identity_file {path} is passphrase-protected: " + locked_key_help(path)
+                         + ("" if public.is_file() else f" (and keep its public key beside it as {public})"),
+                         path=profile.source) from None
+    return dict(client_keys=[key], agent_path=None)
+
+
+def locked_key_help(path: Path | None) -> str:
+    return (f"load it into your SSH agent with `ssh-add {path}` (the agent then signs for it; Synapse never "
+            "asks for or stores a passphrase, since the follower that keeps the mirror runs with no terminal)")
+
+
 def connect_options(profile: HostProfile) -> dict:
     opts = dict(
         port=profile.port, username=profile.user,
@@ -66,10 +99,7 @@ def connect_options(profile: HostProfile) -> dict:
         password_auth=False, kbdint_auth=False, config=[],
     )
     if profile.identity_path is not None:
-        if not profile.identity_path.is_file():
-            raise InputError(f"host {profile.name}: identity_file {profile.identity_path} does not exist",
-                             path=profile.source)
-        opts.update(client_keys=[str(profile.identity_path)], agent_path=None)
+        opts.update(_key_options(profile))
     return opts
 
 
@@ -78,12 +108,17 @@ async def connect(profile: HostProfile) -> AsyncIterator[asyncssh.SSHClientConne
     """An SSH connection to `profile`; InputError for trust problems, RemoteError for the rest."""
     if not profile.known_hosts_path.is_file() or pinned_key(profile) is None:
         raise _host_key_error(profile, RuntimeError("no pin"))
+    opts = connect_options(profile)
     try:
-        conn = await asyncssh.connect(profile.host, **connect_options(profile))
+        conn = await asyncssh.connect(profile.host, **opts)
     except asyncssh.HostKeyNotVerifiable as exc:
         raise _host_key_error(profile, exc) from None
     except asyncssh.PermissionDenied as exc:
-        raise RemoteError(f"{profile.name}: authentication refused ({exc.reason}); key or agent auth only") from None
+        hint = ""
+        if opts.get("agent_identities"):
+            hint = (f"; identity_file {profile.identity_path} is passphrase-protected and the agent did not sign "
+                    "for it: " + locked_key_help(profile.identity_path))
+        raise RemoteError(f"{profile.name}: authentication refused ({exc.reason}); key or agent auth only{hint}") from None
     except (OSError, asyncssh.Error, TimeoutError) as exc:
         raise RemoteError(f"{profile.name}: cannot connect to {profile.host}:{profile.port}: "
                           f"{type(exc).__name__}: {exc}") from None
@@ -132,7 +167,7 @@ async def fetch_host_key(profile: HostProfile) -> asyncssh.SSHKey:
     try:
         key = await asyncio.wait_for(asyncssh.get_server_host_key(profile.host, profile.port, config=[]),
                                      profile.connect_timeout)
-    except (OSError, asyncssh.Error, TimeoutError, asyncio.TimeoutError) as exc:
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
         raise RemoteError(f"{profile.name}: cannot reach {profile.host}:{profile.port}: {type(exc).__name__}: {exc}") from None
     if key is None:
         raise RemoteError(f"{profile.name}: the server sent no host key")
