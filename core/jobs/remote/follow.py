@@ -323,11 +323,9 @@ async def follow(run: RunDir, *, log: Callable[[str], None] = print) -> int:
     pid_tail: bool | None = None
     while True:
         try:
-            try:
-                hosts = load_hosts()
-            except InputError:
-                hosts = {}
-            profile = profile_of(run, hosts)
+            # A broken or refused hosts file is an InputError: it stops the follower with that
+            # file's own message below, never a vaguer "profile not found".
+            profile = profile_of(run, load_hosts())
             async with connect(profile) as conn:
                 if pid_tail is None:
                     pid_tail = await tail_has_pid(conn)
@@ -338,7 +336,7 @@ async def follow(run: RunDir, *, log: Callable[[str], None] = print) -> int:
                 log(f"{utc_now_ts()} link up to {profile.name}")
                 failures = 0
                 await stream_once(conn, run, log, state=state, pid_tail=pid_tail)
-            fetched = await fetch_async(run, profile)
+            fetched = await fetch_async(run, profile, progress=lambda msg: log(f"{utc_now_ts()} {msg}"))
             worker = state.data["worker"]
             if _worker_of(read_remote(run)) != worker:
                 # a resume started another worker meanwhile: its attempt is ours to follow too
