@@ -31,6 +31,13 @@ def clean(value: object, *, newlines: bool = False) -> str:
     return text if newlines else _BLANKS.sub(" ", text)
 
 
+def esc(value: object) -> str:
+    """Text from a run inside a markup string: cleaned, and its brackets escaped."""
+    from rich.markup import escape
+
+    return escape(clean(value))
+
+
 def cell(value: object):
     """A table cell of text from a run: cleaned, and a rich Text so it is never markup."""
     from rich.text import Text

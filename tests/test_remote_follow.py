@@ -409,3 +409,22 @@ def test_tail_pid_is_detected_its_absence_survived_and_its_errors_told_apart(wor
     with pytest.raises(RemoteError, match="tail"):
         asyncio.run(asyncio.wait_for(follow_broken(), 30))
     assert any("Is a directory" in line for line in lines), lines
+
+
+def test_the_outcome_table_prints_names_from_a_report_as_text(tmp_path):
+    """`synapse eval`/`train` print report.json's names (a remote host may have written it):
+    no escape reaches the terminal and markup in a name is shown as typed."""
+    from synapse_tui.cliutil import console
+    from synapse_tui.commands.jobs import _print_outcome
+
+    name = f"gru{EVIL}"
+    test = {"good_or_better": {"rate": [0.5]}, "auc_macro": 0.6, "brier_skill": 0.01, "ece_raw": 0.02, "ece": 0.01}
+    report = {"summary": {"lift_capture": 0.5}, "primary": name, "reference": f"freq{EVIL}", "good_tier": "good",
+              "ks": [20], "models": {name: {"test": test, "calibration": {"name": f"platt{EVIL}"}}},
+              "verdict": {"status": f"APPROVED{EVIL}", "failed": [f"rule{EVIL}"],
+                          "criteria": [{"ok": False, "rule": f"r{EVIL}", "value": "v\x1b[2J"}]}}
+    with console.capture() as cap:
+        _print_outcome(report, tmp_path)
+    out = cap.get()
+    assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out, repr(out)
+    assert "[bold]not bold[/bold]" in out and "click red" in out, out

@@ -21,13 +21,15 @@ from synapse_tui.cliutil import (
     k_ranges, print_json, progress, say, tell, user_errors,
 )
 from synapse_tui.commands.remote import remote_errors
+from synapse_tui.formatting import cell, clean, esc
 
 
 def _print_outcome(report: dict, run_path: Path) -> None:
     from core.evaluation.report import fmt as _f
 
     s = report["summary"]
-    table = Table(title=f"test window · primary [b]{report['primary']}[/b] · reference {report['reference']}",
+    # Names and values come from report.json, which a remote host may have written: cleaned, never markup.
+    table = Table(title=f"test window · primary [b]{esc(report['primary'])}[/b] · reference {esc(report['reference'])}",
                   title_justify="left", box=None, pad_edge=False, header_style="bold")
     for col in ("model", "calibration", "AUC", "B.skill", "ECE raw→cal", f"best {report['good_tier']}+", "beats uniform"):
         table.add_column(col, justify="left" if col in ("model", "calibration", "vs uniform") else "right")
@@ -39,19 +41,19 @@ def _print_outcome(report: dict, run_path: Path) -> None:
         comp = vu.get(name)
         versus = "–" if comp is None else (f"K {k_ranges(comp['beats_at'])}" if comp["beats"] else "no")
         style = "bold" if name == report["primary"] else ""
-        table.add_row(name, str(m["calibration"].get("name")), _f(t["auc_macro"], 3), _f(t["brier_skill"], 4),
+        table.add_row(cell(name), cell(m["calibration"].get("name")), _f(t["auc_macro"], 3), _f(t["brier_skill"], 4),
                       f"{_f(t['ece_raw'], 3)}→{_f(t['ece'], 3)}", f"{_f(rates[j], 3)} @{report['ks'][j]}", versus,
                       style=style)
     console.print(table)
     v = report.get("verdict")
     if v:
         color = "green" if v["status"] == "APPROVED" else "red"
-        console.print(f"verdict: [{color}]{v['status']}[/{color}]"
-                      + (f" (failing: {', '.join(v['failed'])})" if v["failed"] else ""))
+        console.print(f"verdict: [{color}]{esc(v['status'])}[/{color}]"
+                      + (f" (failing: {esc(', '.join(map(str, v['failed'])))})" if v["failed"] else ""))
         for c in v["criteria"]:
             value = _f(c["value"]) if isinstance(c["value"], float) else c["value"]
             note = "" if c["ok"] or value is None else f" — {value}"
-            console.print(f"  {'✓' if c['ok'] else '✗'} {c['rule']}{note}", highlight=False, markup=False)
+            console.print(clean(f"  {'✓' if c['ok'] else '✗'} {c['rule']}{note}"), highlight=False, markup=False)
     if s.get("lift_capture") is not None:
         console.print(f"lift capture (vs oracle): {_f(s['lift_capture'], 2)}")
     say(f"run directory: {run_path}")
@@ -140,8 +142,8 @@ def demo_cmd(
     for run, rep in results:
         s = rep["summary"]
         beats = f"{rep['reference']} K{k_ranges(s['beats_at'])}" if s["beats_reference"] else f"not {rep['reference']}"
-        table.add_row(s["primary"], s["verdict"], _f(s["brier_skill"], 4), _f(s["ece_after"], 3),
-                      f"{_f(s['best_good_or_better'], 3)} @{s['best_k']}", beats, _f(s["lift_capture"], 2))
+        table.add_row(cell(s["primary"]), cell(s["verdict"]), _f(s["brier_skill"], 4), _f(s["ece_after"], 3),
+                      f"{_f(s['best_good_or_better'], 3)} @{s['best_k']}", cell(beats), _f(s["lift_capture"], 2))
     console.print(table)
     for run, _ in results:
         say(f"  {run.path}")
