@@ -428,3 +428,12 @@ def test_the_outcome_table_prints_names_from_a_report_as_text(tmp_path):
     out = cap.get()
     assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out, repr(out)
     assert "[bold]not bold[/bold]" in out and "click red" in out, out
+
+
+def test_the_dashboards_log_pane_shows_no_escape_from_the_run():
+    from synapse_tui.screens.run.panes import log_text
+
+    view = {"log_tail": [{"ts": _ts(-5), "level": "error\x1b[5m", "message": f"line {EVIL}"}]}
+    plain = log_text(view).plain
+    assert "\x1b" not in plain and "\x07" not in plain and "\x9b" not in plain, repr(plain)
+    assert "click red" in plain

@@ -12,7 +12,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import DataTable
 
-from synapse_tui.formatting import byte_size, num, pool_table, probability_grid
+from synapse_tui.formatting import byte_size, clean, num, pool_table, probability_grid
 from synapse_tui.screens.run.glyphs import RUN_ASCII, ascii_text
 
 
@@ -73,10 +73,11 @@ def log_text(view: dict, *, ascii_only: bool = False) -> Text:
     """The log tail: time, level (warnings yellow, errors red), message."""
     out = Text()
     for e in view.get("log_tail") or []:
-        level = e.get("level") or "info"
-        out.append(f"{str(e.get('ts', ''))[11:19]} ", style="dim")
+        # A log line may come from a remote host: no control sequence reaches the terminal.
+        level = clean(e.get("level") or "info")
+        out.append(f"{clean(e.get('ts', ''))[11:19]} ", style="dim")
         out.append(f"{level:<7} ", style={"warning": "yellow", "error": "bold red"}.get(level, "dim"))
-        msg = str(e.get("message", "")).rstrip()
+        msg = clean(e.get("message", ""), newlines=True).rstrip()
         out.append(msg + "\n")
     if not out.plain:
         out.append("no log lines yet", style="dim")
