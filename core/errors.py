@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# The one rule for run names (a config's `name`, the middle of a run id). It lives in the
+# foundation because core.config (schema) and core.runs (run ids) both check it and neither
+# may import the other's layer for it; messages quote RUN_NAME_RULE so they cannot drift.
+RUN_NAME_MAX = 64
+RUN_NAME_PATTERN = rf"[A-Za-z0-9_.-]{{1,{RUN_NAME_MAX}}}"
+RUN_NAME_RULE = f"1-{RUN_NAME_MAX} characters of A-Z a-z 0-9 _ . -"
+
 
 class InputError(Exception):
     """Bad input: names the file, the line (1-based, when known) and the problem.

@@ -1,6 +1,7 @@
 """Typed run configuration: pydantic models (extra="forbid"), YAML loading, dotted overrides.
 
-One `Config` covers every model kind. A config is loaded from YAML with `yaml.safe_load` only,
+One `Config` covers every model kind. A config is loaded from YAML with `yaml.safe_load` only
+(through `load_yaml`, which also refuses alias bombs, deep nesting and huge text),
 then `-o a.b.c=value` overrides are applied (values parsed as YAML), then it is validated.
 Every problem is a `ConfigError` naming the file and YAML line (or the override) and the
 dotted key, e.g. ``gru.yaml:7: unknown key 'model.hiden' — did you mean 'model.hidden'?``.
@@ -25,6 +26,7 @@ from __future__ import annotations
 from core.config.dump import config_hash, dump_yaml, flatten_config
 from core.config.loading import SHIPPED_CONFIG_DIR, config_from_text, load_config, shipped_configs
 from core.config.overrides import ConfigWarning, apply_overrides
+from core.config.yaml_lines import MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml
 from core.config.schema import (
     BASELINE_KINDS, COMBINED_KINDS, FEATURE_GROUPS, LEARNED_KINDS, MODEL_CLASSES, MODEL_KINDS, CalibrationConfig, Config,
     DataConfig, EvalConfig, EwmaModel, FrequencyModel, GruModel, HawkesModel, HotColdModel, LogisticModel,
@@ -37,5 +39,5 @@ __all__ = [
     "GruModel", "LstmModel", "TransformerModel", "HawkesModel", "ModelConfig",
     "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "COMBINED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
     "ConfigWarning", "load_config", "config_from_text", "apply_overrides", "config_hash", "dump_yaml", "flatten_config",
-    "SHIPPED_CONFIG_DIR", "shipped_configs",
+    "SHIPPED_CONFIG_DIR", "shipped_configs", "load_yaml", "MAX_YAML_DEPTH", "MAX_YAML_NODES",
 ]

@@ -32,6 +32,20 @@ Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 Head = Literal["sigmoid", "softmax", "kofp"]
 
+# Upper bounds (docs/ARCHITECTURE.md, "Config"): a value past them fails validation, naming the
+# key and line, instead of failing the run later (a seed torch cannot take) or asking for
+# gigabytes (batch_size 1e9). Each is far above any size that trains on one GPU.
+SEED_MAX = 2**32 - 1  # what every generator takes: numpy's legacy seed, torch, random
+EPOCHS_MAX = 100_000
+STEPS_MAX = 1_000_000
+BATCH_MAX = 4096
+WIDTH_MAX = 8192  # hidden units, d_model
+LAYERS_MAX = 64
+DAYS_MAX = 100_000  # context, window, tbptt, split lengths: about 270 years of days
+PARTS_MAX = 10_000
+THREADS_MAX = 1024
+LR_MAX = 10.0
+
 
 def _k_shorthand(v: Any) -> Any:
     if isinstance(v, str):

@@ -8,10 +8,8 @@ import sys
 import warnings
 from typing import Any, Sequence
 
-import yaml
-
 from core.config.schema import MODEL_CLASSES, _ModelBase
-from core.config.yaml_lines import Origins
+from core.config.yaml_lines import Origins, load_yaml
 from core.errors import ConfigError
 
 
@@ -77,9 +75,10 @@ def _apply(raw: dict, overrides: Sequence[str], origins: Origins) -> dict:
         if any(not p for p in path):
             raise ConfigError(f"bad key {key!r}: empty part in the dotted path", path=text)
         try:
-            value = yaml.safe_load(value_text) if value_text.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"the value is not valid YAML: {getattr(exc, 'problem', exc)}", path=text) from None
+            value = load_yaml(value_text, text) if value_text.strip() else None
+        except ConfigError as exc:
+            problem = exc.problem.removeprefix("YAML syntax error: ")
+            raise ConfigError(f"the value is not valid YAML: {problem}", path=text) from None
         if path == ["model", "kind"] and isinstance(value, str):
             _switch_kind(raw, value, text, origins)
         node: Any = raw
@@ -112,7 +111,7 @@ def _apply(raw: dict, overrides: Sequence[str], origins: Origins) -> dict:
 
 
 def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
-    """A copy of `raw` with each "a.b.c=value" applied in order (value parsed by yaml.safe_load).
+    """A copy of `raw` with each "a.b.c=value" applied in order (value parsed by `load_yaml`: yaml.safe_load with limits).
 
     Setting `model.kind` to another kind drops the model fields the new kind does not share
     (with a ConfigWarning naming them). Unknown keys are caught later, by validation.

@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic import BeforeValidator, Strict
 
 from core.config.fields import (
+    BATCH_MAX, DAYS_MAX, EPOCHS_MAX, LAYERS_MAX, LR_MAX, PARTS_MAX, SEED_MAX, STEPS_MAX, THREADS_MAX, WIDTH_MAX,
     Bool, Dropout, Float, Fraction, Head, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, _k_shorthand, _reject_bool,
 )
+from core.errors import RUN_NAME_PATTERN, RUN_NAME_RULE
 
 __all__ = [
     "Config", "DataConfig", "SplitConfig", "TrainConfig", "CalibrationConfig", "EvalConfig", "TargetsConfig",
@@ -30,18 +32,18 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     path: Str | None = Field(None, description="CSV or Parquet file (draws or multihot format)")
     format: Literal["auto", "draws", "multihot"] = "auto"
-    parts: Annotated[int, Strict(), Field(ge=2)] = Field(39, description="number of parts P")
-    events_per_day: PosInt | None = Field(5, description="exact events a day; None = any number")
+    parts: Annotated[int, Strict(), Field(ge=2)] = Field(39, le=PARTS_MAX, description="number of parts P")
+    events_per_day: PosInt | None = Field(5, le=PARTS_MAX, description="exact events a day; None = any number")
     allow_unsorted: Bool = Field(False, description="sort unsorted dates with a warning instead of failing")
 
 
 class SplitConfig(_Section):
-    test_days: PosInt = Field(1000, description="rows in the test window (the last ones)")
-    val_days: PosInt = Field(1000, description="rows in the validation window (before test)")
-    gap_days: NonNegInt = Field(0, description="embargo rows between train/val and between val/test")
-    folds: PosInt = Field(1, description="1 = a single split; >1 = rolling-origin folds")
-    fold_step_days: PosInt | None = Field(None, description="rows between fold origins; None = test_days")
-    min_train_days: PosInt = Field(365, description="refuse a fold with fewer training rows")
+    test_days: PosInt = Field(1000, le=DAYS_MAX, description="rows in the test window (the last ones)")
+    val_days: PosInt = Field(1000, le=DAYS_MAX, description="rows in the validation window (before test)")
+    gap_days: NonNegInt = Field(0, le=DAYS_MAX, description="embargo rows between train/val and between val/test")
+    folds: PosInt = Field(1, le=1000, description="1 = a single split; >1 = rolling-origin folds")
+    fold_step_days: PosInt | None = Field(None, le=DAYS_MAX, description="rows between fold origins; None = test_days")
+    min_train_days: PosInt = Field(365, le=DAYS_MAX, description="refuse a fold with fewer training rows")
 
 
 # --------------------------------------------------------------------------- models
@@ -69,7 +71,7 @@ class FrequencyModel(_Baseline):
 class RecencyModel(_Baseline):
     """P(part occurs | days since it last occurred), estimated on training data."""
     kind: Literal["recency"] = "recency"
-    max_gap: PosInt = Field(60, description="gaps at or beyond this many days are pooled")
+    max_gap: PosInt = Field(60, le=DAYS_MAX, description="gaps at or beyond this many days are pooled")
     smoothing: NonNegFloat = Field(1.0, description="pseudo-counts toward the part's base rate")
 
 
@@ -107,7 +109,7 @@ class LogisticModel(_Learned):
         "own", description="dense: every feature to every part; own: a part's own features + weekday; "
                              "yesterday: own + every part's yesterday; lowrank: own + a rank-`rank` map "
                              "from all parts' yesterday")
-    rank: PosInt = Field(4, description="rank of the lowrank coupling")
+    rank: PosInt = Field(4, le=PARTS_MAX, description="rank of the lowrank coupling")
     optimizer: Literal["lbfgs", "adamw"] = Field(
         "adamw", description="lbfgs: full-batch L-BFGS to the penalised optimum, once per penalty_scales "
                             "point, the best on validation kept; adamw: the training loop's epochs")
@@ -132,14 +134,14 @@ SKIP_HELP = ("own: add a per-part linear skip path over each part's own recency,
 
 
 class _Recurrent(_Learned):
-    hidden: PosInt = Field(128, description="hidden units")
-    layers: PosInt = 1
+    hidden: PosInt = Field(128, le=WIDTH_MAX, description="hidden units")
+    layers: PosInt = Field(1, le=LAYERS_MAX)
     dropout: Dropout = 0.1
     mode: Literal["stateful", "window"] = Field(
         "stateful", description="stateful: whole sequence in `chunks` contiguous chunks, TBPTT; window: last `window` days")
-    window: PosInt = Field(180, description="W days read per prediction in window mode")
-    chunks: PosInt = Field(16, description="B contiguous chunks run side by side (stateful mode)")
-    tbptt: PosInt = Field(128, description="truncated-backprop steps (stateful mode)")
+    window: PosInt = Field(180, le=DAYS_MAX, description="W days read per prediction in window mode")
+    chunks: PosInt = Field(16, le=BATCH_MAX, description="B contiguous chunks run side by side (stateful mode)")
+    tbptt: PosInt = Field(128, le=DAYS_MAX, description="truncated-backprop steps (stateful mode)")
     skip: Skip = Field("own", description=SKIP_HELP)
 
 
@@ -154,12 +156,13 @@ class LstmModel(_Recurrent):
 class TransformerModel(_Learned):
     """Causal Transformer trained on random windows of `context` days."""
     kind: Literal["transformer"] = "transformer"
-    d_model: PosInt = 128
-    heads: PosInt = 4
-    layers: PosInt = 2
-    ffn_mult: PosInt = Field(4, description="feed-forward width = ffn_mult * d_model")
+    d_model: PosInt = Field(128, le=WIDTH_MAX)
+    heads: PosInt = Field(4, le=WIDTH_MAX)
+    layers: PosInt = Field(2, le=LAYERS_MAX)
+    ffn_mult: PosInt = Field(4, le=64, description="feed-forward width = ffn_mult * d_model")
     dropout: Dropout = 0.1
-    context: Annotated[int, Strict(), Field(ge=2)] = Field(512, description="window length L of training batches")
+    context: Annotated[int, Strict(), Field(ge=2)] = Field(512, le=DAYS_MAX,
+                                                         description="window length L of training batches")
     positions: Literal["rope", "alibi"] = "rope"
     weekday_embedding: Bool = True
     skip: Skip = Field("own", description=SKIP_HELP)
@@ -192,7 +195,7 @@ class HawkesModel(_ModelBase):
     cross_l1: NonNegFloat = Field(1e-2, description="group-lasso penalty on each cross pair (q on p) over its "
                                                    "kernels: most pairs are pruned to ~0")
     seasonal: Bool = Field(True, description="a weekday term in each part's baseline intensity")
-    yearly: NonNegInt = Field(0, description="harmonics of a yearly cycle in each part's baseline intensity "
+    yearly: NonNegInt = Field(0, le=64, description="harmonics of a yearly cycle in each part's baseline intensity "
                                              "(sin/cos of 2 pi k day / 365.25, k = 1..yearly); 0: none")
     head: Head = Field("sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood")
     l1: NonNegFloat = Field(3e-3, description="group-lasso penalty on each part's self-effect over its kernels")
@@ -250,20 +253,22 @@ _MONITOR_RE = re.compile(r"^val_good_or_better@(\d+)$")
 
 
 class TrainConfig(_Section):
-    epochs: PosInt = Field(100, description="maximum epochs")
-    steps_per_epoch: PosInt | None = Field(None, description="windows/chunk steps per epoch; None = one pass")
-    batch_size: PosInt = Field(32, description="windows per step (transformer, windowed RNN)")
-    lr: PosFloat = 1e-3
-    weight_decay: NonNegFloat = 0.01
+    epochs: PosInt = Field(100, le=EPOCHS_MAX, description="maximum epochs")
+    steps_per_epoch: PosInt | None = Field(None, le=STEPS_MAX, description="windows/chunk steps per epoch; None = one pass")
+    batch_size: PosInt = Field(32, le=BATCH_MAX, description="windows per step (transformer, windowed RNN)")
+    lr: PosFloat = Field(1e-3, le=LR_MAX)
+    weight_decay: NonNegFloat = Field(0.01, le=LR_MAX)
     label_smoothing: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, lt=0.5)] = 0.0
-    patience: PosInt = Field(10, description="epochs without improvement before stopping")
+    patience: PosInt = Field(10, le=EPOCHS_MAX, description="epochs without improvement before stopping")
     min_delta: NonNegFloat = Field(0.0, description="smallest change of the monitor that counts")
     monitor: Str = Field("val_loss", description="val_loss or val_good_or_better@K")
     grad_clip: PosFloat | None = Field(1.0, description="max gradient norm; None = no clipping")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16: Bool = Field(False, description="bf16 autocast; honoured on CUDA only")
-    num_threads: PosInt | None = Field(None, description="torch threads; None = cores / parallel workers")
+    num_threads: PosInt | None = Field(None, le=THREADS_MAX, description="torch threads; None = cores / parallel workers")
     max_minutes: PosFloat | None = Field(None, description="wall-clock budget for training")
+    deterministic: Bool = Field(False, description="bit-reproducible fit on CPU: one torch thread and "
+                                                   "torch.use_deterministic_algorithms (slower); see Training")
 
     @field_validator("monitor")
     @classmethod
@@ -295,7 +300,7 @@ class EvalConfig(_Section):
         default_factory=lambda: {"excellent": 5, "good": 4, "fair": 3}, min_length=1,
         description="tier name -> minimum hits")
     good_tier: Str = Field("good", description="tier whose threshold defines good-or-better")
-    ece_bins: Annotated[int, Strict(), Field(ge=2)] = 15
+    ece_bins: Annotated[int, Strict(), Field(ge=2)] = Field(15, le=1000)
     baselines: list[BaselineKind] = Field(default_factory=lambda: list(BASELINE_KINDS),
                                           description="baselines computed alongside every run")
 
@@ -345,12 +350,12 @@ class TargetsConfig(_Section):
 # --------------------------------------------------------------------------- root
 
 _TRAILING_INDEX = re.compile(r"(\.\d+)+$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+_NAME_RE = re.compile(rf"^{RUN_NAME_PATTERN}$")
 
 
 class Config(_Section):
     name: Str | None = Field(None, description="run name, safe for file names; default = model kind")
-    seed: NonNegInt = 0
+    seed: NonNegInt = Field(0, le=SEED_MAX)
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     model: ModelConfig = Field(default_factory=UniformModel)
@@ -363,7 +368,7 @@ class Config(_Section):
     @classmethod
     def _safe_name(cls, v: str | None) -> str | None:
         if v is not None and (not _NAME_RE.match(v) or set(v) == {"."}):
-            raise ValueError(f"name {v!r} must be 1-80 characters from A-Z a-z 0-9 _ . - (safe as a file name)")
+            raise ValueError(f"name {v!r} must be {RUN_NAME_RULE} (safe as a file name)")
         return v
 
     @model_validator(mode="after")

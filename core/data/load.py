@@ -20,8 +20,10 @@ reader in `core.data.parquet` (pyarrow is imported only when a Parquet file is r
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
+import os
+import stat
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -90,8 +92,12 @@ def _gaps(dates: np.ndarray) -> list[tuple[np.datetime64, np.datetime64, int]]:
 
 
 # ----------------------------------------------------------------------------- CSV
-def _load_csv(path: Path, data: bytes, parts, events_per_day, allow_unsorted):
-    where = _Where(path, None, 1)
+_ROWS_PER_BLOCK = 2048  # x 40 multihot cells x ~50 bytes a str: ~4 MB of cells at a time
+
+
+def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_unsorted, echo: bool = True,
+              unsorted_hint: str | None = None):
+    where = _Where(path, None, 1, echo, unsorted_hint)
     stop_line: tuple[int, str] | None = None
     try:
         text = data.decode("utf-8")
@@ -109,16 +115,16 @@ def _load_csv(path: Path, data: bytes, parts, events_per_day, allow_unsorted):
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    nonblank = [i for i, s in enumerate(lines) if s.strip()]
-    if not nonblank:
+    nonblank = np.flatnonzero(np.fromiter((not s.isspace() and s != "" for s in lines), bool, len(lines)))
+    if not nonblank.size:
         if stop_line:
             raise DataError(stop_line[1], path=str(path), line=stop_line[0])
         raise where.file("the file has no header line (it is blank)")
-    where.header_line = nonblank[0] + 1
+    where.header_line = int(nonblank[0]) + 1
     header = next(csv.reader([lines[nonblank[0]]]))
     rows = nonblank[1:]
-    if not rows and stop_line is None:
-        raise where.file(f"the file has a header but no data rows (header: {lines[nonblank[0]].strip()!r})")
+    if not rows.size and stop_line is None:
+        raise where.file(f"the file has a header but no data rows (header: {where.quote(lines[nonblank[0]].strip())})")
     if len(header) == 1:
         for sep, word in ((";", "semicolons"), ("\t", "tabs")):
             if sep in header[0]:
@@ -126,55 +132,190 @@ def _load_csv(path: Path, data: bytes, parts, events_per_day, allow_unsorted):
                                    f"comma-separated: {_expected(parts, events_per_day)}")
     lay = _layout(header, where, parts, events_per_day)
     warnings = []
-    n = nonblank[-1] + 1 - len(nonblank)  # blank lines before the last row (trailing ones are harmless)
+    n = int(nonblank[-1]) + 1 - len(nonblank)  # blank lines before the last row (trailing ones are harmless)
     if n:
         warnings.append(f"skipped {n} blank line{'s' if n > 1 else ''}")
 
     f = len(header)
-    body = [lines[i] for i in rows]
-    where.lineno = np.asarray(rows, np.int64) + 1
+    where.lineno = rows + 1
     quoted = '"' in text
-    if quoted:
-        split = [next(csv.reader([s])) for s in body]
-        nf = np.fromiter(map(len, split), np.int64, len(body))
-    else:
-        nf = np.fromiter((s.count(",") + 1 for s in body), np.int64, len(body))
+    spaced = " " in text or "\t" in text
+    del text  # `lines` holds copies; the block parse below is what bounds memory
+    multihot = lay.fmt == "multihot"
+
+    def cells(line: str) -> list[str]:
+        if quoted:
+            return [c.strip() for c in next(csv.reader([line]))]
+        return [c.strip() for c in line.split(",")] if spaced else line.split(",")
+
+    # Cells are parsed a block of rows at a time into numpy arrays: one Python string per
+    # cell for the whole file costs ~50 bytes a cell (4.5 GB for a 200 MB file), a block's
+    # worth is a few MB. Multihot values are clipped to -1..2 and kept as int8: the checks
+    # only ask "0, 1 or neither".
     stop: _Cand | None = None
-    if (r := _first(nf != f)) is not None:
-        many = "too many" if nf[r] > f else "too few"
-        stop = (r, -1, lambda r=r: where.row(r, f"this line has {nf[r]} fields but the header has {f} ({many})"))
-    elif stop_line is not None:
-        r = len(body)
+    r = len(rows)  # rows before the first ragged one: those are checked
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for b0 in range(0, len(rows), _ROWS_PER_BLOCK):
+        body = [lines[i] for i in rows[b0:b0 + _ROWS_PER_BLOCK]]
+        split = [cells(s) for s in body] if quoted else None
+        nf = (np.fromiter(map(len, split), np.int64, len(body)) if split is not None
+              else np.fromiter((s.count(",") + 1 for s in body), np.int64, len(body)))
+        bad = _first(nf != f)
+        n = len(body) if bad is None else bad
+        if n:
+            if split is not None:
+                cols = [[row[j] for row in split[:n]] for j in range(f)]
+            else:
+                flat = ",".join(body[:n]).split(",")
+                if spaced:
+                    flat = [c.strip() for c in flat]
+                cols = [flat[j::f] for j in range(f)]
+            d, dc = _parse_dates(cols[lay.date_col])
+            parsed = [_parse_ints(cols[j]) for j in lay.value_cols]
+            v = np.stack([p for p, _ in parsed], 1)
+            blocks.append((d, dc, np.clip(v, -1, 2).astype(np.int8) if multihot else v,
+                           np.stack([c for _, c in parsed], 1)))
+            del cols, parsed
+        if bad is not None:
+            r, count = b0 + bad, int(nf[bad])
+            many = "too many" if count > f else "too few"
+            stop = (r, -1, lambda r=r, count=count, many=many: where.row(
+                r, f"this line has {count} fields but the header has {f} ({many})"))
+            break
+    if stop is None and stop_line is not None:
         stop = (r, -1, lambda: DataError(stop_line[1], path=str(path), line=stop_line[0]))
-    else:
-        r = len(body)
     if r == 0:
+        assert stop is not None
         raise stop[2]()
-    if quoted:
-        cols = [[row[j].strip() for row in split[:r]] for j in range(f)]
-    else:
-        flat = ",".join(body[:r]).split(",")
-        if " " in text or "\t" in text:
-            flat = [c.strip() for c in flat]
-        cols = [flat[j::f] for j in range(f)]
-    dates, dcodes = _parse_dates(cols[lay.date_col])
-    parsed = [_parse_ints(cols[j]) for j in lay.value_cols]
-    V = np.stack([v for v, _ in parsed], 1)
-    VC = np.stack([c for _, c in parsed], 1)
-    dates, Y, more = _validate(lay, dates, dcodes, V, VC, lambda j, i: cols[j][i], where,
+    dates = np.concatenate([b[0] for b in blocks])
+    dcodes = np.concatenate([b[1] for b in blocks])
+    V = np.concatenate([b[2] for b in blocks])
+    VC = np.concatenate([b[3] for b in blocks])
+    del blocks
+    dates, Y, more = _validate(lay, dates, dcodes, V, VC, lambda j, i: cells(lines[int(rows[i])])[j], where,
                                parts, events_per_day, allow_unsorted, stop)
     return lay.fmt, dates, Y, warnings + more
 
 
 # ----------------------------------------------------------------------------- public API
+MAX_DATA_BYTES = 1 << 30  # 1 GiB of CSV once decompressed: ~10 million days of multihot P=39
+MAX_DATA_ENV = "SYNAPSE_MAX_DATA_BYTES"
+_CHUNK = 1 << 20
+
+
+def max_data_bytes() -> int:
+    """The largest data file (decompressed) the loader reads: $SYNAPSE_MAX_DATA_BYTES, else 1 GiB."""
+    raw = os.environ.get(MAX_DATA_ENV, "").strip()
+    if not raw:
+        return MAX_DATA_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DataError(f"${MAX_DATA_ENV}={raw!r} is not a whole number of bytes") from None
+    if value < 1:
+        raise DataError(f"${MAX_DATA_ENV}={raw!r} must be at least 1")
+    return value
+
+
+def _too_big(limit: int, what: str) -> str:
+    return (f"{what} is larger than the {limit:,}-byte limit on data files "
+            f"(set ${MAX_DATA_ENV} to read a larger one)")
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _read_regular(path: Path, limit: int) -> tuple[bytearray, str]:
+    """(bytes, sha256) of a regular file of at most `limit` bytes, read in chunks.
+
+    Opened non-blocking and checked with fstat before the first read: opening a FIFO for
+    reading otherwise waits for a writer forever, and /dev/zero never ends."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise DataError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a data file", path=path) from None
+    except OSError as e:
+        raise DataError(f"cannot read the file ({e.strerror or e})", path=path) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise DataError("is a directory, not a data file", path=path)
+        if not stat.S_ISREG(st.st_mode):
+            raise DataError(f"is {_file_kind(st.st_mode)}, not a regular data file", path=path)
+        if st.st_size > limit:
+            raise DataError(_too_big(limit, f"the file ({st.st_size:,} bytes)"), path=path)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        sha = hashlib.sha256()
+        data = bytearray()
+        try:
+            while chunk := fh.read(_CHUNK):
+                sha.update(chunk)
+                data += chunk
+                if len(data) > limit:  # it grew while being read
+                    raise DataError(_too_big(limit, "the file"), path=path)
+        except OSError as e:
+            raise DataError(f"cannot read the file ({e.strerror or e})", path=path) from None
+    return data, sha.hexdigest()
+
+
+def _gunzip(data: bytearray, limit: int, path: Path) -> bytearray:
+    """Every gzip member of `data`, decompressed a bounded piece at a time: a few KB of gzip
+    can stand for gigabytes, so the output is capped at `limit` as it is produced."""
+    out = bytearray()
+    rest = bytes(data)
+    try:
+        while True:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            buf = rest
+            while True:
+                out += member.decompress(buf, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise DataError(_too_big(limit, "the decompressed data"), path=path)
+                buf = member.unconsumed_tail
+                if member.eof or not buf:
+                    break
+            if not member.eof:
+                raise DataError("looks gzip-compressed but cannot be decompressed (the compressed data is "
+                                "truncated)", path=path)
+            rest = member.unused_data
+            if not rest.strip(b"\x00"):  # gzip allows zero padding after the last member
+                return out
+            if rest[:2] != b"\x1f\x8b":
+                raise DataError("looks gzip-compressed but cannot be decompressed (bytes that are not gzip "
+                                "after the compressed data)", path=path)
+    except zlib.error as e:
+        raise DataError(f"looks gzip-compressed but cannot be decompressed ({e})", path=path) from None
+
+
 def load_dataset(path: str | Path, *, parts: int | None = None, events_per_day: int | None = None,
-                 allow_unsorted: bool = False) -> Dataset:
+                 allow_unsorted: bool = False, echo: bool = True, unsorted_hint: str | None = None) -> Dataset:
     """Read and validate a draws or multihot file (CSV, CSV.gz or Parquet).
 
     parts: the number of parts P. Draws: ids above it are errors (default: the largest id
     seen). Multihot: the part columns must be exactly part_1..part_P.
     events_per_day: when set, every day must have exactly this many events.
     allow_unsorted: sort rows by date (with a warning) instead of refusing them.
+    echo: whether error messages may quote the file's cells and header (short, escaped);
+    False for a path nobody chose here (a run's manifest): messages then name the line,
+    the column and the problem only (docs/ARCHITECTURE.md, "Data").
+    unsorted_hint: how the caller's user accepts unsorted dates (core.data.validate.UNSORTED_HINT_*);
+    default the `synapse data` flag.
+    Only regular files are read (not a FIFO, device or directory), of at most
+    `max_data_bytes()` once decompressed.
     Raises DataError for every problem with the file; ValueError for bad arguments.
     """
     if parts is not None and parts < 1:
@@ -182,28 +323,19 @@ def load_dataset(path: str | Path, *, parts: int | None = None, events_per_day: 
     if events_per_day is not None and events_per_day < 1:
         raise ValueError(f"events_per_day must be >= 1, got {events_per_day}")
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not a data file", path=path) from None
-    except OSError as e:
-        raise DataError(f"cannot read the file ({e.strerror or e})", path=path) from None
-    sha = hashlib.sha256(data).hexdigest()
+    limit = max_data_bytes()
+    data, sha = _read_regular(path, limit)
     if not data:
         raise DataError("the file is empty (0 bytes)", path=path)
     if path.suffix.lower() in (".parquet", ".pq") or data[:4] == b"PAR1":
-        fmt, dates, Y, warnings = _load_parquet(path, data, parts, events_per_day, allow_unsorted)
+        fmt, dates, Y, warnings = _load_parquet(path, bytes(data), parts, events_per_day, allow_unsorted, echo,
+                                                unsorted_hint)
     else:
         if data[:2] == b"\x1f\x8b":
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as e:
-                raise DataError(f"looks gzip-compressed but cannot be decompressed ({e})", path=path) from None
+            data = _gunzip(data, limit, path)
             if not data:
                 raise DataError("the file is empty (0 bytes once decompressed)", path=path)
-        fmt, dates, Y, warnings = _load_csv(path, data, parts, events_per_day, allow_unsorted)
+        fmt, dates, Y, warnings = _load_csv(path, data, parts, events_per_day, allow_unsorted, echo, unsorted_hint)
     gaps = _gaps(dates)
     if gaps:
         total = sum(g[2] for g in gaps)

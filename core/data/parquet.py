@@ -13,8 +13,9 @@ from core.data.validate import _BAD, _BIG, _MISS, _OK, _layout, _parse_dates, _p
 
 
 # ----------------------------------------------------------------------------- Parquet
-def _load_parquet(path: Path, data: bytes, parts, events_per_day, allow_unsorted):
-    where = _Where(path, None, None)
+def _load_parquet(path: Path, data: bytes, parts, events_per_day, allow_unsorted, echo: bool = True,
+                  unsorted_hint: str | None = None):
+    where = _Where(path, None, None, echo, unsorted_hint)
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -544,6 +544,7 @@ def write(out: str | Path, syn: Synthetic) -> list[Path]:
         "params": np.str_(json.dumps(syn.params, sort_keys=True, separators=(",", ":"))),
         "format_version": np.int64(FORMAT_VERSION),
     }
+    out.parent.mkdir(parents=True, exist_ok=True)  # --out may name a new folder; atomic writes make none
     with atomic_open(out, "wb") as fh:
         fh.write(_csv_bytes(syn))
     try:

@@ -26,6 +26,13 @@ _E_COL = re.compile(r"e([1-9][0-9]*)")
 _PART_COL = re.compile(r"part_([1-9][0-9]*)")
 _MAX_INFERRED_PARTS = 10_000  # without `parts`, P is the largest id seen, up to this
 _BIG = 2**62  # huge ids are clipped to this (still out of range) so int64 never overflows
+_ECHO_MAX = 40  # characters of a cell or header a message quotes
+
+# How to accept unsorted dates, said in the words of whoever loads the file: the `synapse
+# data` commands have a flag, a run takes the config key, and a finished run's data is fixed.
+UNSORTED_HINT_CLI = "--allow-unsorted sorts them"
+UNSORTED_HINT_CONFIG = "set data.allow_unsorted: true in the config, or -o data.allow_unsorted=true, to sort them"
+UNSORTED_HINT_RUN = "the run's config has data.allow_unsorted false: sort the file by date"
 
 # cell codes
 _OK, _MISS, _BAD, _RANGE, _NODAY = 0, 1, 2, 3, 4
@@ -35,8 +42,21 @@ _OK, _MISS, _BAD, _RANGE, _NODAY = 0, 1, 2, 3, 4
 class _Where:
     """Turns a data-row index into a DataError at the right line (CSV) or row (Parquet)."""
 
-    def __init__(self, path: Path | str, lineno: np.ndarray | None, header_line: int | None):
-        self.path, self.lineno, self.header_line = str(path), lineno, header_line
+    def __init__(self, path: Path | str, lineno: np.ndarray | None, header_line: int | None, echo: bool = True,
+                 unsorted_hint: str | None = None):
+        self.path, self.lineno, self.header_line, self.echo = str(path), lineno, header_line, echo
+        self.unsorted_hint = unsorted_hint or UNSORTED_HINT_CLI
+
+    def quote(self, raw: str) -> str:
+        """File content as a message may show it (docs/ARCHITECTURE.md, "Data"): escaped by
+        repr (no control characters reach a terminal) and cut at _ECHO_MAX characters; with
+        echo off (a file named by a run's manifest, not by the user) only its length."""
+        if not self.echo:
+            return f"a value of {len(raw)} character{'s' if len(raw) != 1 else ''}"
+        return repr(raw) if len(raw) <= _ECHO_MAX else repr(raw[:_ECHO_MAX]) + "..."
+
+    def shown(self, raw: str) -> str:
+        return "an empty cell" if raw == "" else self.quote(raw)
 
     def name(self, i: int) -> str:
         return f"row {i + 1}" if self.lineno is None else f"line {int(self.lineno[i])}"
@@ -58,8 +78,6 @@ class _Where:
         return DataError(problem, path=self.path)
 
 
-def _shown(raw: str) -> str:
-    return "an empty cell" if raw == "" else repr(raw)
 
 
 def _listed(names: Sequence[str], limit: int = 6) -> str:
@@ -91,10 +109,12 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
     seen: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k in seen:
-            raise where.header(f"column {names[i]!r} appears twice in the header (columns {seen[k] + 1} and {i + 1})")
+            raise where.header(f"column {where.quote(names[i])} appears twice in the header "
+                               f"(columns {seen[k] + 1} and {i + 1})")
         seen[k] = i
     if "date" not in seen:
-        raise where.header(f"missing column 'date' (the header is {','.join(names)!r}); expected {expected}")
+        raise where.header(f"missing column 'date' (the header is {where.quote(','.join(names))}); "
+                           f"expected {expected}")
     draws: dict[int, int] = {}
     multi: dict[int, int] = {}
     unknown: list[str] = []
@@ -106,7 +126,7 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
         elif m := _PART_COL.fullmatch(k):
             multi[int(m[1])] = i
         else:
-            unknown.append(repr(names[i]))
+            unknown.append(where.quote(names[i]) if where.echo else f"{i + 1}")
     if unknown:
         s = "s" if len(unknown) > 1 else ""
         raise where.header(f"unknown column{s} {_listed(unknown)}; expected {expected}")
@@ -226,7 +246,7 @@ def _validate(lay: _Layout, dates: np.ndarray, dcodes: np.ndarray, V: np.ndarray
     if (i := _first(C.any(1))) is not None:
         j = int(np.flatnonzero(C[i])[0])
         value = 0 if j == lay.date_col else int(V[i, lay.value_cols.index(j)])
-        problem = _cell_problem(lay, int(C[i, j]), j, raw(j, i), value, parts)
+        problem = _cell_problem(lay, int(C[i, j]), j, raw(j, i), value, parts, where)
         cands.append((i, 0, lambda i=i, problem=problem: where.row(i, problem)))
     rowok = (VC == _OK).all(1)
     dok = dcodes == _OK
@@ -263,7 +283,7 @@ def _validate(lay: _Layout, dates: np.ndarray, dcodes: np.ndarray, V: np.ndarray
         prev = int(idx[np.searchsorted(idx, i) - 1])
         cands.append((i, 3, lambda i=i, q=prev: where.row(
             i, f"date {_day(dates[i])} comes after {_day(dates[q])} ({where.name(q)}): dates must increase "
-               "down the file (--allow-unsorted sorts them)")))
+               f"down the file ({where.unsorted_hint})")))
 
     if cands:
         raise min(cands, key=lambda c: (c[0], c[1]))[2]()
@@ -286,21 +306,25 @@ def _day(d: np.datetime64) -> str:
     return str(np.datetime64(d, "D"))
 
 
-def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: int | None) -> str:
-    col = lay.names[j]
+def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: int | None,
+                  where: _Where) -> str:
+    col = lay.names[j]  # one of date, eN, part_N: the layout checked it
     if j == lay.date_col:
         if code == _MISS:
-            return f"missing date ({_shown(raw)})"
+            return f"missing date ({where.shown(raw)})"
         if code == _NODAY:
-            return f"bad date {raw!r}: there is no such day"
-        return f"bad date {raw!r}: expected an ISO date YYYY-MM-DD"
+            return f"bad date {where.quote(raw)}: there is no such day"
+        return f"bad date {where.quote(raw)}: expected an ISO date YYYY-MM-DD"
     if code == _MISS:
-        return f"missing value in column {col} ({_shown(raw)})"
+        return f"missing value in column {col} ({where.shown(raw)})"
     if lay.fmt == "multihot":
-        return f"value {raw!r} in column {col} is not 0 or 1"
+        return f"value {where.quote(raw)} in column {col} is not 0 or 1"
     if code == _BAD:
-        return f"part id {raw!r} in column {col} is not an integer"
-    v = raw.lstrip("+") if abs(value) >= _BIG else value
+        return f"part id {where.quote(raw)} in column {col} is not an integer"
+    v: int | str = value
+    if abs(value) >= _BIG:  # clipped: the digits as written, capped like any quoted content
+        digits = raw.lstrip("+")
+        v = "beyond 2**62" if not where.echo else digits if len(digits) <= _ECHO_MAX else digits[:_ECHO_MAX] + "..."
     if parts is None and value > _MAX_INFERRED_PARTS:
         return (f"part id {v} is out of range: without a given number of parts, ids may go up to "
                 f"{_MAX_INFERRED_PARTS} (column {col})")

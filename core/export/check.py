@@ -205,6 +205,7 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
         recorded = ONNX_FILE
     else:
         path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)  # --out may name a new folder; atomic writes make none
         atomic_write_bytes(path, data_bytes)
         recorded = path.name if path.resolve().parent == run.path.resolve() else str(path.resolve())
     with run.event_writer() as ev:

@@ -33,21 +33,24 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
     """(scorer in eval mode on CPU, checkpoint dict) from a run's `model_checkpoint.pt`.
 
     The checkpoint is read with ``weights_only=True`` and ``map_location="cpu"``, so one
-    written on CUDA loads here too. The scorer is rebuilt from the checkpoint's resolved
+    written on CUDA loads here too; a damaged or crafted one is refused with a message
+    (`core.models.checkpoint`), and weights of other names or shapes than the model's are
+    refused naming the tensor. The scorer is rebuilt from the checkpoint's resolved
     config (not the run's config.yaml, which a user may have edited)."""
     from pydantic import ValidationError
 
     from core.config import Config
+    from core.config.fields import PARTS_MAX
     from core.models import build_scorer
+    from core.models.checkpoint import check_state, read_checkpoint
 
     run = _run(run_dir)
     path = run.model_checkpoint
     if not path.is_file():
         raise InputError("no model_checkpoint.pt: only a finished `synapse train` run can be exported", path=path)
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types
-        raise InputError(f"cannot read the checkpoint: {exc}", path=path) from None
+    ck = read_checkpoint(path)
+    if not isinstance(ck, dict):
+        raise InputError(f"not a Synapse checkpoint (it holds a {type(ck).__name__}, not a mapping)", path=path)
     missing = [k for k in ("model_state", "config", "parts") if k not in ck]
     if missing:
         raise InputError(f"checkpoint lacks {', '.join(missing)}", path=path)
@@ -59,7 +62,12 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
     if kind not in EXPORTABLE:
         raise InputError(f"model kind {kind!r} cannot be exported to ONNX; exportable: {', '.join(EXPORTABLE)}",
                          path=path)
-    scorer = build_scorer(cfg.model, int(ck["parts"]))
+    parts = ck["parts"]
+    if isinstance(parts, bool) or not isinstance(parts, int) or not 2 <= parts <= PARTS_MAX:
+        raise InputError(f"the checkpoint's parts {str(parts)[:40]!r} is not a number of parts (2..{PARTS_MAX})",
+                         path=path)
+    scorer = build_scorer(cfg.model, parts)
+    check_state(scorer, ck["model_state"], path)
     scorer.load_state_dict(ck["model_state"])
     scorer.eval()
     return scorer, ck
@@ -69,18 +77,19 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
 
 def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     """(inputs of the whole sequence, test window (start, stop), data info)."""
-    from core.data import load_dataset, resolve_data_path
+    from core.data import UNSORTED_HINT_RUN, load_dataset, resolve_data_path, resolve_run_data
     from core.data.splits import splits_from_config
 
     raw = data if data is not None else cfg.data.path
     if raw is None:
         raise InputError("the run's config names no data file; pass data=FILE for the parity check")
-    path = resolve_data_path(raw)
+    man = run.read_json("manifest.json", default=None)
+    path = resolve_data_path(raw) if data is not None or not man else resolve_run_data(man, raw)
     if not path.exists():
         raise InputError("data file not found (needed for the parity check; pass data=FILE)", path=path)
+    # The run's own data path is the run directory's word, not the user's: no content in errors.
     ds = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                      allow_unsorted=cfg.data.allow_unsorted)
-    man = run.read_json("manifest.json", default=None)
+                      allow_unsorted=cfg.data.allow_unsorted, echo=data is not None, unsorted_hint=UNSORTED_HINT_RUN)
     same = None
     if man and man.get("splits"):
         test = man["splits"][-1]["test"]

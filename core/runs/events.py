@@ -268,7 +268,7 @@ class EventReader:
             return None  # blank lines carry nothing; writers never produce them
         try:
             obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
             obj = None
         if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
             self.malformed += 1

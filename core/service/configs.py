@@ -48,7 +48,7 @@ def job_of_kind(kind: Any) -> str | None:
 
 def _describe(path: Path, source: str) -> dict:
     """{name, path, kind, job, description, source, error} of one config file (its YAML read, not validated)."""
-    import yaml
+    from core.config import load_yaml
 
     entry: dict[str, Any] = {"name": path.stem, "path": str(path), "kind": None, "job": None,
                              "description": "", "source": source, "error": None}
@@ -65,9 +65,9 @@ def _describe(path: Path, source: str) -> dict:
         if s:
             break  # the description is a comment at the top of the file only
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        entry["error"] = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        raw = load_yaml(text, str(path))  # safe_load refusing alias bombs and deep nesting
+    except InputError as exc:
+        entry["error"] = f"not valid YAML: {exc.problem.removeprefix('YAML syntax error: ')}"
         return entry
     if raw is None:
         raw = {}
@@ -169,7 +169,7 @@ def _load(config, overrides: list[str], data: str | None) -> tuple[Any, list[dic
 
 def _check_data(cfg) -> tuple[list[str], dict | None]:
     """What the run would find in its data: (problems, {"rows", "first", "last", "splits"})."""
-    from core.data import load_dataset, resolve_data_path
+    from core.data import UNSORTED_HINT_CONFIG, load_dataset, resolve_data_path
     from core.data.splits import splits_from_config
 
     if cfg.data.path is None:
@@ -177,7 +177,7 @@ def _check_data(cfg) -> tuple[list[str], dict | None]:
     path = resolve_data_path(cfg.data.path)
     try:
         data = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                            allow_unsorted=cfg.data.allow_unsorted)
+                            allow_unsorted=cfg.data.allow_unsorted, unsorted_hint=UNSORTED_HINT_CONFIG)
     except InputError as exc:
         return [f"data: {exc}"], None
     if data.P != cfg.data.parts:

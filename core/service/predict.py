@@ -14,7 +14,7 @@ import numpy as np
 from core import pools
 from core.evaluation.calibration import Calibrator
 from core.config import Config, load_config
-from core.data import load_dataset, resolve_data_path
+from core.data import UNSORTED_HINT_CLI, load_dataset, resolve_run_data
 from core.errors import InputError
 from core.runs import RunDir, record_test_touch, status_of
 
@@ -80,17 +80,24 @@ def _learned_logits(run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datet
 
 
 def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = None,
-            ks: list[int] | None = None, target: tuple[str, float] | None = None, onnx: bool = False) -> dict:
-    """Score one day with a finished run; JSON-ready result."""
+            ks: list[int] | None = None, target: tuple[str, float] | None = None, onnx: bool = False,
+            allow_unsorted: bool = False) -> dict:
+    """Score one day with a finished run; JSON-ready result.
+
+    Without `data` the run's own file is read, from the path its manifest records: a run
+    directory may come from anyone, so its data errors never quote the file's content
+    (`load_dataset(echo=False)`: an /etc/shadow named there is refused without a line of it).
+    allow_unsorted: sort the data's dates (the run's data.allow_unsorted does too)."""
     st = status_of(run)
     if st.status != "succeeded":
         raise InputError(f"run {run.run_id} is {st.status}; predict needs a succeeded run")
     cfg = load_config(run.config_yaml)
     man = run.read_json("manifest.json")
     report = run.read_json("report.json")
-    path = Path(data) if data is not None else resolve_data_path(man["data"]["path"])
+    path = Path(data) if data is not None else resolve_run_data(man)
     ds = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                      allow_unsorted=cfg.data.allow_unsorted)
+                      allow_unsorted=cfg.data.allow_unsorted or allow_unsorted, echo=data is not None,
+                      unsorted_hint=UNSORTED_HINT_CLI)
     rows, day = _target_rows(ds.dates, date)
     Y, dates = ds.Y[:rows], ds.dates[:rows]
     primary = report["primary"]

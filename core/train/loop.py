@@ -12,14 +12,16 @@ checkpoint are all chosen on the validation rows only.
 from __future__ import annotations
 
 import copy
+import io
 import math
 import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ from core.evaluation import metrics
 from core.data.splits import Split
 from core.fsutil import atomic_open
 from core.models.base import Inputs, Scorer, head_logits, head_loss
+from core.models.checkpoint import check_state, read_checkpoint
 
 EpochCallback = Callable[[dict], None]
 
@@ -47,13 +50,21 @@ def seed_everything(seed: int) -> None:
 
 
 def save_torch(obj: Any, path: Path) -> None:
-    """torch.save through a temp file and rename: a reader never sees half a checkpoint."""
+    """torch.save through a temp file and rename: a reader never sees half a checkpoint.
+
+    Serialised in memory first: torch's zip writer turns a failed write into "[enforce fail
+    at inline_container.cc]", while our own write raises the OS's error (ENOSPC: "No space
+    left on device") that the run's failure message then names.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     with atomic_open(path, "wb") as fh:
-        torch.save(obj, fh)
+        fh.write(buf.getbuffer())
 
 
 def load_torch(path: Path, map_location: str | torch.device = "cpu") -> Any:
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """weights_only=True; a damaged or crafted file is an InputError saying what is wrong."""
+    return read_checkpoint(path, map_location)
 
 
 @dataclass
@@ -208,6 +219,10 @@ class Trainer:
     # ------------------------------------------------------------------ fit
 
     def fit(self, *, resume: bool = False) -> FitResult:
+        with deterministic_torch(bool(getattr(self.cfg, "deterministic", False))):
+            return self._fit(resume=resume)
+
+    def _fit(self, *, resume: bool) -> FitResult:
         cfg = self.cfg
         seed_everything(self.seed)
         if getattr(self.scorer, "fits_by_likelihood", False):
@@ -224,9 +239,11 @@ class Trainer:
             self.scorer.warm_start(self.inputs, self.Y, slice(*self.split.train), self._loss)
         best_state = _cpu_state(self.scorer)
         if resuming:
+            assert self.last_path is not None  # resuming says so
             # On CPU whatever device wrote it: RNG states must be CPU tensors, and
             # load_state_dict copies weights and optimizer moments onto the model's device.
             st = load_torch(self.last_path, "cpu")
+            check_state(self.scorer, st["model_state"], self.last_path)
             self.scorer.load_state_dict(st["model_state"])
             optimizer.load_state_dict(st["optimizer_state"])
             self._set_rng_state(gen, st["rng"])
@@ -450,6 +467,27 @@ def _py_state_to(st) -> dict:
 
 def _py_state_from(d) -> tuple:
     return (d["version"], tuple(d["state"]), d["gauss"])
+
+
+@contextmanager
+def deterministic_torch(enabled: bool) -> Iterator[None]:
+    """`train.deterministic` (docs/ARCHITECTURE.md, "Training"): one torch thread and
+    torch's deterministic algorithms for the fit, restored after. With several threads a
+    CPU fit (GRU: the recurrent matmuls' reductions) sums in an order that depends on the
+    thread split, so two runs agree only to about 1e-7; with one they agree to the byte.
+    warn_only: an op without a deterministic kernel (some CUDA ones) warns instead of failing."""
+    if not enabled:
+        yield
+        return
+    threads = torch.get_num_threads()
+    was, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=was_warn)
+        torch.set_num_threads(threads)
 
 
 def set_threads(num_threads: int | None, parallel_workers: int = 1) -> int:

@@ -5,6 +5,7 @@ Validation happens here, before anything is written: bad input leaves no run dir
 """
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import sys
@@ -17,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from core.config import Config, config_hash
-from core.data import Dataset, load_dataset, resolve_data_path
+from core.data import UNSORTED_HINT_CONFIG, Dataset, load_dataset, resolve_data_path, resolve_run_data
 from core.data.splits import Split, splits_from_config
 from core.errors import InputError
 from core.evaluation.evaluate import Scored, Windows
@@ -65,13 +66,17 @@ def load_truth(data_path: Path, dates: np.ndarray) -> tuple[np.ndarray | None, P
     return truth[idx], path
 
 
-def prepare(cfg: Config) -> Prepared:
-    """Load and validate everything a run needs; raises InputError before anything is written."""
+def prepare(cfg: Config, recorded: dict | None = None) -> Prepared:
+    """Load and validate everything a run needs; raises InputError before anything is written.
+
+    recorded: the manifest of the run being resumed; its absolute data path is used when the
+    config's relative one does not resolve from here (`resolve_run_data`)."""
     if cfg.data.path is None:
         raise InputError("no data file: pass --data FILE or set data.path in the config")
-    path = resolve_data_path(cfg.data.path)
+    path = resolve_data_path(cfg.data.path) if recorded is None else resolve_run_data(recorded, cfg.data.path)
     data = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                        allow_unsorted=cfg.data.allow_unsorted)
+                        allow_unsorted=cfg.data.allow_unsorted, unsorted_hint=UNSORTED_HINT_CONFIG,
+                        echo=recorded is None)  # a run directory's data path is nobody's choice here
     if data.P != cfg.data.parts:
         raise InputError(f"data has {data.P} parts but the config says data.parts={cfg.data.parts}", path=path)
     splits = splits_from_config(cfg.split, data.T, data.dates)
@@ -93,8 +98,11 @@ def manifest(prep: Prepared, run: RunDir) -> dict:
         "platform": platform.platform(),
         "device": "cpu",
         "seed": prep.cfg.seed,
+        # A relative data path means nothing from another directory: resume and predict fall
+        # back to abs_path, and name created_cwd when neither resolves (core.data.resolve_run_data).
+        "created_cwd": os.getcwd(),
         "data": {
-            "path": str(d.path), "sha256": d.sha256, "format": d.fmt, "rows": d.T, "parts": d.P,
+            "path": str(d.path), "abs_path": os.path.abspath(d.path), "sha256": d.sha256, "format": d.fmt, "rows": d.T, "parts": d.P,
             "first_date": str(d.dates[0]), "last_date": str(d.dates[-1]), "gaps": d.n_gaps,
             "truth": None if prep.truth_file is None else str(prep.truth_file),
         },

@@ -29,6 +29,7 @@ def predict_cmd(
     target: Annotated[Optional[str], typer.Option("--target", help="Suggest the smallest K reaching it, e.g. good-or-better:0.6.")] = None,
     backtest: Annotated[bool, typer.Option("--backtest", help="Also check pool probabilities against the run's test window.")] = False,
     onnx: Annotated[bool, typer.Option("--onnx", help="Score with the run's exported model.onnx (onnxruntime) instead of PyTorch.")] = False,
+    allow_unsorted: Annotated[bool, typer.Option("--allow-unsorted", help="Sort the data's rows by date (with a warning) instead of refusing.")] = False,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -44,7 +45,8 @@ def predict_cmd(
     rd = open_run(run, runs_dir)
     ks = None if k is None else parse_ks(k)
     bt = pool_backtest(rd, ks) if backtest else None
-    result = predict(rd, data=data, date=date, ks=ks, target=parse_target(target), onnx=onnx)
+    result = predict(rd, data=data, date=date, ks=ks, target=parse_target(target), onnx=onnx,
+                     allow_unsorted=allow_unsorted)
     if as_json:
         print_json({**result, "backtest": bt})
         return

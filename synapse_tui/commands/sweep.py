@@ -103,6 +103,17 @@ def report_table(report: dict) -> Table:
     return t
 
 
+def _resume_hint(rows: list[dict], runs_dir: Path | None) -> None:
+    """Lost runs (their worker died) are not picked up by anything: say how to continue each."""
+    lost = [r["run_id"] for r in rows if r.get("status") == "lost"]
+    if not lost:
+        return
+    where = "" if runs_dir is None else f" --runs-dir {runs_dir}"
+    tell(f"{len(lost)} run{'s' if len(lost) > 1 else ''} lost (the worker died): continue "
+         f"{'each' if len(lost) > 1 else 'it'} from its last epoch with "
+         + "; ".join(f"`synapse resume {rid}{where}`" for rid in lost), "hint:", "yellow")
+
+
 def _print_wide(renderable) -> None:
     # Piped output has no terminal width (rich assumes 80): do not squeeze the columns.
     if console.is_terminal:
@@ -170,7 +181,7 @@ class _Live:
                 tell(f"{r['label']} ({r['run_id']}): {_status_cell(r)}{err}", "…", "dim")
 
 
-def _wait_and_report(sweep, as_json: bool) -> None:
+def _wait_and_report(sweep, as_json: bool, runs_dir: Path | None = None) -> None:
     from core.service import sweeps
 
     try:
@@ -185,6 +196,7 @@ def _wait_and_report(sweep, as_json: bool) -> None:
         print_json(report)
     else:
         _print_report(report, sweep)
+        _resume_hint(rows, runs_dir)
     if any(r["status"] != "succeeded" for r in rows):
         raise typer.Exit(EXIT_FAILED)
 
@@ -221,7 +233,7 @@ def sweep_command(
     if not as_json:
         tell(f"sweep {sweep.sweep_id}: {len(rows)} runs, parallel {sweep.read()['parallel']} "
              f"(supervisor log: {sweep.root / 'supervisor.log'})", "…", "dim")
-    _wait_and_report(sweep, as_json)
+    _wait_and_report(sweep, as_json, runs_dir)
 
 
 @user_errors
@@ -248,16 +260,18 @@ def sweep_status_command(
     no_wait = no_wait or bool(parent.get("no_wait"))
     sweep = sweeps.open_sweep(sweep_ref, runs_dir)
     if not no_wait:
-        _wait_and_report(sweep, as_json)
+        _wait_and_report(sweep, as_json, runs_dir)
         return
     now = sweeps.state(sweep)
     rows, report = now["rows"], now["report"]
     if as_json:
         print_json(report if report is not None else {"sweep_id": sweep.sweep_id, "complete": False, "runs": rows})
-    elif report is not None:
+        return
+    if report is not None:
         _print_report(report, sweep)
     else:
         _print_wide(progress_table(sweep.sweep_id, rows))
+    _resume_hint(rows, runs_dir)
 
 
 @sweep_app.callback()

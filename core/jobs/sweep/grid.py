@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Sequence
 
 from core.config import BASELINE_KINDS, Config, load_config
-from core.errors import InputError
+from core.errors import RUN_NAME_MAX, InputError
 from core.runs import NAME_RE
 
-MAX_NAME = 64  # run names (core.runs.NAME_RE)
+MAX_NAME = RUN_NAME_MAX  # run names (core.runs.NAME_RE)
 
 # Short tags for common grid keys (the last part of the dotted key); anything else uses
 # the last part itself.

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from core.errors import InputError
+from core.errors import RUN_NAME_PATTERN, InputError
 from core.fsutil import DirHandle, atomic_write_text
 from core.runs import TERMINAL_STATUSES, RunDir, read_events, run_status
 
@@ -20,7 +20,7 @@ SWEEPS_DIR = "sweeps"
 SWEEP_JSON = "sweep.json"
 REPORT_JSON = "sweep_report.json"
 REPORT_MD = "sweep_report.md"
-SWEEP_ID_RE = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_.-]{1,64}-[0-9a-f]{4}$")
+SWEEP_ID_RE = re.compile(rf"^\d{{8}}-\d{{6}}-{RUN_NAME_PATTERN}-[0-9a-f]{{4}}$")  # named like a run
 _SWEEP_REF_RE = re.compile(r"^[0-9][A-Za-z0-9_.-]{0,95}$")
 
 
