@@ -17,7 +17,9 @@ from core.runs import RunDir, status_of
 from helpers import ROOT, write_synthetic
 from sshd import StallingProxy, sshd_available, start_shell_only_server, start_sshd
 
-pytestmark = pytest.mark.skipif(not sshd_available(), reason="OpenSSH sshd is not installed (apt-get install openssh-server)")
+# Every test here runs against a real sshd started by the module fixture, and most launch runs.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sshd_available(), reason="OpenSSH sshd is not installed (apt-get install openssh-server)")]
 
 FAST = ["split.test_days=200", "split.val_days=200"]
 # A run long enough to disturb: a small GRU, 15 steps an epoch, no early stop.

@@ -9,8 +9,9 @@ import pytest
 
 from sshd import StallingProxy, SshServer, sshd_available, start_shell_only_server, start_sshd
 
-pytestmark = pytest.mark.skipif(not sshd_available(),
-                                reason="OpenSSH server not installed (apt-get install openssh-server)")
+# Each test starts a real sshd.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sshd_available(),
+                                                   reason="OpenSSH server not installed (apt-get install openssh-server)")]
 
 ALIAS = "myalias"
 

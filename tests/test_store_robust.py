@@ -315,3 +315,27 @@ def test_runs_show_follow_notices_the_run_dir_is_gone(tmp_path, monkeypatch):
     assert res.exit_code == 1, res.output
     assert f"run directory {rd.path} is gone" in res.output
     assert "Traceback" not in res.output and not rd.path.exists()
+
+
+def test_a_crafted_config_yaml_with_an_alias_bomb_or_a_cycle_reads_as_missing(tmp_path):
+    """A run's config.yaml is walked by compare's diff and the Config tab: a billion laughs
+    (9^9 values behind 1 KB) or a self-referencing alias must read as no config, at once."""
+    from core.store import read_yaml
+
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    assert read_yaml(bomb) is None
+    cycle = tmp_path / "cycle.yaml"
+    cycle.write_text("a: &a [*a]\n")
+    assert read_yaml(cycle) is None
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 50_000 + "]" * 50_000)
+    assert read_yaml(deep) is None
+    # a real config, anchors and all, still reads
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("train: &t {lr: 0.01, epochs: 3}\nother: *t\nmodel: {kind: gru, hidden: 16}\n")
+    assert read_yaml(fine) == {"train": {"lr": 0.01, "epochs": 3}, "other": {"lr": 0.01, "epochs": 3},
+                               "model": {"kind": "gru", "hidden": 16}}

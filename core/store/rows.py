@@ -102,14 +102,44 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+# A run's config.yaml is ours (`dump_yaml`, no aliases, a few hundred values) unless someone
+# crafted it: past these it is read as missing, so a shared alias graph (a billion laughs)
+# never reaches the code that walks a config (compare's diff, the Config tab).
+_YAML_MAX_BYTES = 1 << 20
+_YAML_MAX_VALUES = 10_000
+
+
+def _expanded_size(value: Any, seen: dict[int, int], limit: int) -> int:
+    """How many values `value` holds once every shared reference is expanded, counted with
+    each distinct container visited once; stops past `limit`."""
+    key = id(value)
+    if key in seen:
+        return seen[key]
+    seen[key] = limit + 1  # a container reached again while still being counted: a cycle
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    total = 1
+    for child in children:
+        total += _expanded_size(child, seen, limit) if isinstance(child, (dict, list)) else 1
+        if total > limit:
+            break
+    seen[key] = total
+    return total
+
+
 def read_yaml(path: Path) -> Any:
     try:
         import yaml
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=loader)  # noqa: S506 — a safe loader
-    except Exception:  # noqa: BLE001 — a broken config must not break the index
+            text = fh.read(_YAML_MAX_BYTES + 1)
+        if len(text) > _YAML_MAX_BYTES:
+            return None
+        value = yaml.load(text, Loader=loader)  # noqa: S506 — a safe loader
+        if isinstance(value, (dict, list)) and _expanded_size(value, {}, _YAML_MAX_VALUES) > _YAML_MAX_VALUES:
+            return None
+        return value
+    except Exception:  # noqa: BLE001 — a broken config must not break the index (RecursionError too)
         return None
 
 

@@ -21,6 +21,7 @@ from synapse_tui.cliutil import (
     EXIT_FAILED, DataOpt, JsonOpt, OverrideOpt, RunsDirOpt, console, err_console, print_json, say, tell,
     user_errors,
 )
+from synapse_tui.formatting import cell
 from synapse_tui.theme import STATUS_STYLE
 
 EXIT_INTERRUPTED = 130
@@ -74,7 +75,8 @@ def progress_table(sweep_id: str, rows: list[dict], elapsed: float | None = None
     for col in ("label", "model", "run", "status"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["label"], r["model"] or "", r["run_id"], _status_cell(r), style=STATUS_STYLE.get(r["status"], ""))
+        t.add_row(cell(r["label"]), cell(r["model"] or ""), cell(r["run_id"]), cell(_status_cell(r)),
+                  style=STATUS_STYLE.get(r["status"], ""))
     return t
 
 
@@ -97,8 +99,9 @@ def report_table(report: dict) -> Table:
         m = r["metrics"]
         good = "–" if m.get("best_good_or_better") is None else f"{m['best_good_or_better']:.3f}@{m.get('best_k')}"
         won = w.get("run_id") == r["run_id"]
-        t.add_row(r["label"] + (" *" if won else ""), r["primary"] or r["model"] or "", r["status"],
-                  (r["verdict"] or {}).get("status", "–"), f(m.get("val_brier"), 5), f(m.get("brier_skill")),
+        # names and verdicts come from the runs' reports (a remote host may have written one)
+        t.add_row(cell(r["label"] + (" *" if won else "")), cell(r["primary"] or r["model"] or ""), cell(r["status"]),
+                  cell((r["verdict"] or {}).get("status", "–")), f(m.get("val_brier"), 5), f(m.get("brier_skill")),
                   f(m.get("ece_after"), 3), good, style="bold" if won else "")
     return t
 
