@@ -18,6 +18,7 @@ time is the fit plus a pipe round trip (interpreter start and import are not cou
 It is comparable work, not the same estimator: tick fits a continuous-time linear-intensity
 model by least squares; Synapse fits a discrete-time logistic model by likelihood.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -62,7 +63,10 @@ class _TickWorker:
         np.save(self.path, np.asarray(Y, dtype=bool))
         self.proc = subprocess.Popen(
             [python, "-c", _TICK_WORKER, self.path, ",".join(str(t) for t in taus), str(l2)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             self.close()
@@ -103,7 +107,7 @@ def case_hawkes_fit() -> Case:
         import torch
 
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)              # like tick's learner; steady on a shared box
+        torch.set_num_threads(1)  # like tick's learner; steady on a shared box
         try:
             info.update(model.fit_mle(inputs, y))
         finally:
@@ -116,13 +120,21 @@ def case_hawkes_fit() -> Case:
         reference, reference_name = worker.fit, "tick HawkesSumExpKern (least squares, AGD)"
     fit()
     taus = ", ".join(f"{t:g}" for t in cfg.model.decays)
-    note = (f"{ds.T:,} days x {ds.P} parts, taus {taus}, l2 {cfg.model.l2:g}, 1 torch thread: "
-            f"{info['iterations']} L-BFGS iterations, {info['evaluations']} evaluations, "
-            f"NLL/day {info['nll']:.4f}")
+    note = (
+        f"{ds.T:,} days x {ds.P} parts, taus {taus}, l2 {cfg.model.l2:g}, 1 torch thread: "
+        f"{info['iterations']} L-BFGS iterations, {info['evaluations']} evaluations, "
+        f"NLL/day {info['nll']:.4f}"
+    )
     if not tick_python:
         note += f"; set {TICK_ENV} to a python with tick for the reference"
-    return Case(f"hawkes fit_mle {ds.T:,}x{ds.P}, {len(cfg.model.decays)} decays", fit,
-                reference=reference, reference_name=reference_name, repeat=5, note=note)
+    return Case(
+        f"hawkes fit_mle {ds.T:,}x{ds.P}, {len(cfg.model.decays)} decays",
+        fit,
+        reference=reference,
+        reference_name=reference_name,
+        repeat=5,
+        note=note,
+    )
 
 
 CASES = {"hawkes_fit": case_hawkes_fit}

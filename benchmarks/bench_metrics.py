@@ -6,6 +6,7 @@ intervals for K = 20..27, the random reference, the raw-ranking tier rates and t
 (truth-ranked) tier rates with lift capture. The reference is the scikit-learn per-part
 loop for AUC + AP + Brier only (about 144 ms on the design machine).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,10 @@ def window(seed: int = 0):
 def sklearn_loop(y, p):
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-    return [(roc_auc_score(y[:, j], p[:, j]), average_precision_score(y[:, j], p[:, j]),
-             brier_score_loss(y[:, j], p[:, j])) for j in range(y.shape[1])]
+    return [
+        (roc_auc_score(y[:, j], p[:, j]), average_precision_score(y[:, j], p[:, j]), brier_score_loss(y[:, j], p[:, j]))
+        for j in range(y.shape[1])
+    ]
 
 
 def case_evaluate() -> Case:

@@ -22,6 +22,7 @@ core.export.export_onnx reports p50/p99 of a trained run's calls in onnx_report.
 
     python -m benchmarks.bench_onnx
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,7 +75,7 @@ def case_onnx_gru_step() -> Case:
 
     scorer, sess, inputs = _exported("gru.yaml", 16)
     T = len(inputs)
-    x, wd = inputs.x[T - 1:T][None], inputs.wd[T - 1:T][None]
+    x, wd = inputs.x[T - 1 : T][None], inputs.wd[T - 1 : T][None]
     h = np.zeros((scorer.layers, 1, scorer.hidden), np.float32)
     feed = {"x": x.numpy(), "wd": wd.numpy(), "h0": h}
 
@@ -87,9 +88,15 @@ def case_onnx_gru_step() -> Case:
         with _torch_threads(1), torch.no_grad():
             _, state["h"] = scorer(x, wd, state["h"])
 
-    return Case(f"onnx gru single day (1, 1, {scorer.input_width}) + state (1, 1, {scorer.hidden})", ort_step,
-                budget_s=BUDGET_S, reference=torch_step, reference_name="PyTorch scorer, same step",
-                repeat=300, note="onnxruntime 1 intra-op thread; torch 1 thread")
+    return Case(
+        f"onnx gru single day (1, 1, {scorer.input_width}) + state (1, 1, {scorer.hidden})",
+        ort_step,
+        budget_s=BUDGET_S,
+        reference=torch_step,
+        reference_name="PyTorch scorer, same step",
+        repeat=300,
+        note="onnxruntime 1 intra-op thread; torch 1 thread",
+    )
 
 
 def case_onnx_transformer_context() -> Case:
@@ -98,16 +105,22 @@ def case_onnx_transformer_context() -> Case:
     scorer, sess, inputs = _exported("transformer.yaml", 64)
     T = len(inputs)
     L = min(scorer.context, 512)
-    x, wd = inputs.x[T - L:T][None], inputs.wd[T - L:T][None]
+    x, wd = inputs.x[T - L : T][None], inputs.wd[T - L : T][None]
     feed = {"x": x.numpy(), "wd": wd.numpy()}
 
     def torch_call() -> None:
         with _torch_threads(1), torch.no_grad():
             scorer(x, wd)
 
-    return Case(f"onnx transformer last {L} days (1, {L}, {scorer.input_width})", lambda: sess.run(None, feed),
-                budget_s=BUDGET_S, reference=torch_call, reference_name="PyTorch scorer, same window",
-                repeat=50, note="onnxruntime 1 intra-op thread; torch 1 thread")
+    return Case(
+        f"onnx transformer last {L} days (1, {L}, {scorer.input_width})",
+        lambda: sess.run(None, feed),
+        budget_s=BUDGET_S,
+        reference=torch_call,
+        reference_name="PyTorch scorer, same window",
+        repeat=50,
+        note="onnxruntime 1 intra-op thread; torch 1 thread",
+    )
 
 
 def case_onnx_transformer_step(context: int | None = None) -> Case:
@@ -120,20 +133,28 @@ def case_onnx_transformer_step(context: int | None = None) -> Case:
     T = len(inputs)
     ort_step, _, what = step_call(sess, scorer, inputs, T)  # cache of min(context, 512) - 1 days
     L = min(scorer.context, 512, T)
-    full = {"x": inputs.x[T - L:T][None].numpy(), "wd": inputs.wd[T - L:T][None].numpy()}
-    return Case(f"onnx transformer KV-cached step, context {scorer.context}: {what}", ort_step,
-                budget_s=BUDGET_S, reference=lambda: full_sess.run(None, full),
-                reference_name=f"onnxruntime full window (1, {L}, {scorer.input_width})",
-                repeat=300, note="onnxruntime 1 intra-op thread; exact (== Scorer.score, tests/test_export.py)")
+    full = {"x": inputs.x[T - L : T][None].numpy(), "wd": inputs.wd[T - L : T][None].numpy()}
+    return Case(
+        f"onnx transformer KV-cached step, context {scorer.context}: {what}",
+        ort_step,
+        budget_s=BUDGET_S,
+        reference=lambda: full_sess.run(None, full),
+        reference_name=f"onnxruntime full window (1, {L}, {scorer.input_width})",
+        repeat=300,
+        note="onnxruntime 1 intra-op thread; exact (== Scorer.score, tests/test_export.py)",
+    )
 
 
 def case_onnx_transformer_step_512() -> Case:
     return case_onnx_transformer_step(512)
 
 
-CASES = {"onnx_gru_step": case_onnx_gru_step, "onnx_transformer_context": case_onnx_transformer_context,
-         "onnx_transformer_step": case_onnx_transformer_step,
-         "onnx_transformer_step_512": case_onnx_transformer_step_512}
+CASES = {
+    "onnx_gru_step": case_onnx_gru_step,
+    "onnx_transformer_context": case_onnx_transformer_context,
+    "onnx_transformer_step": case_onnx_transformer_step,
+    "onnx_transformer_step_512": case_onnx_transformer_step_512,
+}
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 Both run one stateful GRU epoch on the sample (16 chunks x TBPTT 128, AdamW, BCE, grad
 clipping), validation excluded. Budget (docs/ARCHITECTURE.md, "Budgets"): the loop may cost at most 1.1x the bare loop.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,8 +22,11 @@ def _setup(kind: str = "gru"):
     from core.train.prepare import prepare
     from core.train.loop import Trainer, seed_everything
 
-    cfg = load_config(ROOT / "configs" / f"{kind}.yaml", overrides=["train.device=cpu"],
-                      data=str(ROOT / "sample_data" / "parts_daily.csv"))
+    cfg = load_config(
+        ROOT / "configs" / f"{kind}.yaml",
+        overrides=["train.device=cpu"],
+        data=str(ROOT / "sample_data" / "parts_daily.csv"),
+    )
     prep = prepare(cfg)
     seed_everything(0)
     scorer = build_scorer(cfg.model, 39)
@@ -55,8 +59,13 @@ def case_train_loop_vs_bare() -> Case:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
             bare_opt.step()
 
-    return Case("train loop: one stateful GRU epoch (16x128)", lambda: trainer._train_epoch(opt, gen),
-                reference=bare_epoch, reference_name="bare PyTorch loop, same tensors", repeat=15)
+    return Case(
+        "train loop: one stateful GRU epoch (16x128)",
+        lambda: trainer._train_epoch(opt, gen),
+        reference=bare_epoch,
+        reference_name="bare PyTorch loop, same tensors",
+        repeat=15,
+    )
 
 
 def case_gru_validate() -> Case:
@@ -67,9 +76,13 @@ def case_gru_validate() -> Case:
     cfg, trainer = _setup()
     opt = torch.optim.AdamW(trainer.scorer.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     gen = torch.Generator().manual_seed(0)
-    return Case("GRU validation pass (day-0 replay + metrics), sample, shipped config", trainer.validate,
-                reference=lambda: trainer._train_epoch(opt, gen), reference_name="one training epoch",
-                repeat=15)
+    return Case(
+        "GRU validation pass (day-0 replay + metrics), sample, shipped config",
+        trainer.validate,
+        reference=lambda: trainer._train_epoch(opt, gen),
+        reference_name="one training epoch",
+        repeat=15,
+    )
 
 
 def case_gru_fit() -> Case:
@@ -84,12 +97,24 @@ def case_gru_fit() -> Case:
     def fit(overlap: bool):
         torch.manual_seed(0)
         scorer = copy.deepcopy(first.scorer)
-        Trainer(scorer, first.inputs, first.Y.numpy(), first.split, cfg.train, cfg.eval,
-                model_cfg=cfg.model, overlap=overlap).fit()
+        Trainer(
+            scorer,
+            first.inputs,
+            first.Y.numpy(),
+            first.split,
+            cfg.train,
+            cfg.eval,
+            model_cfg=cfg.model,
+            overlap=overlap,
+        ).fit()
 
-    return Case("GRU fit, 10 epochs on the sample, validation overlapped with the next epoch",
-                lambda: fit(True), reference=lambda: fit(False), reference_name="validation in line",
-                repeat=3)
+    return Case(
+        "GRU fit, 10 epochs on the sample, validation overlapped with the next epoch",
+        lambda: fit(True),
+        reference=lambda: fit(False),
+        reference_name="validation in line",
+        repeat=3,
+    )
 
 
 def case_demo() -> Case:
@@ -99,6 +124,9 @@ def case_demo() -> Case:
 
     runs = tempfile.mkdtemp(prefix="synapse-demo-bench-")
     cmd = [sys.executable, "-m", "synapse_tui.cli", "demo", "--no-tui", "--runs-dir", runs]
-    return Case("synapse demo (baselines + logistic + GRU, every artifact)",
-                lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT),
-                budget_s=20.0, repeat=1)
+    return Case(
+        "synapse demo (baselines + logistic + GRU, every artifact)",
+        lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT),
+        budget_s=20.0,
+        repeat=1,
+    )

@@ -9,6 +9,7 @@
 Runs on disk are copies of one real baselines run under new run ids (made once, ~3 s); the
 run screen's run is a copy of a real 3-epoch logistic run with epochs appended.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,10 +34,13 @@ def in_subprocess(maker: str, *args) -> object:
     full garbage collection there, a cost the real app does not pay."""
     import json
 
-    code = (f"import json, sys; from benchmarks.bench_tui import {maker}; "
-            f"print(json.dumps({maker}(*json.loads(sys.argv[1])), default=str))")
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(args)], check=True, capture_output=True,
-                         text=True, cwd=ROOT)
+    code = (
+        f"import json, sys; from benchmarks.bench_tui import {maker}; "
+        f"print(json.dumps({maker}(*json.loads(sys.argv[1])), default=str))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)], check=True, capture_output=True, text=True, cwd=ROOT
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -55,8 +59,11 @@ def make_runs(n: int, stream: int = 0) -> tuple[Path, list[Path]]:
     root = base / "runs"
     root.mkdir()
     for i in range(n):
-        shutil.copytree(src.path, root / f"2026{(i // 28) % 12 + 1:02d}{i % 28 + 1:02d}-{i % 24:02d}0000-bench{i}-{i:04x}",
-                        ignore=shutil.ignore_patterns("*.npz", "*.png", "*.pt"))
+        shutil.copytree(
+            src.path,
+            root / f"2026{(i // 28) % 12 + 1:02d}{i % 28 + 1:02d}-{i % 24:02d}0000-bench{i}-{i:04x}",
+            ignore=shutil.ignore_patterns("*.npz", "*.png", "*.pt"),
+        )
     cfg = load_config("baselines", overrides=split, data=str(data))
     streams = [jobs.create_job(cfg, "baselines", root).path for _ in range(stream)]
     return root, streams
@@ -86,8 +93,9 @@ def case_first_screen() -> Case:
 
     def once() -> None:
         (root / "index.sqlite").unlink(missing_ok=True)  # a cold index: the slow first time
-        subprocess.run([sys.executable, "-c", _FIRST_SCREEN, str(root), "200"], check=True, capture_output=True,
-                       cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-c", _FIRST_SCREEN, str(root), "200"], check=True, capture_output=True, cwd=ROOT
+        )
 
     return Case("dashboard first screen, 200 runs (fresh process, cold index)", once, budget_s=1.5, repeat=5)
 
@@ -173,7 +181,7 @@ def measure_keypress() -> list[float]:
             for i in range(60):
                 before = table.cursor_row
                 key = "down" if i % 20 < 10 else "up"
-                times.append(await clock.press(key, lambda: table.cursor_row != before))
+                times.append(await clock.press(key, lambda before=before: table.cursor_row != before))
                 await pilot.pause(0.03)
 
     try:
@@ -184,8 +192,13 @@ def measure_keypress() -> list[float]:
 
 
 def case_keypress() -> Case:
-    return Case("dashboard key press while 4 runs stream epochs (key to next frame)", lambda: None, budget_s=0.1,
-                measure=measure_keypress, note="p95 is the budgeted number")
+    return Case(
+        "dashboard key press while 4 runs stream epochs (key to next frame)",
+        lambda: None,
+        budget_s=0.1,
+        measure=measure_keypress,
+        note="p95 is the budgeted number",
+    )
 
 
 def measure_sort_filter() -> list[float]:
@@ -208,7 +221,7 @@ def measure_sort_filter() -> list[float]:
             rows = list(screen.rows.values())
             for i in range(6):
                 before = screen.sort_key
-                times.append(await clock.press("s", lambda: screen.sort_key != before))
+                times.append(await clock.press("s", lambda before=before: screen.sort_key != before))
                 await pilot.pause(0.1)
                 t0 = time.perf_counter()
                 screen.filter_text = "bench1" if i % 2 == 0 else ""
@@ -222,8 +235,12 @@ def measure_sort_filter() -> list[float]:
 
 
 def case_sort_filter() -> Case:
-    return Case("dashboard sort or filter of 500 runs (key or rows to next frame)", lambda: None, budget_s=0.2,
-                measure=measure_sort_filter)
+    return Case(
+        "dashboard sort or filter of 500 runs (key or rows to next frame)",
+        lambda: None,
+        budget_s=0.2,
+        measure=measure_sort_filter,
+    )
 
 
 def make_long_run(epochs: int) -> tuple[Path, str]:
@@ -240,8 +257,11 @@ def make_long_run(epochs: int) -> tuple[Path, str]:
     base = Path(tempfile.mkdtemp(prefix="synapse-bench-run-"))
     data = base / "d.csv"
     synthetic.write(data, synthetic.generate("planted", days=900, seed=5))
-    cfg = load_config("logistic", overrides=["split.test_days=200", "split.val_days=200", "train.epochs=3",
-                                             "train.device=cpu"], data=str(data))
+    cfg = load_config(
+        "logistic",
+        overrides=["split.test_days=200", "split.val_days=200", "train.epochs=3", "train.device=cpu"],
+        data=str(data),
+    )
     src = run_train(cfg, base / "src")
     root = base / "runs"
     root.mkdir()
@@ -309,5 +329,10 @@ def measure_run_screen(epochs: int = 10_000, repeat: int = 5) -> list[float]:
 
 
 def case_run_screen() -> Case:
-    return Case("run screen with a 10,000-epoch history: push to the full loss curve drawn", lambda: None,
-                budget_s=0.5, measure=measure_run_screen, note="5 opens after one unmeasured warm-up open")
+    return Case(
+        "run screen with a 10,000-epoch history: push to the full loss curve drawn",
+        lambda: None,
+        budget_s=0.5,
+        measure=measure_run_screen,
+        note="5 opens after one unmeasured warm-up open",
+    )

@@ -24,6 +24,7 @@ last.pt is too large to bring back. Exit 1 if a check fails, 0 otherwise.
 On a device machine, whose image has torch but not pydantic, carry the wheels made by
 ``benchmarks/gpu_wheels.sh`` and install them first (see that script).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,13 @@ CPU_TOLERANCE = 1e-4  # |p_cpu - p_device|: fp32 scoring on both, kernels differ
 
 # --tiny: the same configs shrunk so the whole check runs in seconds on CPU.
 TINY = {
-    "transformer_h200": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.context=32",
-                         "train.batch_size=4"],
+    "transformer_h200": [
+        "model.d_model=16",
+        "model.heads=2",
+        "model.layers=1",
+        "model.context=32",
+        "train.batch_size=4",
+    ],
     "gru": ["model.hidden=8", "model.chunks=4", "model.tbptt=32"],
 }
 
@@ -54,9 +60,13 @@ def environment(device: torch.device) -> dict:
     env = {"torch": torch.__version__, "device": str(device), "cuda_available": torch.cuda.is_available()}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        env.update(name=props.name, memory_gib=round(props.total_memory / 2**30, 1),
-                   capability=f"{props.major}.{props.minor}", bf16=torch.cuda.is_bf16_supported(),
-                   cuda=torch.version.cuda)
+        env.update(
+            name=props.name,
+            memory_gib=round(props.total_memory / 2**30, 1),
+            capability=f"{props.major}.{props.minor}",
+            bf16=torch.cuda.is_bf16_supported(),
+            cuda=torch.version.cuda,
+        )
     return env
 
 
@@ -99,8 +109,9 @@ def attention_check(device: torch.device, *, tiny: bool, batch: int, repeat: int
     from core.config import load_config
     from core.models import build_scorer
 
-    cfg = load_config("transformer_h200", overrides=[*(TINY["transformer_h200"] if tiny else []),
-                                                     f"train.device={device.type}"])
+    cfg = load_config(
+        "transformer_h200", overrides=[*(TINY["transformer_h200"] if tiny else []), f"train.device={device.type}"]
+    )
     torch.manual_seed(0)
     model = build_scorer(cfg.model, 39).to(device).train()
     L = cfg.model.context
@@ -108,27 +119,42 @@ def attention_check(device: torch.device, *, tiny: bool, batch: int, repeat: int
     # skip path) each part's own features, whose values in [0, 1] the step does not care about.
     x = (torch.rand(batch, L, model.input_width, device=device) < 5 / 39).float()
     wd = torch.randint(0, 7, (batch, L), device=device)
-    out = {"d_model": cfg.model.d_model, "layers": cfg.model.layers, "heads": cfg.model.heads, "context": L,
-           "batch": batch, "parameters": sum(p.numel() for p in model.parameters()),
-           "fp32": _step_timing(model, x, wd, device, bf16=False, flash_only=False, repeat=repeat)}
+    out = {
+        "d_model": cfg.model.d_model,
+        "layers": cfg.model.layers,
+        "heads": cfg.model.heads,
+        "context": L,
+        "batch": batch,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "fp32": _step_timing(model, x, wd, device, bf16=False, flash_only=False, repeat=repeat),
+    }
     try:  # CPU has a flash kernel too (it also takes masks; CUDA's takes none, so ALiBi would be refused there)
         out["bf16_flash"] = _step_timing(model, x, wd, device, bf16=True, flash_only=True, repeat=repeat)
         out["flash_ok"] = True
     except RuntimeError as exc:  # "No available kernel": q/k/v did not qualify for flash
         out["flash_ok"], out["flash_error"] = False, str(exc).splitlines()[0]
-    out["bf16_speedup"] = (round(out["fp32"]["ms_per_step"] / out["bf16_flash"]["ms_per_step"], 2)
-                           if out["flash_ok"] else None)
+    out["bf16_speedup"] = (
+        round(out["fp32"]["ms_per_step"] / out["bf16_flash"]["ms_per_step"], 2) if out["flash_ok"] else None
+    )
     return out
 
 
-def train_check(name: str, device: torch.device, runs_dir: Path, *, data: Path, tiny: bool,
-                epochs: int, steps: int | None, extra: list[str]) -> dict:
+def train_check(
+    name: str,
+    device: torch.device,
+    runs_dir: Path,
+    *,
+    data: Path,
+    tiny: bool,
+    epochs: int,
+    steps: int | None,
+    extra: list[str],
+) -> dict:
     """Train config `name` on the device through the real pipeline; the run's headline numbers."""
     from core.config import load_config
     from core.train.run import run_train
 
-    overrides = [*(TINY.get(name, []) if tiny else []), *extra, f"train.device={device.type}",
-                 f"train.epochs={epochs}"]
+    overrides = [*(TINY.get(name, []) if tiny else []), *extra, f"train.device={device.type}", f"train.epochs={epochs}"]
     if steps:
         overrides.append(f"train.steps_per_epoch={steps}")
     cfg = load_config(name, overrides=overrides, data=str(data))
@@ -138,14 +164,21 @@ def train_check(name: str, device: torch.device, runs_dir: Path, *, data: Path, 
     epochs_seen = [e for e in run.read_events() if e.get("type") == "epoch"]
     report = json.loads((run.path / "report.json").read_text())
     summary = report.get("summary") or {}
-    return {"config": name, "run": str(run.path), "wall_s": round(wall, 1), "device_in_manifest":
-            json.loads((run.path / "manifest.json").read_text()).get("device"),
-            "epochs": len(epochs_seen),
-            "train_s_per_epoch": round(float(np.median([e.get("train_seconds", e["seconds"])
-                                                        for e in epochs_seen])), 3) if epochs_seen else None,
-            "verdict": summary.get("verdict"), "lift_capture": summary.get("lift_capture"),
-            "auc": summary.get("auc"), "ece_after": summary.get("ece_after"),
-            "beats_reference": summary.get("beats_reference")}
+    return {
+        "config": name,
+        "run": str(run.path),
+        "wall_s": round(wall, 1),
+        "device_in_manifest": json.loads((run.path / "manifest.json").read_text()).get("device"),
+        "epochs": len(epochs_seen),
+        "train_s_per_epoch": round(float(np.median([e.get("train_seconds", e["seconds"]) for e in epochs_seen])), 3)
+        if epochs_seen
+        else None,
+        "verdict": summary.get("verdict"),
+        "lift_capture": summary.get("lift_capture"),
+        "auc": summary.get("auc"),
+        "ece_after": summary.get("ece_after"),
+        "beats_reference": summary.get("beats_reference"),
+    }
 
 
 def cpu_score(run_path: str) -> dict:
@@ -165,8 +198,12 @@ def cpu_score(run_path: str) -> dict:
         written = npz[f"{ck['kind']}__logits_test"]
     diff = float(np.abs(_sigmoid(z) - _sigmoid(written)).max())
     tomorrow = predict(run)
-    return {"cuda_visible": torch.cuda.is_available(), "max_abs_prob_diff": diff,
-            "ok": diff <= CPU_TOLERANCE, "predicted_day": str(tomorrow.get("date"))}
+    return {
+        "cuda_visible": torch.cuda.is_available(),
+        "max_abs_prob_diff": diff,
+        "ok": diff <= CPU_TOLERANCE,
+        "predicted_day": str(tomorrow.get("date")),
+    }
 
 
 def _cfg_of(ck: dict):
@@ -181,8 +218,14 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def cpu_load_check(run_path: str) -> dict:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--cpu-score", run_path],
-                       capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_check", "--cpu-score", run_path],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
     if r.returncode != 0:
         return {"ok": False, "error": (r.stderr or r.stdout).strip().splitlines()[-1:]}
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -190,25 +233,42 @@ def cpu_load_check(run_path: str) -> dict:
 
 def markdown(result: dict) -> str:
     env, att = result["environment"], result["attention"]
-    lines = ["# GPU check", "", f"`python -m benchmarks.gpu_check {' '.join(result['argv'])}`", "",
-             "| environment | |", "| --- | --- |"]
+    lines = [
+        "# GPU check",
+        "",
+        f"`python -m benchmarks.gpu_check {' '.join(result['argv'])}`",
+        "",
+        "| environment | |",
+        "| --- | --- |",
+    ]
     lines += [f"| {k} | {v} |" for k, v in env.items()]
-    lines += ["", f"Attention step, transformer_h200 model (d_model {att['d_model']}, {att['layers']} layers, "
-                  f"context {att['context']}, batch {att['batch']}, {att['parameters']:,} parameters):", "",
-              "| precision / kernel | ms a step | days a second | peak GiB |", "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        f"Attention step, transformer_h200 model (d_model {att['d_model']}, {att['layers']} layers, "
+        f"context {att['context']}, batch {att['batch']}, {att['parameters']:,} parameters):",
+        "",
+        "| precision / kernel | ms a step | days a second | peak GiB |",
+        "| --- | --- | --- | --- |",
+    ]
     for key in ("fp32", "bf16_flash"):
         if key in att:
             t = att[key]
             lines.append(f"| {key} | {t['ms_per_step']} | {t['days_per_s']:,} | {t.get('peak_memory_gib', '-')} |")
     if att.get("flash_error"):
         lines.append(f"\nflash attention refused: {att['flash_error']}")
-    lines += ["", "| config | epochs | train s/epoch | wall s | verdict | lift capture | AUC | ECE | "
-                  "CPU reload max abs diff | CPU predict |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "| config | epochs | train s/epoch | wall s | verdict | lift capture | AUC | ECE | "
+        "CPU reload max abs diff | CPU predict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for t in result["training"]:
         c = t.get("cpu_load", {})
-        lines.append(f"| {t['config']} | {t['epochs']} | {t['train_s_per_epoch']} | {t['wall_s']} | {t['verdict']} | "
-                     f"{_fmt(t['lift_capture'])} | {_fmt(t['auc'])} | {_fmt(t['ece_after'])} | "
-                     f"{_fmt(c.get('max_abs_prob_diff'), '.2e')} | {c.get('predicted_day', c.get('error'))} |")
+        lines.append(
+            f"| {t['config']} | {t['epochs']} | {t['train_s_per_epoch']} | {t['wall_s']} | {t['verdict']} | "
+            f"{_fmt(t['lift_capture'])} | {_fmt(t['auc'])} | {_fmt(t['ece_after'])} | "
+            f"{_fmt(c.get('max_abs_prob_diff'), '.2e')} | {c.get('predicted_day', c.get('error'))} |"
+        )
     lines += ["", f"all checks passed: {result['ok']}", ""]
     return "\n".join(lines)
 
@@ -218,8 +278,11 @@ def _fmt(v, spec: str = ".3f") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.gpu_check",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--out", type=Path, default=Path("gpu_check_out"), help="where gpu_check.json/.md go")
     ap.add_argument("--runs-dir", type=Path, default=None, help="where the runs go (default: a temp folder)")
@@ -246,9 +309,16 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir or Path(tempfile.mkdtemp(prefix="synapse-gpu-check-"))
     result["training"] = []
     for name, epochs, steps in (("transformer_h200", args.epochs, args.steps), ("gru", 200, None)):
-        t = train_check(name, device, runs_dir, data=args.data, tiny=args.tiny,
-                        epochs=epochs if not args.tiny else 2, steps=steps if not args.tiny else 2,
-                        extra=args.override)
+        t = train_check(
+            name,
+            device,
+            runs_dir,
+            data=args.data,
+            tiny=args.tiny,
+            epochs=epochs if not args.tiny else 2,
+            steps=steps if not args.tiny else 2,
+            extra=args.override,
+        )
         t["cpu_load"] = cpu_load_check(t["run"])
         t["ok"] = bool(t["cpu_load"].get("ok")) and t["device_in_manifest"].startswith(device.type)
         print(f"training: {t}", flush=True)

@@ -4,12 +4,13 @@ A case times `fn` and, optionally, a `reference` doing comparable work (a bare l
 call, a slower known-good implementation) and a `budget_s` from docs/ARCHITECTURE.md ("Budgets"); the table
 shows median and p95 and both ratios, so numbers read the same on any machine.
 """
+
 from __future__ import annotations
 
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 
 @dataclass
@@ -55,11 +56,16 @@ class Result:
 
     def as_dict(self) -> dict:
         return {
-            "case": self.name, "median_s": self.median, "p95_s": self.p95, "runs": len(self.times),
-            "budget_s": self.budget_s, "vs_budget": self.vs_budget,
+            "case": self.name,
+            "median_s": self.median,
+            "p95_s": self.p95,
+            "runs": len(self.times),
+            "budget_s": self.budget_s,
+            "vs_budget": self.vs_budget,
             "reference": self.reference_name or None,
             "reference_median_s": statistics.median(self.ref_times) if self.ref_times else None,
-            "vs_reference": self.vs_reference, "note": self.note,
+            "vs_reference": self.vs_reference,
+            "note": self.note,
         }
 
 
@@ -105,13 +111,18 @@ def format_table(results: list[Result]) -> str:
     header = ["case", "median", "p95", "budget", "x budget", "reference", "ref median", "x ref"]
     rows = [header]
     for r in results:
-        rows.append([
-            r.name, _fmt_s(r.median), _fmt_s(r.p95), _fmt_s(r.budget_s),
-            "-" if r.vs_budget is None else f"{r.vs_budget:.2f}",
-            r.reference_name or "-",
-            _fmt_s(statistics.median(r.ref_times)) if r.ref_times else "-",
-            "-" if r.vs_reference is None else f"{r.vs_reference:.2f}",
-        ])
+        rows.append(
+            [
+                r.name,
+                _fmt_s(r.median),
+                _fmt_s(r.p95),
+                _fmt_s(r.budget_s),
+                "-" if r.vs_budget is None else f"{r.vs_budget:.2f}",
+                r.reference_name or "-",
+                _fmt_s(statistics.median(r.ref_times)) if r.ref_times else "-",
+                "-" if r.vs_reference is None else f"{r.vs_reference:.2f}",
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -25,6 +25,7 @@ exactly the runs' test window. "The model chosen on validation" is, per set, the
 whose primary has the lowest validation Brier (the rule a sweep uses to name its winner);
 the test window is never looked at to choose. The goals are checked on that choice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from collections.abc import Callable, Sequence
 
@@ -80,10 +81,13 @@ _DEFAULT = PlantedParams()
 
 def scaled(factor: float, **kw) -> PlantedParams:
     """PlantedParams with every mechanism's strength multiplied by `factor`."""
-    return PlantedParams(excite_alpha=_DEFAULT.excite_alpha * factor,
-                         inhibit_alpha=_DEFAULT.inhibit_alpha * factor,
-                         weekday_amplitude=_DEFAULT.weekday_amplitude * factor,
-                         pair_lift=_DEFAULT.pair_lift * factor, **kw)
+    return PlantedParams(
+        excite_alpha=_DEFAULT.excite_alpha * factor,
+        inhibit_alpha=_DEFAULT.inhibit_alpha * factor,
+        weekday_amplitude=_DEFAULT.weekday_amplitude * factor,
+        pair_lift=_DEFAULT.pair_lift * factor,
+        **kw,
+    )
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,12 @@ class SetSpec:
         if (self.parts, self.per_day) == (39, 5):
             return []  # the shipped configs' own data description and eval section
         tiers = ", ".join(f"{k}: {v}" for k, v in self.tiers.items())
-        return [f"data.parts={self.parts}", f"data.events_per_day={self.per_day}",
-                f"eval.k=[{', '.join(map(str, self.ks))}]", f"eval.tiers={{{tiers}}}"]
+        return [
+            f"data.parts={self.parts}",
+            f"data.events_per_day={self.per_day}",
+            f"eval.k=[{', '.join(map(str, self.ks))}]",
+            f"eval.tiers={{{tiers}}}",
+        ]
 
     def split_overrides(self) -> list[str]:
         return [f"split.test_days={self.window}", f"split.val_days={self.window}"]
@@ -145,8 +153,12 @@ class SetSpec:
 
 def _only(*keep: str) -> PlantedParams:
     """PlantedParams with every mechanism but `keep` switched off (its parts set to ())."""
-    off = {"excite": {"excite_parts": ()}, "inhibit": {"inhibit_parts": ()},
-           "weekday": {"weekday_parts": ()}, "pairs": {"pairs": ()}}
+    off = {
+        "excite": {"excite_parts": ()},
+        "inhibit": {"inhibit_parts": ()},
+        "weekday": {"weekday_parts": ()},
+        "pairs": {"pairs": ()},
+    }
     kw: dict = {}
     for name, fields in off.items():
         if name not in keep:
@@ -158,22 +170,39 @@ def _only(*keep: str) -> PlantedParams:
 # (Plackett-Luce), a design the models' K-of-P likelihood does not assume.
 SETS: tuple[SetSpec, ...] = (
     SetSpec("excite_only", "self-excitation only (7 parts)", days=10000, seed=101, params=_only("excite")),
-    SetSpec("inhibit_only", "inhibition only (6 parts)", days=10000, seed=102, sampling="successive",
-            params=_only("inhibit")),
+    SetSpec(
+        "inhibit_only",
+        "inhibition only (6 parts)",
+        days=10000,
+        seed=102,
+        sampling="successive",
+        params=_only("inhibit"),
+    ),
     SetSpec("weekday_only", "weekday seasonality only (13 parts)", days=10000, seed=103, params=_only("weekday")),
-    SetSpec("pairs_only", "pair associations only (6 pairs)", days=10000, seed=104, sampling="successive",
-            params=_only("pairs")),
+    SetSpec(
+        "pairs_only",
+        "pair associations only (6 pairs)",
+        days=10000,
+        seed=104,
+        sampling="successive",
+        params=_only("pairs"),
+    ),
     SetSpec("combined", "all four mechanisms, the sample's strengths", days=6000, seed=105),
-    SetSpec("combined_succ", "as `combined` (same seed), drawn by successive sampling", days=6000, seed=105,
-            sampling="successive"),
+    SetSpec(
+        "combined_succ",
+        "as `combined` (same seed), drawn by successive sampling",
+        days=6000,
+        seed=105,
+        sampling="successive",
+    ),
     SetSpec("faint", "all four mechanisms at half strength", days=8000, seed=106, params=scaled(0.5)),
-    SetSpec("strong", "all four mechanisms at 1.5x strength", days=4000, seed=107, sampling="successive",
-            params=scaled(1.5)),
+    SetSpec(
+        "strong", "all four mechanisms at 1.5x strength", days=4000, seed=107, sampling="successive", params=scaled(1.5)
+    ),
     SetSpec("short", "all four mechanisms, 2,000 days", days=2000, seed=108),
     SetSpec("long", "all four mechanisms, 11,000 days (the reference length)", days=11000, seed=109),
     SetSpec("p24k3", "all four mechanisms, P=24, K=3", days=4000, parts=24, per_day=3, seed=110),
-    SetSpec("p60k8", "all four mechanisms, P=60, K=8", days=6000, parts=60, per_day=8, seed=111,
-            sampling="successive"),
+    SetSpec("p60k8", "all four mechanisms, P=60, K=8", days=6000, parts=60, per_day=8, seed=111, sampling="successive"),
     SetSpec("uniform", "uniform control: every 5-subset equally likely", kind="uniform", days=6000, seed=112),
 )
 
@@ -183,6 +212,7 @@ def successive_supported() -> bool:
 
 
 # ---------------------------------------------------------------------------- data
+
 
 def make_data(spec: SetSpec, folder: Path) -> tuple[Path, dict]:
     """Generate and write the set (CSV + truth file); returns (csv path, info)."""
@@ -195,15 +225,27 @@ def make_data(spec: SetSpec, folder: Path) -> tuple[Path, dict]:
     syn = generate(spec.kind, **kw)
     csv = folder / f"{spec.name}.csv"
     write(csv, syn)
-    return csv, {"generate_seconds": time.perf_counter() - t0,
-                 "truth_method": syn.params.get("truth_method", "exact (conditional Bernoulli)"
-                                                if spec.kind == "planted" else "K/P")}
+    return csv, {
+        "generate_seconds": time.perf_counter() - t0,
+        "truth_method": syn.params.get(
+            "truth_method", "exact (conditional Bernoulli)" if spec.kind == "planted" else "K/P"
+        ),
+    }
 
 
 # ---------------------------------------------------------------------------- statistics
 
-def lift_se(y: np.ndarray, p: np.ndarray, truth: np.ndarray, ks: list[int], tiers: dict[str, int],
-            good_tier: str = "good", B: int = BOOTSTRAP, seed: int = 0) -> float | None:
+
+def lift_se(
+    y: np.ndarray,
+    p: np.ndarray,
+    truth: np.ndarray,
+    ks: list[int],
+    tiers: dict[str, int],
+    good_tier: str = "good",
+    B: int = BOOTSTRAP,
+    seed: int = 0,
+) -> float | None:
     """Bootstrap (over test days, paired) standard error of lift capture; None when undefined."""
     from core.evaluation import metrics
     from core.evaluation.evaluate import informative
@@ -239,8 +281,15 @@ def _f(x) -> float | None:
 
 # ---------------------------------------------------------------------------- one family
 
-def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int], extra: dict[str, list[str]] | None = None,
-            members: Sequence[str] | None = None):
+
+def _config(
+    family: str,
+    spec: SetSpec,
+    csv: Path,
+    caps: dict[str, int],
+    extra: dict[str, list[str]] | None = None,
+    members: Sequence[str] | None = None,
+):
     from core.config import load_config
 
     ov = spec.eval_overrides() + spec.split_overrides()
@@ -256,9 +305,16 @@ def _config(family: str, spec: SetSpec, csv: Path, caps: dict[str, int], extra: 
     return load_config(CONFIGS / f"{family}.yaml", ov, data=str(csv)), ov
 
 
-def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dict[str, int],
-               truth_test: np.ndarray | None, extra: dict[str, list[str]] | None = None,
-               members: Sequence[str] | None = None) -> dict:
+def run_family(
+    family: str,
+    spec: SetSpec,
+    csv: Path,
+    runs_root: Path,
+    caps: dict[str, int],
+    truth_test: np.ndarray | None,
+    extra: dict[str, list[str]] | None = None,
+    members: Sequence[str] | None = None,
+) -> dict:
     """One run in this process; the numbers the suite reports, read from its report.json.
     ``members``: the ensemble's member run ids."""
     from core.train.run import run_baselines, run_ensemble, run_train
@@ -283,14 +339,25 @@ def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dic
     bs = _f(test.get("brier_skill"))
     vu = (rep.get("versus_uniform") or {}).get(prim)
     row = {
-        "family": family, "primary": prim, "run_id": run.run_id, "overrides": ov,
-        "lift_capture": _f(test.get("lift_capture")), "brier_skill": bs, "oracle_brier_skill": _f(o_bs),
-        "ratio": None, "ece": _f(test.get("ece")), "classwise_ece": _f(test.get("classwise_ece")),
-        "auc": _f(test.get("auc_macro")), "verdict": rep["verdict"]["status"],
-        "failed": rep["verdict"]["failed"], "val_brier": _f(s.get("val_brier")),
+        "family": family,
+        "primary": prim,
+        "run_id": run.run_id,
+        "overrides": ov,
+        "lift_capture": _f(test.get("lift_capture")),
+        "brier_skill": bs,
+        "oracle_brier_skill": _f(o_bs),
+        "ratio": None,
+        "ece": _f(test.get("ece")),
+        "classwise_ece": _f(test.get("classwise_ece")),
+        "auc": _f(test.get("auc_macro")),
+        "verdict": rep["verdict"]["status"],
+        "failed": rep["verdict"]["failed"],
+        "val_brier": _f(s.get("val_brier")),
         "calibration": s.get("calibration"),
-        "beats_random": bool(vu and vu["beats"]), "beats_random_at": (vu or {}).get("beats_at", []),
-        "seconds": seconds, "lift_se": None,
+        "beats_random": bool(vu and vu["beats"]),
+        "beats_random_at": (vu or {}).get("beats_at", []),
+        "seconds": seconds,
+        "lift_se": None,
     }
     if spec.learnable and bs is not None and o_bs:
         row["ratio"] = bs / o_bs
@@ -302,8 +369,7 @@ def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dic
         epochs = [e for e in events if e.get("type") == "epoch"]
         row["epochs"] = len(epochs)
         # the fit kept its skip path alone (core/train/loop.py): said in its closing log line
-        row["network_off"] = any(e.get("type") == "log" and "network off" in str(e.get("message", ""))
-                                 for e in events)
+        row["network_off"] = any(e.get("type") == "log" and "network off" in str(e.get("message", "")) for e in events)
         row["best_epoch"] = epochs[-1].get("best_epoch") if epochs else None
         row["epoch_cap"] = cfg.train.epochs if family != "hawkes" else None
         row["capped"] = bool(family != "hawkes" and epochs and len(epochs) >= cfg.train.epochs)
@@ -315,6 +381,7 @@ def run_family(family: str, spec: SetSpec, csv: Path, runs_root: Path, caps: dic
 
 
 # ---------------------------------------------------------------------------- reference + oracle
+
 
 def reference_row(spec: SetSpec, prep, base_row: dict | None, runs_root: Path) -> dict:
     """The scikit-learn reference scored by the project's metrics on the runs' test window."""
@@ -329,8 +396,16 @@ def reference_row(spec: SetSpec, prep, base_row: dict | None, runs_root: Path) -
     y = Y[split.slice("test")]
     base_rate = Y[split.slice("train")].mean(axis=0)
     truth = None if prep.truth is None else prep.truth[split.slice("test")]
-    res = metrics.evaluate(y, ref.p_test, ks=ev.k, tiers=ev.tiers, good_tier=ev.good_tier, bins=ev.ece_bins,
-                           base_rate=base_rate, truth=truth)
+    res = metrics.evaluate(
+        y,
+        ref.p_test,
+        ks=ev.k,
+        tiers=ev.tiers,
+        good_tier=ev.good_tier,
+        bins=ev.ece_bins,
+        base_rate=base_rate,
+        truth=truth,
+    )
     lift = None if truth is None or not informative(truth) else _f(res["lift_capture"])
     ind = metrics.day_indicators(y, ref.p_test, ev.k, ev.tiers, ev.good_tier)
     uniform = np.full(y.shape, cfg.data.events_per_day / y.shape[1])
@@ -342,8 +417,7 @@ def reference_row(spec: SetSpec, prep, base_row: dict | None, runs_root: Path) -
             pb = z[f"{base_row['primary']}__prob_test"].astype(np.float64)
         against = base_row["primary"]
         comp = metrics.compare(ind, metrics.day_indicators(y, pb, ev.k, ev.tiers, ev.good_tier), ev.k)
-    mini = {"models": {"reference": {"test": res}}, "primary": "reference", "reference": against,
-            "comparison": comp}
+    mini = {"models": {"reference": {"test": res}}, "primary": "reference", "reference": against, "comparison": comp}
     v = verdict(mini, cfg.targets)
     o_bs = None
     if res["oracle"] and res["oracle"].get("brier") is not None and res["brier_reference"]:
@@ -354,18 +428,29 @@ def reference_row(spec: SetSpec, prep, base_row: dict | None, runs_root: Path) -
     if ref.p_test_train_only is not None and res["brier_reference"]:
         bs_train = _f(1.0 - metrics.brier(y, ref.p_test_train_only) / res["brier_reference"])
     return {
-        "family": "reference", "primary": f"sklearn per-part ({ref.variant})", "variant": ref.variant,
+        "family": "reference",
+        "primary": f"sklearn per-part ({ref.variant})",
+        "variant": ref.variant,
         "brier_skill_train_only": bs_train,
         "ratio_train_only": bs_train / o_bs if spec.learnable and bs_train is not None and o_bs else None,
-        "val_brier_variants": ref.val_brier, "judged_against": against,
-        "lift_capture": lift, "brier_skill": bs, "oracle_brier_skill": _f(o_bs),
+        "val_brier_variants": ref.val_brier,
+        "judged_against": against,
+        "lift_capture": lift,
+        "brier_skill": bs,
+        "oracle_brier_skill": _f(o_bs),
         "ratio": bs / o_bs if spec.learnable and bs is not None and o_bs else None,
-        "ece": _f(res["ece"]), "classwise_ece": _f(res["classwise_ece"]), "auc": _f(res["auc_macro"]),
-        "verdict": v["status"], "failed": v["failed"], "val_brier": None,
-        "beats_random": bool(vu["beats"]), "beats_random_at": vu["beats_at"],
+        "ece": _f(res["ece"]),
+        "classwise_ece": _f(res["classwise_ece"]),
+        "auc": _f(res["auc_macro"]),
+        "verdict": v["status"],
+        "failed": v["failed"],
+        "val_brier": None,
+        "beats_random": bool(vu["beats"]),
+        "beats_random_at": vu["beats_at"],
         "seconds": ref.seconds,
         "lift_se": lift_se(y, ref.p_test, truth, list(ev.k), dict(ev.tiers), ev.good_tier)
-        if lift is not None else None,
+        if lift is not None
+        else None,
     }
 
 
@@ -385,27 +470,47 @@ def oracle_row(spec: SetSpec, prep) -> dict | None:
     ind = metrics.day_indicators(y, t, ev.k, ev.tiers, ev.good_tier)
     rand = metrics.hypergeom_at_least(P, cfg.data.events_per_day, np.asarray(ev.k), ev.tiers[ev.good_tier])
     return {
-        "family": "oracle", "primary": "true probabilities",
-        "lift_capture": 1.0 if spec.learnable else None, "brier_skill": _f(bs), "oracle_brier_skill": _f(bs),
+        "family": "oracle",
+        "primary": "true probabilities",
+        "lift_capture": 1.0 if spec.learnable else None,
+        "brier_skill": _f(bs),
+        "oracle_brier_skill": _f(bs),
         "ratio": 1.0 if spec.learnable else None,
-        "ece": _f(metrics.ece(y, t, ev.ece_bins)), "classwise_ece": _f(metrics.classwise_ece(y, t, ev.ece_bins)),
-        "verdict": None, "failed": [], "seconds": None, "lift_se": None, "beats_random": None,
-        "good_or_better": ind.mean(axis=0).tolist(), "random": np.asarray(rand, dtype=float).tolist(),
+        "ece": _f(metrics.ece(y, t, ev.ece_bins)),
+        "classwise_ece": _f(metrics.classwise_ece(y, t, ev.ece_bins)),
+        "verdict": None,
+        "failed": [],
+        "seconds": None,
+        "lift_se": None,
+        "beats_random": None,
+        "good_or_better": ind.mean(axis=0).tolist(),
+        "random": np.asarray(rand, dtype=float).tolist(),
         "margin_over_random": float(np.mean(ind.mean(axis=0) - np.asarray(rand, dtype=float))),
     }
 
 
 # ---------------------------------------------------------------------------- the suite
 
+
 def _choose(rows: dict[str, dict]) -> str | None:
     """The family chosen on validation: lowest validation Brier of its primary (NOT_CHOSEN excluded)."""
-    cand = {f: r["val_brier"] for f, r in rows.items()
-            if f not in (*NOT_CHOSEN, "oracle") and not r.get("error") and r.get("val_brier") is not None}
+    cand = {
+        f: r["val_brier"]
+        for f, r in rows.items()
+        if f not in (*NOT_CHOSEN, "oracle") and not r.get("error") and r.get("val_brier") is not None
+    }
     return min(cand, key=cand.get) if cand else None
 
 
-def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Path, caps: dict[str, int],
-            log: Callable[[str], None], extra: dict[str, list[str]] | None = None) -> dict:
+def run_set(
+    spec: SetSpec,
+    families: Sequence[str],
+    folder: Path,
+    runs_root: Path,
+    caps: dict[str, int],
+    log: Callable[[str], None],
+    extra: dict[str, list[str]] | None = None,
+) -> dict:
     from core.config import load_config
     from core.train.prepare import prepare
 
@@ -417,8 +522,9 @@ def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Pat
     cfg = load_config(CONFIGS / "baselines.yaml", spec.eval_overrides() + spec.split_overrides(), data=str(csv))
     prep = prepare(cfg)
     sp = prep.splits[-1]
-    out["split"] = {part: {"start": getattr(sp, part)[0], "stop": getattr(sp, part)[1]}
-                    for part in ("train", "val", "test")}
+    out["split"] = {
+        part: {"start": getattr(sp, part)[0], "stop": getattr(sp, part)[1]} for part in ("train", "val", "test")
+    }
     orc = oracle_row(spec, prep)
     out["oracle"] = orc
     truth_test = None if prep.truth is None else prep.truth[sp.slice("test")]
@@ -427,8 +533,12 @@ def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Pat
         t0 = time.perf_counter()
         try:
             if fam == "reference":
-                rows[fam] = reference_row(spec, prep, rows.get("baselines") if "baselines" in rows
-                                          and not rows["baselines"].get("error") else None, runs_root)
+                rows[fam] = reference_row(
+                    spec,
+                    prep,
+                    rows.get("baselines") if "baselines" in rows and not rows["baselines"].get("error") else None,
+                    runs_root,
+                )
             elif fam == "ensemble":
                 family_of = {rows[f]["run_id"]: f for f in LEARNED if f in rows and not rows[f].get("error")}
                 if len(family_of) < 2:
@@ -438,25 +548,33 @@ def run_set(spec: SetSpec, families: Sequence[str], folder: Path, runs_root: Pat
             else:
                 rows[fam] = run_family(fam, spec, csv, runs_root, caps, truth_test, extra)
         except Exception as exc:  # one family failing must not sink the suite
-            rows[fam] = {"family": fam, "error": f"{type(exc).__name__}: {exc}",
-                         "seconds": time.perf_counter() - t0}
+            rows[fam] = {"family": fam, "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - t0}
         r = rows[fam]
         lift = r.get("lift_capture")
         lift_txt = "—" if lift is None else f"{lift:.3f}"
-        outcome = f" · ERROR {r['error']}" if r.get("error") else (
-            f" · lift {lift_txt} · B.skill {_num(r.get('brier_skill'), 4)} · {r.get('verdict')}")
+        outcome = (
+            f" · ERROR {r['error']}"
+            if r.get("error")
+            else (f" · lift {lift_txt} · B.skill {_num(r.get('brier_skill'), 4)} · {r.get('verdict')}")
+        )
         log(f"  {spec.name} · {fam} · {r['seconds']:.1f} s{outcome}")
     out["rows"] = rows
     out["chosen"] = _choose(rows)
     return out
 
 
-def run_suite(specs: Sequence[SetSpec], families: Sequence[str], caps: dict[str, int], *,
-              runs_dir: Path | None = None, log: Callable[[str], None] = print,
-              extra: dict[str, list[str]] | None = None) -> dict:
+def run_suite(
+    specs: Sequence[SetSpec],
+    families: Sequence[str],
+    caps: dict[str, int],
+    *,
+    runs_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    extra: dict[str, list[str]] | None = None,
+) -> dict:
     """Every set x family; returns the JSON-ready result (see `render_markdown`)."""
     t0 = time.perf_counter()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     tmp = None
     if runs_dir is None:
         tmp = Path(tempfile.mkdtemp(prefix="synapse-quality-"))
@@ -472,8 +590,14 @@ def run_suite(specs: Sequence[SetSpec], families: Sequence[str], caps: dict[str,
         for i, spec in enumerate(specs, 1):
             log(f"[{i}/{len(specs)}] {spec.name}: {spec.what}")
             if spec.sampling != "cbern" and not succ:
-                sets.append({"spec": spec.describe(), "skipped": "generate() has no `sampling` keyword yet",
-                             "rows": {}, "chosen": None})
+                sets.append(
+                    {
+                        "spec": spec.describe(),
+                        "skipped": "generate() has no `sampling` keyword yet",
+                        "rows": {},
+                        "chosen": None,
+                    }
+                )
                 log(f"  {spec.name}: skipped (generate() has no `sampling` keyword yet)")
                 continue
             t1 = time.perf_counter()
@@ -510,12 +634,19 @@ def machine() -> dict:
     import sklearn
     import torch
 
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "torch": torch.__version__, "sklearn": sklearn.__version__, "platform": platform.platform(),
-            "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "platform": platform.platform(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
 
 
 # ---------------------------------------------------------------------------- summary
+
 
 def summarize(result: dict) -> dict:
     sets = [s for s in result["sets"] if not s.get("skipped")]
@@ -539,8 +670,12 @@ def summarize(result: dict) -> dict:
                 if r.get("lift_capture") is not None:
                     lifts.append(r["lift_capture"])
                     ref = s["rows"].get("reference")
-                    if (fam != "reference" and ref and ref.get("lift_capture") is not None
-                            and r["lift_capture"] < ref["lift_capture"]):
+                    if (
+                        fam != "reference"
+                        and ref
+                        and ref.get("lift_capture") is not None
+                        and r["lift_capture"] < ref["lift_capture"]
+                    ):
                         below.append(s["spec"]["name"])
                 if r.get("ratio") is not None:
                     ratios.append(r["ratio"])
@@ -553,13 +688,17 @@ def summarize(result: dict) -> dict:
             elif r.get("beats_random"):
                 beats.append(s["spec"]["name"])
         fams[fam] = {
-            "sets": len(lifts), "lift_min": min(lifts) if lifts else None,
+            "sets": len(lifts),
+            "lift_min": min(lifts) if lifts else None,
             "lift_median": float(np.median(lifts)) if lifts else None,
             "ratio_median": float(np.median(ratios)) if ratios else None,
-            "below_reference": below, "below_reference_train_only": below_train,
+            "below_reference": below,
+            "below_reference_train_only": below_train,
             "ratio_median_train_only": float(np.median(train_ratios)) if train_ratios else None,
-            "chosen": chosen, "beats_random_on_control": beats,
-            "errors": errors, "seconds": secs,
+            "chosen": chosen,
+            "beats_random_on_control": beats,
+            "errors": errors,
+            "seconds": secs,
         }
     goal_rows, misses = [], []
     for s in learnable:
@@ -567,30 +706,66 @@ def summarize(result: dict) -> dict:
         r = s["rows"].get(fam) if fam else None
         lift = r.get("lift_capture") if r else None
         ratio = r.get("ratio") if r else None
-        best = max(((f, x["lift_capture"]) for f, x in s["rows"].items()
-                    if not x.get("error") and x.get("lift_capture") is not None),
-                   key=lambda fx: fx[1], default=(None, None))
-        row = {"set": s["spec"]["name"], "chosen": fam, "lift_capture": lift,
-               "lift_se": r.get("lift_se") if r else None, "ratio": ratio,
-               "lift_ok": lift is not None and lift >= GOAL_LIFT,
-               "ratio_ok": ratio is not None and ratio >= GOAL_BRIER_RATIO,
-               "best_on_test": best[0], "best_lift_on_test": best[1]}
+        best = max(
+            (
+                (f, x["lift_capture"])
+                for f, x in s["rows"].items()
+                if not x.get("error") and x.get("lift_capture") is not None
+            ),
+            key=lambda fx: fx[1],
+            default=(None, None),
+        )
+        row = {
+            "set": s["spec"]["name"],
+            "chosen": fam,
+            "lift_capture": lift,
+            "lift_se": r.get("lift_se") if r else None,
+            "ratio": ratio,
+            "lift_ok": lift is not None and lift >= GOAL_LIFT,
+            "ratio_ok": ratio is not None and ratio >= GOAL_BRIER_RATIO,
+            "best_on_test": best[0],
+            "best_lift_on_test": best[1],
+        }
         goal_rows.append(row)
         if not row["lift_ok"]:
-            misses.append({"set": row["set"], "goal": "lift_capture", "chosen": fam, "value": lift,
-                           "short_by": None if lift is None else GOAL_LIFT - lift})
+            misses.append(
+                {
+                    "set": row["set"],
+                    "goal": "lift_capture",
+                    "chosen": fam,
+                    "value": lift,
+                    "short_by": None if lift is None else GOAL_LIFT - lift,
+                }
+            )
         if not row["ratio_ok"]:
-            misses.append({"set": row["set"], "goal": "brier_ratio", "chosen": fam, "value": ratio,
-                           "short_by": None if ratio is None else GOAL_BRIER_RATIO - ratio})
+            misses.append(
+                {
+                    "set": row["set"],
+                    "goal": "brier_ratio",
+                    "chosen": fam,
+                    "value": ratio,
+                    "short_by": None if ratio is None else GOAL_BRIER_RATIO - ratio,
+                }
+            )
     control = []
     for s in controls:
         for f, r in s["rows"].items():
             if r.get("beats_random"):
                 control.append({"set": s["spec"]["name"], "family": f, "at": r.get("beats_random_at")})
-                misses.append({"set": s["spec"]["name"], "goal": "control", "chosen": f,
-                               "value": r.get("beats_random_at"), "short_by": None})
+                misses.append(
+                    {
+                        "set": s["spec"]["name"],
+                        "goal": "control",
+                        "chosen": f,
+                        "value": r.get("beats_random_at"),
+                        "short_by": None,
+                    }
+                )
     return {
-        "families": fams, "goal_rows": goal_rows, "control_beats_random": control, "misses": misses,
+        "families": fams,
+        "goal_rows": goal_rows,
+        "control_beats_random": control,
+        "misses": misses,
         "controls_run": [s["spec"]["name"] for s in controls],
         "skipped": [{"set": s["spec"]["name"], "why": s["skipped"]} for s in result["sets"] if s.get("skipped")],
         "goals_met": not misses and bool(learnable or controls),
@@ -598,6 +773,7 @@ def summarize(result: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- markdown
+
 
 def _num(x, digits: int = 3) -> str:
     x = _f(x)
@@ -621,19 +797,29 @@ def _notes(fam: str, r: dict, chosen: bool, control: bool) -> str:
         bits.append(f"{r.get('variant')}, vs {r.get('judged_against')}")
         if r.get("brier_skill_train_only") is not None:
             ratio = r.get("ratio_train_only")
-            bits.append(f"fitted on train only (as the runs): B.skill {r['brier_skill_train_only']:.4f}"
-                        + ("" if ratio is None else f", ratio {ratio:.2f}"))
+            bits.append(
+                f"fitted on train only (as the runs): B.skill {r['brier_skill_train_only']:.4f}"
+                + ("" if ratio is None else f", ratio {ratio:.2f}")
+            )
     elif fam == "ensemble":
-        bits.append("not in the choice; weights " + ", ".join(f"{f} {w:.2f}" for f, w in (r.get("members") or {}).items()))
+        bits.append(
+            "not in the choice; weights " + ", ".join(f"{f} {w:.2f}" for f, w in (r.get("members") or {}).items())
+        )
     elif fam in LEARNED and r.get("epochs") is not None:
         if fam == "hawkes":
             bits.append("L-BFGS fit")
         else:
-            bits.append(f"{r['epochs']} ep (best {r.get('best_epoch')})" + (" **cap**" if r.get("capped") else "")
-                        + ("; network off (skip path alone kept on validation)" if r.get("network_off") else ""))
+            bits.append(
+                f"{r['epochs']} ep (best {r.get('best_epoch')})"
+                + (" **cap**" if r.get("capped") else "")
+                + ("; network off (skip path alone kept on validation)" if r.get("network_off") else "")
+            )
     if control:
-        bits.append("**beats random** at K " + ",".join(map(str, r.get("beats_random_at") or []))
-                    if r.get("beats_random") else "not above random")
+        bits.append(
+            "**beats random** at K " + ",".join(map(str, r.get("beats_random_at") or []))
+            if r.get("beats_random")
+            else "not above random"
+        )
     return "; ".join(bits)
 
 
@@ -644,22 +830,28 @@ def _verdict(r: dict) -> str:
     return r["verdict"] + (f" ({', '.join(failed)})" if failed else "")
 
 
-HEADER = ("| family | lift capture | Brier skill | oracle's B.skill | ratio | ECE | classwise ECE "
-          "| verdict | val Brier | seconds | notes |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+HEADER = (
+    "| family | lift capture | Brier skill | oracle's B.skill | ratio | ECE | classwise ECE "
+    "| verdict | val Brier | seconds | notes |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
 
 
 def set_table(s: dict) -> str:
     spec = s["spec"]
     lines = [f"### {spec['name']}", ""]
-    desc = (f"{spec['what']}. {spec['kind']}, sampling {spec['sampling']}, {spec['days']:,} days, "
-            f"P={spec['parts']}, K={spec['per_day']}, seed {spec['seed']}")
+    desc = (
+        f"{spec['what']}. {spec['kind']}, sampling {spec['sampling']}, {spec['days']:,} days, "
+        f"P={spec['parts']}, K={spec['per_day']}, seed {spec['seed']}"
+    )
     if s.get("skipped"):
         return "\n".join(lines + [desc + ".", "", f"*Skipped: {s['skipped']}.*", ""])
     sp = s["split"]
     n = {k: v["stop"] - v["start"] for k, v in sp.items()}
-    desc += (f"; train/val/test {n['train']:,}/{n['val']:,}/{n['test']:,} rows; K {spec['ks'][0]}..{spec['ks'][-1]}, "
-             f"good = {spec['tiers']['good']} hits")
+    desc += (
+        f"; train/val/test {n['train']:,}/{n['val']:,}/{n['test']:,} rows; K {spec['ks'][0]}..{spec['ks'][-1]}, "
+        f"good = {spec['tiers']['good']} hits"
+    )
     orc = s.get("oracle")
     if orc:
         desc += f"; oracle good-or-better − random {orc['margin_over_random']:.3f} (mean over K)"
@@ -675,73 +867,117 @@ def set_table(s: dict) -> str:
             f"| {fam} | {_lift(r)} | {_num(r.get('brier_skill'), 4)} | {_num(r.get('oracle_brier_skill'), 4)} "
             f"| {_num(r.get('ratio'), 2)} | {_num(r.get('ece'), 4)} | {_num(r.get('classwise_ece'), 4)} "
             f"| {_verdict(r)} | {_num(r.get('val_brier'), 5)} | {_num(r.get('seconds'), 1)} "
-            f"| {_notes(fam, r, s.get('chosen') == fam, control)} |")
+            f"| {_notes(fam, r, s.get('chosen') == fam, control)} |"
+        )
     if orc:
-        lines.append(f"| oracle | {_lift(orc)} | {_num(orc['brier_skill'], 4)} | {_num(orc['brier_skill'], 4)} "
-                     f"| {_num(orc['ratio'], 2)} | {_num(orc['ece'], 4)} | {_num(orc['classwise_ece'], 4)} "
-                     f"| — | — | — | true probabilities (ECE here is the sampling-noise floor) |")
+        lines.append(
+            f"| oracle | {_lift(orc)} | {_num(orc['brier_skill'], 4)} | {_num(orc['brier_skill'], 4)} "
+            f"| {_num(orc['ratio'], 2)} | {_num(orc['ece'], 4)} | {_num(orc['classwise_ece'], 4)} "
+            f"| — | — | — | true probabilities (ECE here is the sampling-noise floor) |"
+        )
     return "\n".join(lines + [""])
 
 
 def summary_tables(result: dict) -> str:
     sm = result["summary"]
-    lines = ["## Summary", "",
-             f"Per family, over the {sum(1 for s in result['sets'] if not s.get('skipped') and s['spec']['kind'] == 'planted')}"
-             " sets with a learnable signal (planted); \"below reference (lift)\" counts the sets where its lift capture "
-             "is below the scikit-learn reference's; \"chosen\" counts the sets where it had the lowest validation "
-             "Brier; the control column names the uniform sets where it beat random (McNemar + Holm vs uniform). "
-             "The reference is refitted on train + validation; every run fits on train only and holds validation "
-             f"out, so \"below the train-only fit\" counts the sets where its Brier ratio is more than "
-             f"{BELOW_TOLERANCE} below the same reference fitted on the training rows only (the reference's row "
-             "gives that fit's median ratio).", "",
-             "| family | sets | lift capture min | median | median B.skill / oracle | below reference (lift) "
-             "| below the train-only fit (Brier) | chosen | beats random on control | seconds (all sets) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "## Summary",
+        "",
+        f"Per family, over the {sum(1 for s in result['sets'] if not s.get('skipped') and s['spec']['kind'] == 'planted')}"
+        ' sets with a learnable signal (planted); "below reference (lift)" counts the sets where its lift capture '
+        'is below the scikit-learn reference\'s; "chosen" counts the sets where it had the lowest validation '
+        "Brier; the control column names the uniform sets where it beat random (McNemar + Holm vs uniform). "
+        "The reference is refitted on train + validation; every run fits on train only and holds validation "
+        f'out, so "below the train-only fit" counts the sets where its Brier ratio is more than '
+        f"{BELOW_TOLERANCE} below the same reference fitted on the training rows only (the reference's row "
+        "gives that fit's median ratio).",
+        "",
+        "| family | sets | lift capture min | median | median B.skill / oracle | below reference (lift) "
+        "| below the train-only fit (Brier) | chosen | beats random on control | seconds (all sets) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for fam, f in sm["families"].items():
-        below = f"{len(f['below_reference'])}" + (f" ({', '.join(f['below_reference'])})" if f["below_reference"] else "")
+        below = f"{len(f['below_reference'])}" + (
+            f" ({', '.join(f['below_reference'])})" if f["below_reference"] else ""
+        )
         ctrl = ", ".join(f["beats_random_on_control"]) or ("no" if sm["controls_run"] else "—")
         err = f" (errors: {', '.join(f['errors'])})" if f["errors"] else ""
         bt = f.get("below_reference_train_only") or []
         if fam == "reference":
-            below_t = ("—" if f.get("ratio_median_train_only") is None
-                       else f"its median ratio {_num(f['ratio_median_train_only'], 2)}")
+            below_t = (
+                "—"
+                if f.get("ratio_median_train_only") is None
+                else f"its median ratio {_num(f['ratio_median_train_only'], 2)}"
+            )
         else:
             below_t = f"{len(bt)}" + (f" ({', '.join(bt)})" if bt else "")
-        lines.append(f"| {fam}{err} | {f['sets']} | {_num(f['lift_min'])} | {_num(f['lift_median'])} "
-                     f"| {_num(f['ratio_median'], 2)} | {below if fam != 'reference' else '—'} | {below_t} "
-                     f"| {f['chosen']} | {ctrl} | {_num(f['seconds'], 0)} |")
-    lines += ["", "## Goals", "",
-              f"The model chosen on validation (lowest validation Brier of each family's primary) must reach "
-              f"lift capture >= {GOAL_LIFT} and Brier skill >= {GOAL_BRIER_RATIO} x the oracle's on every "
-              "learnable set, and nothing may beat random on the uniform control.", "",
-              "| set | chosen on validation | lift capture | >= 0.92 | B.skill / oracle | >= 0.85 "
-              "| best lift capture on test (reading only) |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines.append(
+            f"| {fam}{err} | {f['sets']} | {_num(f['lift_min'])} | {_num(f['lift_median'])} "
+            f"| {_num(f['ratio_median'], 2)} | {below if fam != 'reference' else '—'} | {below_t} "
+            f"| {f['chosen']} | {ctrl} | {_num(f['seconds'], 0)} |"
+        )
+    lines += [
+        "",
+        "## Goals",
+        "",
+        f"The model chosen on validation (lowest validation Brier of each family's primary) must reach "
+        f"lift capture >= {GOAL_LIFT} and Brier skill >= {GOAL_BRIER_RATIO} x the oracle's on every "
+        "learnable set, and nothing may beat random on the uniform control.",
+        "",
+        "| set | chosen on validation | lift capture | >= 0.92 | B.skill / oracle | >= 0.85 "
+        "| best lift capture on test (reading only) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for g in sm["goal_rows"]:
         lse = "" if g["lift_se"] is None else f" ± {g['lift_se']:.2f}"
-        lines.append(f"| {g['set']} | {g['chosen']} | {_num(g['lift_capture'])}{lse} | "
-                     f"{'yes' if g['lift_ok'] else 'NO'} | {_num(g['ratio'], 2)} | {'yes' if g['ratio_ok'] else 'NO'} "
-                     f"| {_num(g['best_lift_on_test'])} ({g['best_on_test']}) |")
+        lines.append(
+            f"| {g['set']} | {g['chosen']} | {_num(g['lift_capture'])}{lse} | "
+            f"{'yes' if g['lift_ok'] else 'NO'} | {_num(g['ratio'], 2)} | {'yes' if g['ratio_ok'] else 'NO'} "
+            f"| {_num(g['best_lift_on_test'])} ({g['best_on_test']}) |"
+        )
     lines.append("")
     if sm["controls_run"]:
         if sm["control_beats_random"]:
-            lines.append("Uniform control: **beats random** — " + "; ".join(
-                f"{c['family']} on {c['set']} at K {c['at']}" for c in sm["control_beats_random"]) + ".")
+            lines.append(
+                "Uniform control: **beats random** — "
+                + "; ".join(f"{c['family']} on {c['set']} at K {c['at']}" for c in sm["control_beats_random"])
+                + "."
+            )
         else:
-            lines.append("Uniform control: nothing beats random (every family and the reference; McNemar + Holm "
-                         "against the uniform scorer).")
+            lines.append(
+                "Uniform control: nothing beats random (every family and the reference; McNemar + Holm "
+                "against the uniform scorer)."
+            )
     else:
         lines.append("Uniform control: not run.")
     lines.append("")
     lm = [m for m in sm["misses"] if m["goal"] == "lift_capture"]
     rm = [m for m in sm["misses"] if m["goal"] == "brier_ratio"]
     n_learn = len(sm["goal_rows"])
-    lines.append(f"Lift capture goal: missed on {len(lm)} of {n_learn} learnable sets"
-                 + (": " + "; ".join(f"{m['set']} ({m['chosen']}, {_num(m['value'], 4)}, short by {_num(m['short_by'], 4)})"
-                                     for m in lm) if lm else "") + ".")
-    lines.append(f"Brier-skill goal: missed on {len(rm)} of {n_learn} learnable sets"
-                 + (": " + "; ".join(f"{m['set']} ({m['chosen']}, {_num(m['value'], 3)}, short by "
-                                     f"{_num(m['short_by'], 3)})" for m in rm) if rm else "") + ".")
+    lines.append(
+        f"Lift capture goal: missed on {len(lm)} of {n_learn} learnable sets"
+        + (
+            ": "
+            + "; ".join(
+                f"{m['set']} ({m['chosen']}, {_num(m['value'], 4)}, short by {_num(m['short_by'], 4)})" for m in lm
+            )
+            if lm
+            else ""
+        )
+        + "."
+    )
+    lines.append(
+        f"Brier-skill goal: missed on {len(rm)} of {n_learn} learnable sets"
+        + (
+            ": "
+            + "; ".join(
+                f"{m['set']} ({m['chosen']}, {_num(m['value'], 3)}, short by {_num(m['short_by'], 3)})" for m in rm
+            )
+            if rm
+            else ""
+        )
+        + "."
+    )
     if sm["skipped"]:
         lines += ["", "Skipped: " + "; ".join(f"{x['set']} ({x['why']})" for x in sm["skipped"]) + "."]
     return "\n".join(lines + [""])
@@ -766,7 +1002,8 @@ def render_markdown(result: dict, command: str = "python -m benchmarks.quality",
         f"- date: {result['started']}; total wall time {result['total_seconds'] / 60:.1f} min "
         f"({result['total_seconds']:.0f} s)",
         f"- machine: {m['cores']} CPU cores ({m['cpu']}), Python {m['python']}, torch {m['torch']}, "
-        f"scikit-learn {m['sklearn']}" + (f"; load average at start {la[0]:.2f}" if la else "")
+        f"scikit-learn {m['sklearn']}"
+        + (f"; load average at start {la[0]:.2f}" if la else "")
         + " (the cores are shared with other work, so seconds are indicative)",
         f"- families: {', '.join(result['families'])}",
         "",
@@ -785,13 +1022,14 @@ def render_markdown(result: dict, command: str = "python -m benchmarks.quality",
         "and the numbers are read from its `report.json`: for `baselines` the best baseline chosen on "
         "validation, for a learned family its model. Overrides, and nothing else:",
         "",
-        "- `split.test_days` = `split.val_days` = max(300, 20% of the days); forward chaining, train = the "
-        "rest;",
+        "- `split.test_days` = `split.val_days` = max(300, 20% of the days); forward chaining, train = the rest;",
         "- `train.device=cpu`;",
         f"- epoch caps (`train.epochs`): {caps} (the others keep their shipped 100; hawkes is L-BFGS fits along its "
         "penalty path); a run that stopped at its cap says **cap** in the notes;",
-        *[f"- `--override` for {fam}: " + ", ".join(f"`{o}`" for o in ovs) + ";"
-          for fam, ovs in result.get("overrides", {}).items()],
+        *[
+            f"- `--override` for {fam}: " + ", ".join(f"`{o}`" for o in ovs) + ";"
+            for fam, ovs in result.get("overrides", {}).items()
+        ],
         "- for P/K other than 39/5: `data.parts`, `data.events_per_day`, `eval.k` = round(P·20/39)..round(P·27/39) "
         "and `eval.tiers` excellent = K, good = K − 1, fair = K − 2 hits.",
         "",
@@ -817,8 +1055,14 @@ def render_markdown(result: dict, command: str = "python -m benchmarks.quality",
         "planted ones; on the uniform control lift capture is empty by design.",
         "",
     ]
-    notes_block = ["## Reading the numbers", "", NOTES_BEGIN, notes.strip() if notes.strip() else "(none yet)",
-                   NOTES_END, ""]
+    notes_block = [
+        "## Reading the numbers",
+        "",
+        NOTES_BEGIN,
+        notes.strip() if notes.strip() else "(none yet)",
+        NOTES_END,
+        "",
+    ]
     sets = ["## Data sets", ""] + [set_table(s) for s in result["sets"]]
     return "\n".join(head + [summary_tables(result)] + notes_block + sets)
 
@@ -835,6 +1079,7 @@ def existing_notes(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------- CLI
+
 
 def _pick_sets(only: Sequence[str] | None, quick: bool) -> list[SetSpec]:
     by_name = {s.name: s for s in SETS}
@@ -858,16 +1103,24 @@ def _pick_families(text: str | None, quick: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help=f"sets {', '.join(QUICK_SETS)}, families {', '.join(QUICK_FAMILIES)}, lower epoch caps")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"sets {', '.join(QUICK_SETS)}, families {', '.join(QUICK_FAMILIES)}, lower epoch caps",
+    )
     ap.add_argument("--only", nargs="+", metavar="NAME", help="only these data sets (see --list)")
     ap.add_argument("--families", metavar="a,b", help=f"comma-separated, from {', '.join(FAMILIES)}")
     ap.add_argument("--out", metavar="FILE", help="write the markdown report here (e.g. docs/QUALITY.md)")
     ap.add_argument("--json", metavar="FILE", help="write every number as JSON")
     ap.add_argument("--runs-dir", metavar="DIR", help="keep the data and run directories here (default: a temp dir)")
-    ap.add_argument("--override", "-o", action="append", metavar="FAMILY:KEY=VALUE",
-                    help="a config override for one family's runs, e.g. hawkes:model.penalty_scales=[4,1] "
-                         "(repeatable; recorded in the report): measure a default before changing it")
+    ap.add_argument(
+        "--override",
+        "-o",
+        action="append",
+        metavar="FAMILY:KEY=VALUE",
+        help="a config override for one family's runs, e.g. hawkes:model.penalty_scales=[4,1] "
+        "(repeatable; recorded in the report): measure a default before changing it",
+    )
     ap.add_argument("--list", action="store_true", help="list the data sets and exit")
     ap.add_argument("--render", metavar="FILE.json", help="write --out again from a saved --json; runs nothing")
     args = ap.parse_args(argv)
@@ -880,8 +1133,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("error: --render needs --out")
         result = json.loads(Path(args.render).read_text(encoding="utf-8"))
         result["summary"] = summarize(result)  # derived from the sets: a newer summary reads older runs
-        md = render_markdown(result, result.get("command", "python -m benchmarks.quality"),
-                             existing_notes(Path(args.out)))
+        md = render_markdown(
+            result, result.get("command", "python -m benchmarks.quality"), existing_notes(Path(args.out))
+        )
         Path(args.out).write_text(md, encoding="utf-8")
         return 0
     specs = _pick_sets(args.only, args.quick)
@@ -892,10 +1146,18 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.override or []:
         fam, sep, ov = item.partition(":")
         if not sep or fam not in FAMILIES or "=" not in ov:
-            raise SystemExit(f"error: --override {item!r}: expected FAMILY:KEY=VALUE with FAMILY in {', '.join(FAMILIES)}")
+            raise SystemExit(
+                f"error: --override {item!r}: expected FAMILY:KEY=VALUE with FAMILY in {', '.join(FAMILIES)}"
+            )
         extra.setdefault(fam, []).append(ov)
-    result = run_suite(specs, families, caps, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
-                       log=lambda m: print(m, flush=True), extra=extra)
+    result = run_suite(
+        specs,
+        families,
+        caps,
+        runs_dir=Path(args.runs_dir) if args.runs_dir else None,
+        log=lambda m: print(m, flush=True),
+        extra=extra,
+    )
     result["command"] = command.strip()
     notes = existing_notes(Path(args.out)) if args.out else ""
     md = render_markdown(result, command.strip(), notes)

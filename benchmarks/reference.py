@@ -19,6 +19,7 @@ Then the models are refitted on training + validation days and predict the test 
 It is the "30-line baseline" every family should beat; `benchmarks.quality` scores it
 with the project's own metric functions on exactly the test window the runs use.
 """
+
 from __future__ import annotations
 
 import time
@@ -53,14 +54,13 @@ def part_features(Y: np.ndarray, dates: np.ndarray) -> np.ndarray:
         cols.append((csum[t] - csum[lo]) / n)
     cols.append(csum[t] / np.maximum(t, 1)[:, None])
     cols.append(np.vstack([np.zeros((1, P)), y[:-1]]))
-    wd = ((np.asarray(dates, dtype="datetime64[D]").astype(np.int64) + 3) % 7)  # Monday = 0
+    wd = (np.asarray(dates, dtype="datetime64[D]").astype(np.int64) + 3) % 7  # Monday = 0
     onehot = np.eye(7)[wd]  # (T, 7), the same for every part
     feats = np.stack(cols, axis=2)  # (T, P, 6)
     return np.concatenate([feats, np.broadcast_to(onehot[:, None, :], (T, P, 7))], axis=2)
 
 
-def _fit_predict(X: np.ndarray, Y: np.ndarray, fit_rows: np.ndarray, pred_rows: np.ndarray,
-                 C: float) -> np.ndarray:
+def _fit_predict(X: np.ndarray, Y: np.ndarray, fit_rows: np.ndarray, pred_rows: np.ndarray, C: float) -> np.ndarray:
     """One standardised LogisticRegression per part on fit_rows; probabilities on pred_rows."""
     from sklearn.linear_model import LogisticRegression
 
@@ -95,8 +95,15 @@ class Reference:
     p_test_train_only: np.ndarray | None = None
 
 
-def fit_reference(Y: np.ndarray, dates: np.ndarray, train: tuple[int, int], val: tuple[int, int],
-                  test: tuple[int, int], K: float, C: float = 1.0) -> Reference:
+def fit_reference(
+    Y: np.ndarray,
+    dates: np.ndarray,
+    train: tuple[int, int],
+    val: tuple[int, int],
+    test: tuple[int, int],
+    K: float,
+    C: float = 1.0,
+) -> Reference:
     """Fit on train, choose raw vs sum-to-K on validation, refit on train + val, predict test
     (and, for comparison with the runs, the test window from the train-only fit).
 
@@ -109,10 +116,12 @@ def fit_reference(Y: np.ndarray, dates: np.ndarray, train: tuple[int, int], val:
     fit_tr = np.arange(max(train[0], 1), train[1])
     rows_val, rows_test = np.arange(*val), np.arange(*test)
     p_both = _fit_predict(X, Y, fit_tr, np.concatenate([rows_val, rows_test]), C)
-    p_val, p_train_only = p_both[:len(rows_val)], p_both[len(rows_val):]
+    p_val, p_train_only = p_both[: len(rows_val)], p_both[len(rows_val) :]
     y_val = Y[rows_val]
-    val_brier = {"raw": float(np.mean((p_val - y_val) ** 2)),
-                 "sum-to-K": float(np.mean((rescale(p_val, K) - y_val) ** 2))}
+    val_brier = {
+        "raw": float(np.mean((p_val - y_val) ** 2)),
+        "sum-to-K": float(np.mean((rescale(p_val, K) - y_val) ** 2)),
+    }
     variant = min(val_brier, key=lambda v: (val_brier[v], v != "raw"))
     fit_all = np.arange(max(train[0], 1), val[1])
     p_test = _fit_predict(X, Y, fit_all, rows_test, C)

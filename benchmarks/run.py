@@ -3,6 +3,7 @@
 Ratios: "x budget" is median / the budget in docs/ARCHITECTURE.md ("Budgets") (below 1 is within budget);
 "x ref" is median / a reference doing comparable work on the same machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,12 @@ def case_cli_help() -> Case:
     cmd = _synapse_cmd() + ["--help"]
     bare = [sys.executable, "-c", "pass"]
     return Case(
-        "synapse --help", lambda: subprocess.run(cmd, capture_output=True, check=True),
-        budget_s=0.5, reference=lambda: subprocess.run(bare, capture_output=True, check=True),
-        reference_name="bare python start", repeat=7,
+        "synapse --help",
+        lambda: subprocess.run(cmd, capture_output=True, check=True),
+        budget_s=0.5,
+        reference=lambda: subprocess.run(bare, capture_output=True, check=True),
+        reference_name="bare python start",
+        repeat=7,
     )
 
 
@@ -56,8 +60,9 @@ def case_baselines_run() -> Case:
 
     cfg = load_config(ROOT / "configs" / "baselines.yaml", data=str(SAMPLE))
     root = Path(tempfile.mkdtemp(prefix="synapse-bench-"))
-    return Case("synapse baselines on the sample (6 scorers, all artifacts)",
-                lambda: run_baselines(cfg, root), repeat=3)
+    return Case(
+        "synapse baselines on the sample (6 scorers, all artifacts)", lambda: run_baselines(cfg, root), repeat=3
+    )
 
 
 def _lazy(module: str, name: str):

@@ -23,6 +23,7 @@ elementwise +, *, / and max in a fixed order, so its bits do not depend on the C
 Shapes: ``...`` is any batch shape (e.g. days), ``P`` the number of parts, ``K`` the
 number of successes (0 <= K <= P).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,6 +40,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 def _check(w: np.ndarray | list, K: int) -> np.ndarray:
     w = np.asarray(w, dtype=np.float64)
@@ -98,6 +100,7 @@ def _tables(v: np.ndarray, K: int, reverse: bool) -> tuple[np.ndarray, np.ndarra
 
 # ---------------------------------------------------------------------------- ESPs
 
+
 def log_esp(w, K: int) -> np.ndarray:
     """Natural log of the elementary symmetric polynomials e_0..e_K of each row.
 
@@ -133,6 +136,7 @@ def esp(w, K: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- inclusion
 
+
 def inclusion_probabilities(w, K: int) -> np.ndarray:
     """Exact first-order inclusion probabilities of the conditional Bernoulli design.
 
@@ -150,10 +154,10 @@ def inclusion_probabilities(w, K: int) -> np.ndarray:
         return np.ones(w.shape)
     v, _ = _normalise(w.reshape(-1, P), K)
     F, _ = _tables(v, K, reverse=False)  # F[i] = e(v[:, :i])
-    B, _ = _tables(v, K, reverse=True)   # B[i] = e(v[:, i:])
+    B, _ = _tables(v, K, reverse=True)  # B[i] = e(v[:, i:])
     # a_i = sum_{j=0}^{K-1} F[i, j] * B[i+1, K-1-j];  b_i = sum_{j=0}^{K} F[i, j] * B[i+1, K-j]
-    Fi = F[:P]          # (P, K+1, N)
-    Bi = B[1:]          # (P, K+1, N)
+    Fi = F[:P]  # (P, K+1, N)
+    Bi = B[1:]  # (P, K+1, N)
     a = np.zeros((P, v.shape[0]))
     b = Fi[:, K] * Bi[:, 0]
     for j in range(K):  # fixed summation order: bit-for-bit reproducible
@@ -165,6 +169,7 @@ def inclusion_probabilities(w, K: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- sampling
+
 
 def _sample_list(w: list[float], K: int, u, rescale: bool = True) -> list[int]:
     """Sequential conditional-Bernoulli draw on plain floats (the hot path).
@@ -240,6 +245,7 @@ def sample(w, K: int, rng: np.random.Generator) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- inverse map
 
+
 def _pair_inclusion(w: np.ndarray, K: int, pi: np.ndarray) -> np.ndarray:
     """Second-order inclusion probabilities. w, pi: (N, P). Returns (N, P, P).
 
@@ -281,8 +287,7 @@ def solve_weights(pi, K: int, iters: int = 200, tol: float = 1e-10) -> np.ndarra
         raise ValueError("targets must satisfy 0 < pi < 1")
     sums = pi.sum(axis=-1)
     if not np.allclose(sums, K, rtol=0, atol=1e-8 * K):
-        raise ValueError(f"each row of pi must sum to K={K} (got sums in "
-                         f"[{sums.min():.10g}, {sums.max():.10g}])")
+        raise ValueError(f"each row of pi must sum to K={K} (got sums in [{sums.min():.10g}, {sums.max():.10g}])")
     target = pi.reshape(-1, P)
     tlogit = np.log(target) - np.log1p(-target)
     theta = tlogit.copy()
@@ -308,13 +313,11 @@ def solve_weights(pi, K: int, iters: int = 200, tol: float = 1e-10) -> np.ndarra
         theta[active] = th
         active = active[np.max(np.abs(cur - target[active]), axis=1) > tol]
     if active.size:
-        raise RuntimeError(f"solve_weights: {active.size} row(s) did not converge to "
-                           f"{tol:g} in {iters} iterations")
+        raise RuntimeError(f"solve_weights: {active.size} row(s) did not converge to {tol:g} in {iters} iterations")
     return np.exp(theta).reshape(*batch, P)
 
 
-def _newton_step(theta: np.ndarray, cur: np.ndarray, target: np.ndarray, err: np.ndarray,
-                 K: int) -> np.ndarray:
+def _newton_step(theta: np.ndarray, cur: np.ndarray, target: np.ndarray, err: np.ndarray, K: int) -> np.ndarray:
     """One damped Newton step on log-weights (N, P) towards `target`; returns new theta."""
     N, P = theta.shape
     J = _pair_inclusion(np.exp(theta), K, cur) - cur[:, :, None] * cur[:, None, :]

@@ -1,4 +1,5 @@
 """Errors that mean "the user gave us something wrong" (exit code 2), as opposed to bugs."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
 from __future__ import annotations
 
 import contextlib
@@ -7,7 +8,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
+from collections.abc import Iterator
 
 
 @contextlib.contextmanager
@@ -23,8 +25,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except FileNotFoundError:
-        raise FileNotFoundError(errno.ENOENT, f"directory {path.parent} does not exist (deleted?)",
-                                str(path)) from None
+        raise FileNotFoundError(errno.ENOENT, f"directory {path.parent} does not exist (deleted?)", str(path)) from None
     os.fchmod(fd, 0o644)  # mkstemp makes 0600; artifacts are meant to be read by others
     binary = "b" in mode
     try:

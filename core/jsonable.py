@@ -3,6 +3,7 @@
 The one conversion every JSON file and event of a run goes through (strict JSON:
 `allow_nan=False` never trips on a metric that came out NaN).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,11 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     if isinstance(obj, datetime):
-        return obj.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if obj.tzinfo is not None else obj.isoformat()
+        return (
+            obj.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if obj.tzinfo is not None
+            else obj.isoformat()
+        )
     if isinstance(obj, date):
         return obj.isoformat()
     tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, torch tensors

@@ -4,6 +4,7 @@ Screens (one module each in synapse_tui/screens/): runs (home), run, compare, la
 help. Every screen reads run directories and the index through core.service, and does its
 reading in workers, never on the event loop. Torch is never imported at start-up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,7 +76,9 @@ class SynapseApp(App):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="synapse-tui", description="Synapse terminal dashboard.")
-    parser.add_argument("--runs-dir", type=Path, default=None, help="Runs directory (default: $SYNAPSE_RUNS_DIR or ./runs).")
+    parser.add_argument(
+        "--runs-dir", type=Path, default=None, help="Runs directory (default: $SYNAPSE_RUNS_DIR or ./runs)."
+    )
     parser.add_argument("--ascii", action="store_true", help="Draw plots with ASCII (for terminals without UTF-8).")
     args = parser.parse_args(argv)
     SynapseApp(args.runs_dir, ascii_plots=True if args.ascii else None).run()

@@ -8,9 +8,10 @@ the commands, which live in synapse_tui/commands/ (data + config in data.py; bas
 demo, cancel, resume, eval in jobs.py; predict + export in predict.py; sweep; runs).
 The registration order below is the order `synapse --help` lists them in.
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -63,7 +64,7 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+        bool | None, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     """Global options; the commands do the work."""

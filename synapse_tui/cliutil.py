@@ -1,11 +1,13 @@
 """Shared pieces of the `synapse` commands: consoles, error handling, common options."""
+
 from __future__ import annotations
 
 import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -51,16 +53,16 @@ def print_json(obj) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A YAML config (see configs/).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="A YAML config (see configs/).")]
 OverrideOpt = Annotated[
-    Optional[list[str]], typer.Option("--override", "-o", help="Dotted override, e.g. -o model.hidden=64 (repeatable).")
+    list[str] | None, typer.Option("--override", "-o", help="Dotted override, e.g. -o model.hidden=64 (repeatable).")
 ]
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data file; short for -o data.path=FILE.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Data file; short for -o data.path=FILE.")]
 
 
 DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the worker in the background and print the run id.")]
 RunsDirOpt = Annotated[
-    Optional[Path], typer.Option("--runs-dir", help="Where runs live (default: $SYNAPSE_RUNS_DIR or ./runs).")
+    Path | None, typer.Option("--runs-dir", help="Where runs live (default: $SYNAPSE_RUNS_DIR or ./runs).")
 ]
 
 

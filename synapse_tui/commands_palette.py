@@ -1,4 +1,5 @@
 """Command palette entries for every action of the screen on top (and the app's own)."""
+
 from __future__ import annotations
 
 from functools import partial

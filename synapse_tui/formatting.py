@@ -1,5 +1,6 @@
 """How numbers, durations, ranges and sizes read in both front ends (the CLI's tables and the
 dashboard), and the tables of tomorrow's pool they both show."""
+
 from __future__ import annotations
 
 import re
@@ -9,12 +10,12 @@ import re
 # as titles and OSC-8 links, DCS/PM/APC strings, two-byte escapes), their 8-bit C1 forms,
 # and every other C0/C1 control character. An unterminated string sequence eats the rest.
 _CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"                            # CSI ... final (or cut short)
-    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"     # OSC, DCS, SOS, PM, APC ... terminator
-    r"|\x1b[ -/]*[0-~]?"                                    # any other escape
-    r"|\x9b[0-?]*[ -/]*[@-~]?"                              # 8-bit CSI
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI ... final (or cut short)
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC ... terminator
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # 8-bit CSI
     r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # 8-bit OSC, DCS, SOS, PM, APC
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"                          # the remaining C0 (not tab, newline) and C1
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # the remaining C0 (not tab, newline) and C1
 )
 _BLANKS = re.compile(r"[\t\n]")
 
@@ -110,8 +111,13 @@ def probability_grid(probs: list[dict], cols: int, *, title_style: str | None = 
     columns side by side, read down then across."""
     from rich.table import Table
 
-    grid = Table(title="calibrated probability per part, ranked", title_justify="left", box=None, padding=(0, 1),
-                 title_style=title_style)
+    grid = Table(
+        title="calibrated probability per part, ranked",
+        title_justify="left",
+        box=None,
+        padding=(0, 1),
+        title_style=title_style,
+    )
     for _ in range(cols):
         grid.add_column("#", justify="right", style="dim")
         grid.add_column("part", justify="right")
@@ -121,21 +127,28 @@ def probability_grid(probs: list[dict], cols: int, *, title_style: str | None = 
         cells = []
         for c in range(cols):
             i = c * per + r
-            cells += ([str(i + 1), str(probs[i]["part"]), f"{probs[i]['p']:.3f}"] if i < len(probs) else ["", "", ""])
+            cells += [str(i + 1), str(probs[i]["part"]), f"{probs[i]['p']:.3f}"] if i < len(probs) else ["", "", ""]
         grid.add_row(*cells)
     return grid
 
 
-def pool_table(pools: dict, best_k: int | None = None, *, title_style: str | None = None,
-               random_style: str | None = None):
+def pool_table(
+    pools: dict, best_k: int | None = None, *, title_style: str | None = None, random_style: str | None = None
+):
     """The top-K pools ({tiers, pools: [{k, expected_hits, or_better, random_or_better}]}): K,
     expected hits, P(tier or better) per tier and a random pool's P(good or better); the row
     of `best_k` (the suggested K) in bold green."""
     from rich.table import Table
 
     tiers = list(pools["tiers"])
-    pt = Table(title="top-K pools: expected hits, P(tier or better)", title_justify="left", box=None,
-               header_style="bold", title_style=title_style, padding=(0, 1))
+    pt = Table(
+        title="top-K pools: expected hits, P(tier or better)",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        title_style=title_style,
+        padding=(0, 1),
+    )
     pt.add_column("K", justify="right")
     pt.add_column("E hits", justify="right")
     for t in tiers:
@@ -143,6 +156,11 @@ def pool_table(pools: dict, best_k: int | None = None, *, title_style: str | Non
     pt.add_column("random good+", justify="right", style=random_style)
     for pool in pools["pools"]:
         style = "bold green" if best_k == pool["k"] else ""
-        pt.add_row(str(pool["k"]), f"{pool['expected_hits']:.2f}", *[f"{pool['or_better'][t]:.3f}" for t in tiers],
-                   f"{pool['random_or_better'].get('good', float('nan')):.3f}", style=style)
+        pt.add_row(
+            str(pool["k"]),
+            f"{pool['expected_hits']:.2f}",
+            *[f"{pool['or_better'][t]:.3f}" for t in tiers],
+            f"{pool['random_or_better'].get('good', float('nan')):.3f}",
+            style=style,
+        )
     return pt

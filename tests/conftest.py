@@ -1,5 +1,6 @@
 """Fixtures shared by the test files. Plain helpers (ROOT, k_per_day, random_y, dates_for,
 write_synthetic) are in helpers.py, imported by name: `from helpers import ROOT`."""
+
 from pathlib import Path
 
 import pytest

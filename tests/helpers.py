@@ -2,6 +2,7 @@
 event sequences. Import by name, `from helpers import ROOT, k_per_day`: pytest puts tests/
 on sys.path (it has no __init__.py), as for known_pattern.py and cuda_tags.py. The
 fixture that writes a planted data file into a temporary folder is in conftest.py."""
+
 from pathlib import Path
 
 import numpy as np

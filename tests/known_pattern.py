@@ -1,5 +1,6 @@
 """A sequence whose answer is known: part 1 occurs today exactly when part 0 occurred
 yesterday. A sequence scorer trained on it must put that rule into its probabilities."""
+
 import numpy as np
 import torch
 
@@ -18,8 +19,7 @@ def pattern_y(T: int, P: int, K: int, seed: int) -> np.ndarray:
     return Y
 
 
-def assert_learns_yesterday_pattern(m, Y: np.ndarray, dates: np.ndarray, *, chunks: int, lr: float,
-                                    steps: int) -> None:
+def assert_learns_yesterday_pattern(m, Y: np.ndarray, dates: np.ndarray, *, chunks: int, lr: float, steps: int) -> None:
     """Train `m` on Y cut into `chunks` contiguous pieces side by side (as the loop batches
     them), then check P(part 1) is high after part 0 and low otherwise, when scored."""
     P = Y.shape[1]

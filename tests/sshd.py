@@ -6,6 +6,7 @@ sys.path. Nothing here touches ~/.ssh or /etc/ssh: every key, config and log liv
 the temporary folder the caller passes, so the tests can run as root in CI and as a
 developer without side effects. Tests skip when sshd is not installed (`sshd_available`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import asyncssh
 
@@ -56,8 +57,12 @@ def free_port() -> int:
 
 def _keygen(path: Path) -> str:
     """Make an ed25519 key pair at `path` (no passphrase); return the public line `type base64`."""
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     path.chmod(0o600)
     return " ".join(path.with_name(path.name + ".pub").read_text().split()[:2])
 
@@ -66,7 +71,9 @@ def _wait_for_port(host: str, port: int, proc: subprocess.Popen, log: Path, time
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode} before listening:\n{log.read_text(errors='replace')}")
+            raise RuntimeError(
+                f"sshd exited with {proc.returncode} before listening:\n{log.read_text(errors='replace')}"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -74,8 +81,9 @@ def _wait_for_port(host: str, port: int, proc: subprocess.Popen, log: Path, time
             if time.monotonic() > deadline:
                 proc.kill()
                 proc.wait()
-                raise RuntimeError(f"sshd did not listen on {host}:{port} within {timeout} s:\n"
-                                   f"{log.read_text(errors='replace')}") from None
+                raise RuntimeError(
+                    f"sshd did not listen on {host}:{port} within {timeout} s:\n{log.read_text(errors='replace')}"
+                ) from None
             time.sleep(0.05)
 
 
@@ -112,6 +120,7 @@ def _descendants(root: int) -> list[tuple[int, str]]:
 @dataclass
 class SshServer:
     """A running sshd of `start_sshd`; the client side is `user` with `identity_file`."""
+
     host: str
     port: int
     user: str
@@ -206,12 +215,23 @@ def start_sshd(base: Path, *, sftp: bool = True) -> SshServer:
 
     log = base / "sshd.log"
     with open(log, "wb") as err:
-        proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [sshd, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+        )
     _wait_for_port("127.0.0.1", port, proc, log, timeout=10.0)
-    return SshServer(host="127.0.0.1", port=port, user=getpass.getuser(), identity_file=identity,
-                     host_public_key=host_public, host_key_file=host_key, sftp=sftp, proc=proc,
-                     base=base, log=log, version=version)
+    return SshServer(
+        host="127.0.0.1",
+        port=port,
+        user=getpass.getuser(),
+        identity_file=identity,
+        host_public_key=host_public,
+        host_key_file=host_key,
+        sftp=sftp,
+        proc=proc,
+        base=base,
+        log=log,
+        version=version,
+    )
 
 
 class _LoopThread:
@@ -277,8 +297,10 @@ class StallingProxy:
             self._links.discard(link)
             writer.transport.abort()
             return
-        link.tasks = [asyncio.create_task(self._pump(link, reader, link.upstream)),
-                      asyncio.create_task(self._pump(link, up_reader, writer))]
+        link.tasks = [
+            asyncio.create_task(self._pump(link, reader, link.upstream)),
+            asyncio.create_task(self._pump(link, up_reader, writer)),
+        ]
 
     async def _pump(self, link: _Link, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         try:
@@ -402,8 +424,13 @@ def start_shell_only_server(base: Path, authorized_keys: Path) -> tuple[int, str
 
     async def listen() -> asyncssh.SSHAcceptor:
         return await asyncssh.listen(
-            "127.0.0.1", 0, server_factory=_ShellOnlyServer, server_host_keys=[key],
-            authorized_client_keys=str(authorized_keys), allow_scp=False)
+            "127.0.0.1",
+            0,
+            server_factory=_ShellOnlyServer,
+            server_host_keys=[key],
+            authorized_client_keys=str(authorized_keys),
+            allow_scp=False,
+        )
 
     lt = _LoopThread("shell-only-sshd")
     try:

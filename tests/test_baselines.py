@@ -1,5 +1,6 @@
 """Baselines (core/models/baselines.py): causality, agreement with slow per-day reference loops,
 shapes, and sanity on data whose answer is known."""
+
 import inspect
 
 import numpy as np
@@ -8,8 +9,16 @@ import pytest
 from helpers import k_per_day
 
 from core.models.baselines import (
-    BASELINES, PROB_EPS, ewma, frequency, frequency_window, hot_cold, last_occurrence_gap,
-    recency, score_baseline, uniform,
+    BASELINES,
+    PROB_EPS,
+    ewma,
+    frequency,
+    frequency_window,
+    hot_cold,
+    last_occurrence_gap,
+    recency,
+    score_baseline,
+    uniform,
 )
 
 KINDS = sorted(BASELINES)
@@ -21,8 +30,11 @@ PARAM_SETS = {
     "frequency_window": [{}, {"window": 5, "smoothing": 2.5}],
     "recency": [{}, {"max_gap": 4}, {"max_gap": 6, "smoothing": 0.0}],
     "ewma": [{}, {"halflife": 2.0}, {"halflife": 3.0, "smoothing": 0.0}],
-    "hot_cold": [{}, {"window": 5, "long_window": 20, "hot_weight": 0.7, "cold_weight": 0.3},
-                 {"window": 4, "hot_weight": -1.0, "cold_weight": -0.5, "smoothing": 0.0}],
+    "hot_cold": [
+        {},
+        {"window": 5, "long_window": 20, "hot_weight": 0.7, "cold_weight": 0.3},
+        {"window": 4, "hot_weight": -1.0, "cold_weight": -0.5, "smoothing": 0.0},
+    ],
 }
 CASES = [(k, p) for k in KINDS for p in PARAM_SETS[k]]
 CASE_IDS = [f"{k}-{i}" for k in KINDS for i in range(len(PARAM_SETS[k]))]
@@ -41,6 +53,7 @@ def logit(p):
 # Each computes day t's probability from the rows before t with an explicit Python loop,
 # straight from the docstring's definition (no cumsum, no filters).
 
+
 def ref_frequency(Y, K, window=None, smoothing=1.0):
     T, P = Y.shape
     q = K / P
@@ -57,7 +70,7 @@ def ref_frequency(Y, K, window=None, smoothing=1.0):
 def ref_recency(Y, K, max_gap=60, smoothing=1.0):
     T, P = Y.shape
     q = K / P
-    N, O = {}, {}                      # hazard table over transitions already observed
+    N, O = {}, {}  # hazard table over transitions already observed
     last = [-1] * P
     count = [0] * P
     out = np.empty((T, P))
@@ -67,7 +80,7 @@ def ref_recency(Y, K, max_gap=60, smoothing=1.0):
             base = (count[p] + q) / (t + 1)
             n, o = N.get(buckets[p], 0), O.get(buckets[p], 0)
             out[t, p] = logit((o + smoothing * base) / (n + smoothing) if n + smoothing > 0 else base)
-        for p in range(P):             # day t becomes history only after it is scored
+        for p in range(P):  # day t becomes history only after it is scored
             N[buckets[p]] = N.get(buckets[p], 0) + 1
             O[buckets[p]] = O.get(buckets[p], 0) + int(Y[t, p])
             if Y[t, p]:
@@ -83,8 +96,8 @@ def ref_ewma(Y, K, halflife=30.0, smoothing=1.0):
     out = np.empty((T, P))
     for t in range(T):
         for p in range(P):
-            num = smoothing * w ** t * q
-            den = smoothing * w ** t
+            num = smoothing * w**t * q
+            den = smoothing * w**t
             for u in range(t):
                 num += w ** (t - 1 - u) * Y[u, p]
                 den += w ** (t - 1 - u)
@@ -124,6 +137,7 @@ REFERENCES = {
 
 # --------------------------------------------------------------------------- (1) causality
 
+
 @pytest.mark.parametrize("kind,params", CASES, ids=CASE_IDS)
 def test_row_t_depends_only_on_earlier_rows(kind, params):
     rng = np.random.default_rng(1)
@@ -133,10 +147,10 @@ def test_row_t_depends_only_on_earlier_rows(kind, params):
     changed_later = False
     for t in (0, 1, 2, 37, 200, 398, 399):
         Z = Y.copy()
-        Z[t:] = k_per_day(rng, T - t, P, K)          # keeps the K-a-day contract
+        Z[t:] = k_per_day(rng, T - t, P, K)  # keeps the K-a-day contract
         out = score_baseline(kind, Z, **params)
         assert np.array_equal(out[: t + 1], base[: t + 1]), f"{kind}: rows <= {t} moved"
-        changed_later |= not np.array_equal(out[t + 1:], base[t + 1:])
+        changed_later |= not np.array_equal(out[t + 1 :], base[t + 1 :])
     if kind in NON_CONSTANT:
         assert changed_later, f"{kind}: later days never reacted to the changed rows"
 
@@ -148,7 +162,7 @@ def test_strictly_causal_with_k_given_even_if_later_rows_break_the_contract(kind
     base = score_baseline(kind, Y, events_per_day=3)
     for t in (0, 5, 150, 299):
         Z = Y.copy()
-        Z[t:] = rng.random((300 - t, 10)) < 0.5       # any row sums at all
+        Z[t:] = rng.random((300 - t, 10)) < 0.5  # any row sums at all
         out = score_baseline(kind, Z, events_per_day=3)
         assert np.array_equal(out[: t + 1], base[: t + 1])
 
@@ -162,13 +176,14 @@ def test_row_zero_is_the_uninformed_prior(kind):
 
 # --------------------------------------------------------------------------- (2) slow reference
 
+
 @pytest.mark.parametrize("kind,params", CASES, ids=CASE_IDS)
 def test_matches_slow_reference_loop(kind, params):
     rng = np.random.default_rng(4)
     T, P, K = 90, 7, 2
     Y = k_per_day(rng, T, P, K)
-    Y[:, 6] = False                  # a part that never occurs (clipping, long gaps)
-    Y[40:, 5] = True                 # ... and one that always does from day 40 on
+    Y[:, 6] = False  # a part that never occurs (clipping, long gaps)
+    Y[40:, 5] = True  # ... and one that always does from day 40 on
     Y[40:, 6] = False
     got = score_baseline(kind, Y, events_per_day=K, **params)
     want = REFERENCES[kind](Y, K, **params)
@@ -176,6 +191,7 @@ def test_matches_slow_reference_loop(kind, params):
 
 
 # --------------------------------------------------------------------------- (3) shapes
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("T", [0, 1, 2, 250])
@@ -196,6 +212,7 @@ def test_finite_on_degenerate_histories(kind):
 
 # --------------------------------------------------------------------------- (4) known data
 
+
 def test_uniform_is_constant_and_infers_k():
     Y = k_per_day(np.random.default_rng(6), 30, 39, 5)
     np.testing.assert_allclose(sigmoid(uniform(Y)), 5 / 39, rtol=1e-12)
@@ -205,13 +222,13 @@ def test_uniform_is_constant_and_infers_k():
 def test_recency_favours_the_part_after_a_miss_when_it_alternates():
     T = 200
     Y = np.zeros((T, 4), dtype=bool)
-    Y[0::2, 0] = True                # every other day
-    Y[1::2, 1] = True                # the other days
-    Y[0::3, 2] = True                # every third day
+    Y[0::2, 0] = True  # every other day
+    Y[1::2, 1] = True  # the other days
+    Y[0::3, 2] = True  # every third day
     Y[:, 3] = np.random.default_rng(7).random(T) < 0.3
     s = recency(Y, max_gap=10, events_per_day=2)[:, 0]
-    after_miss = s[20::2]            # even day: yesterday (odd) was a miss
-    after_hit = s[21::2]             # odd day: yesterday was a hit
+    after_miss = s[20::2]  # even day: yesterday (odd) was a miss
+    after_hit = s[21::2]  # odd day: yesterday was a hit
     assert after_miss.min() > after_hit.max()
 
 
@@ -221,13 +238,13 @@ def test_frequency_tracks_the_expanding_mean():
     mean = np.cumsum(Y, axis=0)[:-1] / t
     p0 = sigmoid(frequency(Y, smoothing=0.0))[1:]
     np.testing.assert_allclose(p0, np.clip(mean, PROB_EPS, 1 - PROB_EPS), atol=1e-12)
-    p1 = sigmoid(frequency(Y))[1:]             # one pseudo-day: within 1/(t+1) of the mean
+    p1 = sigmoid(frequency(Y))[1:]  # one pseudo-day: within 1/(t+1) of the mean
     assert (np.abs(p1 - mean) <= 1.0 / (t + 1) + 1e-12).all()
 
 
 def test_frequency_window_forgets_old_days():
     Y = np.zeros((100, 3), dtype=bool)
-    Y[:50, 0] = True                 # part 0 stops at day 50
+    Y[:50, 0] = True  # part 0 stops at day 50
     p = sigmoid(frequency_window(Y, window=10, smoothing=0.0, events_per_day=1))
     assert p[60, 0] == pytest.approx(PROB_EPS)
     assert sigmoid(frequency(Y, smoothing=0.0, events_per_day=1))[60, 0] == pytest.approx(50 / 60)
@@ -250,8 +267,8 @@ def test_hot_cold_moves_hot_parts_up_and_reduces_to_frequency():
     rng = np.random.default_rng(11)
     Y = k_per_day(rng, 400, 12, 3)
     np.testing.assert_allclose(hot_cold(Y, hot_weight=0.0), frequency(Y), atol=1e-12)
-    Y[370:400, 0] = True             # part 0 red hot in the last 30 days
-    Y[370:400, 1] = False            # part 1 stone cold
+    Y[370:400, 0] = True  # part 0 red hot in the last 30 days
+    Y[370:400, 1] = False  # part 1 stone cold
     hc, fr = hot_cold(Y, window=30), frequency(Y)
     assert hc[399, 0] > fr[399, 0] and hc[399, 1] < fr[399, 1]
     overdue = hot_cold(Y, hot_weight=0.0, cold_weight=1.0)
@@ -265,10 +282,12 @@ def test_last_occurrence_gap():
 
 # --------------------------------------------------------------------------- registry
 
+
 def test_registry_and_defaults():
     assert set(BASELINES) == {"uniform", "frequency", "frequency_window", "recency", "ewma", "hot_cold"}
-    defaults = {k: {n: p.default for n, p in inspect.signature(f).parameters.items() if n != "Y"}
-                for k, f in BASELINES.items()}
+    defaults = {
+        k: {n: p.default for n, p in inspect.signature(f).parameters.items() if n != "Y"} for k, f in BASELINES.items()
+    }
     assert defaults["frequency"]["window"] is None
     assert defaults["frequency_window"]["window"] == 100
     assert defaults["ewma"]["halflife"] == 30.0
@@ -286,9 +305,14 @@ def test_score_baseline_rejects_bad_input():
         score_baseline("ewma", Y, window=3)
     with pytest.raises(ValueError, match="different kind"):
         score_baseline("ewma", Y, kind="recency")
-    for kind, params in [("ewma", {"halflife": 0}), ("frequency", {"window": 0}),
-                         ("recency", {"max_gap": 0}), ("frequency", {"smoothing": -1}),
-                         ("uniform", {"events_per_day": 0}), ("hot_cold", {"window": None})]:
+    for kind, params in [
+        ("ewma", {"halflife": 0}),
+        ("frequency", {"window": 0}),
+        ("recency", {"max_gap": 0}),
+        ("frequency", {"smoothing": -1}),
+        ("uniform", {"events_per_day": 0}),
+        ("hot_cold", {"window": None}),
+    ]:
         with pytest.raises(ValueError):
             score_baseline(kind, Y, **params)
     with pytest.raises(ValueError, match="2-D"):

@@ -1,4 +1,5 @@
 """The architecture's import contract (docs/ARCHITECTURE.md, "Layers"), checked statically and at run time."""
+
 import ast
 import subprocess
 import sys
@@ -30,7 +31,10 @@ def test_core_source_never_imports_the_ui_libraries():
 def _modules_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     ).stdout.split()
     return {m.split(".")[0] for m in out}
 
@@ -57,8 +61,13 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 def _lint(where: Path) -> subprocess.CompletedProcess:
     """`lint-imports` with the contracts of pyproject.toml, on the packages under `where`."""
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], capture_output=True, text=True, cwd=where,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(where)})
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=where,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(where)},
+    )
 
 
 def test_the_layering_contracts_hold():

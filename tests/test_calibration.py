@@ -5,6 +5,7 @@ rates; y ~ Bernoulli(q). Two miscalibrated scorers: (a) sharpened (true logit * 
 (b) shifted per part (true logit + offset_j). Calibrators are fitted on the first days
 and judged on LATER days only.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,7 +23,7 @@ from core.evaluation import calibration as C
 from core.evaluation.calibration import METHODS, Calibrator, fit_calibrator
 
 T_DAYS, P = 6000, 39
-N_VAL = 3000          # days [0, N_VAL) are "validation", [N_VAL, T_DAYS) are later held-out days
+N_VAL = 3000  # days [0, N_VAL) are "validation", [N_VAL, T_DAYS) are later held-out days
 SHARPEN = 2.5
 
 
@@ -55,15 +56,18 @@ def log_loss(p, y) -> float:
 @pytest.fixture(scope="module")
 def world():
     rng = np.random.default_rng(20261122)
-    base = rng.normal(-2.0, 0.6, size=P)                 # varied per-part base rates
+    base = rng.normal(-2.0, 0.6, size=P)  # varied per-part base rates
     true_logit = base + rng.normal(0.0, 0.9, size=(T_DAYS, P))
     q = _sigmoid(true_logit)
     y = (rng.random((T_DAYS, P)) < q).astype(np.int8)
     offset = rng.uniform(-1.5, 1.5, size=P)
     return {
-        "q": q, "y": y, "true_logit": true_logit, "offset": offset,
-        "sharp": true_logit * SHARPEN,                     # case (a)
-        "shifted": true_logit + offset,                    # case (b)
+        "q": q,
+        "y": y,
+        "true_logit": true_logit,
+        "offset": offset,
+        "sharp": true_logit * SHARPEN,  # case (a)
+        "shifted": true_logit + offset,  # case (b)
     }
 
 
@@ -86,6 +90,7 @@ def fitted(world):
 
 # ------------------------------------------------------------- calibration quality
 
+
 @pytest.mark.parametrize("method", ["platt", "isotonic", "temperature"])
 def test_each_per_part_method_cuts_ece_of_sharpened_scores_on_later_days(world, fitted, method):
     _, _, zt, yt = _split(world, "sharp")
@@ -94,9 +99,9 @@ def test_each_per_part_method_cuts_ece_of_sharpened_scores_on_later_days(world, 
     before = classwise_ece(_sigmoid(zt), yt)
     after = classwise_ece(cal.transform(zt), yt)
     truth = classwise_ece(world["q"][N_VAL:], yt)
-    assert before > 0.05                       # the sharpened scorer is badly calibrated
+    assert before > 0.05  # the sharpened scorer is badly calibrated
     assert after < 0.4 * before
-    assert after < truth + 0.02                # close to what the true probabilities reach
+    assert after < truth + 0.02  # close to what the true probabilities reach
     assert log_loss(cal.transform(zt), yt) < log_loss(_sigmoid(zt), yt)
 
 
@@ -114,9 +119,14 @@ def test_sharpened_scores_recover_the_known_map(fitted):
 def test_per_part_offsets_are_fixed_by_per_part_maps_not_by_global_temperature(world, fitted):
     _, _, zt, yt = _split(world, "shifted")
     before = classwise_ece(_sigmoid(zt), yt)
-    ece = {k: classwise_ece(fitted["shifted", m, pp][0].transform(zt), yt)
-           for k, (m, pp) in {"platt/part": ("platt", True), "isotonic/part": ("isotonic", True),
-                              "temperature/global": ("temperature", False)}.items()}
+    ece = {
+        k: classwise_ece(fitted["shifted", m, pp][0].transform(zt), yt)
+        for k, (m, pp) in {
+            "platt/part": ("platt", True),
+            "isotonic/part": ("isotonic", True),
+            "temperature/global": ("temperature", False),
+        }.items()
+    }
     assert before > 0.05
     assert ece["platt/part"] < 0.4 * before
     assert ece["isotonic/part"] < 0.5 * before
@@ -136,39 +146,39 @@ def test_global_temperature_keeps_the_ranking(world, fitted):
     _, _, zt, yt = _split(world, "shifted")
     cal, _ = fitted["shifted", "temperature", False]
     p = cal.transform(zt)
-    np.testing.assert_array_equal(np.argsort(-p, axis=1, kind="stable"),
-                                  np.argsort(-zt, axis=1, kind="stable"))
+    np.testing.assert_array_equal(np.argsort(-p, axis=1, kind="stable"), np.argsort(-zt, axis=1, kind="stable"))
     for j in range(P):
         assert roc_auc_score(yt[:, j], p[:, j]) == roc_auc_score(yt[:, j], zt[:, j])
 
 
 # ------------------------------------------------------------- agreement with sklearn
 
+
 def test_platt_matches_sklearn_predict_proba(world, fitted):
     zv, yv, zt, _ = _split(world, "shifted")
     kw = dict(C=C._PLATT_C, solver="lbfgs", max_iter=1000, tol=1e-8)
     glob, _ = fitted["shifted", "platt", False]
     lr = LogisticRegression(**kw).fit(zv.reshape(-1, 1), yv.ravel())
-    np.testing.assert_allclose(glob.transform(zt), lr.predict_proba(zt.reshape(-1, 1))[:, 1].reshape(zt.shape),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        glob.transform(zt), lr.predict_proba(zt.reshape(-1, 1))[:, 1].reshape(zt.shape), rtol=1e-6, atol=1e-9
+    )
     per, _ = fitted["shifted", "platt", True]
     got = per.transform(zt)
     for j in (0, 17, P - 1):
-        lr = LogisticRegression(**kw).fit(zv[:, j:j + 1], yv[:, j])
-        np.testing.assert_allclose(got[:, j], lr.predict_proba(zt[:, j:j + 1])[:, 1], rtol=1e-6, atol=1e-9)
+        lr = LogisticRegression(**kw).fit(zv[:, j : j + 1], yv[:, j])
+        np.testing.assert_allclose(got[:, j], lr.predict_proba(zt[:, j : j + 1])[:, 1], rtol=1e-6, atol=1e-9)
 
 
 def test_isotonic_matches_sklearn_predict_including_out_of_range(world, fitted):
     zv, yv, zt, _ = _split(world, "sharp")
     zt = zt.copy()
-    zt[:5] = np.array([-40.0, 40.0, -np.inf, np.inf, 0.0])[:, None]   # outside the fitted range
+    zt[:5] = np.array([-40.0, 40.0, -np.inf, np.inf, 0.0])[:, None]  # outside the fitted range
     per, _ = fitted["sharp", "isotonic", True]
     got = per.transform(zt)
     sv, st = _sigmoid(np.clip(zv, -30, 30)), _sigmoid(np.clip(zt, -30, 30))
     for j in (0, 21, P - 1):
         iso = IsotonicRegression(out_of_bounds="clip", y_min=C.EPS, y_max=1 - C.EPS).fit(sv[:, j], yv[:, j])
-        np.testing.assert_allclose(got[:, j], np.clip(iso.predict(st[:, j]), C.EPS, 1 - C.EPS),
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got[:, j], np.clip(iso.predict(st[:, j]), C.EPS, 1 - C.EPS), rtol=1e-9, atol=1e-12)
 
 
 def test_none_is_the_sigmoid():
@@ -179,6 +189,7 @@ def test_none_is_the_sigmoid():
 
 
 # ------------------------------------------------------------- persistence
+
 
 def _assert_plain(v, where="state"):
     if isinstance(v, dict):
@@ -208,8 +219,11 @@ def test_state_round_trip_is_plain_and_exact(world, fitted):
 def test_state_loads_with_torch_weights_only(tmp_path, fitted):
     import torch
 
-    states = {f"{m}/{pp}": fitted["sharp", m, pp][0].state()
-              for m in ("platt", "isotonic", "temperature") for pp in (True, False)}
+    states = {
+        f"{m}/{pp}": fitted["sharp", m, pp][0].state()
+        for m in ("platt", "isotonic", "temperature")
+        for pp in (True, False)
+    }
     torch.save({"calibrators": states}, tmp_path / "ck.pt")
     back = torch.load(tmp_path / "ck.pt", weights_only=True)["calibrators"]
     assert back == states
@@ -228,6 +242,7 @@ def test_from_state_rejects_bad_states():
 
 # ------------------------------------------------------------- auto
 
+
 @pytest.fixture(scope="module")
 def auto_shifted(world):
     zv, yv, _, _ = _split(world, "shifted")
@@ -240,8 +255,15 @@ def test_auto_picks_a_per_part_map_on_offsets_and_the_minimum_candidate(auto_shi
     assert (report["method"], report["per_part"]) in {("platt", True), ("isotonic", True)}
     assert (cal.method, cal.per_part) == (report["method"], report["per_part"])
     cands = report["candidates"]
-    assert set(cands) == {"none", "temperature/global", "platt/global", "isotonic/global",
-                          "temperature/part", "platt/part", "isotonic/part"}
+    assert set(cands) == {
+        "none",
+        "temperature/global",
+        "platt/global",
+        "isotonic/global",
+        "temperature/part",
+        "platt/part",
+        "isotonic/part",
+    }
     assert cands[cal.name] == min(cands.values())
     assert report["fallback_parts"] == []
     assert report["logloss_after"] < report["logloss_before"]
@@ -254,8 +276,9 @@ def test_auto_holds_out_the_later_days_and_refits_on_the_whole_window(world, aut
     assert (report["n_fit_days"], report["n_holdout_days"]) == (half, N_VAL - half)
     # the candidate score is exactly: fit on the first days, mean log-loss on the last days
     early, _ = fit_calibrator(zv[:half], yv[:half], report["method"], report["per_part"])
-    assert report["candidates"][cal.name] == pytest.approx(C.mean_log_loss(early.transform(zv[half:]), yv[half:]),
-                                                           rel=1e-12)
+    assert report["candidates"][cal.name] == pytest.approx(
+        C.mean_log_loss(early.transform(zv[half:]), yv[half:]), rel=1e-12
+    )
     # the returned calibrator is the winner refitted on the whole validation window
     full, _ = fit_calibrator(zv, yv, report["method"], report["per_part"])
     assert full == cal
@@ -264,7 +287,7 @@ def test_auto_holds_out_the_later_days_and_refits_on_the_whole_window(world, aut
 def test_auto_is_deterministic_and_blind_to_days_after_validation(world, auto_shifted):
     zv, yv, _, _ = _split(world, "shifted")
     y_other = world["y"].copy()
-    y_other[N_VAL:] = 1 - y_other[N_VAL:]                   # rewrite every later label
+    y_other[N_VAL:] = 1 - y_other[N_VAL:]  # rewrite every later label
     cal, report = auto_shifted
     cal2, report2 = fit_calibrator(world["shifted"][:N_VAL], y_other[:N_VAL], "auto", per_part=True)
     assert cal2.state() == cal.state()
@@ -282,20 +305,21 @@ def test_auto_with_global_only_tries_global_candidates(world):
 
 # ------------------------------------------------------------- edge cases
 
+
 @pytest.mark.parametrize("method", ["platt", "isotonic", "temperature"])
 def test_single_class_columns_fall_back_to_the_global_map(world, method):
     zv, yv, zt, _ = _split(world, "shifted")
     zv, zt = zv[:800], zt[:200]
     yv = yv[:800].copy()
-    yv[:, 3] = 0          # part 3 never happens in validation
-    yv[:, 7] = 1          # part 7 always happens
+    yv[:, 3] = 0  # part 3 never happens in validation
+    yv[:, 7] = 1  # part 7 always happens
     cal, report = fit_calibrator(zv, yv, method, per_part=True)
     assert report["fallback_parts"] == [3, 7]
     glob, _ = fit_calibrator(zv, yv, method, per_part=False)
     p, pg = cal.transform(zt), glob.transform(zt)
     assert np.isfinite(p).all()
     np.testing.assert_allclose(p[:, [3, 7]], pg[:, [3, 7]], rtol=1e-12)
-    assert not np.allclose(p[:, 0], pg[:, 0])     # the other parts have their own maps
+    assert not np.allclose(p[:, 0], pg[:, 0])  # the other parts have their own maps
 
 
 def test_auto_survives_single_class_columns(world):
@@ -320,7 +344,7 @@ def test_a_single_class_window_degenerates_to_the_identity():
 def test_infinite_logits_are_clipped_and_nan_is_refused(world):
     zv, yv, _, _ = _split(world, "sharp")
     zv = zv[:500].copy()
-    zv[0, :] = -np.inf          # a baseline's log(0)
+    zv[0, :] = -np.inf  # a baseline's log(0)
     zv[1, :] = np.inf
     for method in METHODS:
         for per_part in (True, False):
@@ -383,13 +407,13 @@ def test_vectorised_platt_equals_sklearn_column_by_column():
     z[:, 2] *= 3.0
     y = (rng.random((T, 5)) < 1 / (1 + np.exp(-z))).astype(float)
     y[:, 1] = rng.random(T) < 0.02
-    y[:, 3] = rng.random(T) < 1 / (1 + np.exp(z[:, 3]))   # the logit points the wrong way
-    y[:, 4] = (z[:, 4] > -1.5).astype(float)              # separable: the MLE runs off to infinity
+    y[:, 3] = rng.random(T) < 1 / (1 + np.exp(z[:, 3]))  # the logit points the wrong way
+    y[:, 4] = (z[:, 4] > -1.5).astype(float)  # separable: the MLE runs off to infinity
     a, b = C._fit_platt_columns(z, y)
     kw = dict(C=C._PLATT_C, solver="lbfgs", max_iter=1000, tol=1e-8)
     for j in range(5):
-        lr = LogisticRegression(**kw).fit(z[:, j:j + 1], y[:, j])
-        want = lr.predict_proba(z[:, j:j + 1])[:, 1]
+        lr = LogisticRegression(**kw).fit(z[:, j : j + 1], y[:, j])
+        want = lr.predict_proba(z[:, j : j + 1])[:, 1]
         got = expit(a[j] * z[:, j] + b[j])
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=f"column {j}")
     assert a[3] < 0 < a[0]

@@ -1,4 +1,5 @@
 """Conditional Bernoulli math against brute force over all K-subsets."""
+
 from __future__ import annotations
 
 import itertools
@@ -94,8 +95,7 @@ def test_batch_shapes_match_row_by_row():
         assert cbern.esp(W, K).shape == (2, 3, K + 1)
         for i in range(2):
             for j in range(3):
-                np.testing.assert_allclose(pi[i, j], cbern.inclusion_probabilities(W[i, j], K),
-                                           rtol=0, atol=1e-15)
+                np.testing.assert_allclose(pi[i, j], cbern.inclusion_probabilities(W[i, j], K), rtol=0, atol=1e-15)
                 np.testing.assert_allclose(le[i, j], cbern.log_esp(W[i, j], K), rtol=1e-14)
         np.testing.assert_allclose(pi.sum(-1), K, atol=1e-12)
     # a long batch (days x parts), as the generator uses it
@@ -106,21 +106,25 @@ def test_batch_shapes_match_row_by_row():
     np.testing.assert_allclose(pi[1234], cbern.inclusion_probabilities(W[1234], 5), atol=1e-15)
 
 
-@pytest.mark.parametrize("bad, K, msg", [
-    (np.array([1.0, -1.0, 2.0]), 1, "finite and >= 0"),
-    (np.array([1.0, np.nan, 2.0]), 1, "finite and >= 0"),
-    (np.array([1.0, np.inf, 2.0]), 1, "finite and >= 0"),
-    (np.array([1.0, 0.0, 0.0]), 2, "at least K=2 positive"),
-    (np.array([1.0, 2.0]), 3, "K must be"),
-    (np.array([1.0, 2.0]), -1, "K must be"),
-    (np.array(1.0), 0, "at least one axis"),
-])
+@pytest.mark.parametrize(
+    "bad, K, msg",
+    [
+        (np.array([1.0, -1.0, 2.0]), 1, "finite and >= 0"),
+        (np.array([1.0, np.nan, 2.0]), 1, "finite and >= 0"),
+        (np.array([1.0, np.inf, 2.0]), 1, "finite and >= 0"),
+        (np.array([1.0, 0.0, 0.0]), 2, "at least K=2 positive"),
+        (np.array([1.0, 2.0]), 3, "K must be"),
+        (np.array([1.0, 2.0]), -1, "K must be"),
+        (np.array(1.0), 0, "at least one axis"),
+    ],
+)
 def test_bad_input_is_refused(bad, K, msg):
     with pytest.raises(ValueError, match=msg):
         cbern.inclusion_probabilities(bad, K)
 
 
 # ---------------------------------------------------------------------------- sampling
+
 
 def test_sample_shape_sorted_distinct_and_deterministic():
     w = np.exp(np.random.default_rng(5).normal(0, 1, 39))
@@ -181,14 +185,15 @@ def test_fast_and_rescaled_sampler_paths_agree():
         w = np.exp(rng.normal(0, 1, 39))
         v, _ = cbern._normalise(w, 5)
         u = rng.random(39).tolist()
-        assert cbern._sample_list(v.tolist(), 5, u, rescale=False) == \
-            cbern._sample_list(v.tolist(), 5, u, rescale=True)
+        assert cbern._sample_list(v.tolist(), 5, u, rescale=False) == cbern._sample_list(v.tolist(), 5, u, rescale=True)
 
 
 # ---------------------------------------------------------------------------- inverse map
 
-@pytest.mark.parametrize("P, K, scale", [(39, 5, 0.5), (39, 5, 2.0), (12, 1, 2.0), (12, 4, 6.0),
-                                         (39, 20, 2.0), (39, 38, 1.0)])
+
+@pytest.mark.parametrize(
+    "P, K, scale", [(39, 5, 0.5), (39, 5, 2.0), (12, 1, 2.0), (12, 4, 6.0), (39, 20, 2.0), (39, 38, 1.0)]
+)
 def test_solve_weights_round_trip(P, K, scale):
     rng = np.random.default_rng(P * 100 + K)
     W = np.exp(rng.normal(0, scale, (25, P)))
@@ -212,12 +217,15 @@ def test_solve_weights_recovers_the_weights_up_to_scale_and_keeps_batch_shape():
     np.testing.assert_allclose(cbern.solve_weights(np.full(39, 5 / 39), 5), 1.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("pi, K, msg", [
-    (np.array([0.5, 0.5, 0.5]), 2, "sum to K"),
-    (np.array([1.0, 0.5, 0.5]), 2, "0 < pi < 1"),
-    (np.array([0.0, 1.0, 1.0]), 2, "0 < pi < 1"),
-    (np.array([0.5, 0.5]), 2, "K must be"),
-])
+@pytest.mark.parametrize(
+    "pi, K, msg",
+    [
+        (np.array([0.5, 0.5, 0.5]), 2, "sum to K"),
+        (np.array([1.0, 0.5, 0.5]), 2, "0 < pi < 1"),
+        (np.array([0.0, 1.0, 1.0]), 2, "0 < pi < 1"),
+        (np.array([0.5, 0.5]), 2, "K must be"),
+    ],
+)
 def test_solve_weights_refuses_bad_targets(pi, K, msg):
     with pytest.raises(ValueError, match=msg):
         cbern.solve_weights(pi, K)

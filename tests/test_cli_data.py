@@ -12,6 +12,7 @@ Two layers:
 Several tests pin bugs found once (markup in messages, wrapped OK lines, half-written
 generate output, dates past 9999): brackets in paths and cells are echoed verbatim.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,15 @@ def synapse(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 1
     e["NO_COLOR"] = "1"
     e.update(env or {})
     p = subprocess.run(
-        [*_CMD, *map(str, args)], cwd=cwd, env=e, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout,
+        [*_CMD, *map(str, args)],
+        cwd=cwd,
+        env=e,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
     )
     p.stdout, p.stderr = _ANSI.sub("", p.stdout), _ANSI.sub("", p.stderr)
     return p
@@ -68,10 +76,7 @@ def invoke(*args):
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Everything under `folder` (hidden files too): relative path -> (size, mtime_ns)."""
-    return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-    }
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
 
 
 def _corpus() -> list[tuple[str, list[str], int | None, str]]:
@@ -258,14 +263,33 @@ def test_validate_and_describe_write_nothing(tmp_path):
 # ----------------------------------------------------------------------------- generate
 @pytest.mark.slow
 def test_generate_refuse_overwrite_force_and_validate(tmp_path):
-    args = ["data", "generate", "--kind", "planted", "--days", "60", "--parts", "12",
-            "--per-day", "3", "--seed", "7", "--out", "gen.csv"]
+    args = [
+        "data",
+        "generate",
+        "--kind",
+        "planted",
+        "--days",
+        "60",
+        "--parts",
+        "12",
+        "--per-day",
+        "3",
+        "--seed",
+        "7",
+        "--out",
+        "gen.csv",
+    ]
     p = synapse(*args, "--json", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     assert summary["files"] == ["gen.csv", "gen.truth.npz"]
     assert (summary["kind"], summary["days"], summary["parts"], summary["per_day"], summary["seed"]) == (
-        "planted", 60, 12, 3, 7)
+        "planted",
+        60,
+        12,
+        3,
+        7,
+    )
     assert sorted(x.name for x in tmp_path.iterdir()) == ["gen.csv", "gen.truth.npz"]
 
     lines = (tmp_path / "gen.csv").read_text().splitlines()
@@ -309,8 +333,21 @@ def test_generate_refuses_when_only_the_truth_exists(tmp_path):
 
 @pytest.mark.slow
 def test_generate_per_day_not_below_parts_exits_2_and_writes_nothing(tmp_path):
-    p = synapse("data", "generate", "--kind", "uniform", "--days", "10", "--parts", "5", "--per-day", "5",
-                "--out", "x.csv", cwd=tmp_path)
+    p = synapse(
+        "data",
+        "generate",
+        "--kind",
+        "uniform",
+        "--days",
+        "10",
+        "--parts",
+        "5",
+        "--per-day",
+        "5",
+        "--out",
+        "x.csv",
+        cwd=tmp_path,
+    )
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert p.stderr.strip() == "error: --per-day 5 must be smaller than --parts 5"
     assert list(tmp_path.iterdir()) == []
@@ -319,13 +356,17 @@ def test_generate_per_day_not_below_parts_exits_2_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", [
-    ["--start", "2001-02-30"],
-    ["--start", "nonsense"],
-    ["--days", "0"],
-    ["--parts", "1", "--per-day", "1"],
-    ["--kind", "hawkes"],
-], ids=["calendar", "not-a-date", "zero-days", "one-part", "bad-kind"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--start", "2001-02-30"],
+        ["--start", "nonsense"],
+        ["--days", "0"],
+        ["--parts", "1", "--per-day", "1"],
+        ["--kind", "hawkes"],
+    ],
+    ids=["calendar", "not-a-date", "zero-days", "one-part", "bad-kind"],
+)
 def test_generate_bad_arguments_leave_no_files(tmp_path, args):
     r = invoke("data", "generate", "--days", "10", *args, "--out", tmp_path / "z.csv")
     assert r.exit_code == 2, (r.stdout, r.stderr, r.exception)

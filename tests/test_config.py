@@ -1,4 +1,5 @@
 """core.config: typed config, YAML with line numbers, dotted overrides, hashing, shipped configs."""
+
 from __future__ import annotations
 
 import re
@@ -50,6 +51,7 @@ def _error(tmp_path: Path | None, text: str | None = None, **kw) -> ConfigError:
 
 # --------------------------------------------------------------------------- shipped configs
 
+
 def test_one_shipped_config_per_family():
     assert {p.stem for p in CONFIGS} >= FAMILIES
 
@@ -85,6 +87,7 @@ def test_a_bare_name_means_the_shipped_config():
 
 # --------------------------------------------------------------------------- defaults and dump
 
+
 def _assert_every_field_present(dumped: dict, cls: type[BaseModel], where: str = "") -> None:
     assert set(dumped) == set(cls.model_fields), where
     for name, field in cls.model_fields.items():
@@ -113,7 +116,14 @@ def test_defaults_match_the_design():
     assert cfg.model.kind == "uniform" and cfg.name == "uniform" and cfg.seed == 0
     assert (cfg.data.parts, cfg.data.events_per_day, cfg.data.format, cfg.data.allow_unsorted) == (39, 5, "auto", False)
     s = cfg.split
-    assert (s.test_days, s.val_days, s.gap_days, s.folds, s.fold_step_days, s.min_train_days) == (1000, 1000, 0, 1, None, 365)
+    assert (s.test_days, s.val_days, s.gap_days, s.folds, s.fold_step_days, s.min_train_days) == (
+        1000,
+        1000,
+        0,
+        1,
+        None,
+        365,
+    )
     assert cfg.eval.k == list(range(20, 28))
     assert cfg.eval.tiers == {"excellent": 5, "good": 4, "fair": 3} and cfg.eval.good_tier == "good"
     assert cfg.eval.good_hits == 4 and cfg.eval.ece_bins == 15
@@ -123,7 +133,14 @@ def test_defaults_match_the_design():
     t = cfg.targets
     assert (t.ece_max, t.brier_skill_min, t.beat_baseline) == (0.10, 0.0, True)
     gru = GruModel()
-    assert (gru.hidden, gru.layers, gru.chunks, gru.tbptt, gru.mode, gru.head) == (128, 1, 16, 128, "stateful", "sigmoid")
+    assert (gru.hidden, gru.layers, gru.chunks, gru.tbptt, gru.mode, gru.head) == (
+        128,
+        1,
+        16,
+        128,
+        "stateful",
+        "sigmoid",
+    )
     tf = TransformerModel()
     assert (tf.d_model, tf.heads, tf.layers, tf.context, tf.positions) == (128, 4, 2, 512, "rope")
 
@@ -150,12 +167,18 @@ def test_k_range_shorthand():
 
 # --------------------------------------------------------------------------- unknown keys, lines
 
+
 @pytest.mark.parametrize(
     "text, line, key, suggestion",
     [
         ("seeed: 3\n", 1, "seeed", "seed"),
         ("seed: 1\ntrain:\n  lr: 0.01\n  epohcs: 5\n", 4, "train.epohcs", "train.epochs"),
-        ("# gru\nname: x\nseed: 1\ndata:\n  parts: 39\nmodel:\n  hiden: 64\n  kind: gru\n", 7, "model.hiden", "model.hidden"),
+        (
+            "# gru\nname: x\nseed: 1\ndata:\n  parts: 39\nmodel:\n  hiden: 64\n  kind: gru\n",
+            7,
+            "model.hiden",
+            "model.hidden",
+        ),
         ("eval:\n  k: [20]\n  ece_bin: 10\n", 3, "eval.ece_bin", "eval.ece_bins"),
         ("split:\n  test_day: 10\n", 2, "split.test_day", "split.test_days"),
     ],
@@ -205,7 +228,9 @@ def test_only_safe_load_is_used(tmp_path):
     with pytest.raises(ConfigError, match="python/object"):
         load_config(overrides=["name=!!python/object/apply:os.system ['echo pwned']"])
     source = "\n".join(p.read_text() for p in sorted((ROOT / "core" / "config").glob("*.py")))
-    assert not re.search(r"yaml\.(load|unsafe_load|full_load|load_all)\(|Loader=yaml\.(Loader|FullLoader|UnsafeLoader)", source)
+    assert not re.search(
+        r"yaml\.(load|unsafe_load|full_load|load_all)\(|Loader=yaml\.(Loader|FullLoader|UnsafeLoader)", source
+    )
 
 
 def test_top_level_must_be_a_mapping(tmp_path):
@@ -223,11 +248,16 @@ def test_missing_and_undecodable_files(tmp_path):
 
 # --------------------------------------------------------------------------- types and ranges
 
+
 @pytest.mark.parametrize(
     "text, line, needle",
     [
         ("model:\n  kind: gru\n  dropout: 1.5\n", 3, "model.dropout: should be less than 1"),
-        ("model:\n  kind: transformer\n  d_model: 128\n  heads: 3\n", 4, "model.heads: heads (3) must divide d_model (128)"),
+        (
+            "model:\n  kind: transformer\n  d_model: 128\n  heads: 3\n",
+            4,
+            "model.heads: heads (3) must divide d_model (128)",
+        ),
         ("model:\n  kind: transformer\n  d_model: 130\n", 3, "must divide d_model (130)"),
         ("eval:\n  k:\n    - 20\n    - 40\n", 4, "eval.k: K=40 is outside 1..data.parts (39)"),
         ("data:\n  parts: 10\n", 2, "outside 1..data.parts (10)"),
@@ -273,13 +303,30 @@ def test_programmatic_configs_are_checked_too():
 
 # --------------------------------------------------------------------------- overrides
 
+
 def test_override_values_are_parsed_as_yaml():
-    raw = apply_overrides({}, ["model.kind=gru", "model.hidden=64", "eval.k=[20,21]", "data.events_per_day=null",
-                               "train.bf16=true", "train.lr=0.5", "name=my-run"])
-    assert raw == {"model": {"kind": "gru", "hidden": 64}, "eval": {"k": [20, 21]},
-                   "data": {"events_per_day": None}, "train": {"bf16": True, "lr": 0.5}, "name": "my-run"}
-    cfg = load_config(overrides=["model.kind=gru", "model.hidden=64", "eval.k=[20,21]", "data.events_per_day=null",
-                                 "train.lr=1e-3"])
+    raw = apply_overrides(
+        {},
+        [
+            "model.kind=gru",
+            "model.hidden=64",
+            "eval.k=[20,21]",
+            "data.events_per_day=null",
+            "train.bf16=true",
+            "train.lr=0.5",
+            "name=my-run",
+        ],
+    )
+    assert raw == {
+        "model": {"kind": "gru", "hidden": 64},
+        "eval": {"k": [20, 21]},
+        "data": {"events_per_day": None},
+        "train": {"bf16": True, "lr": 0.5},
+        "name": "my-run",
+    }
+    cfg = load_config(
+        overrides=["model.kind=gru", "model.hidden=64", "eval.k=[20,21]", "data.events_per_day=null", "train.lr=1e-3"]
+    )
     assert cfg.model.hidden == 64 and cfg.eval.k == [20, 21] and cfg.data.events_per_day is None
     assert cfg.train.lr == pytest.approx(1e-3)  # YAML 1.1 reads `1e-3` as a string; still a number here
 
@@ -301,13 +348,16 @@ def test_overrides_win_over_the_file_and_are_validated_the_same_way(tmp_path):
     assert str(err).startswith("-o foo.bar=1: unknown key 'foo'")
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ("model.hidden", "expected KEY=VALUE"),
-    ("=3", "expected KEY=VALUE"),
-    ("model..hidden=3", "empty part"),
-    ("eval.k=[20, 21", "not valid YAML"),
-    ("seed.x=1", "seed: should be a valid integer"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ("model.hidden", "expected KEY=VALUE"),
+        ("=3", "expected KEY=VALUE"),
+        ("model..hidden=3", "empty part"),
+        ("eval.k=[20, 21", "not valid YAML"),
+        ("seed.x=1", "seed: should be a valid integer"),
+    ],
+)
 def test_malformed_overrides_name_the_override(bad, needle):
     err = _error(None, overrides=[bad])
     assert str(err).startswith(f"-o {bad}: ") and needle in str(err)
@@ -353,6 +403,7 @@ def test_switching_kind_by_override_gives_the_new_kind_and_says_what_it_dropped(
 
 # --------------------------------------------------------------------------- hash
 
+
 def test_config_hash_is_stable_and_sensitive(tmp_path):
     a = _write(tmp_path, "seed: 1\neval:\n  tiers: {good: 4, excellent: 5}\nmodel: {kind: gru, hidden: 64}\n", "a.yaml")
     b = _write(tmp_path, "model: {hidden: 64, kind: gru}\neval:\n  tiers: {excellent: 5, good: 4}\nseed: 1\n", "b.yaml")
@@ -360,8 +411,10 @@ def test_config_hash_is_stable_and_sensitive(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{12}", h)
     assert h == config_hash(load_config(a)) == config_hash(load_config(b))
     assert h == config_hash(config_from_text(dump_yaml(load_config(a))))
-    changed = {config_hash(load_config(a, overrides=[o])) for o in
-               ("seed=2", "model.hidden=65", "train.lr=0.002", "eval.k=[20]", "data.path=x.csv", "model.kind=lstm")}
+    changed = {
+        config_hash(load_config(a, overrides=[o]))
+        for o in ("seed=2", "model.hidden=65", "train.lr=0.002", "eval.k=[20]", "data.path=x.csv", "model.kind=lstm")
+    }
     assert h not in changed and len(changed) == 6
     # Pinned: a change here means old run dirs no longer match their config hash.
     assert config_hash(Config()) == config_hash(load_config())

@@ -1,4 +1,5 @@
 """core.data.load: the bad-file corpus, round trips, parquet, describe, gaps, sorting."""
+
 from __future__ import annotations
 
 import gzip
@@ -227,8 +228,10 @@ def test_gaps_are_reported():
     d = np.datetime64
     assert ds.gaps == [(d("2020-01-03"), d("2020-01-06"), 2), (d("2020-01-07"), d("2020-01-09"), 1)]
     assert ds.n_gaps == 2 and ds.missing_days == 3
-    assert any("2 gaps in the dates (3 missing days in all; largest 2 between 2020-01-03 and 2020-01-06)" in w
-               for w in ds.warnings)
+    assert any(
+        "2 gaps in the dates (3 missing days in all; largest 2 between 2020-01-03 and 2020-01-06)" in w
+        for w in ds.warnings
+    )
 
 
 def test_describe_small_file():
@@ -263,8 +266,7 @@ def test_describe_small_file():
 
 def test_describe_uneven_days(tmp_path):
     f = tmp_path / "m.csv"
-    f.write_text("date,part_1,part_2,part_3\n2020-01-01,1,1,0\n2020-01-02,0,0,0\n2020-01-03,1,1,1\n"
-                 "2020-01-04,1,0,0\n")
+    f.write_text("date,part_1,part_2,part_3\n2020-01-01,1,1,0\n2020-01-02,0,0,0\n2020-01-03,1,1,1\n2020-01-04,1,0,0\n")
     info = describe(load_dataset(f))
     assert info["events_per_day_histogram"] == {"0": 1, "1": 1, "2": 1, "3": 1}
     assert info["events_per_day_mean"] == 1.5
@@ -280,12 +282,17 @@ def _parquet(path, columns: dict):
 @pytest.mark.parametrize("date_kind", ["date32", "timestamp", "string"])
 def test_parquet_round_trip_both_formats(tmp_path, date_kind):
     dates, Y = _random(T=40, seed=3)
-    dcol = {"date32": pa.array(dates), "timestamp": pa.array(dates.astype("datetime64[ns]")),
-            "string": pa.array(dates.astype(str).tolist())}[date_kind]
+    dcol = {
+        "date32": pa.array(dates),
+        "timestamp": pa.array(dates.astype("datetime64[ns]")),
+        "string": pa.array(dates.astype(str).tolist()),
+    }[date_kind]
     ids = np.nonzero(Y)[1].reshape(-1, 5) + 1
     draws = _parquet(tmp_path / "d.parquet", {"date": dcol, **{f"e{k + 1}": pa.array(ids[:, k]) for k in range(5)}})
-    multi = _parquet(tmp_path / "m.parquet",
-                     {"date": dcol, **{f"part_{p + 1}": pa.array(Y[:, p].astype(np.int8)) for p in range(39)}})
+    multi = _parquet(
+        tmp_path / "m.parquet",
+        {"date": dcol, **{f"part_{p + 1}": pa.array(Y[:, p].astype(np.int8)) for p in range(39)}},
+    )
     a = load_dataset(draws, parts=39, events_per_day=5)
     b = load_dataset(multi, parts=39, events_per_day=5)
     assert (a.fmt, b.fmt) == ("draws", "multihot")
@@ -296,10 +303,14 @@ def test_parquet_round_trip_both_formats(tmp_path, date_kind):
 
 def test_parquet_bool_and_float_columns(tmp_path):
     dates, Y = _random(T=10, P=6, K=2, seed=4)
-    f = _parquet(tmp_path / "m.parquet", {"date": pa.array(dates), **{f"part_{p + 1}": pa.array(Y[:, p]) for p in range(6)}})
+    f = _parquet(
+        tmp_path / "m.parquet", {"date": pa.array(dates), **{f"part_{p + 1}": pa.array(Y[:, p]) for p in range(6)}}
+    )
     _same(load_dataset(f), dates, Y)
     ids = (np.nonzero(Y)[1].reshape(-1, 2) + 1).astype(float)
-    f = _parquet(tmp_path / "d.parquet", {"date": pa.array(dates), "e1": pa.array(ids[:, 0]), "e2": pa.array(ids[:, 1])})
+    f = _parquet(
+        tmp_path / "d.parquet", {"date": pa.array(dates), "e1": pa.array(ids[:, 0]), "e2": pa.array(ids[:, 1])}
+    )
     _same(load_dataset(f, parts=6), dates, Y)
 
 
@@ -316,8 +327,10 @@ def test_parquet_problems_name_the_row(tmp_path):
     f = _parquet(tmp_path / "range.parquet", {"date": d, "e1": pa.array([1.0, 2.0, 41.0, 4.0])})
     with pytest.raises(DataError, match=r"row 3: part id 41 is out of range 1..39"):
         load_dataset(f, parts=39)
-    f = _parquet(tmp_path / "time.parquet", {"date": pa.array(np.array(["2020-01-01T00", "2020-01-02T06"],
-                                                                           "datetime64[ns]")), "e1": pa.array([1, 2])})
+    f = _parquet(
+        tmp_path / "time.parquet",
+        {"date": pa.array(np.array(["2020-01-01T00", "2020-01-02T06"], "datetime64[ns]")), "e1": pa.array([1, 2])},
+    )
     with pytest.raises(DataError, match=r"row 2: bad date"):
         load_dataset(f)
     f = _parquet(tmp_path / "unsorted.parquet", {"date": d[::-1], "e1": pa.array([1, 2, 3, 4])})

@@ -1,13 +1,14 @@
 """`synapse demo`, the README's main job: both learned runs side by side in worker
 processes, every artifact, JSON on stdout and prefixed progress on stderr; Ctrl-C stops
 both workers cleanly (cancelled, resumable)."""
+
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,18 @@ from helpers import ROOT
 from core.runs import RunDir, list_run_dirs, status_of
 
 pytestmark = pytest.mark.slow  # every test runs `synapse demo` and its two worker processes
-ARTIFACTS = ("config.yaml", "manifest.json", "events.jsonl", "metrics.csv", "predictions.npz", "calibration_curve.png",
-             "tier_rates_vs_baseline.png", "training_log.md", "model_checkpoint.pt", "last.pt")
+ARTIFACTS = (
+    "config.yaml",
+    "manifest.json",
+    "events.jsonl",
+    "metrics.csv",
+    "predictions.npz",
+    "calibration_curve.png",
+    "tier_rates_vs_baseline.png",
+    "training_log.md",
+    "model_checkpoint.pt",
+    "last.pt",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +38,25 @@ def data(synthetic_csv) -> Path:
 
 
 def _demo(data: Path, runs: Path, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "synapse_tui.cli", "demo", "--no-tui", "--json",
-                             "--data", str(data), "--runs-dir", str(runs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, **kw)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "synapse_tui.cli",
+            "demo",
+            "--no-tui",
+            "--json",
+            "--data",
+            str(data),
+            "--runs-dir",
+            str(runs),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        **kw,
+    )
 
 
 def test_demo_runs_logistic_and_gru_side_by_side_with_every_artifact(data, tmp_path):
@@ -66,7 +93,7 @@ def test_ctrl_c_cancels_both_workers_and_says_how_to_resume(data, tmp_path):
     # The logistic run can finish within moments of its first epoch: only the runs still
     # going when Ctrl-C comes are asked to stop (the GRU, at least, always is).
     going = [run for run in runs if not any(e["type"] == "run_finished" for e in run.read_events())]
-    sent = datetime.now(timezone.utc)
+    sent = datetime.now(UTC)
     os.kill(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err

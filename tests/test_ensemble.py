@@ -1,6 +1,7 @@
 """The `ensemble` kind: members checked before anything is made, weights fitted on the first
 part of validation only, the combination calibrated and evaluated like any model, the
 members named in the manifest, and on the uniform control nothing beats random."""
+
 import json
 import subprocess
 import sys
@@ -18,8 +19,9 @@ SPLIT = ["split.test_days=300", "split.val_days=300"]
 
 
 def ensemble_cfg(members, data, *extra):
-    return load_config(None, overrides=["model.kind=ensemble", f"model.members={json.dumps(members)}", *SPLIT,
-                                        *extra], data=str(data))
+    return load_config(
+        None, overrides=["model.kind=ensemble", f"model.members={json.dumps(members)}", *SPLIT, *extra], data=str(data)
+    )
 
 
 def test_weights_are_fitted_on_the_inner_rows_only():
@@ -56,10 +58,29 @@ def test_an_ensemble_of_two_runs(tmp_path, synthetic_csv):
     assert s["brier_skill"] >= min(m["brier_skill"] for m in members) - 0.002
     # From the CLI too: `synapse train -c` takes an ensemble config.
     cfg_file = tmp_path / "ens.yaml"
-    cfg_file.write_text(f"name: both\nmodel:\n  kind: ensemble\n  members: [{logistic.run_id}, {hawkes.run_id}]\n"
-                        f"split:\n  test_days: 300\n  val_days: 300\n")
-    r = subprocess.run([sys.executable, "-m", "synapse_tui.cli", "train", "-c", str(cfg_file), "--data", str(data),
-                        "--runs-dir", str(root), "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    cfg_file.write_text(
+        f"name: both\nmodel:\n  kind: ensemble\n  members: [{logistic.run_id}, {hawkes.run_id}]\n"
+        f"split:\n  test_days: 300\n  val_days: 300\n"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synapse_tui.cli",
+            "train",
+            "-c",
+            str(cfg_file),
+            "--data",
+            str(data),
+            "--runs-dir",
+            str(root),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode in (0, 1), r.stderr  # 1: the verdict may fail; the run itself finished
     assert json.loads(r.stdout)["summary"]["primary"] == "ensemble"
 
@@ -71,11 +92,15 @@ def test_members_are_checked_before_anything_is_made(tmp_path, synthetic_csv):
     root = tmp_path / "runs"
     a = run_baselines(load_config("baselines", overrides=SPLIT, data=str(data)), root)
     b = run_baselines(load_config("baselines", overrides=SPLIT, data=str(other)), root)
-    c = run_baselines(load_config("baselines", overrides=["split.test_days=200", "split.val_days=300"],
-                                  data=str(data)), root)
+    c = run_baselines(
+        load_config("baselines", overrides=["split.test_days=200", "split.val_days=300"], data=str(data)), root
+    )
     before = sorted(p.name for p in root.iterdir())
-    for members, message in (([a.run_id, b.run_id], "another data file"), ([a.run_id, c.run_id], "another split"),
-                             ([a.run_id, "nope"], "ensemble member 'nope'")):
+    for members, message in (
+        ([a.run_id, b.run_id], "another data file"),
+        ([a.run_id, c.run_id], "another split"),
+        ([a.run_id, "nope"], "ensemble member 'nope'"),
+    ):
         with pytest.raises(InputError, match=message):
             run_ensemble(ensemble_cfg(members, data), root)
     assert sorted(p.name for p in root.iterdir()) == before

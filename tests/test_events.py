@@ -1,4 +1,5 @@
 """The event log (docs/ARCHITECTURE.md, "The event log"): writer/reader across real processes, torn and bad lines."""
+
 import json
 import math
 import re

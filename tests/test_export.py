@@ -1,6 +1,7 @@
 """ONNX export (core/export/): dynamo export at opset 18, parity with PyTorch at a length
 other than the traced one, single-day scoring that carries the recurrent state, the
 artifact event and report, and checkpoints that load on CPU whatever device wrote them."""
+
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,14 @@ TINY = {
     "logistic": ["train.batch_size=64", "train.steps_per_epoch=3"],
     "gru": ["model.hidden=16", "model.chunks=4", "model.tbptt=32"],
     "lstm": ["model.hidden=16", "model.chunks=4", "model.tbptt=32"],
-    "transformer": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.context=48",
-                    "train.steps_per_epoch=2", "train.batch_size=4"],
+    "transformer": [
+        "model.d_model=16",
+        "model.heads=2",
+        "model.layers=1",
+        "model.context=48",
+        "train.steps_per_epoch=2",
+        "train.batch_size=4",
+    ],
     "hawkes": [],  # rows, like logistic: maximum likelihood in one pass
 }
 SPLIT = ["split.test_days=120", "split.val_days=120", "split.min_train_days=100"]
@@ -52,8 +59,11 @@ def planted(synthetic_csv) -> Path:
 
 
 def _train(kind: str, data: Path, root: Path, *extra: str) -> RunDir:
-    cfg = load_config(ROOT / "configs" / f"{kind}.yaml",
-                      overrides=[*TINY[kind], *SPLIT, "train.epochs=1", "train.device=cpu", *extra], data=str(data))
+    cfg = load_config(
+        ROOT / "configs" / f"{kind}.yaml",
+        overrides=[*TINY[kind], *SPLIT, "train.epochs=1", "train.device=cpu", *extra],
+        data=str(data),
+    )
     return run_train(cfg, root)
 
 
@@ -101,7 +111,9 @@ def test_parity_windows_are_the_documented_ones(runs, reports):
     assert reports["transformer"]["parity"]["days"] == [t1 - 48, t1]  # one context-long window
     assert reports["logistic"]["parity"]["days"] == [t0, t1]  # every test row
     assert reports["transformer"]["latency_full_window_ms"]["input"].startswith("the last 48 days")
-    assert reports["transformer"]["latency_ms"]["input"].startswith("one day x (1, 1, 390) + KV cache of 47 days")  # 39 parts x 10 skip groups
+    assert reports["transformer"]["latency_ms"]["input"].startswith(
+        "one day x (1, 1, 390) + KV cache of 47 days"
+    )  # 39 parts x 10 skip groups
 
 
 def test_transformer_report_times_the_cached_step(runs, reports):
@@ -148,11 +160,15 @@ def test_transformer_step_matches_score_day_by_day(runs, planted):
     for t in range(a, a + 24):
         logits, k_new, v_new = sess.run(None, feed)
         assert np.abs(logits - scorer.score(inputs, t, t + 1).numpy()).max() <= TOLERANCE, t
-        feed = {"x_new": inputs.x[t + 1:t + 2][None].numpy(), "wd_new": inputs.wd[t + 1:t + 2][None].numpy(),
-                "pos": np.array([t + 1 - s], np.int64), "k_cache": np.concatenate([feed["k_cache"], k_new], axis=3),
-                "v_cache": np.concatenate([feed["v_cache"], v_new], axis=3)}
+        feed = {
+            "x_new": inputs.x[t + 1 : t + 2][None].numpy(),
+            "wd_new": inputs.wd[t + 1 : t + 2][None].numpy(),
+            "pos": np.array([t + 1 - s], np.int64),
+            "k_cache": np.concatenate([feed["k_cache"], k_new], axis=3),
+            "v_cache": np.concatenate([feed["v_cache"], v_new], axis=3),
+        }
     # the appended cache is the prefill's
-    k_ref, v_ref = transformer_cache(scorer, inputs.x[s:a + 24], inputs.wd[s:a + 24])
+    k_ref, v_ref = transformer_cache(scorer, inputs.x[s : a + 24], inputs.wd[s : a + 24])
     assert np.abs(feed["k_cache"] - k_ref).max() <= TOLERANCE and np.abs(feed["v_cache"] - v_ref).max() <= TOLERANCE
 
 
@@ -170,8 +186,13 @@ def test_transformer_step_alibi():
         ref, _ = scorer(x[None], wd[None])
     for n in (0, 1, 7, 19):
         k, v = transformer_cache(scorer, x[:n], wd[:n])
-        feed = {"x_new": x[n:n + 1][None].numpy(), "wd_new": wd[n:n + 1][None].numpy(),
-                "pos": np.array([n], np.int64), "k_cache": k, "v_cache": v}
+        feed = {
+            "x_new": x[n : n + 1][None].numpy(),
+            "wd_new": wd[n : n + 1][None].numpy(),
+            "pos": np.array([n], np.int64),
+            "k_cache": k,
+            "v_cache": v,
+        }
         got = sess.run(["logits"], feed)[0]
         with torch.no_grad():
             tgot = TransformerStepExport(scorer)(*(torch.from_numpy(feed[i]) for i in info["inputs"]))[0]
@@ -193,8 +214,14 @@ def test_single_day_scoring_carries_the_state(kind, runs, planted):
     days = 40
     got = []
     for t in range(days):
-        out = sess.run(None, {"x": inputs.x[t:t + 1][None].numpy(), "wd": inputs.wd[t:t + 1][None].numpy(),
-                              **dict(zip(names[2:], state))})
+        out = sess.run(
+            None,
+            {
+                "x": inputs.x[t : t + 1][None].numpy(),
+                "wd": inputs.wd[t : t + 1][None].numpy(),
+                **dict(zip(names[2:], state)),
+            },
+        )
         got.append(out[0][0, 0])
         state = out[1:]
     ref = scorer.score(inputs, 0, days).numpy()
@@ -221,8 +248,11 @@ def test_other_variants_export_with_dynamic_time(variant):
     from core.models.transformer import TransformerScorer
 
     torch.manual_seed(0)
-    scorer = (RNNScorer(39, "lstm", hidden=8, mode="window", window=20) if variant == "lstm-window"
-              else TransformerScorer(39, d_model=16, heads=2, layers=1, context=32, positions="alibi")).eval()
+    scorer = (
+        RNNScorer(39, "lstm", hidden=8, mode="window", window=20)
+        if variant == "lstm-window"
+        else TransformerScorer(39, d_model=16, heads=2, layers=1, context=32, positions="alibi")
+    ).eval()
     data, info = onnx_bytes(scorer, {"config": {"model": {"kind": variant}}}, 4)
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     x = (torch.rand(2, 13, 39) < 0.13).float()

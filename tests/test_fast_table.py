@@ -1,6 +1,7 @@
 """FastDataTable against Textual's own DataTable: the same frames (text, colours and the
 click metadata of every cell) after sorts, bulk removals and re-adds, and a click after a
 sort lands on the row under the mouse."""
+
 import random
 
 import pytest
@@ -17,9 +18,17 @@ STYLES = ["", "bold green", "red", "italic"]
 
 def _rows(n: int, seed: int = 0) -> list[tuple[str, list[Text]]]:
     rng = random.Random(seed)
-    return [(f"r{i}", [Text(f"run-{i:03d}"), Text(f"{rng.random():.3f}"),
-                       Text(rng.choice(["ok", "failed", "running"]), style=rng.choice(STYLES))])
-            for i in range(n)]
+    return [
+        (
+            f"r{i}",
+            [
+                Text(f"run-{i:03d}"),
+                Text(f"{rng.random():.3f}"),
+                Text(rng.choice(["ok", "failed", "running"]), style=rng.choice(STYLES)),
+            ],
+        )
+        for i in range(n)
+    ]
 
 
 class TableApp(App):

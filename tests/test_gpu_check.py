@@ -1,6 +1,7 @@
 """benchmarks/gpu_check.py, the one command a GPU session runs, works end to end on CPU:
 the flash/bf16 attention timing, two real training runs, and the reload-and-score child
 process with CUDA hidden (its numbers are compared, not assumed)."""
+
 import json
 from pathlib import Path
 
@@ -17,8 +18,21 @@ SMALL = ["split.test_days=300", "split.val_days=300", "split.min_train_days=200"
 def checked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu")
     data = write_synthetic(tmp / "planted.csv", "planted", days=1200, seed=4)
-    argv = ["--device", "cpu", "--tiny", "--repeat", "1", "--batch", "2", "--data", str(data),
-            "--out", str(tmp / "out"), "--runs-dir", str(tmp / "runs")]
+    argv = [
+        "--device",
+        "cpu",
+        "--tiny",
+        "--repeat",
+        "1",
+        "--batch",
+        "2",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp / "out"),
+        "--runs-dir",
+        str(tmp / "runs"),
+    ]
     for o in SMALL:
         argv += ["-o", o]
     rc = gpu_check.main(argv)

@@ -2,6 +2,7 @@
 of a known process by maximum likelihood, causality of fitting by perturbation, agreement
 with slow references, constraints, heads and the shipped config. Causality of scoring,
 shapes and state round trip: test_scorer_contract.py."""
+
 import numpy as np
 import pytest
 import torch
@@ -37,8 +38,18 @@ def simulate(mu, alpha, tau, T, seed):
 P8 = 8
 BASE = np.array([0.30, 0.35, 0.40, 0.45, 0.30, 0.40, 0.35, 0.45])
 ALPHA = np.zeros((P8, P8))
-for (q, p), v in {(0, 0): 0.8, (1, 2): 0.6, (2, 1): -0.7, (3, 3): -0.5, (4, 5): 1.0,
-                  (5, 4): -0.6, (6, 7): 0.5, (7, 6): -0.8, (6, 6): -0.5, (0, 3): 0.5}.items():
+for (q, p), v in {
+    (0, 0): 0.8,
+    (1, 2): 0.6,
+    (2, 1): -0.7,
+    (3, 3): -0.5,
+    (4, 5): 1.0,
+    (5, 4): -0.6,
+    (6, 7): 0.5,
+    (7, 6): -0.8,
+    (6, 6): -0.5,
+    (0, 3): 0.5,
+}.items():
     ALPHA[q, p] = v
 TAU = 1.0
 
@@ -49,6 +60,7 @@ def planted():
 
 
 # --------------------------------------------------------------------------- recovery
+
 
 @pytest.mark.slow  # a maximum-likelihood fit on a 20,000-day planted process
 def test_mle_recovers_a_known_hawkes_process(planted):
@@ -63,7 +75,7 @@ def test_mle_recovers_a_known_hawkes_process(planted):
     big = np.abs(ALPHA) >= 0.3
     assert (np.sign(est[0][big]) == np.sign(ALPHA[big])).all()
     np.testing.assert_array_less(np.abs(est[0][big] - ALPHA[big]), 0.1)
-    assert np.abs(est[0][~big]).max() < 0.2           # and no large spurious effect
+    assert np.abs(est[0][~big]).max() < 0.2  # and no large spurious effect
     # maximum likelihood: the fit beats the truth's own likelihood on its training data
     truth = HawkesScorer(P8, decays=[TAU])
     with torch.no_grad():
@@ -81,7 +93,7 @@ def test_without_inhibition_every_interaction_is_nonnegative(planted):
     model.fit_mle(inputs, planted, l2=1e-3, max_iter=60)
     est = model.interactions()
     assert est.shape == (2, P8, P8) and (est >= 0).all()
-    assert est[0, 4, 5] > 0.3                          # the strongest excitation is still found
+    assert est[0, 4, 5] > 0.3  # the strongest excitation is still found
 
 
 @pytest.mark.slow  # a maximum-likelihood fit on a 20,000-day planted process
@@ -96,6 +108,7 @@ def test_l2_shrinks_the_interactions(planted):
 
 
 # --------------------------------------------------------------------------- the model's arithmetic
+
 
 def ref_traces(Y, decays):
     T, P = Y.shape
@@ -114,7 +127,7 @@ def test_exp_traces_match_reference():
     h = exp_traces(Y, decays)
     assert h.shape == (80, 5 * 4)
     np.testing.assert_allclose(h, ref_traces(Y, decays), rtol=1e-12, atol=1e-12)
-    assert (h[0] == 0).all() and np.array_equal(h.reshape(80, 5, 4)[1, :, 0], Y[0])   # yesterday weighs 1
+    assert (h[0] == 0).all() and np.array_equal(h.reshape(80, 5, 4)[1, :, 0], Y[0])  # yesterday weighs 1
 
 
 def test_forward_is_mu_plus_alpha_times_traces():
@@ -133,6 +146,7 @@ def test_forward_is_mu_plus_alpha_times_traces():
 
 # --------------------------------------------------------------------------- causality of fitting
 # (of scoring, for every learned scorer: test_scorer_contract.py)
+
 
 def test_fit_on_training_rows_ignores_every_later_day():
     rng = np.random.default_rng(4)
@@ -158,6 +172,7 @@ def test_fit_on_training_rows_ignores_every_later_day():
 
 
 # --------------------------------------------------------------------------- training loop, heads, config
+
 
 def test_generic_adamw_loop_can_train_it_through_forward():
     rng = np.random.default_rng(9)
@@ -266,8 +281,7 @@ def test_the_group_lasso_prunes_absent_cross_pairs_and_keeps_the_real_one():
         h = r * h + Y[t]
     dates = dates_for(T, START)
     groups = {}
-    for name, l2, l1, self_l1 in (("ridge", 0.01, 0.0, 0.0), ("lasso", 0.001, 0.01, 0.0),
-                                  ("both", 0.001, 0.01, 0.01)):
+    for name, l2, l1, self_l1 in (("ridge", 0.01, 0.0, 0.0), ("lasso", 0.001, 0.01, 0.0), ("both", 0.001, 0.01, 0.01)):
         model = HawkesScorer(P, decays=[1.0, 7.0], l2=l2, cross_l2=l2, cross_l1=l1, l1=self_l1, seasonal=False)
         assert model.fit_mle(model.prepare(Y, dates), Y)["converged"]
         groups[name] = np.sqrt((model.interactions() ** 2).sum(axis=0))  # (q, p)
@@ -309,8 +323,8 @@ def test_a_yearly_cycle_in_the_baseline_is_recovered():
     assert inputs.x.shape == (T, P * 1 + 2) and model.n_features == P + 2
     assert model.fit_mle(inputs, Y, rows=fit_rows)["converged"]
     sin_w, cos_w = model.annual.detach().numpy()  # (P,) each
-    assert abs(sin_w[0] - 1.0) < 0.2 and abs(cos_w[0]) < 0.2     # amplitude and phase of part 0
-    assert abs(sin_w[1]) < 0.2 and abs(cos_w[1]) < 0.2           # no cycle where there is none
+    assert abs(sin_w[0] - 1.0) < 0.2 and abs(cos_w[0]) < 0.2  # amplitude and phase of part 0
+    assert abs(sin_w[1]) < 0.2 and abs(cos_w[1]) < 0.2  # no cycle where there is none
     assert abs(model.interactions()[0][2, 2] - 0.9) < 0.2
     flat = HawkesScorer(P, decays=[1.0], l2=1e-4, seasonal=False)
     flat_inputs = flat.prepare(Y, dates)

@@ -11,6 +11,7 @@ line) and exit code 2, and nothing is left half-made.
 - hints that name what works (unsorted dates, lost sweep runs), one run-name rule, and a
   bit-reproducible `train.deterministic`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -47,8 +48,17 @@ def synapse(*args, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Complet
     """The real entry point in a child process, plain text out."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE")}
     env["NO_COLOR"] = "1"
-    p = subprocess.run([*_CMD, *map(str, args)], cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, encoding="utf-8", errors="replace", timeout=timeout)
+    p = subprocess.run(
+        [*_CMD, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+    )
     p.stdout, p.stderr = _ANSI.sub("", p.stdout), _ANSI.sub("", p.stderr)
     return p
 
@@ -200,7 +210,9 @@ def test_a_gzip_bomb_is_refused_at_the_cap_while_decompressing(tmp_path, monkeyp
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert err.value.path == str(bomb) and "decompressed data is larger than the 8,388,608-byte limit" in err.value.problem
+    assert (
+        err.value.path == str(bomb) and "decompressed data is larger than the 8,388,608-byte limit" in err.value.problem
+    )
     assert MAX_DATA_ENV in err.value.problem
     assert peak < 40 << 20  # it stopped near the cap, not at 64 MiB
 
@@ -285,18 +297,21 @@ def test_errors_past_the_first_block_name_the_right_line(tmp_path):
 # =========================================================================== 24. ranges
 
 
-@pytest.mark.parametrize("override, needle", [
-    ("seed=18446744073709551616", "seed: should be less than or equal to 4294967295"),
-    ("seed=-1", "seed: should be greater than or equal to 0"),
-    ("train.batch_size=1000000000", "train.batch_size: should be less than or equal to 4096"),
-    ("train.epochs=10000000000", "train.epochs"),
-    ("train.steps_per_epoch=0", "train.steps_per_epoch"),
-    ("train.lr=0", "train.lr: should be greater than 0"),
-    ("train.lr=1e9", "train.lr: should be less than or equal to 10"),
-    ("model.hidden=100000000", "model.hidden"),
-    ("model.layers=1000", "model.layers"),
-    ("train.num_threads=100000", "train.num_threads"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("seed=18446744073709551616", "seed: should be less than or equal to 4294967295"),
+        ("seed=-1", "seed: should be greater than or equal to 0"),
+        ("train.batch_size=1000000000", "train.batch_size: should be less than or equal to 4096"),
+        ("train.epochs=10000000000", "train.epochs"),
+        ("train.steps_per_epoch=0", "train.steps_per_epoch"),
+        ("train.lr=0", "train.lr: should be greater than 0"),
+        ("train.lr=1e9", "train.lr: should be less than or equal to 10"),
+        ("model.hidden=100000000", "model.hidden"),
+        ("model.layers=1000", "model.layers"),
+        ("train.num_threads=100000", "train.num_threads"),
+    ],
+)
 def test_out_of_range_values_fail_validation_naming_the_key(override, needle):
     with pytest.raises(ConfigError) as err:
         load_config(None, overrides=["model.kind=gru", override])
@@ -323,8 +338,18 @@ def data_csv(tmp_path_factory) -> Path:
 @pytest.mark.timeout(120)
 def test_train_with_an_out_of_range_seed_exits_2_and_leaves_no_run(tmp_path, data_csv):
     runs = tmp_path / "runs"
-    r = synapse("train", "-c", "gru", "--data", data_csv, "--runs-dir", runs, "-o", "seed=18446744073709551616",
-                *[x for o in SMALL for x in ("-o", o)])
+    r = synapse(
+        "train",
+        "-c",
+        "gru",
+        "--data",
+        data_csv,
+        "--runs-dir",
+        runs,
+        "-o",
+        "seed=18446744073709551616",
+        *[x for o in SMALL for x in ("-o", o)],
+    )
     assert r.returncode == 2, r.stderr
     assert "seed" in r.stderr and "4294967295" in r.stderr
     assert not runs.exists() or not any(runs.iterdir())
@@ -340,9 +365,20 @@ def test_train_with_an_out_of_range_seed_exits_2_and_leaves_no_run(tmp_path, dat
 def _train(data: Path, runs: Path, *extra: str):
     from core.train.run import run_train
 
-    cfg = load_config(ROOT / "configs" / "gru.yaml", data=str(data),
-                      overrides=[*SMALL, "model.hidden=8", "model.chunks=4", "model.tbptt=32", "train.epochs=2",
-                                 "train.device=cpu", "eval.k=20..21", *extra])
+    cfg = load_config(
+        ROOT / "configs" / "gru.yaml",
+        data=str(data),
+        overrides=[
+            *SMALL,
+            "model.hidden=8",
+            "model.chunks=4",
+            "model.tbptt=32",
+            "train.epochs=2",
+            "train.device=cpu",
+            "eval.k=20..21",
+            *extra,
+        ],
+    )
     return run_train(cfg, runs)
 
 
@@ -551,15 +587,32 @@ def test_sweep_status_with_a_lost_run_says_how_to_resume(tmp_path):
     run = RunDir(runs / rid)
     run.path.mkdir(parents=True)
     old = "2025-01-01T00:00:00.000000Z"
-    events = [{"ts": old, "type": "queued", "job": "train"},
-              {"ts": old, "type": "run_started", "run_id": rid, "config_hash": "x", "host": "nowhere",
-               "pid": 999_999_999, "pid_started_at": "x:1", "device": "cpu", "attempt": 1}]
+    events = [
+        {"ts": old, "type": "queued", "job": "train"},
+        {
+            "ts": old,
+            "type": "run_started",
+            "run_id": rid,
+            "config_hash": "x",
+            "host": "nowhere",
+            "pid": 999_999_999,
+            "pid_started_at": "x:1",
+            "device": "cpu",
+            "attempt": 1,
+        },
+    ]
     run.events_jsonl.write_text("".join(json.dumps(e) + "\n" for e in events))
     sweep = runs / "sweeps" / "20250101-000000-sweep-abcd"
     sweep.mkdir(parents=True)
-    (sweep / "sweep.json").write_text(json.dumps({
-        "sweep_id": sweep.name, "parallel": 1,
-        "runs": [{"label": "gru", "run_id": rid, "model": "gru", "job": "train"}]}))
+    (sweep / "sweep.json").write_text(
+        json.dumps(
+            {
+                "sweep_id": sweep.name,
+                "parallel": 1,
+                "runs": [{"label": "gru", "run_id": rid, "model": "gru", "job": "train"}],
+            }
+        )
+    )
     r = invoke("sweep", "status", sweep.name, "--runs-dir", runs, "--no-wait")
     assert "lost" in r.output
     assert f"synapse resume {rid} --runs-dir {runs}" in r.output, r.output

@@ -1,4 +1,5 @@
 """Real worker processes: SIGKILL reads lost and resumes to the same result; SIGTERM cancels."""
+
 import os
 import signal
 import subprocess
@@ -18,8 +19,17 @@ from core.train.run import create_run
 from core.runs import EventReader, parse_ts, run_status, status_of
 from core.errors import InputError
 
-TINY = ["model.hidden=8", "model.chunks=4", "model.tbptt=32", "train.epochs=6", "train.patience=100",
-        "split.test_days=200", "split.val_days=200", "split.min_train_days=100", "train.device=cpu"]
+TINY = [
+    "model.hidden=8",
+    "model.chunks=4",
+    "model.tbptt=32",
+    "train.epochs=6",
+    "train.patience=100",
+    "split.test_days=200",
+    "split.val_days=200",
+    "split.min_train_days=100",
+    "train.device=cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +129,28 @@ def test_cancel_a_queued_run_marks_it_cancelled(data, tmp_path):
 
 @pytest.mark.slow
 def test_cli_detach_prints_the_run_id(data, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "synapse_tui.cli", "baselines", "--data", str(data),
-                        "-o", "split.test_days=200", "-o", "split.val_days=200", "-o", "split.min_train_days=100",
-                        "--runs-dir", str(tmp_path), "--detach"], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synapse_tui.cli",
+            "baselines",
+            "--data",
+            str(data),
+            "-o",
+            "split.test_days=200",
+            "-o",
+            "split.val_days=200",
+            "-o",
+            "split.min_train_days=100",
+            "--runs-dir",
+            str(tmp_path),
+            "--detach",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     run_id = r.stdout.strip()
     deadline = time.monotonic() + 60

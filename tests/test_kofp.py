@@ -1,5 +1,6 @@
 """The exact K-of-P head against brute force over every subset, the numpy truth code
 (core.cbern), autograd, extreme weights, and a real training run with `head: kofp`."""
+
 import itertools
 import math
 
@@ -75,9 +76,14 @@ def test_label_smoothing_is_the_expected_loss_under_the_mixture():
         y[r, rng.choice(6, 2, replace=False)] = 1
     eps = 0.2
     # The mixture (1 - eps) * the day's set + eps * a uniformly random 2-subset.
-    uniform = np.mean([float(kofp_nll(x, torch.zeros(6, dtype=torch.float64).index_fill(0, torch.tensor(S), 1.0)
-                                      .expand(4, 6)).mean())
-                       for S in itertools.combinations(range(6), 2)])
+    uniform = np.mean(
+        [
+            float(
+                kofp_nll(x, torch.zeros(6, dtype=torch.float64).index_fill(0, torch.tensor(S), 1.0).expand(4, 6)).mean()
+            )
+            for S in itertools.combinations(range(6), 2)
+        ]
+    )
     want = ((1 - eps) * kofp_nll(x, y).mean() + eps * uniform) / 6
     assert float(kofp_loss(x, y, eps)) == pytest.approx(float(want), rel=1e-10)
 
@@ -91,8 +97,9 @@ def test_the_heads_api_for_kofp():
     assert torch.allclose(torch.sigmoid(z), p, atol=1e-5)
     y = torch.zeros(5, 12)
     y[:, :3] = 1
-    assert float(head_loss(x, y, "kofp", 3)) == pytest.approx(float(kofp_nll(x.double(), y.double()).mean()) / 12,
-                                                               rel=1e-5)
+    assert float(head_loss(x, y, "kofp", 3)) == pytest.approx(
+        float(kofp_nll(x.double(), y.double()).mean()) / 12, rel=1e-5
+    )
 
 
 @pytest.mark.slow
@@ -108,8 +115,9 @@ def test_a_logistic_model_with_the_kofp_head_learns_the_planted_process(tmp_path
     common = ["split.test_days=300", "split.val_days=300", "train.epochs=40", "train.device=cpu"]
     out = {}
     for head in ("sigmoid", "kofp"):
-        run = run_train(load_config("logistic", overrides=[*common, f"model.head={head}"], data=str(data)),
-                        tmp_path / head)
+        run = run_train(
+            load_config("logistic", overrides=[*common, f"model.head={head}"], data=str(data)), tmp_path / head
+        )
         out[head] = json.loads(run.path.joinpath("report.json").read_text())
     s, k = (out[h]["summary"] for h in ("sigmoid", "kofp"))
     assert k["lift_capture"] > 0.3 and k["lift_capture"] >= s["lift_capture"] - 0.05

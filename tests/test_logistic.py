@@ -1,6 +1,7 @@
 """Features (core/models/features.py) and the logistic scorer (core/models/logistic.py): agreement
 with slow per-day reference loops, learning a planted pair effect, heads, and building from
 the shipped config. Causality, shapes and state round trip: test_scorer_contract.py."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,16 @@ from helpers import dates_for, k_per_day
 
 from core.config import load_config
 from core.models.features import (
-    FEATURE_GROUPS, days_since_last, ewmas, feature_count, feature_matrix, feature_names,
-    frequencies, recency, weekday_onehot, yesterday,
+    FEATURE_GROUPS,
+    days_since_last,
+    ewmas,
+    feature_count,
+    feature_matrix,
+    feature_names,
+    frequencies,
+    recency,
+    weekday_onehot,
+    yesterday,
 )
 from core.models import build_scorer
 from core.models.base import head_loss, head_probabilities, weekdays
@@ -29,6 +38,7 @@ def small():
 
 # --------------------------------------------------------------------------- slow references
 # Each builds row t from an explicit loop over the days before t, straight from the docstring.
+
 
 def ref_recency(Y, cap):
     T, P = Y.shape
@@ -80,19 +90,17 @@ def test_days_since_last_counts_unseen_from_virtual_day_minus_one():
 
 def test_frequencies_match_reference(small):
     Y, _ = small
-    np.testing.assert_allclose(frequencies(Y, [1, 3, 30, 500]), ref_frequencies(Y, [1, 3, 30, 500]),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(frequencies(Y, [1, 3, 30, 500]), ref_frequencies(Y, [1, 3, 30, 500]), rtol=0, atol=1e-12)
 
 
 def test_ewmas_match_reference(small):
     Y, _ = small
-    np.testing.assert_allclose(ewmas(Y, [0.5, 3.0, 40.0]), ref_ewmas(Y, [0.5, 3.0, 40.0]),
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ewmas(Y, [0.5, 3.0, 40.0]), ref_ewmas(Y, [0.5, 3.0, 40.0]), rtol=0, atol=1e-10)
 
 
 def test_weekday_onehot_and_yesterday():
     dates = np.array(["2024-01-01", "2024-01-06", "2024-01-07", "2024-01-10"], dtype="datetime64[D]")
-    oh = weekday_onehot(dates)                     # Mon, Sat, Sun, Wed
+    oh = weekday_onehot(dates)  # Mon, Sat, Sun, Wed
     assert oh.argmax(axis=1).tolist() == [0, 5, 6, 2] == weekdays(dates).tolist()
     assert (oh.sum(axis=1) == 1).all()
     Y = np.array([[1, 0], [0, 1], [1, 1]], dtype=bool)
@@ -106,13 +114,21 @@ def test_feature_matrix_is_the_groups_side_by_side_with_matching_names(small):
     names = feature_names(6, FEATURE_GROUPS, **kw)
     assert X.dtype == np.float32 and X.shape == (120, len(names)) == (120, feature_count(6, **kw))
     assert len(set(names)) == len(names)
-    expected = np.concatenate([ref_recency(Y, 20), ref_frequencies(Y, [3, 30]),
-                               ref_ewmas(Y, [2.0, 10.0]), weekday_onehot(dates), yesterday(Y)], axis=1)
+    expected = np.concatenate(
+        [
+            ref_recency(Y, 20),
+            ref_frequencies(Y, [3, 30]),
+            ref_ewmas(Y, [2.0, 10.0]),
+            weekday_onehot(dates),
+            yesterday(Y),
+        ],
+        axis=1,
+    )
     np.testing.assert_allclose(X, expected.astype(np.float32), rtol=0, atol=1e-6)
     assert names[0] == "gap[part_1]" and names[6] == "unseen[part_1]"
     assert names.index("freq_30d[part_2]") == 12 + 6 + 1
     assert names[-1] == "yesterday[part_6]"
-    assert X.min() >= 0 and X.max() <= 1          # fixed scalings: nothing estimated from data
+    assert X.min() >= 0 and X.max() <= 1  # fixed scalings: nothing estimated from data
     # a subset, in the asked order
     X2 = feature_matrix(Y, None, ["cooccurrence", "recency"], recency_cap=20)
     np.testing.assert_array_equal(X2, np.concatenate([yesterday(Y), ref_recency(Y, 20)], 1).astype(np.float32))
@@ -139,6 +155,7 @@ def test_default_feature_count_for_39_parts():
 # --------------------------------------------------------------------------- scoring
 # (causality by perturbation, for every learned scorer: test_scorer_contract.py)
 
+
 def test_score_reads_only_the_rows_it_scores():
     rng = np.random.default_rng(3)
     Y, dates = k_per_day(rng, 200, 10, 3), dates_for(200, START)
@@ -148,10 +165,11 @@ def test_score_reads_only_the_rows_it_scores():
     assert torch.equal(model.score(inputs, 50, 120), full[50:120])
     model.train()
     model.score(inputs, 0, 5)
-    assert model.training                            # mode restored
+    assert model.training  # mode restored
 
 
 # --------------------------------------------------------------------------- learning
+
 
 @pytest.mark.parametrize("coupling", ["dense", "yesterday", "lowrank"])
 def test_learns_that_yesterday_a_lifts_b_today(coupling):
@@ -164,7 +182,7 @@ def test_learns_that_yesterday_a_lifts_b_today(coupling):
     Y = np.zeros((T, P), dtype=bool)
     for t in range(T):
         forced = [b] if t and Y[t - 1, a] and rng.random() < 0.9 else []
-        rest = [p for p in rng.permutation(P) if p not in forced][:K - len(forced)]
+        rest = [p for p in rng.permutation(P) if p not in forced][: K - len(forced)]
         Y[t, forced + rest] = True
     model = LogisticScorer(P, features=["cooccurrence", "frequency"], frequency_windows=[30], coupling=coupling)
     inputs = model.prepare(Y, dates_for(T, START))
@@ -183,6 +201,7 @@ def test_learns_that_yesterday_a_lifts_b_today(coupling):
 
 
 # --------------------------------------------------------------------------- heads and config
+
 
 def test_softmax_head_shapes_and_probabilities():
     rng = np.random.default_rng(5)
@@ -242,8 +261,9 @@ def test_lbfgs_fit_is_scikit_learns_l2_logistic_regression_part_by_part():
     rng = np.random.default_rng(3)
     T, P = 400, 6
     Y = k_per_day(rng, T, P, 2)
-    model = LogisticScorer(P, optimizer="lbfgs", l2=1e-3, features=("recency", "frequency", "weekday"),
-                           frequency_windows=(7, 30))
+    model = LogisticScorer(
+        P, optimizer="lbfgs", l2=1e-3, features=("recency", "frequency", "weekday"), frequency_windows=(7, 30)
+    )
     inputs = model.prepare(Y, dates_for(T, START))
     rows = slice(50, T)
     info = model.fit_mle(inputs, Y, rows=rows, tolerance=1e-9, max_iter=500)
@@ -269,14 +289,17 @@ def test_lbfgs_is_fitted_along_its_penalty_path_by_the_training_loop():
     rng = np.random.default_rng(5)
     T = 600
     Y = k_per_day(rng, T, 39, 5)
-    cfg = load_config(None, overrides=["model.kind=logistic", "model.optimizer=lbfgs", "model.penalty_scales=[1, 100]",
-                                       "train.device=cpu"])
+    cfg = load_config(
+        None,
+        overrides=["model.kind=logistic", "model.optimizer=lbfgs", "model.penalty_scales=[1, 100]", "train.device=cpu"],
+    )
     (split,) = make_splits(T, test_days=100, val_days=100, min_train_days=100)
     fits = []
     for resume in (False, True):
         model = build_scorer(cfg.model, 39)
-        trainer = Trainer(model, model.prepare(Y, dates_for(T, START)), Y, split, cfg.train, cfg.eval,
-                          model_cfg=cfg.model)
+        trainer = Trainer(
+            model, model.prepare(Y, dates_for(T, START)), Y, split, cfg.train, cfg.eval, model_cfg=cfg.model
+        )
         fits.append((trainer.fit(resume=resume), trainer))
     (fit, trainer), (again, _) = fits
     assert [row["penalty_scale"] for row in fit.epochs] == [100, 1]

@@ -1,4 +1,5 @@
 """core.evaluation.metrics against scikit-learn / scipy and slow reference loops written here."""
+
 from __future__ import annotations
 
 import json
@@ -46,6 +47,7 @@ def assert_close_nan(a, b, tol=1e-9):
 
 # ----------------------------------------------------------------------- ranking
 
+
 @pytest.mark.parametrize("seed,T,P", [(0, 1000, 39), (1, 50, 7), (2, 3, 4), (3, 200, 12)])
 def test_auc_ap_equal_sklearn_on_random_inputs(seed, T, P):
     rng = np.random.default_rng(seed)
@@ -62,13 +64,13 @@ def test_auc_ap_equal_sklearn_on_heavily_tied_inputs(decimals):
     T, P = 400, 10
     y = rng.random((T, P)) < 0.2
     p = np.round(rng.random((T, P)) * 0.8 + 0.1 * y, decimals)  # informative, tied
-    p[:, 0] = 0.3                      # constant column
-    p[:, 1] = rng.integers(0, 3, T)    # three levels, outside [0, 1] is fine for ranking
+    p[:, 0] = 0.3  # constant column
+    p[:, 1] = rng.integers(0, 3, T)  # three levels, outside [0, 1] is fine for ranking
     p[:, 2] = np.where(rng.random(T) < 0.5, 0.0, 1.0)
-    y[:, 3] = False                    # no positive: AUC and AP NaN
-    y[:, 4] = True                     # no negative: AUC NaN, AP 1 (as sklearn)
+    y[:, 3] = False  # no positive: AUC and AP NaN
+    y[:, 4] = True  # no negative: AUC NaN, AP 1 (as sklearn)
     y[:5, 5] = True
-    y[5:, 5] = False                   # a rare part
+    y[5:, 5] = False  # a rare part
     auc, ap = sk_per_part(y, p)
     got_auc, got_ap = M.roc_auc_per_part(y, p), M.average_precision_per_part(y, p)
     assert_close_nan(got_auc, auc)
@@ -95,6 +97,7 @@ def test_macro_is_nanmean_over_parts_with_both_classes():
 
 
 # ------------------------------------------------------------------- calibration
+
 
 @pytest.mark.parametrize("tied", [False, True])
 def test_brier_equals_sklearn(tied):
@@ -150,9 +153,9 @@ def edge_probs(seed, T=120, P=9, bins=15):
     y = rng.random((T, P)) < 0.25
     p = rng.random((T, P)) ** 2
     flat = p.ravel()
-    flat[:bins + 1] = np.linspace(0, 1, bins + 1)  # every edge exactly, 0.0 and 1.0 too
-    flat[bins + 1:bins + 20] = 1.0
-    flat[bins + 20:bins + 40] = 0.0
+    flat[: bins + 1] = np.linspace(0, 1, bins + 1)  # every edge exactly, 0.0 and 1.0 too
+    flat[bins + 1 : bins + 20] = 1.0
+    flat[bins + 20 : bins + 40] = 0.0
     return y, p
 
 
@@ -213,6 +216,7 @@ def test_ece_rejects_probabilities_outside_unit_interval():
 
 
 # -------------------------------------------------------------------- tier rates
+
 
 def brute_pool_hits(p, y, ks):
     T, P = p.shape
@@ -288,10 +292,15 @@ def test_tiers_are_validated():
 
 # ------------------------------------------------------------ intervals + tests
 
+
 def test_wilson_known_values():
     # Newcombe (1998), Statistics in Medicine 17:857, Table I, method 3 (Wilson score)
-    for x, n, lo, hi in [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605),
-                         (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)]:
+    for x, n, lo, hi in [
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ]:
         got = M.wilson_interval(x, n)
         assert got == pytest.approx((lo, hi), abs=6e-5)
         assert isinstance(got[0], float)
@@ -309,7 +318,7 @@ def test_wilson_hand_formula_and_vectorised():
     np.testing.assert_allclose(hi, np.clip(c + h, 0, 1), atol=1e-12)
     assert lo[0] == 0.0 and hi[-1] == 1.0
     assert hi[0] == pytest.approx(z * z / (100 + z * z))  # closed form at x = 0
-    assert lo[-1] == pytest.approx(100 / (100 + z * z))   # and at x = n
+    assert lo[-1] == pytest.approx(100 / (100 + z * z))  # and at x = n
     # the bounds invert the score test: |phat - b| / sqrt(b (1 - b) / n) == z
     for b in (lo[1:4], hi[1:4]):
         np.testing.assert_allclose(np.abs(ph[1:4] - b) / np.sqrt(b * (1 - b) / 100), z, rtol=1e-9)
@@ -330,7 +339,7 @@ def test_hypergeom_matches_monte_carlo():
     rng = np.random.default_rng(11)
     P, events, n = 39, 5, 100_000
     ranks = np.argsort(rng.random((n, P)), axis=1)  # a random pool: the first k of a shuffle
-    hits_by_k = np.cumsum(ranks < events, axis=1)   # parts 0..events-1 are the events
+    hits_by_k = np.cumsum(ranks < events, axis=1)  # parts 0..events-1 are the events
     for k in (20, 24, 27):
         for m in (3, 4, 5):
             mc = (hits_by_k[:, k - 1] >= m).mean()
@@ -353,7 +362,7 @@ def test_mcnemar_without_discordant_pairs_is_one():
 
 def test_holm_hand_worked_case():
     np.testing.assert_allclose(M.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(M.holm([0.5, 0.9]), [1.0, 1.0])           # clipped
+    np.testing.assert_allclose(M.holm([0.5, 0.9]), [1.0, 1.0])  # clipped
     np.testing.assert_allclose(M.holm([0.02, 0.01, 0.03]), [0.04, 0.03, 0.04])  # monotone
     out = M.holm([0.01, np.nan, 0.02])
     assert math.isnan(out[1]) and out[0] == pytest.approx(0.02) and out[2] == pytest.approx(0.02)
@@ -394,6 +403,7 @@ def test_lift_capture_arithmetic():
 
 
 # --------------------------------------------------------------------- evaluate
+
 
 def make_window(T=1000, P=39, seed=13):
     rng = np.random.default_rng(seed)
@@ -451,9 +461,9 @@ def test_evaluate_oracle_with_truth_equal_to_outcomes():
 
 def test_evaluate_with_varying_event_counts_and_nan_parts():
     y, p, _, base = make_window(T=200)
-    y[0, :] = False          # a day with no events
-    y[1, :3] = True           # and one with more
-    y[:, 7] = False           # a part that never occurs
+    y[0, :] = False  # a day with no events
+    y[1, :3] = True  # and one with more
+    y[:, 7] = False  # a part that never occurs
     res = M.evaluate(y, p, base_rate=base)
     assert res["events_constant"] is False and res["events_mode"] == 5
     assert res["events_per_day"] == pytest.approx(y.sum(axis=1).mean())
@@ -492,7 +502,12 @@ def test_evaluate_validates_inputs():
 
 
 def test_importing_metrics_pulls_in_no_sklearn():
-    out = subprocess.run([sys.executable, "-c", "import core.evaluation.metrics, sys; print(' '.join(sys.modules))"],
-                         capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", "import core.evaluation.metrics, sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout.split()
     roots = {m.split(".")[0] for m in out}
     assert not roots & {"sklearn", "torch", "textual", "typer", "plotext"}

@@ -1,4 +1,5 @@
 """End-to-end honesty of the evaluation path: run directories, verdicts, leakage checks."""
+
 import csv
 import json
 import subprocess
@@ -50,8 +51,16 @@ def control_report(tmp_path_factory) -> dict:
 
 
 def test_run_directory_is_complete(small_run):
-    for name in ("config.yaml", "manifest.json", "events.jsonl", "metrics.csv", "predictions.npz",
-                 "calibration_curve.png", "tier_rates_vs_baseline.png", "training_log.md"):
+    for name in (
+        "config.yaml",
+        "manifest.json",
+        "events.jsonl",
+        "metrics.csv",
+        "predictions.npz",
+        "calibration_curve.png",
+        "tier_rates_vs_baseline.png",
+        "training_log.md",
+    ):
         assert (small_run.path / name).is_file(), name
     for png in (small_run.calibration_png, small_run.tier_rates_png):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -86,7 +95,9 @@ def test_metrics_csv_is_long_format_for_every_model_split_and_k(small_run):
     assert list(rows[0]) == ["eval_id", "fold", "split", "model", "metric", "k", "value"]
     models = {r["model"] for r in rows if r["metric"] == "auc_macro"}
     assert models == {"uniform", "frequency", "recency", "ewma", "hot_cold"}
-    ks = {int(r["k"]) for r in rows if r["metric"] == "good_or_better" and r["split"] == "test" and r["model"] == "ewma"}
+    ks = {
+        int(r["k"]) for r in rows if r["metric"] == "good_or_better" and r["split"] == "test" and r["model"] == "ewma"
+    }
     assert ks == set(range(20, 28))
     assert any(r["metric"] == "mcnemar_p_holm" for r in rows)
 
@@ -129,8 +140,7 @@ def test_test_labels_change_no_fitted_quantity(small_data):
     prep = prepare(cfg)
     (split,) = prep.splits
     logits = baseline_logits(cfg, prep.data.Y)
-    base = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"),
-                            windows(prep, split), cfg)
+    base = evaluate_scorers(scored_from_logits(logits, split, lambda n: "baseline"), windows(prep, split), cfg)
 
     rng = np.random.default_rng(0)
     Y2 = prep.data.Y.copy()
@@ -143,8 +153,7 @@ def test_test_labels_change_no_fitted_quantity(small_data):
     logits2 = baseline_logits(cfg, Y2)
     for k in logits:  # scores up to the first test day are untouched
         assert np.array_equal(logits[k][: te.start + 1], logits2[k][: te.start + 1])
-    other = evaluate_scorers(scored_from_logits(logits2, split, lambda n: "baseline"),
-                             windows(prep2, split), cfg)
+    other = evaluate_scorers(scored_from_logits(logits2, split, lambda n: "baseline"), windows(prep2, split), cfg)
     assert other.calibrators == base.calibrators
     assert other.report["best_baseline"] == base.report["best_baseline"]
     assert other.report["selection"] == base.report["selection"]
@@ -159,8 +168,9 @@ def test_eval_refits_calibration_and_counts_the_test_touch(small_data, tmp_path)
     cfg = load_config(ROOT / "configs" / "baselines.yaml", overrides=SMALL, data=str(small_data))
     run = run_baselines(cfg, tmp_path)
     before = last_report(run)
-    cfg2 = load_config(run.config_yaml, overrides=["calibration.method=temperature", "calibration.per_part=false",
-                                                  "eval.k=[18,19,20]"])
+    cfg2 = load_config(
+        run.config_yaml, overrides=["calibration.method=temperature", "calibration.per_part=false", "eval.k=[18,19,20]"]
+    )
     result = reevaluate(run, cfg2)
     after = last_report(run)
     assert result["test_touches"] == 2
@@ -176,9 +186,11 @@ def test_eval_refits_calibration_and_counts_the_test_touch(small_data, tmp_path)
 
 
 def test_rolling_origin_folds_each_evaluated_and_summarised(small_data, tmp_path):
-    cfg = load_config(ROOT / "configs" / "baselines.yaml",
-                      overrides=["split.test_days=300", "split.val_days=300", "split.folds=2",
-                                 "split.min_train_days=200"], data=str(small_data))
+    cfg = load_config(
+        ROOT / "configs" / "baselines.yaml",
+        overrides=["split.test_days=300", "split.val_days=300", "split.folds=2", "split.min_train_days=200"],
+        data=str(small_data),
+    )
     run = run_baselines(cfg, tmp_path)
     with open(run.metrics_csv) as fh:
         folds = {r["fold"] for r in csv.DictReader(fh)}
@@ -223,8 +235,9 @@ def test_bad_input_exits_2_and_leaves_no_run_directory(tmp_path):
 @pytest.mark.slow
 def test_cli_baselines_and_eval_json(small_data, tmp_path):
     runs = tmp_path / "runs"
-    r = _synapse("baselines", "--data", str(small_data), *sum((["-o", o] for o in SMALL), []),
-                 "--runs-dir", str(runs), "--json")
+    r = _synapse(
+        "baselines", "--data", str(small_data), *sum((["-o", o] for o in SMALL), []), "--runs-dir", str(runs), "--json"
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["verdict"]["status"] in {"APPROVED", "FAILED"} and out["summary"]["primary"]

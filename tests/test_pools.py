@@ -1,5 +1,6 @@
 """core.pools: hit distributions against brute force and Monte Carlo, weights round trip,
 pool tables, and the backtest of the pool promise on data with known truth."""
+
 from __future__ import annotations
 
 import itertools
@@ -63,6 +64,7 @@ def sharpen(p: np.ndarray, factor: float = 3.0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- hit distribution
+
 
 def test_hit_distribution_matches_brute_force():
     n = 0
@@ -131,12 +133,13 @@ def test_hit_distribution_matches_monte_carlo_p39(planted):
 
 # --------------------------------------------------------------------------- weights
 
+
 def test_pool_weights_round_trip_on_truth(planted):
     pi = planted.truth[:200]
     w, q, c, used = pools.pool_weights(pi, 5, return_rescale=True)
     assert np.all(used == pools.EPS)
     assert w.shape == q.shape == pi.shape and c.shape == (200,)
-    np.testing.assert_allclose(q, pi, atol=1e-12)      # already valid: unchanged
+    np.testing.assert_allclose(q, pi, atol=1e-12)  # already valid: unchanged
     np.testing.assert_allclose(c, 1.0, atol=1e-12)
     np.testing.assert_allclose(cbern.inclusion_probabilities(w, 5), pi, atol=1e-9)
 
@@ -146,10 +149,13 @@ def test_pool_weights_round_trip_after_rescale(case):
     rng = np.random.default_rng(4)
     base = rng.dirichlet(np.ones(39), size=6) * 5
     base = np.clip(base, 0.001, 0.9)
-    p = {"scaled_down": base * 0.6, "scaled_up": np.clip(base * 1.7, 0, 1),
-         "saturated": np.clip(base * 6, 0, 1),
-         "zeros_and_ones": np.where(rng.random((6, 39)) < 0.3, 0.0, np.where(rng.random((6, 39)) < 0.05, 1.0, base)),
-         "flat": np.full((6, 39), 0.2)}[case]
+    p = {
+        "scaled_down": base * 0.6,
+        "scaled_up": np.clip(base * 1.7, 0, 1),
+        "saturated": np.clip(base * 6, 0, 1),
+        "zeros_and_ones": np.where(rng.random((6, 39)) < 0.3, 0.0, np.where(rng.random((6, 39)) < 0.05, 1.0, base)),
+        "flat": np.full((6, 39), 0.2),
+    }[case]
     w, q, c, _ = pools.pool_weights(p, 5, return_rescale=True)
     np.testing.assert_allclose(q.sum(axis=1), 5.0, atol=1e-9)
     assert q.min() >= pools.EPS * (1 - 1e-12) and q.max() <= 1 - pools.EPS * (1 - 1e-9)
@@ -159,8 +165,9 @@ def test_pool_weights_round_trip_after_rescale(case):
         o = np.argsort(-p[t], kind="stable")
         assert np.all(np.diff(q[t][o]) <= 1e-15)
     # the factor: q = clip(c * max(p, eps), eps, 1 - eps)
-    np.testing.assert_allclose(np.clip(c[:, None] * np.maximum(p, pools.EPS), pools.EPS, 1 - pools.EPS),
-                               q, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(
+        np.clip(c[:, None] * np.maximum(p, pools.EPS), pools.EPS, 1 - pools.EPS), q, rtol=1e-9, atol=1e-15
+    )
     if case == "scaled_down":
         np.testing.assert_allclose(c, 1 / 0.6, rtol=1e-9)
     if case == "flat":
@@ -174,8 +181,11 @@ def test_pool_weights_step_function_scorers():
         P = int(rng.choice([6, 10, 39]))
         E = int(rng.integers(1, min(5, P - 1) + 1))
         u = rng.random(P)
-        p = np.where(u < 0.1, 1.0, np.where(u < 0.5, 0.0, rng.random(P) * 0.5)) if i % 2 else \
-            np.where(u < E / P, 1.0, 0.0)
+        p = (
+            np.where(u < 0.1, 1.0, np.where(u < 0.5, 0.0, rng.random(P) * 0.5))
+            if i % 2
+            else np.where(u < E / P, 1.0, 0.0)
+        )
         w, q, c, used = pools.pool_weights(p, E, return_rescale=True)
         np.testing.assert_allclose(cbern.inclusion_probabilities(w, E), q, atol=1e-9)
         assert used == pools.EPS
@@ -201,6 +211,7 @@ def test_rescale_rejects_bad_input():
 
 
 # --------------------------------------------------------------------------- pool table
+
 
 def test_pool_table_expected_hits_and_consistency(planted):
     p = planted.truth[5] * 0.9  # a scorer whose mass is 10% short: rescaled back
@@ -241,11 +252,11 @@ def test_pool_table_expected_hits_random_masks():
 
 def test_pool_table_ties_go_to_lower_part_id():
     p = np.full(39, 5 / 39)
-    p[[30, 10]] = 0.3           # tie at the top between parts 11 and 31
+    p[[30, 10]] = 0.3  # tie at the top between parts 11 and 31
     p[[0, 1, 2]] = 0.01
     table = pools.pool_table(p, 5, [1, 2, 3, 39])
     assert table["ranking"][:2] == [11, 31]
-    assert table["ranking"][2:5] == [4, 5, 6]      # the flat block, by id
+    assert table["ranking"][2:5] == [4, 5, 6]  # the flat block, by id
     assert table["ranking"][-3:] == [1, 2, 3]
     assert table["pools"][0]["parts"] == [11]
 
@@ -255,18 +266,21 @@ def test_suggest_k_is_monotone(planted):
         table = pools.pool_table(planted.truth[t], 5, range(1, 40), TIERS)
         for name in TIERS:
             probs = [r["or_better"][name] for r in table["pools"]]
-            assert np.all(np.diff(probs) >= -1e-12)      # nested pools: never worse with K
+            assert np.all(np.diff(probs) >= -1e-12)  # nested pools: never worse with K
             ks = [pools.suggest_k(table, name, x) for x in np.linspace(0.0, 1.0, 21)]
             ks = [39 if k is None else k for k in ks]
-            assert ks == sorted(ks)                      # a higher target needs a larger pool
+            assert ks == sorted(ks)  # a higher target needs a larger pool
             k = pools.suggest_k(table, name, 0.5)
             row = {r["k"]: r for r in table["pools"]}
             assert row[k]["or_better"][name] >= 0.5
             if k > 1:
                 assert row[k - 1]["or_better"][name] < 0.5
         # tiers nest: a stricter tier needs at least as large a pool
-        assert (pools.suggest_k(table, "fair", 0.6) <= pools.suggest_k(table, "good", 0.6)
-                <= pools.suggest_k(table, "excellent", 0.6))
+        assert (
+            pools.suggest_k(table, "fair", 0.6)
+            <= pools.suggest_k(table, "good", 0.6)
+            <= pools.suggest_k(table, "excellent", 0.6)
+        )
     small = pools.pool_table(planted.truth[0], 5, [20, 21], TIERS)
     assert pools.suggest_k(small, "excellent", 0.999) is None
     assert pools.suggest_k(small, "fair", 0.0) == 20
@@ -275,6 +289,7 @@ def test_suggest_k_is_monotone(planted):
 
 
 # --------------------------------------------------------------------------- backtest
+
 
 @pytest.fixture(scope="module")
 def honest(planted):
@@ -343,9 +358,19 @@ def test_backtest_rows(honest):
     assert all(set(r) == {"metric", "k", "value"} for r in rows)
     by = {(r["metric"], r["k"]): r["value"] for r in rows}
     for j, k in enumerate(KS):
-        for metric in ("pool_ece", "pool_pred_rate", "pool_real_rate", "pool_brier", "pool_z",
-                       "pool_real_ci_low", "pool_real_ci_high", "pool_expected_hits", "pool_mean_hits",
-                       "pool_pred_good_or_better", "pool_real_fair_or_better"):
+        for metric in (
+            "pool_ece",
+            "pool_pred_rate",
+            "pool_real_rate",
+            "pool_brier",
+            "pool_z",
+            "pool_real_ci_low",
+            "pool_real_ci_high",
+            "pool_expected_hits",
+            "pool_mean_hits",
+            "pool_pred_good_or_better",
+            "pool_real_fair_or_better",
+        ):
             assert (metric, k) in by
         assert by[("pool_ece", k)] == honest["per_k"][j]["ece"]
     assert by[("pool_ece", None)] == honest["pooled"]["ece"]
@@ -380,6 +405,7 @@ def test_backtest_speed(planted):
 
 # --------------------------------------------------------------------------- plot, imports
 
+
 def test_plot_pool_calibration_writes_png(tmp_path, honest, overconfident):
     for name, res in (("honest.png", honest), ("over.png", overconfident)):
         out = tmp_path / name
@@ -394,7 +420,9 @@ def test_plot_pool_calibration_writes_png(tmp_path, honest, overconfident):
 
 
 def test_import_is_light():
-    code = ("import sys, core.pools; bad = [m for m in ('matplotlib', 'torch', 'textual', 'typer', "
-            "'plotext') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, core.pools; bad = [m for m in ('matplotlib', 'torch', 'textual', 'typer', "
+        "'plotext') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

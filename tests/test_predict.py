@@ -1,4 +1,5 @@
 """`synapse predict`: tomorrow's probabilities agree with the run's own scoring, pools are sized."""
+
 import csv
 import json
 import subprocess
@@ -27,8 +28,11 @@ def data(synthetic_csv) -> Path:
 
 @pytest.fixture(scope="module")
 def train_run(data, tmp_path_factory):
-    cfg = load_config(ROOT / "configs" / "gru.yaml", data=str(data),
-                      overrides=[*SMALL, "model.hidden=16", "train.epochs=3", "train.device=cpu"])
+    cfg = load_config(
+        ROOT / "configs" / "gru.yaml",
+        data=str(data),
+        overrides=[*SMALL, "model.hidden=16", "train.epochs=3", "train.device=cpu"],
+    )
     return run_train(cfg, tmp_path_factory.mktemp("runs"))
 
 

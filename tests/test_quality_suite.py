@@ -2,6 +2,7 @@
 a planted and a uniform 1,000-day file, P=12, K=2, the baselines, a 3-epoch logistic run, a
 hawkes fit, the ensemble of those two and the scikit-learn reference. The numbers are not judged here, only that they are measured,
 reported in the table and the JSON, and that the uniform control is read honestly."""
+
 import json
 
 import numpy as np
@@ -14,18 +15,21 @@ from core.config import load_config
 from core.data.synthetic import generate
 
 TINY = SetSpec("tiny", "tiny planted", days=1000, parts=12, per_day=2, seed=3)
-TINY_UNIFORM = SetSpec("tiny_uniform", "tiny uniform control", kind="uniform", days=1000, parts=12,
-                       per_day=2, seed=4)
+TINY_UNIFORM = SetSpec("tiny_uniform", "tiny uniform control", kind="uniform", days=1000, parts=12, per_day=2, seed=4)
 NUMBERS = ("lift_capture", "brier_skill", "oracle_brier_skill", "ratio", "ece", "classwise_ece", "seconds")
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     lines = []
-    res = quality.run_suite([TINY, TINY_UNIFORM], ["baselines", "logistic", "hawkes", "ensemble", "reference"],
-                            {"logistic": 3},
-                            runs_dir=tmp_path_factory.mktemp("quality"), log=lines.append,
-                            extra={"logistic": ["model.coupling=yesterday"]})
+    res = quality.run_suite(
+        [TINY, TINY_UNIFORM],
+        ["baselines", "logistic", "hawkes", "ensemble", "reference"],
+        {"logistic": 3},
+        runs_dir=tmp_path_factory.mktemp("quality"),
+        log=lines.append,
+        extra={"logistic": ["model.coupling=yesterday"]},
+    )
     res["log"] = lines
     return res
 

@@ -1,5 +1,6 @@
 """core.query: the one filter grammar of `runs ls --where` and the TUI."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from hypothesis import given, settings
@@ -7,20 +8,44 @@ from hypothesis import strategies as st
 
 from core.errors import InputError
 from core.query import (
-    ALIASES, FIELDS, And, Compare, Not, Or, QueryError, Truthy, field_help, parse, resolve_field,
+    ALIASES,
+    FIELDS,
+    And,
+    Compare,
+    Not,
+    Or,
+    QueryError,
+    Truthy,
+    field_help,
+    parse,
+    resolve_field,
 )
 
-NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
 
 def row(**kw):
     base = {
-        "run_id": "20261122-034549-gru-448a", "name": "gru", "model": "gru", "job": "train",
-        "status": "succeeded", "attempt": 1, "created": "2026-11-22T03:45:49.230253Z",
-        "started": "2026-11-22T03:45:51.000000Z", "finished": "2026-11-22T04:00:00.000000Z",
-        "duration_s": 849.0, "ece_after": 0.03, "ece_before": 0.08, "brier_skill": 0.02,
-        "best_good_or_better": 0.69, "best_k": 27, "beats_reference": True, "verdict": "APPROVED",
-        "test_touches": 1, "lift_capture": 0.8, "auc": 0.58,
+        "run_id": "20261122-034549-gru-448a",
+        "name": "gru",
+        "model": "gru",
+        "job": "train",
+        "status": "succeeded",
+        "attempt": 1,
+        "created": "2026-11-22T03:45:49.230253Z",
+        "started": "2026-11-22T03:45:51.000000Z",
+        "finished": "2026-11-22T04:00:00.000000Z",
+        "duration_s": 849.0,
+        "ece_after": 0.03,
+        "ece_before": 0.08,
+        "brier_skill": 0.02,
+        "best_good_or_better": 0.69,
+        "best_k": 27,
+        "beats_reference": True,
+        "verdict": "APPROVED",
+        "test_touches": 1,
+        "lift_capture": 0.8,
+        "auc": 0.58,
     }
     base.update(kw)
     return base
@@ -86,19 +111,43 @@ def test_not_not():
 # ------------------------------------------------------------------ operators and types
 
 
-@pytest.mark.parametrize("op,value,expected", [
-    ("=", "0.03", True), ("==", "0.03", True), ("!=", "0.03", False), ("<", "0.05", True), ("<", "0.03", False),
-    ("<=", "0.03", True), (">", "0.03", False), (">", "0.01", True), (">=", "0.03", True), (">=", "0.04", False),
-])
+@pytest.mark.parametrize(
+    "op,value,expected",
+    [
+        ("=", "0.03", True),
+        ("==", "0.03", True),
+        ("!=", "0.03", False),
+        ("<", "0.05", True),
+        ("<", "0.03", False),
+        ("<=", "0.03", True),
+        (">", "0.03", False),
+        (">", "0.01", True),
+        (">=", "0.03", True),
+        (">=", "0.04", False),
+    ],
+)
 def test_every_numeric_operator(op, value, expected):
     assert m(f"ece{op}{value}") is expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("model=gru", True), ("model=GRU", True), ("model!=gru", False), ("model~r", True), ("model!~r", False),
-    ("model~x", False), ("model!~x", True), ("model=gr*", True), ("model=l*", False), ("model=g?u", True),
-    ("verdict=approved", True), ("run_id<20261123", True), ("run_id>20261123", False),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("model=gru", True),
+        ("model=GRU", True),
+        ("model!=gru", False),
+        ("model~r", True),
+        ("model!~r", False),
+        ("model~x", False),
+        ("model!~x", True),
+        ("model=gr*", True),
+        ("model=l*", False),
+        ("model=g?u", True),
+        ("verdict=approved", True),
+        ("run_id<20261123", True),
+        ("run_id>20261123", False),
+    ],
+)
 def test_text_operators(text, expected):
     assert m(text) is expected
 
@@ -172,11 +221,23 @@ def test_age_uses_now():
 # ------------------------------------------------------------------ fields and aliases
 
 
-@pytest.mark.parametrize("alias,name", [
-    ("ece", "ece_after"), ("model", "model"), ("kind", "model"), ("good", "best_good_or_better"),
-    ("k", "best_k"), ("beats", "beats_reference"), ("lift", "lift_capture"), ("bss", "brier_skill"),
-    ("id", "run_id"), ("touches", "test_touches"), ("duration", "duration_s"), ("ECE", "ece_after"),
-])
+@pytest.mark.parametrize(
+    "alias,name",
+    [
+        ("ece", "ece_after"),
+        ("model", "model"),
+        ("kind", "model"),
+        ("good", "best_good_or_better"),
+        ("k", "best_k"),
+        ("beats", "beats_reference"),
+        ("lift", "lift_capture"),
+        ("bss", "brier_skill"),
+        ("id", "run_id"),
+        ("touches", "test_touches"),
+        ("duration", "duration_s"),
+        ("ECE", "ece_after"),
+    ],
+)
 def test_aliases(alias, name):
     assert resolve_field(alias).name == name
 
@@ -219,31 +280,34 @@ def test_unknown_field_did_you_mean():
     assert "fields: run_id" in str(e)
 
 
-@pytest.mark.parametrize("text,pos,needle", [
-    ("", 1, "empty filter"),
-    ("   ", 4, "empty filter"),
-    ("ece", 4, "expected an operator"),
-    ("ece 0.05", 5, "expected an operator"),
-    ("ece<", 5, "expected a value"),
-    ("ece<0.05 and", 13, "expected a field name, got the end"),
-    ("ece<0.05 or or k=1", 13, "expected a field name, got 'or'"),
-    ("(ece<0.05", 10, "expected ')' to close the '(' at position 1"),
-    ("ece<0.05)", 9, "unmatched ')'"),
-    ("()", 2, "expected a condition"),
-    ("ece<0.05 k=1", 10, "expected and, or or the end"),
-    ("ece<abc", 5, "ece_after is a number"),
-    ("ece~0.1", 5, "works on text fields"),
-    ("beats<1", 7, "beats_reference is yes/no"),
-    ("beats=maybe", 7, "expected true or false"),
-    ("age<2 hours", 7, "expected and, or or the end"),
-    ("age<soon", 5, "is a duration"),
-    ("created>yesterday", 9, "is a time"),
-    ("status=runing", 8, "did you mean running"),
-    ("model='gru", 7, "unterminated string"),
-    ("ece<0.05 & k=1", 10, "write and"),
-    ("ece<null", 5, "null only works with = and !="),
-    ("model=and", 7, "expected a value"),
-])
+@pytest.mark.parametrize(
+    "text,pos,needle",
+    [
+        ("", 1, "empty filter"),
+        ("   ", 4, "empty filter"),
+        ("ece", 4, "expected an operator"),
+        ("ece 0.05", 5, "expected an operator"),
+        ("ece<", 5, "expected a value"),
+        ("ece<0.05 and", 13, "expected a field name, got the end"),
+        ("ece<0.05 or or k=1", 13, "expected a field name, got 'or'"),
+        ("(ece<0.05", 10, "expected ')' to close the '(' at position 1"),
+        ("ece<0.05)", 9, "unmatched ')'"),
+        ("()", 2, "expected a condition"),
+        ("ece<0.05 k=1", 10, "expected and, or or the end"),
+        ("ece<abc", 5, "ece_after is a number"),
+        ("ece~0.1", 5, "works on text fields"),
+        ("beats<1", 7, "beats_reference is yes/no"),
+        ("beats=maybe", 7, "expected true or false"),
+        ("age<2 hours", 7, "expected and, or or the end"),
+        ("age<soon", 5, "is a duration"),
+        ("created>yesterday", 9, "is a time"),
+        ("status=runing", 8, "did you mean running"),
+        ("model='gru", 7, "unterminated string"),
+        ("ece<0.05 & k=1", 10, "write and"),
+        ("ece<null", 5, "null only works with = and !="),
+        ("model=and", 7, "expected a value"),
+    ],
+)
 def test_errors_name_position_and_expectation(text, pos, needle):
     e = err(text)
     assert e.position == pos, str(e)
@@ -324,5 +388,6 @@ def test_arbitrary_text_parses_or_raises_query_error(text):
 def test_ast_nodes_render():
     assert str(Compare("model", "=", "gru")) == 'model="gru"'
     assert str(Truthy("beats_reference")) == "beats_reference"
-    assert str(Not(And(Truthy("beats_reference"), Compare("best_k", ">", 20.0)))) == \
-        "not (beats_reference and best_k>20)"
+    assert (
+        str(Not(And(Truthy("beats_reference"), Compare("best_k", ">", 20.0)))) == "not (beats_reference and best_k>20)"
+    )

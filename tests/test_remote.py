@@ -3,6 +3,7 @@ check, launch from the CLI (fresh remote venv), live epochs in the mirror, a kil
 session and a silently dead link each recovered with no lost or duplicated event, cancel
 and resume there, fetch, the no-SFTP path, a shell-only host refused, unknown and changed
 host keys refused, quoted arguments arriving literally, and the CUDA preflight."""
+
 import hashlib
 import json
 import os
@@ -13,21 +14,37 @@ from pathlib import Path
 
 import pytest
 
-from core.runs import RunDir, status_of
+from core.runs import status_of
 from helpers import ROOT, write_synthetic
 from sshd import StallingProxy, sshd_available, start_shell_only_server, start_sshd
 
 # Every test here runs against a real sshd started by the module fixture, and most launch runs.
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sshd_available(), reason="OpenSSH sshd is not installed (apt-get install openssh-server)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sshd_available(), reason="OpenSSH sshd is not installed (apt-get install openssh-server)"),
+]
 
 FAST = ["split.test_days=200", "split.val_days=200"]
 # A run long enough to disturb: a small GRU, 15 steps an epoch, no early stop.
-LONG_GRU = [*FAST, "train.device=cpu", "train.epochs=30", "train.steps_per_epoch=15", "train.patience=100",
-            "model.hidden=16"]
+LONG_GRU = [
+    *FAST,
+    "train.device=cpu",
+    "train.epochs=30",
+    "train.steps_per_epoch=15",
+    "train.patience=100",
+    "model.hidden=16",
+]
 # The H200 config, kept as it is but for what a 2-core CPU needs to finish in seconds.
-H200_ON_CPU = [*FAST, "train.device=cpu", "train.bf16=false", "train.epochs=1", "train.steps_per_epoch=1",
-               "train.batch_size=2", "model.context=64", "model.layers=2"]
+H200_ON_CPU = [
+    *FAST,
+    "train.device=cpu",
+    "train.bf16=false",
+    "train.epochs=1",
+    "train.steps_per_epoch=1",
+    "train.batch_size=2",
+    "model.context=64",
+    "model.layers=2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +53,38 @@ def world(tmp_path_factory):
     server = start_sshd(base / "sshd", sftp=True)
     bare = start_sshd(base / "sshd-bare", sftp=False)
     proxy = StallingProxy(server.host, server.port)
-    shell_port, shell_key, shell_stop = start_shell_only_server(base / "shell-only",
-                                                                authorized_keys=server.base / "authorized_keys")
+    shell_port, shell_key, shell_stop = start_shell_only_server(
+        base / "shell-only", authorized_keys=server.base / "authorized_keys"
+    )
     xdg = base / "xdg"
     (xdg / "synapse").mkdir(parents=True)
-    common = dict(host="127.0.0.1", user=server.user, identity_file=str(server.identity_file), python=sys.executable,
-                  connect_timeout=5, keepalive_interval=1, keepalive_count_max=2)
+    common = dict(
+        host="127.0.0.1",
+        user=server.user,
+        identity_file=str(server.identity_file),
+        python=sys.executable,
+        connect_timeout=5,
+        keepalive_interval=1,
+        keepalive_count_max=2,
+    )
     hosts = {
         "box": {**common, "port": server.port, "work_dir": str(base / "work")},
-        "bare": {**common, "port": bare.port, "work_dir": str(base / "work-bare"),
-                 "identity_file": str(bare.identity_file)},
+        "bare": {
+            **common,
+            "port": bare.port,
+            "work_dir": str(base / "work-bare"),
+            "identity_file": str(bare.identity_file),
+        },
         # Through a proxy that can go silent; the same server, so the same pinned key.
         "flaky": {**common, "port": proxy.port, "work_dir": str(base / "work"), "host_key_alias": "box"},
         # Another server (another key) claiming to be box: a changed key.
-        "imposter": {**common, "port": bare.port, "work_dir": str(base / "work-x"), "host_key_alias": "box",
-                     "identity_file": str(bare.identity_file)},
+        "imposter": {
+            **common,
+            "port": bare.port,
+            "work_dir": str(base / "work-x"),
+            "host_key_alias": "box",
+            "identity_file": str(bare.identity_file),
+        },
         "proxied": {**common, "port": shell_port, "work_dir": str(base / "work-y")},
     }
     import yaml
@@ -59,8 +93,9 @@ def world(tmp_path_factory):
     old = os.environ.get("XDG_CONFIG_HOME")
     os.environ["XDG_CONFIG_HOME"] = str(xdg)
     data = write_synthetic(base / "planted.csv", "planted", days=900, seed=5)
-    world = dict(base=base, server=server, bare=bare, proxy=proxy, runs=base / "runs", data=data,
-                 shell_key=shell_key, xdg=xdg)
+    world = dict(
+        base=base, server=server, bare=bare, proxy=proxy, runs=base / "runs", data=data, shell_key=shell_key, xdg=xdg
+    )
     try:
         yield world
     finally:
@@ -75,8 +110,15 @@ def world(tmp_path_factory):
 
 
 def cli(*args: str, input: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synapse_tui.cli", *args], capture_output=True, text=True,
-                          input=input, timeout=timeout, cwd=ROOT, env=dict(os.environ, COLUMNS="200"))
+    return subprocess.run(
+        [sys.executable, "-m", "synapse_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        cwd=ROOT,
+        env=dict(os.environ, COLUMNS="200"),
+    )
 
 
 def trusted(world, name: str) -> None:
@@ -113,8 +155,18 @@ def follow_state(run: Path) -> dict:
 
 
 def launch(world, host: str, config: str, *overrides: str) -> Path:
-    args = ["remote", "launch", host, "-c", config, "--data", str(world["data"]), "--runs-dir", str(world["runs"]),
-            "--json"]
+    args = [
+        "remote",
+        "launch",
+        host,
+        "-c",
+        config,
+        "--data",
+        str(world["data"]),
+        "--runs-dir",
+        str(world["runs"]),
+        "--json",
+    ]
     for o in overrides:
         args += ["-o", o]
     r = cli(*args)
@@ -180,8 +232,18 @@ def test_a_shell_only_host_is_refused_with_the_way_out(world):
     assert r.returncode == 1
     out = json.loads(r.stdout)
     assert out["mode"] == "shell-only" and "SSH over exposed TCP" in out["advice"]
-    r = cli("remote", "launch", "proxied", "-c", "baselines", "--data", str(world["data"]),
-            "--runs-dir", str(world["runs"]), *sum((["-o", o] for o in FAST), []))
+    r = cli(
+        "remote",
+        "launch",
+        "proxied",
+        "-c",
+        "baselines",
+        "--data",
+        str(world["data"]),
+        "--runs-dir",
+        str(world["runs"]),
+        *sum((["-o", o] for o in FAST), []),
+    )
     assert r.returncode == 2 and "SSH over exposed TCP" in r.stderr
     assert not any(p.name.startswith("2") for p in world["runs"].glob("*baselines*"))  # nothing half-made
 
@@ -209,8 +271,13 @@ def test_arguments_arrive_literally(world):
     assert asyncio.run(round_trip(fixed)) == fixed
 
     @settings(max_examples=25, deadline=None)
-    @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
-                    min_size=1, max_size=4))
+    @given(
+        st.lists(
+            st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
+            min_size=1,
+            max_size=4,
+        )
+    )
     def check(args):
         assert asyncio.run(round_trip(args)) == args
 
@@ -224,8 +291,20 @@ def test_cuda_config_on_a_host_without_cuda_is_refused_naming_the_override(world
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     trusted(world, "box")
-    r = cli("remote", "launch", "box", "-c", "gru", "--data", str(world["data"]), "--runs-dir", str(world["runs"]),
-            "-o", "train.device=cuda", *sum((["-o", o] for o in FAST), []))
+    r = cli(
+        "remote",
+        "launch",
+        "box",
+        "-c",
+        "gru",
+        "--data",
+        str(world["data"]),
+        "--runs-dir",
+        str(world["runs"]),
+        "-o",
+        "train.device=cuda",
+        *sum((["-o", o] for o in FAST), []),
+    )
     assert r.returncode == 2 and "-o train.device=cpu" in r.stderr
 
 
@@ -309,6 +388,7 @@ def test_cancel_checks_the_process_start_time(world):
     trusted(world, "box")
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
+
         async def go():
             async with connect(get_host("box")) as conn:
                 return await agent_json(conn, sys.executable, "signal", str(sleeper.pid), "bogus:123", "15")
@@ -358,6 +438,7 @@ async def test_the_dashboard_launches_on_a_host_profile_and_lists_the_run_at_onc
     root = world["base"] / "tui-runs"
     app = SynapseApp(root)
     async with app.run_test(size=(120, 40)) as pilot:
+
         async def until(condition, timeout=60.0):
             end = time.monotonic() + timeout
             while time.monotonic() < end and not condition():

@@ -7,6 +7,7 @@ followed by a live follower is never `lost`; `runs show` checks the follower's l
 
 The sshd tests drive a real OpenSSH server (tests/sshd.py) with a stand-in worker: a small
 script started by the real `start_worker` that writes the events a worker writes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,10 @@ from sshd import sshd_available, start_sshd
 
 # --------------------------------------------------------------------------- sanitising
 
-EVIL = ("\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\ \x1b[31mred\x1b[0m \x1b]0;owned\x07"
-        "\x9b2J [bold]not bold[/bold] [link=https://x]l[/link]\x00\x08\r")
+EVIL = (
+    "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\ \x1b[31mred\x1b[0m \x1b]0;owned\x07"
+    "\x9b2J [bold]not bold[/bold] [link=https://x]l[/link]\x00\x08\r"
+)
 
 
 def test_clean_strips_every_control_sequence():
@@ -42,8 +45,14 @@ def test_clean_strips_every_control_sequence():
     assert clean("\x1b[") == ""  # a sequence cut short eats nothing after it, and nothing is left raw
 
 
-def _mirror(root: Path, run_id: str = "20260101-000000-evil-00aa", *, events: list[dict],
-            remote: dict | None = None, follow: dict | None = None) -> RunDir:
+def _mirror(
+    root: Path,
+    run_id: str = "20260101-000000-evil-00aa",
+    *,
+    events: list[dict],
+    remote: dict | None = None,
+    follow: dict | None = None,
+) -> RunDir:
     path = root / run_id
     path.mkdir(parents=True)
     (path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -57,8 +66,14 @@ def _mirror(root: Path, run_id: str = "20260101-000000-evil-00aa", *, events: li
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synapse_tui.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=dict(os.environ, COLUMNS="200", TERM="xterm-256color"))
+    return subprocess.run(
+        [sys.executable, "-m", "synapse_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=dict(os.environ, COLUMNS="200", TERM="xterm-256color"),
+    )
 
 
 def _ts(offset_s: float = 0.0) -> str:
@@ -69,14 +84,26 @@ def _ts(offset_s: float = 0.0) -> str:
 
 def test_runs_show_and_follow_print_no_escape_or_markup_from_the_run(tmp_path):
     events = [
-        {"ts": _ts(-60), "type": "run_started", "run_id": "x", "host": f"h[red]{EVIL}", "pid": 1,
-         "pid_started_at": "x:1", "device": "cpu\x1b[2J", "attempt": 1},
+        {
+            "ts": _ts(-60),
+            "type": "run_started",
+            "run_id": "x",
+            "host": f"h[red]{EVIL}",
+            "pid": 1,
+            "pid_started_at": "x:1",
+            "device": "cpu\x1b[2J",
+            "attempt": 1,
+        },
         {"ts": _ts(-50), "type": "log", "level": "warning", "message": f"warn {EVIL}"},
         {"ts": _ts(-40), "type": "log", "level": "error", "message": f"err {EVIL}"},
         {"ts": _ts(-30), "type": "run_finished", "status": "failed", "error": f"boom {EVIL}"},
     ]
-    rd = _mirror(tmp_path, events=events, remote={"host": "box\x1b[5m", "address": "u@h:22", "dir": f"/w/{EVIL}"},
-                 follow={"link": "up", "since": _ts(-60), "pid": 1, "host": "nowhere", "reconnects": 0})
+    rd = _mirror(
+        tmp_path,
+        events=events,
+        remote={"host": "box\x1b[5m", "address": "u@h:22", "dir": f"/w/{EVIL}"},
+        follow={"link": "up", "since": _ts(-60), "pid": 1, "host": "nowhere", "reconnects": 0},
+    )
     for args in (("runs", "show", rd.run_id), ("runs", "show", rd.run_id, "--follow")):
         r = _cli(*args, "--runs-dir", str(tmp_path))
         out = r.stdout + r.stderr
@@ -92,10 +119,27 @@ def test_runs_show_says_no_follower_when_none_holds_the_lock(tmp_path):
     lock: the attach hint, not "following live"."""
     from core.runs import process_start_time
 
-    events = [{"ts": _ts(-5), "type": "run_started", "run_id": "x", "host": "box", "pid": 1, "pid_started_at": "x:1",
-               "device": "cpu", "attempt": 1}]
-    me = {"link": "up", "since": _ts(-5), "pid": os.getpid(), "pid_started_at": process_start_time(os.getpid()),
-          "host": os.uname().nodename, "reconnects": 0, "done": False}
+    events = [
+        {
+            "ts": _ts(-5),
+            "type": "run_started",
+            "run_id": "x",
+            "host": "box",
+            "pid": 1,
+            "pid_started_at": "x:1",
+            "device": "cpu",
+            "attempt": 1,
+        }
+    ]
+    me = {
+        "link": "up",
+        "since": _ts(-5),
+        "pid": os.getpid(),
+        "pid_started_at": process_start_time(os.getpid()),
+        "host": os.uname().nodename,
+        "reconnects": 0,
+        "done": False,
+    }
     rd = _mirror(tmp_path, events=events, remote={"host": "box", "address": "u@h:22", "dir": "/w/x"}, follow=me)
     r = _cli("runs", "show", rd.run_id, "--runs-dir", str(tmp_path))
     assert "following live" not in r.stdout and f"synapse remote attach {rd.run_id}" in r.stdout, r.stdout
@@ -114,8 +158,18 @@ def test_runs_show_says_no_follower_when_none_holds_the_lock(tmp_path):
 def test_a_followed_run_is_never_lost_and_an_unfollowed_one_is(tmp_path):
     """The follower's lock, not follow.json, says whether someone follows; while one does,
     silence (a link not yet known dead) is not the worker's death."""
-    events = [{"ts": _ts(-3600), "type": "run_started", "run_id": "x", "host": "box", "pid": 1,
-               "pid_started_at": "x:1", "device": "cpu", "attempt": 1}]
+    events = [
+        {
+            "ts": _ts(-3600),
+            "type": "run_started",
+            "run_id": "x",
+            "host": "box",
+            "pid": 1,
+            "pid_started_at": "x:1",
+            "device": "cpu",
+            "attempt": 1,
+        }
+    ]
     # follow.json with the link up and a live pid: that alone proves nothing
     me = {"link": "up", "since": _ts(-3600), "pid": os.getpid(), "host": os.uname().nodename}
     rd = _mirror(tmp_path, events=events, remote={"host": "box", "dir": "/w/x"}, follow=me)
@@ -143,7 +197,7 @@ def test_line_splitter_is_linear_and_keeps_offsets():
     out = bytearray()
     out += split.feed(b'{"a": 1}\n{"b":')
     assert bytes(out) == b'{"a": 1}\n'
-    out += split.feed(b' 2}\n')
+    out += split.feed(b" 2}\n")
     assert bytes(out) == b'{"a": 1}\n{"b": 2}\n'
     # 64 MB with no newline, as 64 KiB chunks: linear, so well under a second or two
     chunk = b"x" * (1 << 16)
@@ -184,7 +238,7 @@ def test_line_splitter_holds_a_torn_line_and_a_short_one_passes():
 
 # --------------------------------------------------------------------------- against sshd
 
-FAKE_WORKER = r'''
+FAKE_WORKER = r"""
 import json, os, signal, socket, sys, time
 sys.path.insert(0, {root!r})
 from core.runs import process_start_time
@@ -218,13 +272,14 @@ for i in range(cfg.get("beats", 3)):
         os.close(fd)
 open(os.path.join(run_dir, "report.json"), "w").write(json.dumps({{"attempt": attempt}}))
 emit(type="run_finished", status="succeeded")
-'''
+"""
 
 FAKE_PYTHON = """#!/bin/sh
 # The venv's python, except that the worker is the stand-in.
 if [ "$1" = "-m" ] && [ "$2" = "core.jobs.worker" ]; then shift 2; exec {exe} {worker} "$@"; fi
 exec {exe} "$@"
 """
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
@@ -235,9 +290,17 @@ def world(tmp_path_factory):
     xdg = base / "xdg"
     (xdg / "synapse").mkdir(parents=True)
     (xdg / "synapse" / "known_hosts").write_text(server.known_hosts_line("box") + "\n")
-    profile = dict(host="127.0.0.1", port=server.port, user=server.user, identity_file=str(server.identity_file),
-                   python=sys.executable, connect_timeout=5, keepalive_interval=1, keepalive_count_max=2,
-                   work_dir=str(base / "work"))
+    profile = dict(
+        host="127.0.0.1",
+        port=server.port,
+        user=server.user,
+        identity_file=str(server.identity_file),
+        python=sys.executable,
+        connect_timeout=5,
+        keepalive_interval=1,
+        keepalive_count_max=2,
+        work_dir=str(base / "work"),
+    )
     (xdg / "synapse" / "hosts.yaml").write_text(yaml.safe_dump({"hosts": {"box": profile}}))
     worker = base / "fake_worker.py"
     worker.write_text(FAKE_WORKER.format(root=str(ROOT)))
@@ -274,9 +337,18 @@ def fake_run(world, **fake) -> Path:
     remote.mkdir(parents=True)
     (remote / "events.jsonl").write_bytes(b"")
     (remote / "fake.json").write_text(json.dumps(fake))
-    write_remote(RunDir(mirror), {"host": "box", "address": "x", "dir": str(remote), "python": world["python"],
-                                  "pid": None, "pid_started_at": None,
-                                  "profile": {"name": "box", **world["profile"]}})
+    write_remote(
+        RunDir(mirror),
+        {
+            "host": "box",
+            "address": "x",
+            "dir": str(remote),
+            "python": world["python"],
+            "pid": None,
+            "pid_started_at": None,
+            "profile": {"name": "box", **world["profile"]},
+        },
+    )
 
     async def go():
         async with connect(get_host("box")) as conn:
@@ -289,8 +361,13 @@ def fake_run(world, **fake) -> Path:
 
 
 def follower(run: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "core.jobs.remote.follow", str(run)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "core.jobs.remote.follow", str(run)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(cond, timeout: float = 25.0, what: str = "condition"):
@@ -320,8 +397,9 @@ def test_two_followers_on_one_mirror_one_exits_and_the_mirror_stays_exact(world)
     run = fake_run(world, beats=12, interval=0.3)
     a, b = follower(run), follower(run)
     # one of them exits at once, naming the other
-    loser = wait_for(lambda: next((p for p in (a, b) if p.poll() is not None), None), timeout=10,
-                     what="the second follower to exit")
+    loser = wait_for(
+        lambda: next((p for p in (a, b) if p.poll() is not None), None), timeout=10, what="the second follower to exit"
+    )
     winner = b if loser is a else a
     out = loser.stdout.read()
     assert loser.returncode == 75 and "already followed" in out and "follower pid" in out, out
@@ -365,8 +443,11 @@ def test_resume_right_after_cancel_gets_a_live_follower(world):
     wait_for(lambda: status_of(run).status == "cancelled", what="cancelled in the mirror")
     out = asyncio.run(resume_async(RunDir(run), profile))  # at once: the old follower is still winding up
     assert out["attempt"] == 2
-    wait_for(lambda: status_of(run).status == "succeeded" and status_of(run).attempt == 2 and state(run).get("done"),
-             timeout=30, what="attempt 2 followed to its end")
+    wait_for(
+        lambda: status_of(run).status == "succeeded" and status_of(run).attempt == 2 and state(run).get("done"),
+        timeout=30,
+        what="attempt 2 followed to its end",
+    )
     assert (run / "events.jsonl").read_bytes() == (remote_of(run) / "events.jsonl").read_bytes()
     assert json.loads((run / "report.json").read_text()) == {"attempt": 2}
 
@@ -419,10 +500,19 @@ def test_the_outcome_table_prints_names_from_a_report_as_text(tmp_path):
 
     name = f"gru{EVIL}"
     test = {"good_or_better": {"rate": [0.5]}, "auc_macro": 0.6, "brier_skill": 0.01, "ece_raw": 0.02, "ece": 0.01}
-    report = {"summary": {"lift_capture": 0.5}, "primary": name, "reference": f"freq{EVIL}", "good_tier": "good",
-              "ks": [20], "models": {name: {"test": test, "calibration": {"name": f"platt{EVIL}"}}},
-              "verdict": {"status": f"APPROVED{EVIL}", "failed": [f"rule{EVIL}"],
-                          "criteria": [{"ok": False, "rule": f"r{EVIL}", "value": "v\x1b[2J"}]}}
+    report = {
+        "summary": {"lift_capture": 0.5},
+        "primary": name,
+        "reference": f"freq{EVIL}",
+        "good_tier": "good",
+        "ks": [20],
+        "models": {name: {"test": test, "calibration": {"name": f"platt{EVIL}"}}},
+        "verdict": {
+            "status": f"APPROVED{EVIL}",
+            "failed": [f"rule{EVIL}"],
+            "criteria": [{"ok": False, "rule": f"r{EVIL}", "value": "v\x1b[2J"}],
+        },
+    }
     with console.capture() as cap:
         _print_outcome(report, tmp_path)
     out = cap.get()

@@ -6,6 +6,7 @@ mirror's control files (remote.json, follow.json) there. Against a real sshd on
 shadow a user profile, remote permissions and half-made venvs, secrets kept out of run
 directories, one-line errors instead of tracebacks, `check` without torch, locally changed
 files that a fetch must not revert, and asyncssh's import warnings."""
+
 import hashlib
 import json
 import os
@@ -59,15 +60,23 @@ os.execv(REAL, [REAL, *args])
 '''
 
 # A python whose `import torch` fails, as on an image without PyTorch.
-NO_TORCH = '''#!/bin/sh
+NO_TORCH = """#!/bin/sh
 PYTHONPATH={hide} exec {python} "$@"
-'''
+"""
 
 
-def cli(*args: str, input: str | None = None, timeout: float = 180, env: dict | None = None,
-        cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synapse_tui.cli", *args], capture_output=True, text=True,
-                          input=input, timeout=timeout, cwd=cwd, env=dict(os.environ, COLUMNS="200", **(env or {})))
+def cli(
+    *args: str, input: str | None = None, timeout: float = 180, env: dict | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "synapse_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        cwd=cwd,
+        env=dict(os.environ, COLUMNS="200", **(env or {})),
+    )
 
 
 def wait_for(condition, timeout: float = 120.0, step: float = 0.2, what: str = "condition"):
@@ -103,8 +112,18 @@ def mirror_done(run: Path) -> bool:
 
 
 def launch(world, host: str, *overrides: str) -> Path:
-    args = ["remote", "launch", host, "-c", "baselines", "--data", str(world["data"]),
-            "--runs-dir", str(world["runs"]), "--json"]
+    args = [
+        "remote",
+        "launch",
+        host,
+        "-c",
+        "baselines",
+        "--data",
+        str(world["data"]),
+        "--runs-dir",
+        str(world["runs"]),
+        "--json",
+    ]
     for o in [*FAST, *overrides]:
         args += ["-o", o]
     r = cli(*args)
@@ -136,14 +155,27 @@ def world(tmp_path_factory):
     xdg = base / "xdg"
     (xdg / "synapse").mkdir(parents=True)
     work = base / "work"
-    common = dict(host="127.0.0.1", user=server.user, python=str(wrapper), connect_timeout=5,
-                  keepalive_interval=1, keepalive_count_max=2, work_dir=str(work), setup=f"true {SECRET}")
+    common = dict(
+        host="127.0.0.1",
+        user=server.user,
+        python=str(wrapper),
+        connect_timeout=5,
+        keepalive_interval=1,
+        keepalive_count_max=2,
+        work_dir=str(work),
+        setup=f"true {SECRET}",
+    )
     hosts = {
         "evil": {**common, "port": server.port, "identity_file": str(server.identity_file)},
         "evil-bare": {**common, "port": bare.port, "identity_file": str(bare.identity_file)},
         "honest": {**common, "port": server.port, "identity_file": str(server.identity_file), "python": sys.executable},
-        "notorch": {**common, "port": server.port, "identity_file": str(server.identity_file),
-                    "python": str(no_torch), "work_dir": str(base / "work-notorch")},
+        "notorch": {
+            **common,
+            "port": server.port,
+            "identity_file": str(server.identity_file),
+            "python": str(no_torch),
+            "work_dir": str(base / "work-notorch"),
+        },
     }
     (xdg / "synapse" / "hosts.yaml").write_text(yaml.safe_dump({"hosts": hosts}))
     old = os.environ.get("XDG_CONFIG_HOME")
@@ -179,11 +211,32 @@ def test_only_plain_artifact_names_are_taken():
 
     for good in ("report.json", "model_checkpoint.pt", "calibration_curve.png", "worker.log", "metrics.csv"):
         assert safe_name(good), good
-    for bad in ("../../x", "/tmp/x", "a/b", "..", ".", "", ".bashrc", "..x", "x\n", "report.json/",
-                "a\\b", "-rf", "x" * 300, *LOCAL_ONLY):
+    for bad in (
+        "../../x",
+        "/tmp/x",
+        "a/b",
+        "..",
+        ".",
+        "",
+        ".bashrc",
+        "..x",
+        "x\n",
+        "report.json/",
+        "a\\b",
+        "-rf",
+        "x" * 300,
+        *LOCAL_ONLY,
+    ):
         assert not safe_name(bad), bad
-    assert {"remote.json", "follow.json", "follow.log", "follow.lock", "worker.lock", "events.jsonl",
-            "config.yaml"} <= set(LOCAL_ONLY)
+    assert {
+        "remote.json",
+        "follow.json",
+        "follow.log",
+        "follow.lock",
+        "worker.lock",
+        "events.jsonl",
+        "config.yaml",
+    } <= set(LOCAL_ONLY)
 
 
 # --------------------------------------------------------------------------- items 1, 2: pull
@@ -217,8 +270,9 @@ def test_an_oversized_file_is_refused_with_a_message(world, finished_runs):
         big = remote_dir(run) / "model.onnx"
         big.write_bytes(os.urandom(3 * 1024 * 1024))
         try:
-            r = cli("remote", "fetch", run.name, "--runs-dir", str(world["runs"]),
-                    env={"SYNAPSE_REMOTE_MAX_FILE_MB": "1"})
+            r = cli(
+                "remote", "fetch", run.name, "--runs-dir", str(world["runs"]), env={"SYNAPSE_REMOTE_MAX_FILE_MB": "1"}
+            )
             assert r.returncode == 0, r.stderr + r.stdout
             assert "model.onnx" in r.stdout + r.stderr and "MB" in r.stdout + r.stderr
             assert not (run / "model.onnx").exists()
@@ -234,9 +288,16 @@ def test_connection_details_come_from_the_users_profiles_not_the_mirror(world, t
 
     run = tmp_path / "20260101-000000-x-abcd"
     run.mkdir()
-    (run / "remote.json").write_text(json.dumps({
-        "host": "gone", "dir": "/w/runs/x", "python": "/w/v/bin/python",
-        "profile": {"name": "gone", "host": "203.0.113.9", "user": "root", "known_hosts": str(tmp_path / "kh")}}))
+    (run / "remote.json").write_text(
+        json.dumps(
+            {
+                "host": "gone",
+                "dir": "/w/runs/x",
+                "python": "/w/v/bin/python",
+                "profile": {"name": "gone", "host": "203.0.113.9", "user": "root", "known_hosts": str(tmp_path / "kh")},
+            }
+        )
+    )
     from core.jobs.remote.hosts import load_hosts
 
     with pytest.raises(InputError, match="gone"):
@@ -249,12 +310,14 @@ def test_test_touches_merge_as_a_union_and_ignore_junk(tmp_path):
 
     run = tmp_path / "20260101-000000-x-abcd"
     run.mkdir()
-    first, local, remote = ({"ts": f"2026-01-0{i}T00:00:00Z", "what": w} for i, w in
-                            ((1, "run"), (2, "eval here"), (3, "resume there")))
+    first, local, remote = (
+        {"ts": f"2026-01-0{i}T00:00:00Z", "what": w} for i, w in ((1, "run"), (2, "eval here"), (3, "resume there"))
+    )
     (run / "manifest.json").write_text(json.dumps({"run_id": run.name, "test_touches": [first, local]}))
     theirs = tmp_path / "theirs.json"
-    theirs.write_text(json.dumps({"run_id": "forged", "test_touches": [first, remote, "junk", {"ts": 1},
-                                                                        {**remote, "ts": None}]}))
+    theirs.write_text(
+        json.dumps({"run_id": "forged", "test_touches": [first, remote, "junk", {"ts": 1}, {**remote, "ts": None}]})
+    )
     assert merge_test_touches(RunDir(run), theirs) == 1
     man = json.loads((run / "manifest.json").read_text())
     assert man["test_touches"] == [first, local, remote] and man["run_id"] == run.name
@@ -326,8 +389,18 @@ def test_a_half_made_venv_is_rebuilt_and_a_foreign_one_refused(world, finished_r
     assert (venv / ".synapse-complete").is_file() and list(venv.rglob("synapse.pth"))
     os.chown(venv, 65534, 65534)
     try:
-        r = cli("remote", "launch", "evil", "-c", "baselines", "--data", str(world["data"]),
-                "--runs-dir", str(world["base"] / "runs-x"), *sum((["-o", o] for o in FAST), []))
+        r = cli(
+            "remote",
+            "launch",
+            "evil",
+            "-c",
+            "baselines",
+            "--data",
+            str(world["data"]),
+            "--runs-dir",
+            str(world["base"] / "runs-x"),
+            *sum((["-o", o] for o in FAST), []),
+        )
         assert r.returncode == 2 and "owned by" in r.stderr and str(venv) in r.stderr, r.stderr
     finally:
         os.chown(venv, os.getuid(), os.getgid())
@@ -339,8 +412,20 @@ def test_check_is_not_ready_without_torch_and_launch_names_the_python_setting(wo
     r = cli("remote", "check", "notorch")
     assert r.returncode != 0, r.stdout
     assert "ready to launch" not in r.stdout and "not ready" in r.stdout and "torch" in r.stdout
-    r = cli("remote", "launch", "notorch", "-c", "gru", "--data", str(world["data"]),
-            "--runs-dir", str(world["base"] / "runs-nt"), "-o", "train.device=cpu", *sum((["-o", o] for o in FAST), []))
+    r = cli(
+        "remote",
+        "launch",
+        "notorch",
+        "-c",
+        "gru",
+        "--data",
+        str(world["data"]),
+        "--runs-dir",
+        str(world["base"] / "runs-nt"),
+        "-o",
+        "train.device=cpu",
+        *sum((["-o", o] for o in FAST), []),
+    )
     assert r.returncode == 2 and "python:" in r.stderr and "torch" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
 
@@ -348,8 +433,11 @@ def test_check_is_not_ready_without_torch_and_launch_names_the_python_setting(wo
 def _mirror(root: Path, host: str, events: list[dict]) -> Path:
     run = root / "20260101-000000-gru-beef"
     run.mkdir(parents=True)
-    (run / "remote.json").write_text(json.dumps({"host": host, "dir": "/w/runs/x", "python": "/w/v/bin/python",
-                                                 "pid": 4242, "pid_started_at": "boot:1"}))
+    (run / "remote.json").write_text(
+        json.dumps(
+            {"host": host, "dir": "/w/runs/x", "python": "/w/v/bin/python", "pid": 4242, "pid_started_at": "boot:1"}
+        )
+    )
     (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     return run
 
@@ -363,9 +451,14 @@ def test_cancel_and_resume_with_the_host_unreachable_say_so_in_one_line(tmp_path
 
     xdg = tmp_path / "xdg"
     (xdg / "synapse").mkdir(parents=True)
-    (xdg / "synapse" / "hosts.yaml").write_text(yaml.safe_dump({"hosts": {"down": {
-        "host": "127.0.0.1", "port": free_port(), "user": "root", "connect_timeout": 2}}}))
-    (xdg / "synapse" / "known_hosts").write_text("down ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+    (xdg / "synapse" / "hosts.yaml").write_text(
+        yaml.safe_dump(
+            {"hosts": {"down": {"host": "127.0.0.1", "port": free_port(), "user": "root", "connect_timeout": 2}}}
+        )
+    )
+    (xdg / "synapse" / "known_hosts").write_text(
+        "down ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    )
     env = {"XDG_CONFIG_HOME": str(xdg)}
     now = utc_now_ts()
     started = {"type": "run_started", "ts": now, "host": "pod", "pid": 4242, "pid_started_at": "boot:1", "attempt": 1}
@@ -394,9 +487,15 @@ def test_a_passphrase_protected_key_says_what_to_do_or_goes_through_the_agent(wo
     key = _encrypted_key(world["server"], world["base"], "open sesame")
     xdg = world["base"] / "xdg-locked"
     (xdg / "synapse").mkdir(parents=True)
-    profile = {"host": "127.0.0.1", "port": world["server"].port, "user": world["server"].user,
-               "identity_file": str(key), "python": sys.executable, "work_dir": str(world["base"] / "work-locked"),
-               "connect_timeout": 5}
+    profile = {
+        "host": "127.0.0.1",
+        "port": world["server"].port,
+        "user": world["server"].user,
+        "identity_file": str(key),
+        "python": sys.executable,
+        "work_dir": str(world["base"] / "work-locked"),
+        "connect_timeout": 5,
+    }
     (xdg / "synapse" / "hosts.yaml").write_text(yaml.safe_dump({"hosts": {"locked": profile}}))
     (xdg / "synapse" / "known_hosts").write_text(world["server"].known_hosts_line("locked") + "\n")
     env = {"XDG_CONFIG_HOME": str(xdg), "SSH_AUTH_SOCK": ""}
@@ -411,9 +510,16 @@ def test_a_passphrase_protected_key_says_what_to_do_or_goes_through_the_agent(wo
         askpass = world["base"] / "askpass"
         askpass.write_text("#!/bin/sh\necho 'open sesame'\n")
         askpass.chmod(0o700)
-        subprocess.run(["ssh-add", str(key)], check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=10,
-                       env=dict(os.environ, SSH_AUTH_SOCK=str(sock), SSH_ASKPASS=str(askpass),
-                                SSH_ASKPASS_REQUIRE="force", DISPLAY=":0"))
+        subprocess.run(
+            ["ssh-add", str(key)],
+            check=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=10,
+            env=dict(
+                os.environ, SSH_AUTH_SOCK=str(sock), SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0"
+            ),
+        )
         r = cli("remote", "check", "locked", "--json", env={**env, "SSH_AUTH_SOCK": str(sock)})
         checks = {c["name"]: c["ok"] for c in json.loads(r.stdout)["checks"]}
         assert checks["connect"] and checks["exec"], r.stdout + r.stderr
@@ -435,8 +541,9 @@ def test_a_project_file_cannot_shadow_a_user_profile(xdg, tmp_path):
     from core.jobs.remote.hosts import load_hosts
 
     (xdg / "hosts.yaml").write_text("hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n")
-    (tmp_path / "synapse.hosts.yaml").write_text("hosts:\n  h200:\n    host: 198.51.100.66\n    user: root\n"
-                                                 "  extra:\n    host: 198.51.100.7\n    user: me\n")
+    (tmp_path / "synapse.hosts.yaml").write_text(
+        "hosts:\n  h200:\n    host: 198.51.100.66\n    user: root\n  extra:\n    host: 198.51.100.7\n    user: me\n"
+    )
     with pytest.raises(InputError) as exc:
         load_hosts()
     msg = str(exc.value)
@@ -453,9 +560,12 @@ def test_a_project_file_cannot_pick_key_material_or_a_pin(xdg, tmp_path, setting
     from core.jobs.remote.hosts import load_hosts
 
     (xdg / "hosts.yaml").write_text("hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n")
-    (tmp_path / "kh").write_text("extra ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
-    (tmp_path / "synapse.hosts.yaml").write_text(f"hosts:\n  extra:\n    host: 198.51.100.7\n    user: me\n"
-                                                 f"    {setting}\n")
+    (tmp_path / "kh").write_text(
+        "extra ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    )
+    (tmp_path / "synapse.hosts.yaml").write_text(
+        f"hosts:\n  extra:\n    host: 198.51.100.7\n    user: me\n    {setting}\n"
+    )
     with pytest.raises(InputError) as exc:
         load_hosts()
     assert exc.value.path == str(tmp_path / "synapse.hosts.yaml") and exc.value.line == 2
@@ -479,8 +589,9 @@ def test_remote_hosts_says_where_each_profile_comes_from(xdg, tmp_path):
 def test_relative_key_paths_in_the_user_file_are_relative_to_its_directory(xdg, tmp_path):
     from core.jobs.remote.hosts import load_hosts
 
-    (xdg / "hosts.yaml").write_text("hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n"
-                                    "    known_hosts: pins\n    identity_file: keys/id\n")
+    (xdg / "hosts.yaml").write_text(
+        "hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n    known_hosts: pins\n    identity_file: keys/id\n"
+    )
     h = load_hosts()["h200"]
     assert h.known_hosts_path == xdg / "pins" and h.identity_path == xdg / "keys" / "id"
 

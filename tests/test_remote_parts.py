@@ -1,13 +1,13 @@
 """The remote backend's parts that need no SSH server: host profiles (files, XDG, errors
 with lines), path confinement, the remote agent script run here, the follower's offset
 from a torn mirror, and the link-down status rule."""
+
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -30,8 +30,9 @@ def xdg(tmp_path, monkeypatch):
 def test_profiles_from_the_user_file_and_the_project_file_which_adds(xdg, tmp_path):
     assert user_hosts_file() == xdg / "hosts.yaml"
     (xdg / "hosts.yaml").write_text("hosts:\n  h200:\n    host: 203.0.113.7\n    user: root\n    port: 22022\n")
-    (tmp_path / "synapse.hosts.yaml").write_text("hosts:\n  lab:\n    host: 10.0.0.5\n    user: me\n"
-                                                 "    work_dir: /data/synapse\n")
+    (tmp_path / "synapse.hosts.yaml").write_text(
+        "hosts:\n  lab:\n    host: 10.0.0.5\n    user: me\n    work_dir: /data/synapse\n"
+    )
     hosts = load_hosts()
     assert hosts["h200"].port == 22022 and hosts["h200"].work_dir == "/workspace/synapse"
     assert hosts["h200"].alias == "h200" and hosts["h200"].identity_path is None  # the agent
@@ -40,15 +41,22 @@ def test_profiles_from_the_user_file_and_the_project_file_which_adds(xdg, tmp_pa
         get_host("nope")
 
 
-@pytest.mark.parametrize("body, line, message", [
-    ("hosts:\n  a:\n    host: x\n    user: u\n  b:\n    host: y\n    user: u\n    prot: 22\n", 5, "unknown setting"),
-    ("hosts:\n  a:\n    host: x\n    user: u\n    port: 70000\n", 2, "port"),
-    ("hosts:\n  a:\n    host: x\n    user: u\n    work_dir: relative/dir\n", 2, "absolute path"),
-    ("hosts:\n  a:\n    host: x\n    user: u\n    work_dir: /w/../etc\n", 2, "without '..'"),
-    ("hosts:\n  a:\n    host: 'x; rm -rf ~'\n    user: u\n", 2, "plain host"),
-    ("hosts:\n  a:\n    host: x\n    user: u: v\n", 4, "not valid YAML"),
-    ("- a\n- b\n", 1, "one key, `hosts:`"),
-])
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        (
+            "hosts:\n  a:\n    host: x\n    user: u\n  b:\n    host: y\n    user: u\n    prot: 22\n",
+            5,
+            "unknown setting",
+        ),
+        ("hosts:\n  a:\n    host: x\n    user: u\n    port: 70000\n", 2, "port"),
+        ("hosts:\n  a:\n    host: x\n    user: u\n    work_dir: relative/dir\n", 2, "absolute path"),
+        ("hosts:\n  a:\n    host: x\n    user: u\n    work_dir: /w/../etc\n", 2, "without '..'"),
+        ("hosts:\n  a:\n    host: 'x; rm -rf ~'\n    user: u\n", 2, "plain host"),
+        ("hosts:\n  a:\n    host: x\n    user: u: v\n", 4, "not valid YAML"),
+        ("- a\n- b\n", 1, "one key, `hosts:`"),
+    ],
+)
 def test_a_bad_hosts_file_names_file_line_and_problem(tmp_path, body, line, message):
     path = tmp_path / "hosts.yaml"
     path.write_text(body)
@@ -81,8 +89,9 @@ def test_commands_are_quoted_part_by_part():
 
 
 def agent(*args, input: bytes | None = None) -> bytes:
-    return subprocess.run([sys.executable, "-c", AGENT_SOURCE, *args], input=input, capture_output=True,
-                          check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", AGENT_SOURCE, *args], input=input, capture_output=True, check=True
+    ).stdout
 
 
 def test_the_agent_hashes_extracts_and_cats(tmp_path):
@@ -108,8 +117,9 @@ def test_the_agent_refuses_a_tar_member_outside_its_dir(tmp_path):
         info = tarfile.TarInfo("../escaped.txt")
         info.size = 2
         tar.addfile(info, io.BytesIO(b"hi"))
-    r = subprocess.run([sys.executable, "-c", AGENT_SOURCE, "extract", str(tmp_path / "d")], input=buf.getvalue(),
-                       capture_output=True)
+    r = subprocess.run(
+        [sys.executable, "-c", AGENT_SOURCE, "extract", str(tmp_path / "d")], input=buf.getvalue(), capture_output=True
+    )
     assert r.returncode != 0 and b"refused" in r.stderr and not (tmp_path / "escaped.txt").exists()
 
 
@@ -140,9 +150,11 @@ def test_the_follower_offset_drops_a_torn_last_line(tmp_path):
 
 
 def test_a_silent_remote_run_is_lost_unless_its_link_is_down():
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    events = [{"type": "run_started", "ts": t0.isoformat(), "host": "pod", "pid": 7, "attempt": 1},
-              {"type": "heartbeat", "ts": (t0 + timedelta(seconds=10)).isoformat()}]
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        {"type": "run_started", "ts": t0.isoformat(), "host": "pod", "pid": 7, "attempt": 1},
+        {"type": "heartbeat", "ts": (t0 + timedelta(seconds=10)).isoformat()},
+    ]
     later = t0 + timedelta(minutes=10)
     assert run_status(events, later, remote=True).status == "lost"
     st = run_status(events, later, remote=True, link_down_since=t0 + timedelta(seconds=20))

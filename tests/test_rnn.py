@@ -1,6 +1,7 @@
 """GRU / LSTM scorers (core/models/rnn.py): stateful and window scoring against direct
 forwards, eval-mode scoring, a learnable pattern, shipped configs. Causality by
 perturbation, shapes and state round trip: test_scorer_contract.py."""
+
 import pytest
 import torch
 
@@ -86,7 +87,7 @@ def test_window_score_equals_forward_on_last_w(kind):
     with torch.no_grad():
         for t in (0, 5, W - 2, W - 1, W, 100, T - 1):
             lo = max(0, t - W + 1)
-            ref, _ = m(inp.x[None, lo:t + 1], inp.wd[None, lo:t + 1])
+            ref, _ = m(inp.x[None, lo : t + 1], inp.wd[None, lo : t + 1])
             assert torch.allclose(full[t], ref[0, -1], atol=1e-6), t
     # It really is windowed: with W = 3 a longer history would change the answer.
     short = make(kind, "window", window=3)
@@ -123,7 +124,6 @@ def test_learns_yesterday_pattern(kind):
     m = RNNScorer(P, kind=kind, hidden=16, dropout=0.0)
     Y = pattern_y(400, P, K, 5)
     assert_learns_yesterday_pattern(m, Y, dates_for(len(Y)), chunks=4, lr=0.02, steps=60)
-
 
 
 @pytest.mark.parametrize("name", ["gru", "lstm"])

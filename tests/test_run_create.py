@@ -2,6 +2,7 @@
 reason (exit 2), and no half-made run directory left to be listed as `queued`.
 
 The full-disk cases mount a small tmpfs (root only; skipped elsewhere)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -58,9 +59,25 @@ def test_cli_run_creation_errors_exit_2_without_a_traceback(tmp_path, data, unde
     f = tmp_path / "runs"
     f.write_text("x")
     runs_dir = f / "sub" if under else f
-    r = subprocess.run([sys.executable, "-m", "synapse_tui.cli", "baselines", "--data", str(data), *[
-        f"-o{o}" for o in SPLIT], "--runs-dir", str(runs_dir)], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "300"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synapse_tui.cli",
+            "baselines",
+            "--data",
+            str(data),
+            *[f"-o{o}" for o in SPLIT],
+            "--runs-dir",
+            str(runs_dir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "300"},
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr and f"cannot create a run under {runs_dir}" in r.stderr, r.stderr
 
@@ -109,8 +126,9 @@ def test_a_full_disk_leaves_no_run_directory(small_disk, data):
 
 
 def test_a_full_disk_mid_training_names_the_os_reason(small_disk, data):
-    cfg = load_config("logistic", overrides=[*SPLIT, "train.epochs=4", "train.device=cpu", "train.patience=10"],
-                      data=str(data))
+    cfg = load_config(
+        "logistic", overrides=[*SPLIT, "train.epochs=4", "train.device=cpu", "train.patience=10"], data=str(data)
+    )
     run = create_run(cfg, small_disk / "runs", "train")
 
     def progress(msg: str) -> None:

@@ -1,9 +1,10 @@
 """Run directories and run status (docs/ARCHITECTURE.md, "A run directory", "Run status")."""
+
 import os
 import socket
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from core.runs import (
     status_of,
 )
 
-NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 HOST = socket.gethostname()
 
 
@@ -34,8 +35,17 @@ def ev(type_, age_s, **fields):
 
 
 def started(age_s, *, pid, pid_started_at, host=HOST, attempt=1):
-    return ev("run_started", age_s, run_id="20250601-115000-t-abcd", config_hash="h", host=host, pid=pid,
-              pid_started_at=pid_started_at, device="cpu", attempt=attempt)
+    return ev(
+        "run_started",
+        age_s,
+        run_id="20250601-115000-t-abcd",
+        config_hash="h",
+        host=host,
+        pid=pid,
+        pid_started_at=pid_started_at,
+        device="cpu",
+        attempt=attempt,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +102,7 @@ def test_no_events_or_only_queued_is_queued():
 
 
 def test_running_while_the_process_lives_even_with_an_old_heartbeat():
-    st = run_status([ev("queued", 4000), started(3600, pid=ME, pid_started_at=my_start()), ev("heartbeat", 3000)],
-                    NOW)
+    st = run_status([ev("queued", 4000), started(3600, pid=ME, pid_started_at=my_start()), ev("heartbeat", 3000)], NOW)
     assert st.status == "running" and st.attempt == 1 and st.pid == ME and st.host == HOST
     assert st.last_heartbeat == NOW - timedelta(seconds=3000)
 
@@ -206,10 +215,16 @@ def test_create_makes_a_run_dir_with_every_documented_path(tmp_path):
     assert rd.path.is_dir() and is_run_id(rd.run_id) and rd.name == "gru-small"
     assert rd.created is not None
     names = {
-        "config_yaml": "config.yaml", "manifest_json": "manifest.json", "events_jsonl": "events.jsonl",
-        "metrics_csv": "metrics.csv", "model_checkpoint": "model_checkpoint.pt", "last_checkpoint": "last.pt",
-        "predictions_npz": "predictions.npz", "calibration_png": "calibration_curve.png",
-        "tier_rates_png": "tier_rates_vs_baseline.png", "training_log_md": "training_log.md",
+        "config_yaml": "config.yaml",
+        "manifest_json": "manifest.json",
+        "events_jsonl": "events.jsonl",
+        "metrics_csv": "metrics.csv",
+        "model_checkpoint": "model_checkpoint.pt",
+        "last_checkpoint": "last.pt",
+        "predictions_npz": "predictions.npz",
+        "calibration_png": "calibration_curve.png",
+        "tier_rates_png": "tier_rates_vs_baseline.png",
+        "training_log_md": "training_log.md",
         "model_onnx": "model.onnx",
     }
     for attr, name in names.items():
@@ -265,8 +280,21 @@ def test_open_with_no_match_says_so(tmp_path):
         RunDir.open(tmp_path / "missing", "2024")
 
 
-@pytest.mark.parametrize("ref", ["../x", "..", ".", "", "/etc", "/tmp/20250101-120000-a-0a0a",
-                                 "20250101-120000-a-0a0a/../../x", "2025/..", "~", "x\x00"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "../x",
+        "..",
+        ".",
+        "",
+        "/etc",
+        "/tmp/20250101-120000-a-0a0a",
+        "20250101-120000-a-0a0a/../../x",
+        "2025/..",
+        "~",
+        "x\x00",
+    ],
+)
 def test_open_refuses_paths_and_traversal(tmp_path, ref):
     (tmp_path / "runs").mkdir()
     _mk(tmp_path / "runs", "20250101-120000-a-0a0a")

@@ -1,4 +1,5 @@
 """`synapse runs ls|show|compare|rm|reindex|fields` (driven in-process through Typer's CliRunner)."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,16 @@ def ok(*args, input=None):
     return res
 
 
-def add_predictions(rd: RunDir, *, days: int = 300, start: str = "2020-01-01", seed: int = 0, skill: float = 0.0,
-                    primary: str | None = None, y_seed: int = 99) -> None:
+def add_predictions(
+    rd: RunDir,
+    *,
+    days: int = 300,
+    start: str = "2020-01-01",
+    seed: int = 0,
+    skill: float = 0.0,
+    primary: str | None = None,
+    y_seed: int = 99,
+) -> None:
     """A predictions.npz with 5 events a day among 39 parts; `skill` > 0 ranks the true events higher."""
     rs_y = np.random.default_rng(y_seed)
     y = np.zeros((days, 39), dtype=bool)
@@ -60,25 +69,57 @@ def add_predictions(rd: RunDir, *, days: int = 300, start: str = "2020-01-01", s
     p = (p / p.sum(axis=1, keepdims=True) * 5).clip(1e-4, 1 - 1e-4)
     primary = primary or json.loads(rd.path.joinpath("report.json").read_text())["primary"]
     dates = np.arange(np.datetime64(start), np.datetime64(start) + days).astype("datetime64[D]")
-    np.savez(rd.predictions_npz, y_test=y, dates_test=dates, primary=np.str_(primary),
-             **{f"{primary}__prob_test": p.astype(np.float32)})
+    np.savez(
+        rd.predictions_npz,
+        y_test=y,
+        dates_test=dates,
+        primary=np.str_(primary),
+        **{f"{primary}__prob_test": p.astype(np.float32)},
+    )
 
 
 def full_report(rd: RunDir, primary: str, ks=(20, 21, 22), rates=(0.4, 0.45, 0.5)) -> None:
     s = summary(primary=primary)
-    rd.write_json("report.json", {
-        "summary": s, "primary": primary, "reference": "frequency", "ks": list(ks),
-        "tiers": {"excellent": 5, "good": 4, "fair": 3}, "good_tier": "good",
-        "verdict": {"status": "APPROVED", "failed": [], "criteria": [
-            {"name": "ece", "rule": "ECE after calibration <= 0.1", "value": 0.0047, "ok": True}]},
-        "comparison": {"ks": list(ks), "p_holm": [0.01, 0.2, 0.04], "beats_at": [20, 22], "worse_at": []},
-        "models": {name: {"role": role, "calibration": {"name": "platt/part"}, "test": {
-            "auc_macro": 0.58, "pr_auc_macro": 0.18, "brier": 0.1, "brier_skill": 0.017, "ece_raw": 0.0045,
-            "ece": 0.0047, "classwise_ece": 0.0169, "lift_capture": 0.8,
-            "good_or_better": {"rate": list(r), "ci_low": [x - 0.03 for x in r], "ci_high": [x + 0.03 for x in r],
-                               "random": [0.19, 0.22, 0.26]}}}
-            for name, role, r in ((primary, "model", rates), ("frequency", "baseline", (0.3, 0.35, 0.4)))},
-    })
+    rd.write_json(
+        "report.json",
+        {
+            "summary": s,
+            "primary": primary,
+            "reference": "frequency",
+            "ks": list(ks),
+            "tiers": {"excellent": 5, "good": 4, "fair": 3},
+            "good_tier": "good",
+            "verdict": {
+                "status": "APPROVED",
+                "failed": [],
+                "criteria": [{"name": "ece", "rule": "ECE after calibration <= 0.1", "value": 0.0047, "ok": True}],
+            },
+            "comparison": {"ks": list(ks), "p_holm": [0.01, 0.2, 0.04], "beats_at": [20, 22], "worse_at": []},
+            "models": {
+                name: {
+                    "role": role,
+                    "calibration": {"name": "platt/part"},
+                    "test": {
+                        "auc_macro": 0.58,
+                        "pr_auc_macro": 0.18,
+                        "brier": 0.1,
+                        "brier_skill": 0.017,
+                        "ece_raw": 0.0045,
+                        "ece": 0.0047,
+                        "classwise_ece": 0.0169,
+                        "lift_capture": 0.8,
+                        "good_or_better": {
+                            "rate": list(r),
+                            "ci_low": [x - 0.03 for x in r],
+                            "ci_high": [x + 0.03 for x in r],
+                            "random": [0.19, 0.22, 0.26],
+                        },
+                    },
+                }
+                for name, role, r in ((primary, "model", rates), ("frequency", "baseline", (0.3, 0.35, 0.4)))
+            },
+        },
+    )
 
 
 # ------------------------------------------------------------------ ls
@@ -87,8 +128,12 @@ def full_report(rd: RunDir, primary: str, ks=(20, 21, 22), rates=(0.4, 0.45, 0.5
 @pytest.fixture
 def runs4(tmp_path):
     make_run(tmp_path, "gru", run_id="20260101-000000-gru-0001", summ=summary(ece_after=0.02, best_k=24))
-    make_run(tmp_path, "lstm", run_id="20260102-000000-lstm-0002",
-             summ=summary(ece_after=0.08, beats_reference=False, beats_at=[], brier_skill=-0.01, verdict="FAILED"))
+    make_run(
+        tmp_path,
+        "lstm",
+        run_id="20260102-000000-lstm-0002",
+        summ=summary(ece_after=0.08, beats_reference=False, beats_at=[], brier_skill=-0.01, verdict="FAILED"),
+    )
     make_run(tmp_path, "gru", run_id="20260103-000000-gru-0003", status="queued")
     make_run(tmp_path, "big-tf", run_id="20260104-000000-big-tf-0004", kind="transformer", status="failed")
     return tmp_path
@@ -101,8 +146,11 @@ def test_ls_newest_first_and_fits_100_columns(runs4):
     for word in ("age", "took", "ECE", "B.skill", "good+@K", "beats", "verdict"):
         assert word in lines[0]
     assert [ln.split()[0] for ln in lines[1:]] == [
-        "20260104-000000-big-tf-0004", "20260103-000000-gru-0003",
-        "20260102-000000-lstm-0002", "20260101-000000-gru-0001"]
+        "20260104-000000-big-tf-0004",
+        "20260103-000000-gru-0003",
+        "20260102-000000-lstm-0002",
+        "20260101-000000-gru-0001",
+    ]
     assert max(len(ln) for ln in lines) <= 100
     gru = lines[-1]
     assert "succeeded" in gru and "0.020" in gru and "+0.0170" in gru and "0.691@24" in gru
@@ -136,8 +184,19 @@ def test_ls_into_a_pipe_keeps_every_column_whatever_the_width(runs4, monkeypatch
     long_id = "20260105-000000-a-very-long-transformer-name-0005"
     make_run(runs4, "a-very-long-transformer-name", run_id=long_id, kind="transformer")
     lines = ok("ls", "--runs-dir", runs4).stdout.rstrip("\n").splitlines()
-    assert lines[0].split() == ["run", "model", "status", "#", "age", "took", "ECE", "B.skill", "good+@K",
-                                "beats", "verdict"]
+    assert lines[0].split() == [
+        "run",
+        "model",
+        "status",
+        "#",
+        "age",
+        "took",
+        "ECE",
+        "B.skill",
+        "good+@K",
+        "beats",
+        "verdict",
+    ]
     assert max(len(ln) for ln in lines) > 80 and "\x1b" not in "".join(lines)
     assert lines[1].split()[:3] == [long_id, "transformer", "succeeded"] and "…" not in "".join(lines)
 
@@ -164,12 +223,15 @@ def test_ls_filters_sort_limit_json(runs4):
     assert {"run_id", "model", "status", "ece_after", "brier_skill", "beats_reference", "path"} <= set(row)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--where", "ece<<0.05"], "--where 'ece<<0.05': position 5: expected a value"),
-    (["--where", "eec<1"], "did you mean ece"),
-    (["--status", "runing"], "did you mean running"),
-    (["--sort", "nope"], "unknown field 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--where", "ece<<0.05"], "--where 'ece<<0.05': position 5: expected a value"),
+        (["--where", "eec<1"], "did you mean ece"),
+        (["--status", "runing"], "did you mean running"),
+        (["--sort", "nope"], "unknown field 'nope'"),
+    ],
+)
 def test_ls_bad_input_exits_2(runs4, args, needle):
     res = run("ls", "--runs-dir", runs4, *args)
     assert res.exit_code == 2, res.output
@@ -188,7 +250,12 @@ def test_fields_lists_aliases():
     out = ok("fields").stdout
     assert "ece_after" in out and "ece" in out and "beats_reference" in out
     data = json.loads(ok("fields", "--json").stdout)
-    assert {"name": "best_k", "type": "number", "aliases": ["k"], "help": data[[d["name"] for d in data].index("best_k")]["help"]} in data
+    assert {
+        "name": "best_k",
+        "type": "number",
+        "aliases": ["k"],
+        "help": data[[d["name"] for d in data].index("best_k")]["help"],
+    } in data
 
 
 # ------------------------------------------------------------------ show
@@ -198,9 +265,19 @@ def test_show_by_prefix(tmp_path):
     rd = make_run(tmp_path, "gru", run_id="20260101-000000-gru-0001")
     full_report(rd, "gru")
     out = ok("show", "20260101-0000", "--runs-dir", tmp_path).stdout
-    for needle in ("20260101-000000-gru-0001", "succeeded", "verdict: APPROVED", "ECE after calibration <= 0.1",
-                   "good-or-better@K (test): gru vs frequency", "0.400", "[0.370, 0.430]", "test window touched 1",
-                   "report.json", "events.jsonl", "best val loss 0.37000"):
+    for needle in (
+        "20260101-000000-gru-0001",
+        "succeeded",
+        "verdict: APPROVED",
+        "ECE after calibration <= 0.1",
+        "good-or-better@K (test): gru vs frequency",
+        "0.400",
+        "[0.370, 0.430]",
+        "test window touched 1",
+        "report.json",
+        "events.jsonl",
+        "best val loss 0.37000",
+    ):
         assert needle in out, needle
     d = json.loads(ok("show", "20260101", "--runs-dir", tmp_path, "--json").stdout)
     assert d["run"]["run_id"] == rd.run_id and d["summary"]["primary"] == "gru"
@@ -313,8 +390,11 @@ def test_compare_paired_test_on_the_same_days(pair):
 
     za, zb = np.load(a.predictions_npz), np.load(b.predictions_npz)
     ks = [20, 21, 22]
-    want = compare(day_indicators(za["y_test"], za["gru__prob_test"], ks),
-                   day_indicators(zb["y_test"], zb["lstm__prob_test"], ks), ks)
+    want = compare(
+        day_indicators(za["y_test"], za["gru__prob_test"], ks),
+        day_indicators(zb["y_test"], zb["lstm__prob_test"], ks),
+        ks,
+    )
     d = json.loads(ok("compare", a.run_id, b.run_id, "--runs-dir", root, "--json").stdout)
     got = d["paired"][0]
     assert got["p_holm"] == want["p_holm"] and got["model_only"] == want["model_only"]
@@ -354,8 +434,11 @@ def test_compare_with_an_unfinished_run_and_bad_input(pair):
     assert "A beats B" in out
     res = run("compare", q.run_id, a.run_id, "--runs-dir", root)
     assert res.exit_code == 2 and "no predictions.npz" in res.output
-    for args, needle in (([a.run_id], "at least two"), ([a.run_id, "20260101-000000-gru-000a"], "given twice"),
-                         ([a.run_id, "2099"], "no run matches")):
+    for args, needle in (
+        ([a.run_id], "at least two"),
+        ([a.run_id, "20260101-000000-gru-000a"], "given twice"),
+        ([a.run_id, "2099"], "no run matches"),
+    ):
         res = run("compare", *args, "--runs-dir", root)
         assert res.exit_code == 2 and needle in res.output, res.output
 
@@ -368,10 +451,13 @@ def test_rm_asks_refuses_running_and_deletes(tmp_path):
 
     a = make_run(tmp_path, "gru", run_id="20260101-000000-gru-0001")
     b = make_run(tmp_path, "gru", run_id="20260102-000000-gru-0002")
-    live = make_run(tmp_path, "gru", run_id="20260103-000000-gru-0003", status="running", pid=os.getpid(),
-                    finished_ago_s=0)
-    live_events = live.events_jsonl.read_text().replace('"pid_started_at": "x:1"', json.dumps(
-        {"pid_started_at": __import__("core.runs", fromlist=["x"]).process_start_time(os.getpid())})[1:-1])
+    live = make_run(
+        tmp_path, "gru", run_id="20260103-000000-gru-0003", status="running", pid=os.getpid(), finished_ago_s=0
+    )
+    live_events = live.events_jsonl.read_text().replace(
+        '"pid_started_at": "x:1"',
+        json.dumps({"pid_started_at": __import__("core.runs", fromlist=["x"]).process_start_time(os.getpid())})[1:-1],
+    )
     live.events_jsonl.write_text(live_events)
     store = Store(tmp_path)
     assert len(store.rows()) == 3
@@ -413,10 +499,12 @@ def real(tmp_path_factory):
     root = base / "runs"
     over = ["split.test_days=200", "split.val_days=200"]
     a = run_baselines(load_config("baselines", overrides=over, data=str(data)), root)
-    b = run_baselines(load_config("baselines", overrides=over + ["eval.baselines=[uniform,recency]"], data=str(data)),
-                      root)
-    c = run_baselines(load_config("baselines", overrides=["split.test_days=150", "split.val_days=200"],
-                                  data=str(data)), root)
+    b = run_baselines(
+        load_config("baselines", overrides=over + ["eval.baselines=[uniform,recency]"], data=str(data)), root
+    )
+    c = run_baselines(
+        load_config("baselines", overrides=["split.test_days=150", "split.val_days=200"], data=str(data)), root
+    )
     return root, a, b, c
 
 
@@ -437,9 +525,14 @@ def test_real_runs_ls_show_compare(real):
 
 
 def test_commands_module_imports_nothing_heavy():
-    code = ("import sys\nfrom synapse_tui.commands.runs import runs_app\n"
-            "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))")
-    mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                              check=True).stdout.split())
+    code = (
+        "import sys\nfrom synapse_tui.commands.runs import runs_app\n"
+        "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    )
+    mods = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout.split()
+    )
     assert "typer" in mods
     assert not mods & {"torch", "pandas", "numpy", "sqlite3", "yaml"}

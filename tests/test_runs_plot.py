@@ -1,5 +1,6 @@
 """`synapse runs show RUN --plot`: the loss curves and the tier rates drawn with plotext on
 plain stdout, sized to the terminal, ASCII-only when stdout is not UTF-8 (real runs)."""
+
 import io
 
 import pytest
@@ -21,15 +22,15 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("runs_plot")
     data = write_synthetic(base / "planted.csv", "planted", days=900, seed=5)
     root = base / "runs"
-    trained = run_train(load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"],
-                                    data=str(data)), root)
+    trained = run_train(
+        load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"], data=str(data)), root
+    )
     base_run = run_baselines(load_config("baselines", overrides=SPLIT, data=str(data)), root)
     return root, trained, base_run
 
 
 def _invoke(*args, columns=100, lines=40):
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns), "LINES": str(lines),
-                                                    "NO_COLOR": "1"})
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns), "LINES": str(lines), "NO_COLOR": "1"})
 
 
 def test_plot_draws_loss_and_tier_rates_sized_to_the_terminal(runs):
@@ -37,7 +38,7 @@ def test_plot_draws_loss_and_tier_rates_sized_to_the_terminal(runs):
     res = _invoke("runs", "show", trained.run_id, "--runs-dir", str(root), "--plot", columns=100)
     assert res.exit_code == 0, res.output
     out = res.output
-    plot_part = out[out.index("training_log.md"):].split("\n", 1)[1]
+    plot_part = out[out.index("training_log.md") :].split("\n", 1)[1]
     assert "loss" in plot_part and "good-or-better@K (test)" in plot_part
     best = run_view(trained, root)["epochs"]
     assert "best e" in plot_part and "train" in plot_part and "val" in plot_part
@@ -47,7 +48,7 @@ def test_plot_draws_loss_and_tier_rates_sized_to_the_terminal(runs):
     assert max(widths) <= 100 and max(widths) >= 90  # the terminal's width
     assert len(best) == 3
     narrow = _invoke("runs", "show", trained.run_id, "--runs-dir", str(root), "--plot", columns=60).output
-    assert max(len(line) for line in narrow[narrow.index("training_log.md"):].split("\n", 1)[1].splitlines()) <= 60
+    assert max(len(line) for line in narrow[narrow.index("training_log.md") :].split("\n", 1)[1].splitlines()) <= 60
 
 
 def test_plot_is_ignored_with_json_and_absent_without_the_flag(runs):

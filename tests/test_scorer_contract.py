@@ -3,6 +3,7 @@ core.models.LEARNED, built from a tiny config section as a run builds it: day t'
 come from days < t only, the shapes of prepare/forward/score, and a saved state_dict that
 loads into a fresh scorer and scores the same. What only one model does is tested in its
 own file (test_logistic, test_hawkes, test_rnn, test_transformer)."""
+
 from typing import NamedTuple
 
 import numpy as np
@@ -24,29 +25,57 @@ CUTS = (0, 1, 24, 25, 57, 63, 64, 95, 96, 150, T - 2, T - 1)
 
 
 class Case(NamedTuple):
-    section: dict        # the config's model section
-    regime: str          # what core/models/base.py says this scorer is
+    section: dict  # the config's model section
+    regime: str  # what core/models/base.py says this scorer is
     context: int | None  # days one prediction reads (``windows`` regime)
 
 
 RNN = dict(hidden=12, layers=2, dropout=0.3, window=25)
 TRANSFORMER = dict(d_model=16, heads=2, layers=2, ffn_mult=2, dropout=0.2)
 CASES = [
-    pytest.param(Case(dict(kind="logistic", frequency_windows=[3, 30, 90], ewma_halflives=[2.0, 30.0],
-                           recency_cap=20), "rows", None), id="logistic"),
+    pytest.param(
+        Case(
+            dict(kind="logistic", frequency_windows=[3, 30, 90], ewma_halflives=[2.0, 30.0], recency_cap=20),
+            "rows",
+            None,
+        ),
+        id="logistic",
+    ),
     pytest.param(Case(dict(kind="hawkes", decays=[1.0, 7.0, 30.0]), "rows", None), id="hawkes"),
     pytest.param(Case(dict(kind="hawkes", decays=[1.0, 7.0], yearly=2), "rows", None), id="hawkes-yearly"),
-    *[pytest.param(Case(dict(kind=kind, mode=mode, **RNN), "stateful" if mode == "stateful" else "windows",
-                        None if mode == "stateful" else 25), id=f"{kind}-{mode}")
-      for kind in ("gru", "lstm") for mode in ("stateful", "window")],
-    *[pytest.param(Case(dict(kind=kind, mode="stateful", skip=skip, **RNN), "stateful", None),
-                   id=f"{kind}-stateful-skip-{skip}") for kind in ("gru", "lstm") for skip in ("none", "own")],
-    pytest.param(Case(dict(kind="transformer", context=64, skip="own", **TRANSFORMER), "windows", 64),
-                 id="transformer-rope-64-skip-own"),
+    *[
+        pytest.param(
+            Case(
+                dict(kind=kind, mode=mode, **RNN),
+                "stateful" if mode == "stateful" else "windows",
+                None if mode == "stateful" else 25,
+            ),
+            id=f"{kind}-{mode}",
+        )
+        for kind in ("gru", "lstm")
+        for mode in ("stateful", "window")
+    ],
+    *[
+        pytest.param(
+            Case(dict(kind=kind, mode="stateful", skip=skip, **RNN), "stateful", None),
+            id=f"{kind}-stateful-skip-{skip}",
+        )
+        for kind in ("gru", "lstm")
+        for skip in ("none", "own")
+    ],
+    pytest.param(
+        Case(dict(kind="transformer", context=64, skip="own", **TRANSFORMER), "windows", 64),
+        id="transformer-rope-64-skip-own",
+    ),
     # context 64: scored block by block; 512 > T: one pass
-    *[pytest.param(Case(dict(kind="transformer", positions=positions, context=context, **TRANSFORMER), "windows",
-                        context), id=f"transformer-{positions}-{context}")
-      for positions in ("rope", "alibi") for context in (64, 512)],
+    *[
+        pytest.param(
+            Case(dict(kind="transformer", positions=positions, context=context, **TRANSFORMER), "windows", context),
+            id=f"transformer-{positions}-{context}",
+        )
+        for positions in ("rope", "alibi")
+        for context in (64, 512)
+    ],
 ]
 
 
@@ -79,12 +108,12 @@ def test_the_prediction_for_day_t_ignores_days_from_t_on(case):
     base = m.score(m.prepare(Y, dates), 0, T)
     for t in CUTS:
         Y2 = Y.copy()
-        Y2[t:] = random_y(100 + t, T, P, K)[t:]       # change every day >= t
+        Y2[t:] = random_y(100 + t, T, P, K)[t:]  # change every day >= t
         assert not np.array_equal(Y2[t:], Y[t:])
         pert = m.score(m.prepare(Y2, dates), 0, T)
-        assert torch.equal(pert[:t + 1], base[:t + 1]), f"day <= {t} saw a changed day >= {t}"
+        assert torch.equal(pert[: t + 1], base[: t + 1]), f"day <= {t} saw a changed day >= {t}"
         if t + 1 < T:
-            assert not torch.equal(pert[t + 1:], base[t + 1:]), "the perturbation changed nothing: test is blind"
+            assert not torch.equal(pert[t + 1 :], base[t + 1 :]), "the perturbation changed nothing: test is blind"
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -104,7 +133,7 @@ def test_shapes_of_prepare_forward_and_score(case):
     with pytest.raises(ValueError):
         m.score(inputs, 5, T + 1)
     if case.regime == "rows":
-        assert m(inputs.x[:8]).shape == (8, P)                      # (B, F) -> (B, P)
+        assert m(inputs.x[:8]).shape == (8, P)  # (B, F) -> (B, P)
         return
     assert inputs.x.shape == (T, m.input_width)  # P, or G x P with a skip path
     logits, state = m(torch.rand(3, 7, m.input_width), torch.randint(0, 7, (3, 7)))  # (B, L, in) -> (B, L, P)

@@ -1,11 +1,18 @@
 """core.service.series: the curves behind the dashboard's plots and `runs show --plot`."""
+
 import math
 import random
 
 import pytest
 
 from core.service.series import (
-    downsample_minmax, ema, loss_series, nice_ticks, reliability_points, tier_names, tier_series,
+    downsample_minmax,
+    ema,
+    loss_series,
+    nice_ticks,
+    reliability_points,
+    tier_names,
+    tier_series,
 )
 
 
@@ -79,8 +86,13 @@ def test_downsample_leaves_short_series_alone_and_skips_nan():
 
 
 def test_loss_series_best_epoch_is_the_last_improved_one():
-    events = [_epoch(1, 0.5, 0.40, improved=True), _epoch(2, 0.4, 0.35, improved=True),
-              _epoch(3, 0.3, 0.37), {"type": "log", "message": "x"}, _epoch(4, 0.2, None)]
+    events = [
+        _epoch(1, 0.5, 0.40, improved=True),
+        _epoch(2, 0.4, 0.35, improved=True),
+        _epoch(3, 0.3, 0.37),
+        {"type": "log", "message": "x"},
+        _epoch(4, 0.2, None),
+    ]
     s = loss_series(events)
     assert s["epoch"] == [1, 2, 3, 4]
     assert s["train"] == [0.5, 0.4, 0.3, 0.2]
@@ -89,8 +101,13 @@ def test_loss_series_best_epoch_is_the_last_improved_one():
 
 
 def test_loss_series_without_improved_marks_takes_the_lowest_val_and_keeps_the_last_fold():
-    events = [_epoch(1, 0.9, 0.10, fold=0), _epoch(2, 0.8, 0.05, fold=0),  # an earlier fold: dropped
-              _epoch(1, 0.6, 0.30, fold=1), _epoch(2, 0.5, 0.20, fold=1), _epoch(3, 0.4, 0.25, fold=1)]
+    events = [
+        _epoch(1, 0.9, 0.10, fold=0),
+        _epoch(2, 0.8, 0.05, fold=0),  # an earlier fold: dropped
+        _epoch(1, 0.6, 0.30, fold=1),
+        _epoch(2, 0.5, 0.20, fold=1),
+        _epoch(3, 0.4, 0.25, fold=1),
+    ]
     s = loss_series(events)
     assert s["epoch"] == [1, 2, 3] and s["train"] == [0.6, 0.5, 0.4]
     assert s["best_epoch"] == 2
@@ -101,15 +118,30 @@ def test_loss_series_without_improved_marks_takes_the_lowest_val_and_keeps_the_l
 
 
 CURVES = {
-    "ks": [20, 21, 22], "primary": "gru", "baseline": "ewma", "beats_at": [21, 22, 99], "worse_at": [],
+    "ks": [20, 21, 22],
+    "primary": "gru",
+    "baseline": "ewma",
+    "beats_at": [21, 22, 99],
+    "worse_at": [],
     "tiers": {
-        "good": {"model": {"rate": [0.4, 0.5, 0.6], "ci_low": [0.35, 0.45, 0.55], "ci_high": [0.45, 0.55, None]},
-                 "baseline": {"rate": [0.3, 0.4, 0.5]}, "random": [0.2, 0.25, 0.3],
-                 "oracle": {"rate": [0.5, 0.6, 0.7], "min_hits": 4}},
-        "excellent": {"model": {"rate": [0.05, 0.06, 0.07]}, "baseline": None, "random": [0.01, 0.02, 0.03],
-                      "oracle": {"rate": [0.1, 0.1, 0.1], "min_hits": 5}},
-        "fair": {"model": {"rate": [0.7, 0.8, 0.9]}, "baseline": None, "random": None,
-                 "oracle": {"rate": [0.8, 0.9, 0.95], "min_hits": 3}},
+        "good": {
+            "model": {"rate": [0.4, 0.5, 0.6], "ci_low": [0.35, 0.45, 0.55], "ci_high": [0.45, 0.55, None]},
+            "baseline": {"rate": [0.3, 0.4, 0.5]},
+            "random": [0.2, 0.25, 0.3],
+            "oracle": {"rate": [0.5, 0.6, 0.7], "min_hits": 4},
+        },
+        "excellent": {
+            "model": {"rate": [0.05, 0.06, 0.07]},
+            "baseline": None,
+            "random": [0.01, 0.02, 0.03],
+            "oracle": {"rate": [0.1, 0.1, 0.1], "min_hits": 5},
+        },
+        "fair": {
+            "model": {"rate": [0.7, 0.8, 0.9]},
+            "baseline": None,
+            "random": None,
+            "oracle": {"rate": [0.8, 0.9, 0.95], "min_hits": 3},
+        },
     },
 }
 

@@ -1,4 +1,5 @@
 """The service layer (core.service): what the CLI and the dashboard call, on real runs."""
+
 import json
 from pathlib import Path
 
@@ -25,8 +26,9 @@ def world(tmp_path_factory):
     synthetic.write(data, synthetic.generate("planted", days=900, seed=5, start="2001-01-01"))
     root = base / "runs"
     a = run_baselines(load_config("baselines", overrides=SPLIT, data=str(data)), root)
-    b = run_baselines(load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"],
-                                  data=str(data)), root)
+    b = run_baselines(
+        load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"], data=str(data)), root
+    )
     m = run_train(load_config("logistic", overrides=LOGISTIC, data=str(data)), root)
     return root, data, a, b, m
 
@@ -55,8 +57,10 @@ def test_list_runs_filters_and_sorts_with_the_query_grammar(world):
     assert [r["run_id"] for r in rows] == [m.run_id, b.run_id, a.run_id]  # newest first
     assert [r["run_id"] for r in runs.list_runs(root, sort="created", ascending=True)] == [a.run_id, b.run_id, m.run_id]
     assert [r["run_id"] for r in runs.list_runs(root, where="model=logistic")] == [m.run_id]
-    assert {r["run_id"] for r in runs.list_runs(root, where="job=baselines and status=succeeded")} == {a.run_id,
-                                                                                                      b.run_id}
+    assert {r["run_id"] for r in runs.list_runs(root, where="job=baselines and status=succeeded")} == {
+        a.run_id,
+        b.run_id,
+    }
     assert len(runs.list_runs(root, limit=2)) == 2
     with pytest.raises(InputError, match="--where"):
         runs.list_runs(root, where="ece<<1")
@@ -119,8 +123,17 @@ def test_follow_run_hands_on_events_then_the_final_status(world, tmp_path):
 def test_follow_run_ends_lost_when_the_worker_is_gone(world, tmp_path):
     _, data, *_ = world
     rd = jobs.create_job(load_config("baselines", overrides=SPLIT, data=str(data)), "baselines", tmp_path)
-    started = {"ts": "2000-01-01T00:00:00.000000Z", "type": "run_started", "run_id": rd.run_id, "config_hash": "x",
-               "host": "elsewhere", "pid": 1, "pid_started_at": "x", "device": "cpu", "attempt": 1}
+    started = {
+        "ts": "2000-01-01T00:00:00.000000Z",
+        "type": "run_started",
+        "run_id": rd.run_id,
+        "config_hash": "x",
+        "host": "elsewhere",
+        "pid": 1,
+        "pid_started_at": "x",
+        "device": "cpu",
+        "attempt": 1,
+    }
     with open(rd.events_jsonl, "a", encoding="utf-8") as fh:  # an attempt long dead, its heartbeat old
         fh.write(json.dumps(started) + "\n")
     seen = list(runs.follow_run(rd, poll_s=0.01, status_every_s=0.0))
@@ -260,13 +273,16 @@ def test_service_modules_import_nothing_heavy():
     import subprocess
     import sys
 
-    code = ("import sys\nimport core.service.runs, core.service.compare, core.service.jobs\n"
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
-    mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                              check=True).stdout.split())
+    code = (
+        "import sys\nimport core.service.runs, core.service.compare, core.service.jobs\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    mods = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout.split()
+    )
     assert not mods & {"torch", "numpy", "sqlite3", "yaml", "textual", "typer", "rich"}
-
-
 
 
 @pytest.mark.slow  # spawns worker processes

@@ -1,5 +1,6 @@
 """core.service.configs: the configs a front end can launch, their text, and validation that
 creates nothing and never raises for bad input."""
+
 from pathlib import Path
 
 import yaml

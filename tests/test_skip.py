@@ -2,6 +2,7 @@
 causality, the warm start's per-part fit on data whose answer is known, that a model with
 a warm-started skip path scores exactly that fit before its first epoch, and that the
 loop warm-starts once (a resumed run is not refitted)."""
+
 import numpy as np
 import pytest
 import torch
@@ -38,9 +39,9 @@ def test_skip_features_of_day_t_read_days_before_t_only():
         Y2 = Y.copy()
         Y2[t:] = random_y(50 + t, T, P, 2)[t:]
         pert = skip_features(Y2)
-        assert np.array_equal(pert[:t + 1], base[:t + 1]), t
+        assert np.array_equal(pert[: t + 1], base[: t + 1]), t
         if t + 1 < T:
-            assert not np.array_equal(pert[t + 1:], base[t + 1:])
+            assert not np.array_equal(pert[t + 1 :], base[t + 1 :])
 
 
 def _planted_own(T: int, P: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,11 +90,15 @@ def test_warm_start_recovers_a_planted_per_part_model():
     assert logloss(p) < 1.01 * logloss(truth) < logloss(np.broadcast_to(base, truth.shape))
 
 
-@pytest.mark.parametrize("make", [
-    lambda P: RNNScorer(P, hidden=8, skip="own"),
-    lambda P: RNNScorer(P, "lstm", hidden=8, mode="window", window=20, skip="own"),
-    lambda P: TransformerScorer(P, d_model=16, heads=2, layers=1, context=32, skip="own"),
-], ids=["gru-stateful", "lstm-window", "transformer"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda P: RNNScorer(P, hidden=8, skip="own"),
+        lambda P: RNNScorer(P, "lstm", hidden=8, mode="window", window=20, skip="own"),
+        lambda P: TransformerScorer(P, d_model=16, heads=2, layers=1, context=32, skip="own"),
+    ],
+    ids=["gru-stateful", "lstm-window", "transformer"],
+)
 def test_a_warm_started_model_is_the_per_part_fit_plus_the_network(make):
     T, P = 400, 6
     Y = random_y(7, T, P, 2)
@@ -142,8 +147,14 @@ def test_warm_start_uses_the_rows_it_is_given_only():
     for Yv in (Y, np.concatenate([Y[:200], random_y(10, T, P, 2)[200:]])):
         skip, out = OwnSkip(P), torch.nn.Linear(3, P)
         inputs = sequence_inputs(Yv, dates_for(T), skip=True)
-        warm_start(skip, out, inputs.x[:200], inputs.wd[:200], torch.from_numpy(Yv[:200]),
-                   lambda z, t: head_loss(z, t, "sigmoid", 2))
+        warm_start(
+            skip,
+            out,
+            inputs.x[:200],
+            inputs.wd[:200],
+            torch.from_numpy(Yv[:200]),
+            lambda z, t: head_loss(z, t, "sigmoid", 2),
+        )
         fits.append(torch.cat([skip.weight.detach().ravel(), skip.weekday.detach().ravel()]))
     assert torch.equal(fits[0], fits[1])
 
@@ -163,13 +174,32 @@ def test_the_skip_path_alone_is_kept_when_validation_prefers_it(tmp_path):
     (split,) = make_splits(900, test_days=150, val_days=150, min_train_days=100)
     fits = {}
     for lr in ("2.0", "0.001"):
-        cfg = load_config(None, overrides=["model.kind=gru", "model.hidden=8", "model.chunks=4", "model.tbptt=32",
-                                           "model.skip=own", "train.epochs=2", f"train.lr={lr}", "train.grad_clip=null",
-                                           "train.device=cpu"])
+        cfg = load_config(
+            None,
+            overrides=[
+                "model.kind=gru",
+                "model.hidden=8",
+                "model.chunks=4",
+                "model.tbptt=32",
+                "model.skip=own",
+                "train.epochs=2",
+                f"train.lr={lr}",
+                "train.grad_clip=null",
+                "train.device=cpu",
+            ],
+        )
         seed_everything(0)
         scorer = build_scorer(cfg.model, 39)
-        trainer = Trainer(scorer, scorer.prepare(syn.Y, syn.dates), syn.Y, split, cfg.train, cfg.eval,
-                          model_cfg=cfg.model, best_path=tmp_path / f"best-{lr}.pt")
+        trainer = Trainer(
+            scorer,
+            scorer.prepare(syn.Y, syn.dates),
+            syn.Y,
+            split,
+            cfg.train,
+            cfg.eval,
+            model_cfg=cfg.model,
+            best_path=tmp_path / f"best-{lr}.pt",
+        )
         fits[lr] = (trainer.fit(), trainer)
     wrecked, trainer = fits["2.0"]
     epochs_best = min(row["val_loss"] for row in wrecked.epochs)

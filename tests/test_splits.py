@@ -72,8 +72,14 @@ def test_no_split_puts_a_later_day_before_an_earlier_one(n_rows, test_days, val_
     dates = np.datetime64("2000-01-01") + np.cumsum(np.ones(n_rows, dtype=int))
     try:
         splits = make_splits(
-            n_rows, test_days=test_days, val_days=val_days, gap_days=gap_days, folds=folds,
-            fold_step_days=step, min_train_days=min_train, dates=dates,
+            n_rows,
+            test_days=test_days,
+            val_days=val_days,
+            gap_days=gap_days,
+            folds=folds,
+            fold_step_days=step,
+            min_train_days=min_train,
+            dates=dates,
         )
     except SplitError:
         # Refusal is allowed only when the data really is too short.

@@ -1,6 +1,7 @@
 """The SSH test infrastructure of sshd.py works against the OpenSSH installed here: pinned
 host keys under an alias, exec, SFTP on and off, sessions killed from the server side, a
 proxy whose link goes dead, and the shell-only stand-in for RunPod's proxied SSH."""
+
 import asyncio
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from sshd import StallingProxy, SshServer, sshd_available, start_shell_only_server, start_sshd
 
 # Each test starts a real sshd.
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sshd_available(),
-                                                   reason="OpenSSH server not installed (apt-get install openssh-server)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sshd_available(), reason="OpenSSH server not installed (apt-get install openssh-server)"),
+]
 
 ALIAS = "myalias"
 
@@ -28,13 +31,23 @@ def known_hosts(path: Path, *lines: str) -> str:
     return str(path)
 
 
-async def connect(srv: SshServer, known_hosts_file: str, *, port: int | None = None,
-                  host_key_alias: str = ALIAS) -> asyncssh.SSHClientConnection:
+async def connect(
+    srv: SshServer, known_hosts_file: str, *, port: int | None = None, host_key_alias: str = ALIAS
+) -> asyncssh.SSHClientConnection:
     # agent_path and config off: the developer's own agent or ~/.ssh/config must not help.
     return await asyncssh.connect(
-        srv.host, port or srv.port, username=srv.user, client_keys=[str(srv.identity_file)],
-        known_hosts=known_hosts_file, host_key_alias=host_key_alias, connect_timeout=10,
-        agent_path=None, config=[], password_auth=False, kbdint_auth=False)
+        srv.host,
+        port or srv.port,
+        username=srv.user,
+        client_keys=[str(srv.identity_file)],
+        known_hosts=known_hosts_file,
+        host_key_alias=host_key_alias,
+        connect_timeout=10,
+        agent_path=None,
+        config=[],
+        password_auth=False,
+        kbdint_auth=False,
+    )
 
 
 async def test_exec_and_sftp_with_pinned_alias(server, tmp_path):

@@ -1,4 +1,5 @@
 """core.store: the SQLite index of runs — a cache of the run directories, never the truth."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import pytest
@@ -24,19 +25,47 @@ from core.store import COLUMN_NAMES, INDEX_NAME, Store, read_run
 
 def summary(**kw) -> dict:
     s = {
-        "primary": "gru", "reference": "frequency", "best_baseline": "frequency", "calibration": "platt/part",
-        "val_brier": 0.108, "auc": 0.58, "pr_auc": 0.18, "brier_skill": 0.017, "ece_before": 0.0045,
-        "ece_after": 0.0047, "classwise_ece": 0.0169, "best_good_or_better": 0.691, "best_k": 27,
-        "lift_capture": 0.81, "beats_reference": True, "beats_at": [24, 25, 26, 27], "verdict": "APPROVED",
+        "primary": "gru",
+        "reference": "frequency",
+        "best_baseline": "frequency",
+        "calibration": "platt/part",
+        "val_brier": 0.108,
+        "auc": 0.58,
+        "pr_auc": 0.18,
+        "brier_skill": 0.017,
+        "ece_before": 0.0045,
+        "ece_after": 0.0047,
+        "classwise_ece": 0.0169,
+        "best_good_or_better": 0.691,
+        "best_k": 27,
+        "lift_capture": 0.81,
+        "beats_reference": True,
+        "beats_at": [24, 25, 26, 27],
+        "verdict": "APPROVED",
     }
     s.update(kw)
     return s
 
 
-def make_run(root, name: str = "gru", *, run_id: str | None = None, kind: str | None = None, job: str = "train",
-             status: str | None = "succeeded", epochs: int = 3, summ: dict | None = None, report: bool = True,
-             evaluated_event: bool = True, touches: int = 1, pid: int | None = None, host: str | None = None,
-             started_ago_s: float = 5.0, finished_ago_s: float = 1.0, created: datetime | None = None) -> RunDir:
+def make_run(
+    root,
+    name: str = "gru",
+    *,
+    run_id: str | None = None,
+    kind: str | None = None,
+    job: str = "train",
+    status: str | None = "succeeded",
+    epochs: int = 3,
+    summ: dict | None = None,
+    report: bool = True,
+    evaluated_event: bool = True,
+    touches: int = 1,
+    pid: int | None = None,
+    host: str | None = None,
+    started_ago_s: float = 5.0,
+    finished_ago_s: float = 1.0,
+    created: datetime | None = None,
+) -> RunDir:
     """A plausible run directory written the way the engine writes one (no training)."""
     root = Path(root)
     if run_id is None:
@@ -44,32 +73,62 @@ def make_run(root, name: str = "gru", *, run_id: str | None = None, kind: str | 
     else:
         rd = RunDir(root / run_id)
         rd.path.mkdir(parents=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     created = created or rd.created or now
     kind = kind or name
-    rd.write_text("config.yaml", f"name: {name}\nseed: 0\nmodel:\n  kind: {kind}\n  hidden: 64\ntrain:\n  epochs: {epochs}\n")
-    rd.write_json("manifest.json", {
-        "run_id": rd.run_id, "created": format_ts(created), "config_hash": "abc123def456", "host": socket.gethostname(),
-        "device": "cpu", "job": job, "data": {"path": "d.csv", "sha256": "f" * 64, "rows": 100, "parts": 39},
-        "splits": [], "test_touches": [{"ts": format_ts(now), "what": "t"} for _ in range(touches)],
-    })
+    rd.write_text(
+        "config.yaml", f"name: {name}\nseed: 0\nmodel:\n  kind: {kind}\n  hidden: 64\ntrain:\n  epochs: {epochs}\n"
+    )
+    rd.write_json(
+        "manifest.json",
+        {
+            "run_id": rd.run_id,
+            "created": format_ts(created),
+            "config_hash": "abc123def456",
+            "host": socket.gethostname(),
+            "device": "cpu",
+            "job": job,
+            "data": {"path": "d.csv", "sha256": "f" * 64, "rows": 100, "parts": 39},
+            "splits": [],
+            "test_touches": [{"ts": format_ts(now), "what": "t"} for _ in range(touches)],
+        },
+    )
     lines = [{"ts": format_ts(created), "type": "queued", "job": job}]
     if status is not None and status != "queued":
         t0 = now - timedelta(seconds=started_ago_s)
-        lines.append({"ts": format_ts(t0), "type": "run_started", "run_id": rd.run_id, "config_hash": "abc123def456",
-                      "host": host or socket.gethostname(), "pid": pid if pid is not None else 999_999_999,
-                      "pid_started_at": "x:1", "device": "cpu", "attempt": 1})
+        lines.append(
+            {
+                "ts": format_ts(t0),
+                "type": "run_started",
+                "run_id": rd.run_id,
+                "config_hash": "abc123def456",
+                "host": host or socket.gethostname(),
+                "pid": pid if pid is not None else 999_999_999,
+                "pid_started_at": "x:1",
+                "device": "cpu",
+                "attempt": 1,
+            }
+        )
         for e in range(1, epochs + 1):
-            lines.append({"ts": format_ts(t0 + timedelta(seconds=e * 0.1)), "type": "epoch", "epoch": e,
-                          "train_loss": 0.4 - e / 100, "val_loss": [0.39, 0.37, 0.38, 0.385][(e - 1) % 4],
-                          "lr": 1e-3, "seconds": 0.1})
+            lines.append(
+                {
+                    "ts": format_ts(t0 + timedelta(seconds=e * 0.1)),
+                    "type": "epoch",
+                    "epoch": e,
+                    "train_loss": 0.4 - e / 100,
+                    "val_loss": [0.39, 0.37, 0.38, 0.385][(e - 1) % 4],
+                    "lr": 1e-3,
+                    "seconds": 0.1,
+                }
+            )
         if status == "running":
             lines.append({"ts": format_ts(now - timedelta(seconds=finished_ago_s)), "type": "heartbeat"})
         if status in ("succeeded", "failed", "cancelled"):
             s = summ if summ is not None else summary(primary=kind)
             if status == "succeeded" and evaluated_event:
-                lines.append({"ts": format_ts(now - timedelta(seconds=finished_ago_s)), "type": "evaluated",
-                              "summary": s})
+                lines.append(
+                    {"ts": format_ts(now - timedelta(seconds=finished_ago_s)), "type": "evaluated", "summary": s}
+                )
             fin = {"ts": format_ts(now - timedelta(seconds=finished_ago_s)), "type": "run_finished", "status": status}
             if status == "failed":
                 fin["error"] = "ValueError: boom"
@@ -139,8 +198,15 @@ def test_partial_directories_are_tolerated(tmp_path):
 
 
 def test_baselines_job_model_and_report_fallback(tmp_path):
-    rd = make_run(tmp_path, "baselines", kind="ewma", job="baselines", epochs=0, evaluated_event=False,
-                  summ=summary(primary="frequency", reference="uniform", calibration="none"))
+    rd = make_run(
+        tmp_path,
+        "baselines",
+        kind="ewma",
+        job="baselines",
+        epochs=0,
+        evaluated_event=False,
+        summ=summary(primary="frequency", reference="uniform", calibration="none"),
+    )
     row = Store(tmp_path).upsert(rd)
     assert row["model"] == "baselines" and row["primary"] == "frequency"  # summary read from report.json
     assert row["epochs"] is None and row["best_val_loss"] is None
@@ -215,7 +281,7 @@ def test_running_becomes_lost_without_any_file_change(tmp_path):
     store = Store(tmp_path)
     rd = make_run(tmp_path, "gru", status="running", finished_ago_s=5)  # dead pid, heartbeat 5 s ago
     backdate(rd.path, 60)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert store.rows(now=now)[0]["status"] == "running"
     later = store.rows(now=now + timedelta(seconds=60))[0]
     assert later["status"] == "lost"
@@ -236,7 +302,7 @@ def test_a_live_worker_process_is_running_until_it_dies(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "started"
         store = Store(tmp_path)
-        far = datetime.now(timezone.utc) + timedelta(minutes=10)  # no heartbeat would still count
+        far = datetime.now(UTC) + timedelta(minutes=10)  # no heartbeat would still count
         assert store.rows(now=far)[0]["status"] == "running"  # the process lives
         proc.kill()
         proc.wait()
@@ -253,8 +319,12 @@ def test_a_live_worker_process_is_running_until_it_dies(tmp_path):
 @pytest.fixture
 def four(tmp_path):
     make_run(tmp_path, "gru", run_id="20260101-000000-gru-0001", summ=summary(ece_after=0.02, best_k=24))
-    make_run(tmp_path, "lstm", run_id="20260102-000000-lstm-0002",
-             summ=summary(ece_after=0.08, beats_reference=False, beats_at=[], brier_skill=-0.01, verdict="FAILED"))
+    make_run(
+        tmp_path,
+        "lstm",
+        run_id="20260102-000000-lstm-0002",
+        summ=summary(ece_after=0.08, beats_reference=False, beats_at=[], brier_skill=-0.01, verdict="FAILED"),
+    )
     make_run(tmp_path, "gru", run_id="20260103-000000-gru-0003", status="queued")
     make_run(tmp_path, "logistic", run_id="20260104-000000-logistic-0004", status="failed")
     return Store(tmp_path)
@@ -265,8 +335,11 @@ def test_filters(four):
     assert ids(four.rows(status=["failed", "queued"])) == ["20260104-000000-logistic-0004", "20260103-000000-gru-0003"]
     assert ids(four.rows(status="failed,queued")) == ids(four.rows(status=["failed", "queued"]))
     assert ids(four.rows(model="GRU")) == ["20260103-000000-gru-0003", "20260101-000000-gru-0001"]
-    assert ids(four.rows(model="gru,lstm")) == ["20260103-000000-gru-0003", "20260102-000000-lstm-0002",
-                                               "20260101-000000-gru-0001"]
+    assert ids(four.rows(model="gru,lstm")) == [
+        "20260103-000000-gru-0003",
+        "20260102-000000-lstm-0002",
+        "20260101-000000-gru-0001",
+    ]
     assert ids(four.rows(query="ece<0.05 and model=gru")) == ["20260101-000000-gru-0001"]
     assert ids(four.rows(query="brier_skill<0 and not beats")) == ["20260102-000000-lstm-0002"]
     assert ids(four.rows(query="verdict=null")) == ["20260104-000000-logistic-0004", "20260103-000000-gru-0003"]
@@ -281,12 +354,17 @@ def test_sorting_and_limit(four):
     assert ids(four.rows(sort="created", descending=False))[0] == "20260101-000000-gru-0001"
     # missing values go last in both directions
     assert ids(four.rows(sort="ece", descending=False)) == [
-        "20260101-000000-gru-0001", "20260102-000000-lstm-0002", "20260104-000000-logistic-0004",
-        "20260103-000000-gru-0003"]
+        "20260101-000000-gru-0001",
+        "20260102-000000-lstm-0002",
+        "20260104-000000-logistic-0004",
+        "20260103-000000-gru-0003",
+    ]
     assert ids(four.rows(sort="-ece"))[:2] == ["20260102-000000-lstm-0002", "20260101-000000-gru-0001"]
     assert ids(four.rows(sort="ece_after", descending=True)) == ids(four.rows(sort="-ece"))
-    assert ids(four.rows(sort="model", descending=False))[:2] == ["20260103-000000-gru-0003",
-                                                                  "20260101-000000-gru-0001"]  # ties: newest first
+    assert ids(four.rows(sort="model", descending=False))[:2] == [
+        "20260103-000000-gru-0003",
+        "20260101-000000-gru-0001",
+    ]  # ties: newest first
     assert ids(four.rows(sort="age", descending=False))[0] == "20260104-000000-logistic-0004"
     assert four.rows(limit=0) == []
 
@@ -315,8 +393,15 @@ def test_get_and_remove(four):
 
 def test_reindex_equals_incremental(tmp_path):
     store = Store(tmp_path)
-    for i, (name, status) in enumerate([("gru", "succeeded"), ("lstm", "failed"), ("logistic", "queued"),
-                                        ("hawkes", "cancelled"), ("gru", "succeeded")]):
+    for i, (name, status) in enumerate(
+        [
+            ("gru", "succeeded"),
+            ("lstm", "failed"),
+            ("logistic", "queued"),
+            ("hawkes", "cancelled"),
+            ("gru", "succeeded"),
+        ]
+    ):
         rd = make_run(tmp_path, name, run_id=f"2026010{i + 1}-000000-{name}-000{i}", status=status)
         store.upsert(rd)
     make_run(tmp_path, "tf", run_id="20260109-000000-tf-0009", kind="transformer")  # only found by the sync

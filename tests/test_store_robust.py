@@ -1,6 +1,7 @@
 """Broken things under a runs root never break a listing (docs/ARCHITECTURE.md, "The store",
 "A run directory"): folders named like runs that are not, a corrupt index page, a bad
 manifest.json, a run directory deleted while it is followed."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,15 @@ BAD_ID = "20261209-000060-logistic-5847"  # the shape of a run id, but 00:00:60 
 def synapse(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """The real CLI in a fresh process."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "synapse_tui.cli", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "synapse_tui.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def invoke(*args):
@@ -46,14 +54,17 @@ def invoke(*args):
 # ------------------------------------------------------------------ 17: names shaped like run ids
 
 
-@pytest.mark.parametrize("text,ok", [
-    ("20261209-235959-logistic-5847", True),
-    (BAD_ID, False),
-    ("20261209-246000-logistic-5847", False),
-    ("20260230-120000-gru-0001", False),  # 30 February
-    ("20261309-120000-gru-0001", False),
-    ("00000101-000000-gru-0001", False),  # year 0
-])
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        ("20261209-235959-logistic-5847", True),
+        (BAD_ID, False),
+        ("20261209-246000-logistic-5847", False),
+        ("20260230-120000-gru-0001", False),  # 30 February
+        ("20261309-120000-gru-0001", False),
+        ("00000101-000000-gru-0001", False),  # year 0
+    ],
+)
 def test_an_id_that_cannot_be_parsed_is_not_an_id(text, ok):
     assert is_run_id(text) is ok
 
@@ -111,15 +122,19 @@ def _offsets(root: Path, data: bytes) -> dict[str, int]:
     text_cell = data.index(b'"calibration": "platt/part"') + 4
     leaf = next(p for p in range(1, len(data) // page) if data[p * page] == 0x0D)  # a table leaf page
     index_root = roots["sqlite_autoindex_runs_1"] - 1
-    return {"text cell": text_cell, "table leaf header": leaf * page + 2,
-            "middle of a table page": leaf * page + page // 2, "index page": index_root * page + 8}
+    return {
+        "text cell": text_cell,
+        "table leaf header": leaf * page + 2,
+        "middle of a table page": leaf * page + page // 2,
+        "index page": index_root * page + 8,
+    }
 
 
 def _corrupt(root: Path, good: bytes, offset: int) -> None:
     for suffix in ("-wal", "-shm"):
         Path(f"{root / INDEX_NAME}{suffix}").unlink(missing_ok=True)
     bad = bytearray(good)
-    bad[offset:offset + len(GARBAGE)] = GARBAGE
+    bad[offset : offset + len(GARBAGE)] = GARBAGE
     (root / INDEX_NAME).write_bytes(bytes(bad))
 
 
@@ -227,8 +242,12 @@ def test_commands_on_a_bad_manifest_name_the_run_file_and_problem(two, case):
     with pytest.raises(layout.RunFileError) as info:
         bad.read_json("manifest.json")
     assert str(info.value).startswith(want) and BAD_MANIFESTS[case][1] in str(info.value)
-    for args in (("runs", "show", bad.run_id), ("runs", "compare", good.run_id, bad.run_id),
-                 ("predict", bad.run_id), ("eval", bad.run_id)):
+    for args in (
+        ("runs", "show", bad.run_id),
+        ("runs", "compare", good.run_id, bad.run_id),
+        ("predict", bad.run_id),
+        ("eval", bad.run_id),
+    ):
         res = invoke(*args, "--runs-dir", root)
         assert res.exit_code == 2, (args, res.output)
         assert want in res.output and BAD_MANIFESTS[case][1] in res.output, (args, res.output)
@@ -280,8 +299,17 @@ def test_a_run_dir_deleted_mid_run_is_not_recreated(tmp_path):
     from core.train.run import create_run, execute
 
     data = write_synthetic(tmp_path / "d.csv", "planted", days=900, seed=5)
-    cfg = load_config("logistic", overrides=["split.test_days=200", "split.val_days=200", "train.epochs=4",
-                                             "train.device=cpu", "train.patience=10"], data=str(data))
+    cfg = load_config(
+        "logistic",
+        overrides=[
+            "split.test_days=200",
+            "split.val_days=200",
+            "train.epochs=4",
+            "train.device=cpu",
+            "train.patience=10",
+        ],
+        data=str(data),
+    )
     run = create_run(cfg, tmp_path / "runs", "train")
 
     def progress(msg: str) -> None:
@@ -337,5 +365,8 @@ def test_a_crafted_config_yaml_with_an_alias_bomb_or_a_cycle_reads_as_missing(tm
     # a real config, anchors and all, still reads
     fine = tmp_path / "fine.yaml"
     fine.write_text("train: &t {lr: 0.01, epochs: 3}\nother: *t\nmodel: {kind: gru, hidden: 16}\n")
-    assert read_yaml(fine) == {"train": {"lr": 0.01, "epochs": 3}, "other": {"lr": 0.01, "epochs": 3},
-                               "model": {"kind": "gru", "hidden": 16}}
+    assert read_yaml(fine) == {
+        "train": {"lr": 0.01, "epochs": 3},
+        "other": {"lr": 0.01, "epochs": 3},
+        "model": {"kind": "gru", "hidden": 16},
+    }

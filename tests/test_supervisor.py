@@ -1,4 +1,5 @@
 """The supervisor: concurrency limit, one per root, exactly-once starts, idle exit."""
+
 import os
 import subprocess
 import sys
@@ -12,14 +13,29 @@ from helpers import ROOT
 
 from core.config import load_config
 from core.jobs.supervisor import (
-    CLAIM_FILE, EXIT_LOCKED, LOG_FILE, Supervisor, claim, default_parallel, enqueue, ensure_supervisor, read_claim,
-    submit, supervisor_command, supervisor_info,
+    CLAIM_FILE,
+    EXIT_LOCKED,
+    LOG_FILE,
+    Supervisor,
+    claim,
+    default_parallel,
+    enqueue,
+    ensure_supervisor,
+    read_claim,
+    submit,
+    supervisor_command,
+    supervisor_info,
 )
 from core.train.run import create_run
 from core.runs import RunDir, parse_ts, status_of
 
-TINY = ["split.test_days=200", "split.val_days=200", "split.min_train_days=100", "eval.baselines=[frequency]",
-        "calibration.method=platt"]
+TINY = [
+    "split.test_days=200",
+    "split.val_days=200",
+    "split.min_train_days=100",
+    "eval.baselines=[frequency]",
+    "calibration.method=platt",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +65,7 @@ def _wait(proc: subprocess.Popen, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         proc.terminate()
         proc.wait(10)
-        raise AssertionError(f"supervisor pid {proc.pid} still running after {timeout} s")
+        raise AssertionError(f"supervisor pid {proc.pid} still running after {timeout} s") from None
 
 
 @pytest.mark.slow
@@ -75,7 +91,7 @@ def test_parallel_1_runs_one_at_a_time_oldest_first_and_a_second_supervisor_exit
     assert status_of(stray).status == "queued" and not (stray.path / CLAIM_FILE).exists()
     intervals = [_interval(r) for r in runs]
     assert intervals == sorted(intervals), "oldest first"
-    for (s1, e1), (s2, _) in zip(intervals, intervals[1:]):
+    for (_, e1), (s2, _) in zip(intervals, intervals[1:]):
         assert e1 <= s2, "two runs overlapped with --parallel 1"
     for r in runs:
         assert len(_sup_log_events(r)) == 1
@@ -154,10 +170,14 @@ def test_two_supervisors_racing_start_each_queued_run_exactly_once(data, tmp_pat
 
 def test_claim_is_exclusive_across_processes(data, tmp_path):
     run = create_run(_cfg(data, "c"), tmp_path / "claim", "baselines")
-    code = ("import sys; from core.runs import RunDir; from core.jobs.supervisor import claim; "
-            "print(int(claim(RunDir(sys.argv[1]))))")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(run.path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-             for _ in range(6)]
+    code = (
+        "import sys; from core.runs import RunDir; from core.jobs.supervisor import claim; "
+        "print(int(claim(RunDir(sys.argv[1]))))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(run.path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
     wins = [int(p.communicate(timeout=60)[0].strip()) for p in procs]
     assert sum(wins) == 1
     assert claim(run) is False
@@ -216,6 +236,6 @@ def test_workers_get_the_parallel_count_and_the_cwd_the_run_was_enqueued_from(da
     where.mkdir()
     run = submit(_cfg(data, "env"), tmp_path / "runs", "baselines", cwd=where)
     Supervisor(tmp_path / "runs", 3, use_lock=False).tick()
-    (cmd, kw), = calls
+    ((cmd, kw),) = calls
     assert cmd[-1] == str(run.path) and cmd[1:3] == ["-m", "core.jobs.worker"]
     assert kw["env"]["SYNAPSE_PARALLEL_WORKERS"] == "3" and kw["cwd"] == str(where) and kw["start_new_session"]

@@ -1,4 +1,5 @@
 """Synthetic generator: determinism, exact truth, the planted mechanisms, the committed sample."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,6 +35,7 @@ HONEST_Z = 3.0
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 def read_draws(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a draws CSV independently of core.data.load: (dates datetime64[D], Y bool)."""
@@ -72,6 +74,7 @@ def log_odds(p: float) -> float:
 
 # ---------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="module")
 def planted():
     t0 = time.process_time()
@@ -91,6 +94,7 @@ def sample():
 
 
 # ---------------------------------------------------------------------------- basics
+
 
 def test_generation_of_11000_days_is_fast(planted):
     _, cpu_seconds = planted
@@ -142,8 +146,9 @@ def test_other_sizes_and_explicit_params():
     assert lay["inhibit"] == {"parts": [4, 10], "alpha": d.inhibit_alpha, "decay": d.inhibit_decay}
     assert lay["weekday"] == {"parts": [2, 5, 8], "favoured": [0, 1, 2], "amplitude": d.weekday_amplitude}
     assert lay["pairs"] == [[6, 3, d.pair_lift]]
-    p = PlantedParams(base_logits=(0.0,) * 6, excite_parts=(2,), inhibit_parts=(), weekday_parts=(),
-                      pairs=((1, 2, 2.0),))
+    p = PlantedParams(
+        base_logits=(0.0,) * 6, excite_parts=(2,), inhibit_parts=(), weekday_parts=(), pairs=((1, 2, 2.0),)
+    )
     syn = generate("planted", days=300, parts=6, per_day=2, seed=0, params=p)
     assert syn.params["planted"]["pairs"] == [[1, 2, 2.0]]
     # with every mechanism off, the truth is exactly K/P
@@ -152,20 +157,22 @@ def test_other_sizes_and_explicit_params():
     np.testing.assert_allclose(flat.truth, 2 / 8, atol=1e-15)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    (dict(kind="nope", days=10), "kind must be"),
-    (dict(kind="planted", days=0), "days must be"),
-    (dict(kind="planted", days=10, parts=5, per_day=6), "per_day must be"),
-    (dict(kind="planted", days=10, seed=-1), "seed must be"),
-    (dict(kind="planted", days=10, start="1995-13-01"), "start must be"),
-    (dict(kind="planted", days=10, days_extra=1), None),
-    (dict(kind="uniform", days=10, params=PlantedParams()), "no planted params"),
-    (dict(kind="planted", days=10, params=PlantedParams(excite_parts=(40,))), "out of range"),
-    (dict(kind="planted", days=10, params=PlantedParams(pairs=((3, 3, 1.0),))), "bad pair"),
-    (dict(kind="planted", days=10, params=PlantedParams(excite_decay=1.0)), "excite_decay"),
-    (dict(kind="planted", days=10, params=PlantedParams(excite_parts=(1,), inhibit_parts=(1,))),
-     "both"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        (dict(kind="nope", days=10), "kind must be"),
+        (dict(kind="planted", days=0), "days must be"),
+        (dict(kind="planted", days=10, parts=5, per_day=6), "per_day must be"),
+        (dict(kind="planted", days=10, seed=-1), "seed must be"),
+        (dict(kind="planted", days=10, start="1995-13-01"), "start must be"),
+        (dict(kind="planted", days=10, days_extra=1), None),
+        (dict(kind="uniform", days=10, params=PlantedParams()), "no planted params"),
+        (dict(kind="planted", days=10, params=PlantedParams(excite_parts=(40,))), "out of range"),
+        (dict(kind="planted", days=10, params=PlantedParams(pairs=((3, 3, 1.0),))), "bad pair"),
+        (dict(kind="planted", days=10, params=PlantedParams(excite_decay=1.0)), "excite_decay"),
+        (dict(kind="planted", days=10, params=PlantedParams(excite_parts=(1,), inhibit_parts=(1,))), "both"),
+    ],
+)
 def test_bad_arguments_are_input_errors(kwargs, msg):
     kind = kwargs.pop("kind")
     if msg is None:
@@ -178,6 +185,7 @@ def test_bad_arguments_are_input_errors(kwargs, msg):
 
 
 # ---------------------------------------------------------------------------- truth
+
 
 def test_truth_is_calibrated(planted):
     syn, _ = planted
@@ -269,6 +277,7 @@ def test_pair_associations_are_visible(planted):
 
 # ---------------------------------------------------------------------------- oracle
 
+
 def test_oracle_beats_random_clearly_on_the_committed_sample(sample):
     dates, Y, npz = sample
     truth = npz["truth"]
@@ -311,12 +320,14 @@ def test_oracle_does_not_beat_random_on_uniform_data(uniform):
 
 def test_random_reference_is_the_hypergeometric_tail():
     from math import comb
+
     for K in KS:
         exact = sum(comb(5, h) * comb(34, K - h) for h in (4, 5)) / comb(39, K)
         assert abs(random_rate(K) - exact) < 1e-12
 
 
 # ---------------------------------------------------------------------------- files
+
 
 def test_write_formats(tmp_path, planted):
     syn = generate("planted", days=30, seed=4)
@@ -383,8 +394,10 @@ def test_documented_commands_regenerate_the_committed_files_byte_for_byte(tmp_pa
         committed = ROOT / args[i + 1]
         args[i + 1] = str(tmp_path / committed.name)
         assert synthetic._main(args) == 0
-        for made, ref in ((tmp_path / committed.name, committed),
-                          (truth_path(tmp_path / committed.name), truth_path(committed))):
+        for made, ref in (
+            (tmp_path / committed.name, committed),
+            (truth_path(tmp_path / committed.name), truth_path(committed)),
+        ):
             assert ref.exists(), ref
             assert sha256(made) == sha256(ref), f"{ref.name} differs from its documented command"
             assert sha256(ref) in readme, f"README does not list the sha256 of {ref.name}"

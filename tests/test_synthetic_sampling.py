@@ -1,6 +1,7 @@
 """Planted data drawn by successive sampling (Plackett-Luce top-K) as well as conditional
 Bernoulli: the default is unchanged, the new design is seeded, and its quadrature truth
 matches brute force and a Monte Carlo of the generator's own sampler."""
+
 from __future__ import annotations
 
 import itertools
@@ -60,6 +61,7 @@ def successive():
 
 # ---------------------------------------------------------------------------- the default
 
+
 def test_default_is_cbern_byte_for_byte(tmp_path):
     default = write(tmp_path / "d.csv", generate("planted", days=400, seed=4))
     explicit = write(tmp_path / "e.csv", generate("planted", days=400, seed=4, sampling="cbern"))
@@ -72,14 +74,16 @@ def test_default_is_cbern_byte_for_byte(tmp_path):
 
 # ---------------------------------------------------------------------------- successive draws
 
+
 def test_successive_is_seeded_and_differs_from_cbern(tmp_path):
     a = generate("planted", days=1500, seed=5, sampling="successive")
     b = generate("planted", days=1500, seed=5, sampling="successive")
     np.testing.assert_array_equal(a.Y, b.Y)
     np.testing.assert_array_equal(a.truth, b.truth)
     assert a.params == b.params and a.sampling == "successive"
-    assert [p.read_bytes() for p in write(tmp_path / "a.csv", a)] == \
-        [p.read_bytes() for p in write(tmp_path / "b.csv", b)]
+    assert [p.read_bytes() for p in write(tmp_path / "a.csv", a)] == [
+        p.read_bytes() for p in write(tmp_path / "b.csv", b)
+    ]
 
     assert not np.array_equal(a.Y, generate("planted", days=1500, seed=6, sampling="successive").Y)
     cb = generate("planted", days=1500, seed=5)
@@ -108,6 +112,7 @@ def test_full_size_successive_is_fast_with_k_a_day_and_stated_accuracy(successiv
 
 # ---------------------------------------------------------------------------- the truth
 
+
 @pytest.mark.parametrize("K", [2, 3])
 def test_truth_matches_brute_force_even_for_spread_weights(K):
     rng = np.random.default_rng(K)
@@ -122,16 +127,20 @@ def test_truth_matches_brute_force_even_for_spread_weights(K):
 
 def test_truth_closed_forms_and_bad_weights():
     w = np.array([[3.0, 1.0, 0.5, 0.25, 2.0], [1.0, 1.0, 1.0, 1.0, 1e-9]])
-    np.testing.assert_allclose(synthetic.successive_inclusion_probabilities(w, 1).pi,
-                               w / w.sum(axis=1, keepdims=True), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        synthetic.successive_inclusion_probabilities(w, 1).pi, w / w.sum(axis=1, keepdims=True), rtol=0, atol=1e-13
+    )
     np.testing.assert_allclose(synthetic.successive_inclusion_probabilities(w, 5).pi, 1.0, rtol=0, atol=1e-12)
     zero = synthetic.successive_inclusion_probabilities([[1.0, 0.0, 2.0, 0.5]], 3).pi
     np.testing.assert_allclose(zero, [[1.0, 0.0, 1.0, 1.0]], rtol=0, atol=1e-12)
     # weights hundreds of nats apart are beyond the ladder: an error, never a quiet wrong truth
     with pytest.raises(SyntheticError, match="did not reach 1e-10 on 1 day"):
         synthetic.successive_inclusion_probabilities([[1, 1, 1, 1, 1e-200, 1e-200]], 5)
-    for bad, msg in (([[1.0, 0.0, 0.0]], "at least K=2 positive"), ([[1.0, np.nan, 2.0]], "finite"),
-                     ([1.0, 2.0, 3.0], r"shape \(N, P\)")):
+    for bad, msg in (
+        ([[1.0, 0.0, 0.0]], "at least K=2 positive"),
+        ([[1.0, np.nan, 2.0]], "finite"),
+        ([1.0, 2.0, 3.0], r"shape \(N, P\)"),
+    ):
         with pytest.raises(SyntheticError, match=msg):
             synthetic.successive_inclusion_probabilities(bad, 2)
 
@@ -139,8 +148,7 @@ def test_truth_closed_forms_and_bad_weights():
 @pytest.mark.parametrize("K", [2, 3])
 def test_truth_matches_a_monte_carlo_of_the_generators_sampler(K):
     base = (0.9, -0.4, 0.0, 1.4, -0.8, 0.3)
-    syn = generate("planted", days=200_000, parts=6, per_day=K, seed=11, params=static(base),
-                   sampling="successive")
+    syn = generate("planted", days=200_000, parts=6, per_day=K, seed=11, params=static(base), sampling="successive")
     pi = syn.truth[0]
     assert np.all(syn.truth == pi)
     se = np.sqrt(pi * (1 - pi) / len(syn.Y))
@@ -153,6 +161,7 @@ def test_truth_matches_a_monte_carlo_of_the_generators_sampler(K):
 
 # ---------------------------------------------------------------------------- arguments and CLIs
 
+
 def test_bad_sampling_arguments():
     with pytest.raises(SyntheticError, match="sampling must be one of cbern, successive"):
         generate("planted", days=5, sampling="bernoulli")
@@ -162,8 +171,26 @@ def test_bad_sampling_arguments():
 
 def test_cli_sampling_flag_end_to_end(tmp_path):
     out = tmp_path / "s.csv"
-    r = CliRunner().invoke(app, ["data", "generate", "--sampling", "successive", "--days", "40", "--parts", "10",
-                                 "--per-day", "3", "--seed", "3", "--out", str(out), "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "generate",
+            "--sampling",
+            "successive",
+            "--days",
+            "40",
+            "--parts",
+            "10",
+            "--per-day",
+            "3",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert json.loads(r.stdout)["sampling"] == "successive"
     params = npz_params(truth_path(out))
@@ -177,16 +204,37 @@ def test_cli_sampling_flag_end_to_end(tmp_path):
 
     # the module CLI is the same code path
     other = tmp_path / "m.csv"
-    assert synthetic._main(["--sampling", "successive", "--days", "40", "--parts", "10", "--per-day", "3",
-                            "--seed", "3", "--out", str(other)]) == 0
+    assert (
+        synthetic._main(
+            [
+                "--sampling",
+                "successive",
+                "--days",
+                "40",
+                "--parts",
+                "10",
+                "--per-day",
+                "3",
+                "--seed",
+                "3",
+                "--out",
+                str(other),
+            ]
+        )
+        == 0
+    )
     assert other.read_bytes() == out.read_bytes()
     assert truth_path(other).read_bytes() == truth_path(out).read_bytes()
 
 
-@pytest.mark.parametrize("args, msgs", [
-    (["--sampling", "bernoulli"], ["--sampling", "'bernoulli' is not one of 'cbern', 'successive'"]),
-    (["--kind", "uniform", "--sampling", "successive"], ["error: sampling 'successive' is for planted data"]),
-], ids=["unknown", "uniform"])
+@pytest.mark.parametrize(
+    "args, msgs",
+    [
+        (["--sampling", "bernoulli"], ["--sampling", "'bernoulli' is not one of 'cbern', 'successive'"]),
+        (["--kind", "uniform", "--sampling", "successive"], ["error: sampling 'successive' is for planted data"]),
+    ],
+    ids=["unknown", "uniform"],
+)
 def test_cli_bad_sampling_exits_2_and_writes_nothing(tmp_path, args, msgs):
     r = CliRunner().invoke(app, ["data", "generate", "--days", "10", *args, "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 2, (r.stdout, r.stderr)

@@ -1,4 +1,5 @@
 """Learned models against the leakage controls, and the run directory a training run leaves."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +22,23 @@ FAST = {
     "logistic": ["train.epochs=8", "train.patience=3"],
     "gru": ["model.hidden=16", "train.epochs=6", "train.patience=3"],  # with the shipped skip path
     "hawkes": ["model.penalty_scales=[1]"],
-    "transformer": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.context=64",
-                    "train.steps_per_epoch=4", "train.batch_size=4", "train.epochs=4", "train.patience=2"],
+    "transformer": [
+        "model.d_model=16",
+        "model.heads=2",
+        "model.layers=1",
+        "model.context=64",
+        "train.steps_per_epoch=4",
+        "train.batch_size=4",
+        "train.epochs=4",
+        "train.patience=2",
+    ],
 }
 
 
 def _train(kind, data, root, *extra):
-    cfg = load_config(ROOT / "configs" / f"{kind}.yaml", overrides=[*FAST[kind], "train.device=cpu", *extra],
-                      data=str(data))
+    cfg = load_config(
+        ROOT / "configs" / f"{kind}.yaml", overrides=[*FAST[kind], "train.device=cpu", *extra], data=str(data)
+    )
     return run_train(cfg, root)
 
 
@@ -84,7 +94,11 @@ def test_a_training_run_is_complete_and_beats_the_baseline_on_the_planted_sample
 
 
 def test_train_refuses_a_baseline_kind_with_exit_2(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "synapse_tui.cli", "train", "-c", "configs/baselines.yaml",
-                        "--runs-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "synapse_tui.cli", "train", "-c", "configs/baselines.yaml", "--runs-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "synapse baselines" in r.stderr
     assert not any(tmp_path.iterdir())

@@ -1,4 +1,5 @@
 """The fit loop: resume gives identical weights, seeds reproduce, early stopping, checkpoints."""
+
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,19 @@ def _cfg(kind: str, *extra: str):
         "gru": ["model.hidden=8", "model.chunks=4", "model.tbptt=32", "model.dropout=0.2"],
         "lstm": ["model.hidden=8", "model.chunks=4", "model.tbptt=32"],
         "logistic": ["train.batch_size=64", "train.steps_per_epoch=5"],
-        "transformer": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.context=64",
-                        "train.steps_per_epoch=2", "train.batch_size=4"],
+        "transformer": [
+            "model.d_model=16",
+            "model.heads=2",
+            "model.layers=1",
+            "model.context=64",
+            "train.steps_per_epoch=2",
+            "train.batch_size=4",
+        ],
         "hawkes": ["train.batch_size=64", "train.steps_per_epoch=5"],
     }[kind]
-    return load_config(ROOT / "configs" / f"{kind}.yaml",
-                       overrides=[*tiny, "train.device=cpu", "train.patience=100", *extra])
+    return load_config(
+        ROOT / "configs" / f"{kind}.yaml", overrides=[*tiny, "train.device=cpu", "train.patience=100", *extra]
+    )
 
 
 def _trainer(cfg, data, tmp: Path | None, **kw):
@@ -43,9 +51,19 @@ def _trainer(cfg, data, tmp: Path | None, **kw):
     seed_everything(cfg.seed)
     scorer = build_scorer(cfg.model, 39)
     inputs = scorer.prepare(syn.Y, syn.dates)
-    return Trainer(scorer, inputs, syn.Y, split, cfg.train, cfg.eval, model_cfg=cfg.model, seed=cfg.seed,
-                   last_path=None if tmp is None else tmp / "last.pt",
-                   best_path=None if tmp is None else tmp / "best.pt", **kw)
+    return Trainer(
+        scorer,
+        inputs,
+        syn.Y,
+        split,
+        cfg.train,
+        cfg.eval,
+        model_cfg=cfg.model,
+        seed=cfg.seed,
+        last_path=None if tmp is None else tmp / "last.pt",
+        best_path=None if tmp is None else tmp / "best.pt",
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("kind", ["gru", "logistic"])
@@ -108,7 +126,9 @@ def test_same_seed_same_metrics_other_seed_differs(data):
 
 def test_early_stopping_keeps_the_best_epoch(data, tmp_path):
     # A vanishing lr with a min_delta: nothing improves after epoch 1, so patience 2 stops at epoch 3.
-    res = _trainer(_cfg("logistic", "train.epochs=50", "train.patience=2", "train.lr=1e-9", "train.min_delta=1e-3"), data, tmp_path).fit()
+    res = _trainer(
+        _cfg("logistic", "train.epochs=50", "train.patience=2", "train.lr=1e-9", "train.min_delta=1e-3"), data, tmp_path
+    ).fit()
     assert [e["epoch"] for e in res.epochs] == [1, 2, 3]
     assert res.best_epoch == 1 and "early stop" in res.stopped
     best = load_torch(tmp_path / "best.pt")
@@ -150,7 +170,7 @@ def test_a_trained_model_scores_day_t_from_earlier_days_only(kind, data):
         a = scorer.score(scorer.prepare(syn.Y, syn.dates), 0, len(Y2))
         b = scorer.score(scorer.prepare(Y2, syn.dates), 0, len(Y2))
     assert torch.equal(a[: t + 1], b[: t + 1])
-    assert not torch.equal(a[t + 1:], b[t + 1:])
+    assert not torch.equal(a[t + 1 :], b[t + 1 :])
 
 
 def test_hawkes_fits_its_penalty_path_and_keeps_the_point_best_on_validation(data):
@@ -172,13 +192,16 @@ def test_hawkes_fits_its_penalty_path_and_keeps_the_point_best_on_validation(dat
     assert alone.validate()["val_loss"] == pytest.approx(min(losses), rel=1e-4)
 
 
-@pytest.mark.parametrize("kind,extra", [
-    ("gru", ["train.epochs=5"]),
-    ("transformer", ["train.epochs=4"]),
-    # Nothing improves after epoch 1, so patience 2 stops at epoch 3 with epoch 4 already
-    # trained ahead on the overlapping side: it must leave no trace.
-    ("gru", ["train.epochs=50", "train.patience=2", "train.lr=1e-9", "train.min_delta=1e-3"]),
-])
+@pytest.mark.parametrize(
+    "kind,extra",
+    [
+        ("gru", ["train.epochs=5"]),
+        ("transformer", ["train.epochs=4"]),
+        # Nothing improves after epoch 1, so patience 2 stops at epoch 3 with epoch 4 already
+        # trained ahead on the overlapping side: it must leave no trace.
+        ("gru", ["train.epochs=50", "train.patience=2", "train.lr=1e-9", "train.min_delta=1e-3"]),
+    ],
+)
 def test_validating_while_the_next_epoch_trains_changes_nothing(kind, extra, data, tmp_path):
     """Overlapped validation (epoch e validated on a worker thread while e+1 trains) gives
     the history, best epoch, weights, checkpoints and RNG state of the plain loop. Both run
@@ -195,8 +218,14 @@ def test_validating_while_the_next_epoch_trains_changes_nothing(kind, extra, dat
             assert trainer.overlaps_validation() is overlap
             results.append(trainer.fit())
             assert torch.get_num_threads() == n  # the split is undone
-            states.append((torch.get_rng_state(), load_torch(out / "last.pt"), load_torch(out / "best.pt"),
-                           {k: v.clone() for k, v in trainer.scorer.state_dict().items()}))
+            states.append(
+                (
+                    torch.get_rng_state(),
+                    load_torch(out / "last.pt"),
+                    load_torch(out / "best.pt"),
+                    {k: v.clone() for k, v in trainer.scorer.state_dict().items()},
+                )
+            )
     finally:
         torch.set_num_threads(threads)
     plain, overlapped = results
@@ -222,8 +251,10 @@ def test_overlap_is_automatic_for_stateful_models_on_cpu_only(data, monkeypatch)
     # a thread count the user set is kept: one thread, nothing beside it
     assert not _trainer(_cfg("gru", "train.epochs=1", "train.num_threads=1"), data, None).overlaps_validation()
     for kind, extra in (("transformer", ()), ("gru", ("model.mode=window",)), ("logistic", ())):
-        assert not _trainer(_cfg(kind, "train.epochs=1", "train.num_threads=2", *extra), data, None).overlaps_validation()
+        assert not _trainer(
+            _cfg(kind, "train.epochs=1", "train.num_threads=2", *extra), data, None
+        ).overlaps_validation()
     # left to the default: whenever the machine has a second core
     for cores, expected in ((1, False), (2, True)):
-        monkeypatch.setattr("core.train.loop.os.cpu_count", lambda: cores)
+        monkeypatch.setattr("core.train.loop.os.cpu_count", lambda cores=cores: cores)
         assert _trainer(_cfg("gru", "train.epochs=1"), data, None).overlaps_validation() is expected

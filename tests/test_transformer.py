@@ -2,6 +2,7 @@
 forwards, eval-mode scoring, bf16 autocast, a learnable pattern, shipped configs and their
 parameter counts. Causality by perturbation (RoPE and ALiBi, block-wise and in one pass),
 shapes and state round trip: test_scorer_contract.py."""
+
 import pytest
 import torch
 
@@ -59,7 +60,7 @@ def test_blockwise_score_reads_bounded_context(positions):
             a = m.window_start(t)
             n = t - a + 1
             assert (n == t + 1) if t < C else (C - S + 1 <= n <= C)
-            ref, _ = m(inp.x[None, a:t + 1], inp.wd[None, a:t + 1])
+            ref, _ = m(inp.x[None, a : t + 1], inp.wd[None, a : t + 1])
             assert torch.allclose(full[t], ref[0, -1], atol=1e-5), t
     # Sub-ranges (including a last block cut by stop) agree with the whole pass.
     for start, stop in [(0, 1), (63, 65), (64, 96), (70, 101), (100, 257), (T - 1, T), (10, 10), (0, T)]:
@@ -138,11 +139,9 @@ def test_rejects_bad_shapes():
 @pytest.mark.parametrize("positions", POSITIONS)
 def test_learns_yesterday_pattern(positions):
     torch.manual_seed(0)
-    m = TransformerScorer(P, d_model=16, heads=2, layers=1, ffn_mult=2, dropout=0.0, context=50,
-                          positions=positions)
+    m = TransformerScorer(P, d_model=16, heads=2, layers=1, ffn_mult=2, dropout=0.0, context=50, positions=positions)
     Y = pattern_y(400, P, K, 5)
     assert_learns_yesterday_pattern(m, Y, dates_for(len(Y)), chunks=8, lr=0.01, steps=80)
-
 
 
 @pytest.mark.parametrize("name,cpu", [("transformer", True), ("transformer_h200", False)])

@@ -1,6 +1,7 @@
 """The dashboard's compare screen on real baselines runs: both runs shown, the config
 differences, the deltas against A; the paired test only on `p`, recorded as a test touch;
 a refusal (different test windows) shown inline; nothing raises at 80x24 or 160x48."""
+
 import io
 import time
 
@@ -26,12 +27,15 @@ def world(tmp_path_factory):
     data = write_synthetic(base / "planted.csv", "planted", days=900, seed=5)
     root = base / "runs"
     a = run_baselines(load_config("baselines", overrides=SPLIT, data=str(data)), root)
-    b = run_baselines(load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"],
-                                  data=str(data)), root)
-    c = run_baselines(load_config("baselines", overrides=["split.test_days=150", "split.val_days=200"],
-                                  data=str(data)), root)
-    m = run_train(load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"],
-                              data=str(data)), root)
+    b = run_baselines(
+        load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"], data=str(data)), root
+    )
+    c = run_baselines(
+        load_config("baselines", overrides=["split.test_days=150", "split.val_days=200"], data=str(data)), root
+    )
+    m = run_train(
+        load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"], data=str(data)), root
+    )
     return root, a, b, c, m
 
 
@@ -73,8 +77,10 @@ async def test_shows_runs_config_diff_and_deltas_without_touching_the_test(world
         assert a.run_id in legend and b.run_id in legend and "succeeded" in legend
 
         diff = screen.view["diff"]
-        assert diff["eval.baselines"] == [["uniform", "frequency", "recency", "ewma", "hot_cold"],
-                                          ["uniform", "recency"]]
+        assert diff["eval.baselines"] == [
+            ["uniform", "frequency", "recency", "ewma", "hot_cold"],
+            ["uniform", "recency"],
+        ]
         assert "name" not in diff and "split.test_days" not in diff  # only what differs
         await pilot.press("3")
         assert screen.query_one("#tabs", TabbedContent).active == "config"

@@ -1,5 +1,6 @@
 """The dashboard's runs screen on real runs: live rows by key, sort, filter, columns, select,
 cancel, help, a corrupt run and a deleted one."""
+
 import json
 import shutil
 
@@ -22,10 +23,12 @@ def world(tmp_path_factory, synthetic_csv):
     data = synthetic_csv("planted", days=900, seed=5)
     root = tmp_path_factory.mktemp("home") / "runs"
     a = run_baselines(load_config("baselines", overrides=SPLIT, data=str(data)), root)
-    b = run_baselines(load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"],
-                                  data=str(data)), root)
-    m = run_train(load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"],
-                              data=str(data)), root)
+    b = run_baselines(
+        load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"], data=str(data)), root
+    )
+    m = run_train(
+        load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"], data=str(data)), root
+    )
     return root, data, a, b, m
 
 

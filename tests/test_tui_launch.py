@@ -1,5 +1,6 @@
 """The dashboard's launch screen, driven by keys at 80x24: a config chosen, --data and
 overrides typed, problems shown inline with Launch disabled, a real run launched."""
+
 import time
 
 import pytest

@@ -2,6 +2,7 @@
 switching, loss smoothing and log scale, per-part sorting, epochs of a live run arriving
 (throttled re-reads), cancel behind y/n, a run deleted while shown, tomorrow's pool with
 its errors inline, ASCII plots, and nothing raising at 80x24 or 160x48."""
+
 import io
 import json
 import shutil
@@ -87,8 +88,11 @@ async def test_opens_with_the_summary_numbers_of_report_json(world):
         assert loss.series["epoch"] == [1, 2, 3] and loss.series["best_epoch"] is not None
         assert set(loss.drawn["lines"]) == {"train", "val"} and loss.drawn["best"][0] == loss.series["best_epoch"]
         tiers = screen.query_one("#tiers", TierPlot)
-        assert tiers.tier == "good" and tiers.drawn["lines"]["model"][1] == \
-            report["models"][report["primary"]]["test"]["tier_rates"]["good"]["rate"]
+        assert (
+            tiers.tier == "good"
+            and tiers.drawn["lines"]["model"][1]
+            == report["models"][report["primary"]]["test"]["tier_rates"]["good"]["rate"]
+        )
         rel = screen.query_one("#reliability", ReliabilityPlot)
         assert {"before", "after"} <= set(rel.drawn["lines"]) and sum(rel.drawn["counts"]) > 0
         assert screen.query_one("#parts-table", DataTable).row_count == 39
@@ -362,8 +366,7 @@ async def test_a_flood_of_changes_is_one_message_that_keeps_what_each_asked_for(
         screen = await _open(app, pilot, done.run_id)
         await pilot.pause(0.6)
         changes, reads = screen.changes, screen.reads
-        series = {"epoch": [1, 2, 3, 4], "train": [0.4, 0.3, 0.2, 0.1], "val": [0.5, 0.4, 0.3, 0.35],
-                  "best_epoch": 3}
+        series = {"epoch": [1, 2, 3, 4], "train": [0.4, 0.3, 0.2, 0.1], "val": [0.5, 0.4, 0.3, 0.35], "best_epoch": 3}
         # posted back to back from this (the event loop's) thread: all queued before any is handled
         screen.post_message(RunScreen.Changed(series=series))
         screen.post_message(RunScreen.Changed(full=True))

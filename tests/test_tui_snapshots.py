@@ -3,6 +3,7 @@
 A snapshot that differs fails with the path of the new SVG beside the stored one; look at
 both in a browser and, if the change is meant, rerun with SYNAPSE_UPDATE_SNAPSHOTS=1.
 """
+
 import os
 import shutil
 import tempfile
@@ -143,8 +144,11 @@ async def _steady_screenshot(app, pilot) -> str:
     return shot
 
 
-@pytest.mark.parametrize("size,tab", [((80, 24), "overview"), ((160, 48), "overview"), ((160, 48), "parts")],
-                         ids=["80x24", "160x48", "parts-160x48"])
+@pytest.mark.parametrize(
+    "size,tab",
+    [((80, 24), "overview"), ((160, 48), "overview"), ((160, 48), "parts")],
+    ids=["80x24", "160x48", "parts-160x48"],
+)
 async def test_run_screen(fixed_runs, size, tab, tmp_path):
     from textual.widgets import TabbedContent
 

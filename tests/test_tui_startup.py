@@ -1,5 +1,6 @@
 """The dashboard starts without torch: the runs screen, help and the palette read run
 directories and the index only; torch loads in a worker when a pane needs it."""
+
 import subprocess
 import sys
 
@@ -22,7 +23,8 @@ asyncio.run(main())
 
 
 def test_the_dashboard_starts_without_torch(tmp_path):
-    out = subprocess.run([sys.executable, "-c", CODE, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", CODE, str(tmp_path)], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.split()
     assert "textual" in out  # it really ran
     assert "torch" not in out and "sklearn" not in out

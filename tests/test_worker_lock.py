@@ -1,5 +1,6 @@
 """One live worker per run directory: the worker holds `worker.lock` for its whole life;
 resume and the supervisor take it before they start one, or refuse naming who holds it."""
+
 import json
 import os
 import signal
@@ -26,8 +27,17 @@ from core.runs.lock import WORKER_LOCK, acquire, holder
 from core.service import jobs as service
 from core.train.run import create_run
 
-TINY = ["model.hidden=8", "model.chunks=4", "model.tbptt=32", "train.epochs=6", "train.patience=100",
-        "split.test_days=200", "split.val_days=200", "split.min_train_days=100", "train.device=cpu"]
+TINY = [
+    "model.hidden=8",
+    "model.chunks=4",
+    "model.tbptt=32",
+    "train.epochs=6",
+    "train.patience=100",
+    "split.test_days=200",
+    "split.val_days=200",
+    "split.min_train_days=100",
+    "train.device=cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +111,13 @@ def test_a_held_lock_reads_running_though_the_heartbeat_is_stale_and_a_free_one_
     run = _lost_run(data, tmp_path)
     assert status_of(run).status == "lost"
     # The holder is another live process: a worker whose heartbeat thread stalled.
-    code = ("import sys, time; from core.runs.lock import acquire; acquire(sys.argv[1], 'worker'); "
-            "print('held', flush=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(run.path / WORKER_LOCK)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time; from core.runs.lock import acquire; acquire(sys.argv[1], 'worker'); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(run.path / WORKER_LOCK)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "held"
         assert status_of(run).status == "running"
@@ -130,8 +143,11 @@ def test_a_mirror_is_judged_by_its_log_alone(data, tmp_path):
 def test_resume_is_refused_naming_the_holder_while_the_lock_is_held(data, tmp_path):
     run = _lost_run(data, tmp_path)
     with acquire(run.path / WORKER_LOCK, "worker"):
-        for attempt in (lambda: service.resume_detached(run), lambda: service.check_resumable(run),
-                        lambda: service.Workers([run], resume=True)):
+        for attempt in (
+            lambda: service.resume_detached(run),
+            lambda: service.check_resumable(run),
+            lambda: service.Workers([run], resume=True),
+        ):
             with pytest.raises(InputError, match=rf"held by worker pid {os.getpid()} on "):
                 attempt()
     assert [e["type"] for e in run.read_events()] == ["queued", "run_started"]  # nothing was started
@@ -164,8 +180,10 @@ def test_three_racing_cli_resumes_of_a_lost_run_start_one_worker(data, tmp_path)
 
     cmd = [sys.executable, "-m", "synapse_tui.cli", "resume", run.run_id, "--runs-dir", str(tmp_path)]
     # Two detached and one foreground resume: both paths start a worker the same way.
-    procs = [subprocess.Popen(cmd + extra, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for extra in (["--detach"], ["--detach"], [])]
+    procs = [
+        subprocess.Popen(cmd + extra, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for extra in (["--detach"], ["--detach"], [])
+    ]
     try:
         # While it runs, the winner's worker holds the lock (handed down, then written with its own pid).
         deadline = time.monotonic() + 60
@@ -253,9 +271,14 @@ def test_the_agents_lockheld_probe_names_the_holder(data, tmp_path):
     run = _run(data, tmp_path)
 
     def probe() -> dict:
-        r = subprocess.run(agent_argv(sys.executable, "lockheld", str(run.path)), capture_output=True,
-                           text=True, timeout=30, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-                           cwd=tmp_path)  # stdlib only: nothing of the project is importable there
+        r = subprocess.run(
+            agent_argv(sys.executable, "lockheld", str(run.path)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            cwd=tmp_path,
+        )  # stdlib only: nothing of the project is importable there
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -265,7 +288,6 @@ def test_the_agents_lockheld_probe_names_the_holder(data, tmp_path):
         out = probe()
     assert out["held"] is True and out["holder"]["pid"] == os.getpid() and out["holder"]["what"] == "worker"
     assert probe() == {"held": False, "holder": None}
-
 
 
 @pytest.mark.slow
@@ -281,23 +303,46 @@ def test_resume_of_a_mirror_is_refused_while_its_worker_holds_the_lock_on_the_ho
         xdg = tmp_path / "xdg"
         (xdg / "synapse").mkdir(parents=True)
         work = tmp_path / "work"
-        profile = dict(host="127.0.0.1", port=server.port, user=server.user, identity_file=str(server.identity_file),
-                       python=sys.executable, work_dir=str(work), connect_timeout=5)
+        profile = dict(
+            host="127.0.0.1",
+            port=server.port,
+            user=server.user,
+            identity_file=str(server.identity_file),
+            python=sys.executable,
+            work_dir=str(work),
+            connect_timeout=5,
+        )
         (xdg / "synapse" / "hosts.yaml").write_text(yaml.safe_dump({"hosts": {"box": profile}}))
         env = dict(os.environ, XDG_CONFIG_HOME=str(xdg), COLUMNS="200")
 
         def cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "synapse_tui.cli", *args], capture_output=True, text=True,
-                                  input=input, timeout=60, cwd=ROOT, env=env)
+            return subprocess.run(
+                [sys.executable, "-m", "synapse_tui.cli", *args],
+                capture_output=True,
+                text=True,
+                input=input,
+                timeout=60,
+                cwd=ROOT,
+                env=env,
+            )
 
         r = cli("remote", "trust", "box", input="y\n")
         assert r.returncode == 0, r.stderr + r.stdout
         mirror = _lost_run(data, tmp_path / "runs")
         there = work / "runs" / mirror.run_id
         there.mkdir(parents=True)
-        (mirror.path / "remote.json").write_text(json.dumps(
-            {"host": "box", "dir": str(there), "python": sys.executable, "work_dir": str(work), "pid": None,
-             "pid_started_at": None}))
+        (mirror.path / "remote.json").write_text(
+            json.dumps(
+                {
+                    "host": "box",
+                    "dir": str(there),
+                    "python": sys.executable,
+                    "work_dir": str(work),
+                    "pid": None,
+                    "pid_started_at": None,
+                }
+            )
+        )
         assert status_of(mirror).status == "lost"
         before = mirror.events_jsonl.read_bytes()
         with acquire(there / WORKER_LOCK, "worker"):

@@ -1,6 +1,7 @@
 """Fixed runs for the dashboard's snapshot tests: real baselines runs on a small planted
 file, renamed to fixed run ids and with every timestamp set to a fixed time, plus a queued
 and a failed run, so a screenshot reads the same on every machine and every day."""
+
 import json
 import re
 import shutil
@@ -45,8 +46,9 @@ def make_fixture_runs(root: Path, data: Path) -> list[str]:
     root.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / (root.name + "-tmp")
     a = run_baselines(load_config("baselines", overrides=SPLIT, data=str(data)), tmp)
-    b = run_baselines(load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"],
-                                  data=str(data)), tmp)
+    b = run_baselines(
+        load_config("baselines", overrides=[*SPLIT, "eval.baselines=[uniform,recency]"], data=str(data)), tmp
+    )
     ids = ["20260101-120000-baselines-aaaa", "20260102-120000-recency-bbbb"]
     _fix(a, root, ids[0], 1)
     _fix(b, root, ids[1], 2)
@@ -59,10 +61,25 @@ def make_fixture_runs(root: Path, data: Path) -> list[str]:
         (d / "manifest.json").write_text(json.dumps(man))
         events = [{"ts": TS.format(day=day, sec=0), "type": "queued", "job": "baselines"}]
         if status:
-            events += [{"ts": TS.format(day=day, sec=1), "type": "run_started", "run_id": run_id, "config_hash": "x",
-                        "host": "box", "pid": 1, "pid_started_at": "x", "device": "cpu", "attempt": 1},
-                       {"ts": TS.format(day=day, sec=2), "type": "run_finished", "status": status,
-                        "error": "ValueError: injected"}]
+            events += [
+                {
+                    "ts": TS.format(day=day, sec=1),
+                    "type": "run_started",
+                    "run_id": run_id,
+                    "config_hash": "x",
+                    "host": "box",
+                    "pid": 1,
+                    "pid_started_at": "x",
+                    "device": "cpu",
+                    "attempt": 1,
+                },
+                {
+                    "ts": TS.format(day=day, sec=2),
+                    "type": "run_finished",
+                    "status": status,
+                    "error": "ValueError: injected",
+                },
+            ]
         (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
         ids.append(run_id)
     shutil.rmtree(tmp)

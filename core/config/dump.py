@@ -1,4 +1,5 @@
 """A resolved config out again: its stable hash, its YAML text, and its flat dotted keys."""
+
 from __future__ import annotations
 
 import hashlib

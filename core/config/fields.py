@@ -2,6 +2,7 @@
 
 Ints are strict (no bools, no strings); floats are lax but never take a boolean.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, Strict
 
 __all__ = [
-    "PosInt", "NonNegInt", "Float", "PosFloat", "NonNegFloat", "Fraction", "Dropout", "Bool", "Str", "Head",
+    "PosInt",
+    "NonNegInt",
+    "Float",
+    "PosFloat",
+    "NonNegFloat",
+    "Fraction",
+    "Dropout",
+    "Bool",
+    "Str",
+    "Head",
 ]
 
 

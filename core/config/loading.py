@@ -1,8 +1,9 @@
 """Loading a config: a file (or a shipped config by name) or YAML text, then overrides, then validation."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.config.overrides import _apply
 from core.config.schema import Config
@@ -14,8 +15,9 @@ from core.errors import ConfigError
 SHIPPED_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
-def config_from_text(text: str, *, source: str = "<config>", overrides: Sequence[str] = (),
-                     data: str | None = None) -> Config:
+def config_from_text(
+    text: str, *, source: str = "<config>", overrides: Sequence[str] = (), data: str | None = None
+) -> Config:
     """Validate YAML text (e.g. from the TUI's editor) as `load_config` validates a file."""
     raw, origins = _parse_yaml(text, source)
     return _resolve(raw, origins, overrides, data)

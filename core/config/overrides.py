@@ -1,4 +1,5 @@
 """Dotted `-o a.b.c=value` overrides, a model-kind switch that says what it drops, and ConfigWarning."""
+
 from __future__ import annotations
 
 import copy
@@ -6,7 +7,8 @@ import json
 import os
 import sys
 import warnings
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from core.config.schema import MODEL_CLASSES, _ModelBase
 from core.config.yaml_lines import Origins, load_yaml
@@ -59,8 +61,10 @@ def _switch_kind(raw: dict, new: str, text: str, origins: Origins) -> None:
         for p in [p for p in origins if p[:2] == ("model", key)]:
             del origins[p]
     if dropped:
-        _warn(f"{text}: switching the model kind {old} -> {new} drops {', '.join(dropped)} "
-              f"({old}'s own fields are not carried over; set any again with -o model.FIELD=VALUE)")
+        _warn(
+            f"{text}: switching the model kind {old} -> {new} drops {', '.join(dropped)} "
+            f"({old}'s own fields are not carried over; set any again with -o model.FIELD=VALUE)"
+        )
 
 
 def _apply(raw: dict, overrides: Sequence[str], origins: Origins) -> dict:
@@ -86,9 +90,11 @@ def _apply(raw: dict, overrides: Sequence[str], origins: Origins) -> dict:
             if isinstance(node, dict):
                 if node.get(part) is None:
                     if path[depth + 1].isdigit():
-                        raise ConfigError(f"'{'.'.join(path[:depth + 1])}' is not set in the config, so it has no "
-                                          f"item {path[depth + 1]}; set the whole list, e.g. -o {'.'.join(path[:depth + 1])}=[...]",
-                                          path=text)
+                        raise ConfigError(
+                            f"'{'.'.join(path[: depth + 1])}' is not set in the config, so it has no "
+                            f"item {path[depth + 1]}; set the whole list, e.g. -o {'.'.join(path[: depth + 1])}=[...]",
+                            path=text,
+                        )
                     node[part] = {}
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -96,7 +102,7 @@ def _apply(raw: dict, overrides: Sequence[str], origins: Origins) -> dict:
             else:
                 raise ConfigError(f"'{'.'.join(path[:depth])}' holds {node!r}, not a section", path=text)
             if not isinstance(node, (dict, list)):
-                raise ConfigError(f"'{'.'.join(path[:depth + 1])}' holds {node!r}, not a section", path=text)
+                raise ConfigError(f"'{'.'.join(path[: depth + 1])}' holds {node!r}, not a section", path=text)
         last = path[-1]
         if isinstance(node, list):
             if not (last.isdigit() and int(last) < len(node)):
@@ -104,7 +110,7 @@ def _apply(raw: dict, overrides: Sequence[str], origins: Origins) -> dict:
             node[int(last)] = value
         else:
             node[last] = value
-        for p in [p for p in origins if p[:len(path)] == tuple(path)]:
+        for p in [p for p in origins if p[: len(path)] == tuple(path)]:
             del origins[p]
         origins[tuple(path)] = (text, None)
     return raw
@@ -117,4 +123,3 @@ def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
     (with a ConfigWarning naming them). Unknown keys are caught later, by validation.
     """
     return _apply(raw, list(overrides), {})
-

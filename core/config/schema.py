@@ -1,25 +1,69 @@
 """The config schema: one pydantic section per YAML section, one model class per model kind,
 and the `Config` root with its cross-section checks. Every section forbids unknown keys."""
+
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic import BeforeValidator, Strict
 
 from core.config.fields import (
-    BATCH_MAX, DAYS_MAX, EPOCHS_MAX, LAYERS_MAX, LR_MAX, PARTS_MAX, SEED_MAX, STEPS_MAX, THREADS_MAX, WIDTH_MAX,
-    Bool, Dropout, Float, Fraction, Head, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, _k_shorthand, _reject_bool,
+    BATCH_MAX,
+    DAYS_MAX,
+    EPOCHS_MAX,
+    LAYERS_MAX,
+    LR_MAX,
+    PARTS_MAX,
+    SEED_MAX,
+    STEPS_MAX,
+    THREADS_MAX,
+    WIDTH_MAX,
+    Bool,
+    Dropout,
+    Float,
+    Fraction,
+    Head,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Str,
+    _k_shorthand,
+    _reject_bool,
 )
 from core.errors import RUN_NAME_PATTERN, RUN_NAME_RULE
 
 __all__ = [
-    "Config", "DataConfig", "SplitConfig", "TrainConfig", "CalibrationConfig", "EvalConfig", "TargetsConfig",
-    "UniformModel", "FrequencyModel", "RecencyModel", "EwmaModel", "HotColdModel", "LogisticModel",
-    "GruModel", "LstmModel", "TransformerModel", "HawkesModel", "EnsembleModel", "ModelConfig",
-    "MODEL_KINDS", "BASELINE_KINDS", "LEARNED_KINDS", "COMBINED_KINDS", "MODEL_CLASSES", "FEATURE_GROUPS",
-    "FeatureGroup", "BaselineKind", "cross_field_problems",
+    "Config",
+    "DataConfig",
+    "SplitConfig",
+    "TrainConfig",
+    "CalibrationConfig",
+    "EvalConfig",
+    "TargetsConfig",
+    "UniformModel",
+    "FrequencyModel",
+    "RecencyModel",
+    "EwmaModel",
+    "HotColdModel",
+    "LogisticModel",
+    "GruModel",
+    "LstmModel",
+    "TransformerModel",
+    "HawkesModel",
+    "EnsembleModel",
+    "ModelConfig",
+    "MODEL_KINDS",
+    "BASELINE_KINDS",
+    "LEARNED_KINDS",
+    "COMBINED_KINDS",
+    "MODEL_CLASSES",
+    "FEATURE_GROUPS",
+    "FeatureGroup",
+    "BaselineKind",
+    "cross_field_problems",
 ]
 
 
@@ -28,6 +72,7 @@ class _Section(BaseModel):
 
 
 # --------------------------------------------------------------------------- data / split
+
 
 class DataConfig(_Section):
     path: Str | None = Field(None, description="CSV or Parquet file (draws or multihot format)")
@@ -48,6 +93,7 @@ class SplitConfig(_Section):
 
 # --------------------------------------------------------------------------- models
 
+
 class _ModelBase(_Section):
     """Root of every model kind; fields declared on a shared subclass carry over a kind switch."""
 
@@ -58,11 +104,13 @@ class _Baseline(_ModelBase):
 
 class UniformModel(_Baseline):
     """Every part gets events/parts: the random reference."""
+
     kind: Literal["uniform"] = "uniform"
 
 
 class FrequencyModel(_Baseline):
     """Per-part frequency over the training history (or the last `window` days)."""
+
     kind: Literal["frequency"] = "frequency"
     window: PosInt | None = Field(None, description="days; None = expanding (all history)")
     smoothing: NonNegFloat = Field(1.0, description="pseudo-days shrinking each rate toward events/parts")
@@ -70,6 +118,7 @@ class FrequencyModel(_Baseline):
 
 class RecencyModel(_Baseline):
     """P(part occurs | days since it last occurred), estimated on training data."""
+
     kind: Literal["recency"] = "recency"
     max_gap: PosInt = Field(60, le=DAYS_MAX, description="gaps at or beyond this many days are pooled")
     smoothing: NonNegFloat = Field(1.0, description="pseudo-counts toward the part's base rate")
@@ -77,12 +126,14 @@ class RecencyModel(_Baseline):
 
 class EwmaModel(_Baseline):
     """Exponentially weighted moving average of each part's occurrences."""
+
     kind: Literal["ewma"] = "ewma"
     halflife: PosFloat = Field(30.0, description="days")
 
 
 class HotColdModel(_Baseline):
     """Long-run rate adjusted by how hot (recent frequency) and how cold (overdue) a part is."""
+
     kind: Literal["hot_cold"] = "hot_cold"
     window: PosInt = Field(30, description="days counted as 'recent'")
     hot_weight: Float = Field(1.0, description="weight of the recent-frequency (hot) signal; <0 is contrarian")
@@ -90,8 +141,11 @@ class HotColdModel(_Baseline):
 
 
 class _Learned(_ModelBase):
-    head: Head = Field("sigmoid", description="sigmoid: multi-label BCE; softmax: over parts, targets y/events; "
-                                              "kofp: the exact K-of-P set likelihood (conditional Bernoulli)")
+    head: Head = Field(
+        "sigmoid",
+        description="sigmoid: multi-label BCE; softmax: over parts, targets y/events; "
+        "kofp: the exact K-of-P set likelihood (conditional Bernoulli)",
+    )
 
 
 FEATURE_GROUPS = ("recency", "frequency", "ewma", "weekday", "cooccurrence")
@@ -100,24 +154,31 @@ FeatureGroup = Literal["recency", "frequency", "ewma", "weekday", "cooccurrence"
 
 class LogisticModel(_Learned):
     """Hand-built features -> one logit per part."""
+
     kind: Literal["logistic"] = "logistic"
     features: list[FeatureGroup] = Field(default_factory=lambda: list(FEATURE_GROUPS), min_length=1)
     frequency_windows: list[PosInt] = Field(default_factory=lambda: [7, 30, 90, 365], min_length=1)
     ewma_halflives: list[PosFloat] = Field(default_factory=lambda: [7.0, 30.0, 120.0], min_length=1)
     recency_cap: PosInt = Field(60, description="days-since-last is clipped here")
     coupling: Literal["dense", "own", "yesterday", "lowrank"] = Field(
-        "own", description="dense: every feature to every part; own: a part's own features + weekday; "
-                             "yesterday: own + every part's yesterday; lowrank: own + a rank-`rank` map "
-                             "from all parts' yesterday")
+        "own",
+        description="dense: every feature to every part; own: a part's own features + weekday; "
+        "yesterday: own + every part's yesterday; lowrank: own + a rank-`rank` map "
+        "from all parts' yesterday",
+    )
     rank: PosInt = Field(4, le=PARTS_MAX, description="rank of the lowrank coupling")
     optimizer: Literal["lbfgs", "adamw"] = Field(
-        "adamw", description="lbfgs: full-batch L-BFGS to the penalised optimum, once per penalty_scales "
-                            "point, the best on validation kept; adamw: the training loop's epochs")
+        "adamw",
+        description="lbfgs: full-batch L-BFGS to the penalised optimum, once per penalty_scales "
+        "point, the best on validation kept; adamw: the training loop's epochs",
+    )
     l2: NonNegFloat = Field(1e-4, description="L2 penalty on the weights (lbfgs), on the mean log-loss")
     penalty_scales: list[PosFloat] = Field(
-        default_factory=lambda: [16.0, 4.0, 1.0, 0.25], min_length=1,
+        default_factory=lambda: [16.0, 4.0, 1.0, 0.25],
+        min_length=1,
         description="multipliers of l2 fitted in turn (lbfgs; strongest first, warm-started); "
-                    "the one with the best validation monitor is kept")
+        "the one with the best validation monitor is kept",
+    )
 
     @field_validator("features", "frequency_windows", "ewma_halflives")
     @classmethod
@@ -129,8 +190,10 @@ class LogisticModel(_Learned):
 
 
 Skip = Literal["none", "own"]
-SKIP_HELP = ("own: add a per-part linear skip path over each part's own recency, rates and EWMAs "
-             "to the network's logits (core/models/skip.py); none: the network alone")
+SKIP_HELP = (
+    "own: add a per-part linear skip path over each part's own recency, rates and EWMAs "
+    "to the network's logits (core/models/skip.py); none: the network alone"
+)
 
 
 class _Recurrent(_Learned):
@@ -138,7 +201,9 @@ class _Recurrent(_Learned):
     layers: PosInt = Field(1, le=LAYERS_MAX)
     dropout: Dropout = 0.1
     mode: Literal["stateful", "window"] = Field(
-        "stateful", description="stateful: whole sequence in `chunks` contiguous chunks, TBPTT; window: last `window` days")
+        "stateful",
+        description="stateful: whole sequence in `chunks` contiguous chunks, TBPTT; window: last `window` days",
+    )
     window: PosInt = Field(180, le=DAYS_MAX, description="W days read per prediction in window mode")
     chunks: PosInt = Field(16, le=BATCH_MAX, description="B contiguous chunks run side by side (stateful mode)")
     tbptt: PosInt = Field(128, le=DAYS_MAX, description="truncated-backprop steps (stateful mode)")
@@ -155,14 +220,16 @@ class LstmModel(_Recurrent):
 
 class TransformerModel(_Learned):
     """Causal Transformer trained on random windows of `context` days."""
+
     kind: Literal["transformer"] = "transformer"
     d_model: PosInt = Field(128, le=WIDTH_MAX)
     heads: PosInt = Field(4, le=WIDTH_MAX)
     layers: PosInt = Field(2, le=LAYERS_MAX)
     ffn_mult: PosInt = Field(4, le=64, description="feed-forward width = ffn_mult * d_model")
     dropout: Dropout = 0.1
-    context: Annotated[int, Strict(), Field(ge=2)] = Field(512, le=DAYS_MAX,
-                                                         description="window length L of training batches")
+    context: Annotated[int, Strict(), Field(ge=2)] = Field(
+        512, le=DAYS_MAX, description="window length L of training batches"
+    )
     positions: Literal["rope", "alibi"] = "rope"
     weekday_embedding: Bool = True
     skip: Skip = Field("own", description=SKIP_HELP)
@@ -176,33 +243,49 @@ class TransformerModel(_Learned):
         return heads
 
     @model_validator(mode="after")
-    def _rope_even(self, info: ValidationInfo) -> "TransformerModel":
+    def _rope_even(self, info: ValidationInfo) -> TransformerModel:
         deferred = (info.context or {}).get("defer_cross_checks")  # then Config reports it with a key path
         if not deferred and self.positions == "rope" and (self.d_model // self.heads) % 2:
-            raise ValueError(f"positions 'rope' needs an even head size; d_model/heads = {self.d_model // self.heads}"
-                             " (change d_model or heads, or use positions: alibi)")
+            raise ValueError(
+                f"positions 'rope' needs an even head size; d_model/heads = {self.d_model // self.heads}"
+                " (change d_model or heads, or use positions: alibi)"
+            )
         return self
 
 
 class HawkesModel(_ModelBase):
     """Discrete-time multivariate Hawkes process, exponential kernels, fit by maximum likelihood."""
+
     kind: Literal["hawkes"] = "hawkes"
-    decays: list[PosFloat] = Field(default_factory=lambda: [1.0, 7.0, 30.0], min_length=1,
-                                   description="kernel time constants tau in days: exp(-lag / tau)")
+    decays: list[PosFloat] = Field(
+        default_factory=lambda: [1.0, 7.0, 30.0],
+        min_length=1,
+        description="kernel time constants tau in days: exp(-lag / tau)",
+    )
     inhibition: Bool = Field(True, description="allow negative (inhibiting) cross-effects")
     l2: NonNegFloat = Field(1e-3, description="L2 penalty on the self-interaction weights")
     cross_l2: NonNegFloat = Field(1e-3, description="L2 penalty on the cross-interaction weights (part q on p)")
-    cross_l1: NonNegFloat = Field(1e-2, description="group-lasso penalty on each cross pair (q on p) over its "
-                                                   "kernels: most pairs are pruned to ~0")
+    cross_l1: NonNegFloat = Field(
+        1e-2,
+        description="group-lasso penalty on each cross pair (q on p) over its kernels: most pairs are pruned to ~0",
+    )
     seasonal: Bool = Field(True, description="a weekday term in each part's baseline intensity")
-    yearly: NonNegInt = Field(0, le=64, description="harmonics of a yearly cycle in each part's baseline intensity "
-                                             "(sin/cos of 2 pi k day / 365.25, k = 1..yearly); 0: none")
-    head: Head = Field("sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood")
+    yearly: NonNegInt = Field(
+        0,
+        le=64,
+        description="harmonics of a yearly cycle in each part's baseline intensity "
+        "(sin/cos of 2 pi k day / 365.25, k = 1..yearly); 0: none",
+    )
+    head: Head = Field(
+        "sigmoid", description="sigmoid: Bernoulli per part; softmax; kofp: the exact K-of-P set likelihood"
+    )
     l1: NonNegFloat = Field(3e-3, description="group-lasso penalty on each part's self-effect over its kernels")
     penalty_scales: list[PosFloat] = Field(
-        default_factory=lambda: [4.0, 1.0, 0.25, 0.0625], min_length=1,
+        default_factory=lambda: [4.0, 1.0, 0.25, 0.0625],
+        min_length=1,
         description="multipliers of l2, cross_l2 and cross_l1 fitted in turn (strongest first, warm-started); "
-                    "the one with the best validation monitor is kept")
+        "the one with the best validation monitor is kept",
+    )
 
     @field_validator("decays")
     @classmethod
@@ -215,11 +298,15 @@ class HawkesModel(_ModelBase):
 class EnsembleModel(_ModelBase):
     """Finished runs' validation-window predictions combined with weights fitted on the
     first part of validation (never on test), then calibrated and evaluated like any model."""
+
     kind: Literal["ensemble"] = "ensemble"
-    members: list[Str] = Field(min_length=2, description="run ids (or unique prefixes) of finished runs "
-                                                         "on the same data and split, in the runs dir")
+    members: list[Str] = Field(
+        min_length=2,
+        description="run ids (or unique prefixes) of finished runs on the same data and split, in the runs dir",
+    )
     inner_fraction: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0, lt=1)] = Field(
-        0.5, description="the first part of the validation window the weights are fitted on")
+        0.5, description="the first part of the validation window the weights are fitted on"
+    )
 
     @field_validator("members")
     @classmethod
@@ -230,9 +317,17 @@ class EnsembleModel(_ModelBase):
 
 
 MODEL_CLASSES: dict[str, type[_ModelBase]] = {
-    "uniform": UniformModel, "frequency": FrequencyModel, "recency": RecencyModel, "ewma": EwmaModel,
-    "hot_cold": HotColdModel, "logistic": LogisticModel, "gru": GruModel, "lstm": LstmModel,
-    "transformer": TransformerModel, "hawkes": HawkesModel, "ensemble": EnsembleModel,
+    "uniform": UniformModel,
+    "frequency": FrequencyModel,
+    "recency": RecencyModel,
+    "ewma": EwmaModel,
+    "hot_cold": HotColdModel,
+    "logistic": LogisticModel,
+    "gru": GruModel,
+    "lstm": LstmModel,
+    "transformer": TransformerModel,
+    "hawkes": HawkesModel,
+    "ensemble": EnsembleModel,
 }
 MODEL_KINDS = tuple(MODEL_CLASSES)
 BASELINE_KINDS = tuple(k for k, c in MODEL_CLASSES.items() if issubclass(c, _Baseline))
@@ -241,8 +336,17 @@ LEARNED_KINDS = tuple(k for k in MODEL_KINDS if k not in BASELINE_KINDS and k no
 BaselineKind = Literal["uniform", "frequency", "recency", "ewma", "hot_cold"]
 
 ModelConfig = Annotated[
-    Union[UniformModel, FrequencyModel, RecencyModel, EwmaModel, HotColdModel, LogisticModel,
-          GruModel, LstmModel, TransformerModel, HawkesModel, EnsembleModel],
+    UniformModel
+    | FrequencyModel
+    | RecencyModel
+    | EwmaModel
+    | HotColdModel
+    | LogisticModel
+    | GruModel
+    | LstmModel
+    | TransformerModel
+    | HawkesModel
+    | EnsembleModel,
     Field(discriminator="kind"),
 ]
 
@@ -254,7 +358,9 @@ _MONITOR_RE = re.compile(r"^val_good_or_better@(\d+)$")
 
 class TrainConfig(_Section):
     epochs: PosInt = Field(100, le=EPOCHS_MAX, description="maximum epochs")
-    steps_per_epoch: PosInt | None = Field(None, le=STEPS_MAX, description="windows/chunk steps per epoch; None = one pass")
+    steps_per_epoch: PosInt | None = Field(
+        None, le=STEPS_MAX, description="windows/chunk steps per epoch; None = one pass"
+    )
     batch_size: PosInt = Field(32, le=BATCH_MAX, description="windows per step (transformer, windowed RNN)")
     lr: PosFloat = Field(1e-3, le=LR_MAX)
     weight_decay: NonNegFloat = Field(0.01, le=LR_MAX)
@@ -265,16 +371,23 @@ class TrainConfig(_Section):
     grad_clip: PosFloat | None = Field(1.0, description="max gradient norm; None = no clipping")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16: Bool = Field(False, description="bf16 autocast; honoured on CUDA only")
-    num_threads: PosInt | None = Field(None, le=THREADS_MAX, description="torch threads; None = cores / parallel workers")
+    num_threads: PosInt | None = Field(
+        None, le=THREADS_MAX, description="torch threads; None = cores / parallel workers"
+    )
     max_minutes: PosFloat | None = Field(None, description="wall-clock budget for training")
-    deterministic: Bool = Field(False, description="bit-reproducible fit on CPU: one torch thread and "
-                                                   "torch.use_deterministic_algorithms (slower); see Training")
+    deterministic: Bool = Field(
+        False,
+        description="bit-reproducible fit on CPU: one torch thread and "
+        "torch.use_deterministic_algorithms (slower); see Training",
+    )
 
     @field_validator("monitor")
     @classmethod
     def _monitor_form(cls, v: str) -> str:
         if v != "val_loss" and not _MONITOR_RE.match(v):
-            raise ValueError(f"monitor must be 'val_loss' or 'val_good_or_better@K' (e.g. val_good_or_better@24), got {v!r}")
+            raise ValueError(
+                f"monitor must be 'val_loss' or 'val_good_or_better@K' (e.g. val_good_or_better@24), got {v!r}"
+            )
         return v
 
     @property
@@ -295,14 +408,18 @@ class CalibrationConfig(_Section):
 
 class EvalConfig(_Section):
     k: Annotated[list[PosInt], BeforeValidator(_k_shorthand)] = Field(
-        default_factory=lambda: list(range(20, 28)), min_length=1, description="pool sizes K (or 'A..B')")
+        default_factory=lambda: list(range(20, 28)), min_length=1, description="pool sizes K (or 'A..B')"
+    )
     tiers: dict[Str, NonNegInt] = Field(
-        default_factory=lambda: {"excellent": 5, "good": 4, "fair": 3}, min_length=1,
-        description="tier name -> minimum hits")
+        default_factory=lambda: {"excellent": 5, "good": 4, "fair": 3},
+        min_length=1,
+        description="tier name -> minimum hits",
+    )
     good_tier: Str = Field("good", description="tier whose threshold defines good-or-better")
     ece_bins: Annotated[int, Strict(), Field(ge=2)] = Field(15, le=1000)
-    baselines: list[BaselineKind] = Field(default_factory=lambda: list(BASELINE_KINDS),
-                                          description="baselines computed alongside every run")
+    baselines: list[BaselineKind] = Field(
+        default_factory=lambda: list(BASELINE_KINDS), description="baselines computed alongside every run"
+    )
 
     @field_validator("k")
     @classmethod
@@ -372,7 +489,7 @@ class Config(_Section):
         return v
 
     @model_validator(mode="after")
-    def _resolve(self, info: ValidationInfo) -> "Config":
+    def _resolve(self, info: ValidationInfo) -> Config:
         if self.name is None:
             self.name = self.model.kind
         if not (info.context or {}).get("defer_cross_checks"):
@@ -389,22 +506,40 @@ def cross_field_problems(cfg: Config) -> list[tuple[list[str], str]]:
     bad = [(i, k) for i, k in enumerate(cfg.eval.k) if not 1 <= k <= parts]
     if bad:
         ks = ", ".join(str(k) for _, k in bad)
-        out.append(([f"eval.k.{bad[0][0]}", "eval.k", "data.parts"],
-                    f"K={ks} {'is' if len(bad) == 1 else 'are'} outside 1..data.parts ({parts})"))
+        out.append(
+            (
+                [f"eval.k.{bad[0][0]}", "eval.k", "data.parts"],
+                f"K={ks} {'is' if len(bad) == 1 else 'are'} outside 1..data.parts ({parts})",
+            )
+        )
     mk = cfg.train.monitor_k
     if mk is not None and not 1 <= mk <= parts:
-        out.append((["train.monitor", "data.parts"], f"K={mk} in {cfg.train.monitor!r} is outside 1..data.parts ({parts})"))
+        out.append(
+            (["train.monitor", "data.parts"], f"K={mk} in {cfg.train.monitor!r} is outside 1..data.parts ({parts})")
+        )
     m = cfg.model
     if isinstance(m, TransformerModel) and m.positions == "rope" and (m.d_model // m.heads) % 2:
-        out.append((["model.heads", "model.d_model", "model.positions", "model"],
-                    f"positions 'rope' needs an even head size; d_model/heads = {m.d_model // m.heads}"
-                    " (change d_model or heads, or use positions: alibi)"))
+        out.append(
+            (
+                ["model.heads", "model.d_model", "model.positions", "model"],
+                f"positions 'rope' needs an even head size; d_model/heads = {m.d_model // m.heads}"
+                " (change d_model or heads, or use positions: alibi)",
+            )
+        )
     if epd is not None:
         if epd >= parts:
-            out.append((["data.events_per_day", "data.parts"],
-                        f"events_per_day ({epd}) must be smaller than data.parts ({parts})"))
+            out.append(
+                (
+                    ["data.events_per_day", "data.parts"],
+                    f"events_per_day ({epd}) must be smaller than data.parts ({parts})",
+                )
+            )
         for name, hits in cfg.eval.tiers.items():
             if hits > epd:
-                out.append(([f"eval.tiers.{name}", "eval.tiers", "data.events_per_day"],
-                            f"tier {name!r} needs {hits} hits but a day has only {epd} events (data.events_per_day)"))
+                out.append(
+                    (
+                        [f"eval.tiers.{name}", "eval.tiers", "data.events_per_day"],
+                        f"tier {name!r} needs {hits} hits but a day has only {epd} events (data.events_per_day)",
+                    )
+                )
     return out

@@ -1,15 +1,23 @@
 """Validation with locations: every problem becomes one ConfigError naming the file and YAML line
 (or the override) and the dotted key, with close-match suggestions for unknown keys and kinds."""
+
 from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ValidationError
 
 from core.config.schema import (
-    MODEL_CLASSES, MODEL_KINDS, _TRAILING_INDEX, Config, _ModelBase, _Section, cross_field_problems,
+    MODEL_CLASSES,
+    MODEL_KINDS,
+    _TRAILING_INDEX,
+    Config,
+    _ModelBase,
+    _Section,
+    cross_field_problems,
 )
 from core.config.yaml_lines import Origins
 from core.errors import ConfigError
@@ -21,7 +29,7 @@ def _where(candidates: Sequence[tuple[str, ...]], origins: Origins) -> tuple[str
         if path in origins:
             return origins[path]
     for path in candidates:  # e.g. `-o foo.bar=1` makes the unknown section 'foo'
-        deeper = [p for p in origins if path and p[:len(path)] == path]
+        deeper = [p for p in origins if path and p[: len(path)] == path]
         if deeper:
             return origins[deeper[0]]
     for path in candidates:  # e.g. an item of a list an override set as a whole
@@ -83,9 +91,12 @@ def _unknown_keys(raw: Any, cls: type[BaseModel], prefix: tuple[str, ...]) -> li
 def _plain(msg: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
-    msg = re.sub(r"^Input should be a valid dictionary (or instance of \w+|or object to extract fields from)",
-                 "should be a mapping (a YAML section)", msg)
+            msg = msg[len(prefix) :]
+    msg = re.sub(
+        r"^Input should be a valid dictionary (or instance of \w+|or object to extract fields from)",
+        "should be a mapping (a YAML section)",
+        msg,
+    )
     msg = msg.replace("Input should be", "should be")
     return msg[:1].lower() + msg[1:]
 
@@ -156,7 +167,11 @@ def _validate(raw: dict, origins: Origins) -> Config:
         _raise([([p, *_RELATED.get(p, [])], msg) for p, msg in _issues_from_pydantic(exc)], origins)
     problems = cross_field_problems(cfg)
     if problems:
-        _raise([([tuple(p.split(".")) for p in paths], f"{_TRAILING_INDEX.sub('', paths[0])}: {msg}")
-                for paths, msg in problems], origins)
+        _raise(
+            [
+                ([tuple(p.split(".")) for p in paths], f"{_TRAILING_INDEX.sub('', paths[0])}: {msg}")
+                for paths, msg in problems
+            ],
+            origins,
+        )
     return cfg
-

@@ -8,6 +8,7 @@ expand, and deep nesting overflows the recursive composer. So the nesting depth 
 on the parser's events before anything recursive runs, and the node graph's size with every
 alias expanded is counted once per node (memoised), before any Python object is built.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,9 @@ def _check_depth(text: str, source: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_YAML_DEPTH:
-                raise _limit_error(f"nested more than {MAX_YAML_DEPTH} levels deep; a config needs a few",
-                                   source, event.start_mark)
+                raise _limit_error(
+                    f"nested more than {MAX_YAML_DEPTH} levels deep; a config needs a few", source, event.start_mark
+                )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
@@ -66,11 +68,16 @@ def _check_graph(root: yaml.Node, source: str) -> None:
             size[key] = 1 + sum(size[id(k)] for k in kids)
             depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
             if size[key] > MAX_YAML_NODES:
-                raise _limit_error(f"aliases expand this value to {size[key]:,}+ nodes, more than the "
-                                   f"{MAX_YAML_NODES:,} allowed (a YAML alias bomb?)", source, node.start_mark)
+                raise _limit_error(
+                    f"aliases expand this value to {size[key]:,}+ nodes, more than the "
+                    f"{MAX_YAML_NODES:,} allowed (a YAML alias bomb?)",
+                    source,
+                    node.start_mark,
+                )
             if depth[key] > MAX_YAML_DEPTH + 1:  # scalars count as one level here, not in _check_depth
-                raise _limit_error(f"aliases nest this value more than {MAX_YAML_DEPTH} levels deep",
-                                   source, node.start_mark)
+                raise _limit_error(
+                    f"aliases nest this value more than {MAX_YAML_DEPTH} levels deep", source, node.start_mark
+                )
             continue
         if key in size:
             continue
@@ -132,8 +139,12 @@ def _yaml_error(exc: yaml.YAMLError, source: str) -> ConfigError:
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         tag = re.search(r"'([^']+)'", problem)
         name = (tag.group(1) if tag else "").replace("tag:yaml.org,2002:", "!!")
-        return ConfigError(f"YAML tag {name} is not allowed: configs are read with "
-                           "yaml.safe_load (plain mappings, lists, strings, numbers, booleans)", path=source, line=line)
+        return ConfigError(
+            f"YAML tag {name} is not allowed: configs are read with "
+            "yaml.safe_load (plain mappings, lists, strings, numbers, booleans)",
+            path=source,
+            line=line,
+        )
     ctx = getattr(exc, "context", None)
     return ConfigError(f"YAML syntax error: {problem}" + (f" ({ctx})" if ctx else ""), path=source, line=line)
 
@@ -148,4 +159,3 @@ def _parse_yaml(text: str, source: str) -> tuple[dict, Origins]:
     if node is not None:
         _mark_lines(node, (), source, origins)
     return raw, origins
-

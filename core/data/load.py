@@ -17,6 +17,7 @@ This module holds the `Dataset`, the CSV reader, the public API and the writers.
 header/cell checks shared by both formats are in `core.data.validate`, the Parquet
 reader in `core.data.parquet` (pyarrow is imported only when a Parquet file is read).
 """
+
 from __future__ import annotations
 
 import csv
@@ -95,8 +96,15 @@ def _gaps(dates: np.ndarray) -> list[tuple[np.datetime64, np.datetime64, int]]:
 _ROWS_PER_BLOCK = 2048  # x 40 multihot cells x ~50 bytes a str: ~4 MB of cells at a time
 
 
-def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_unsorted, echo: bool = True,
-              unsorted_hint: str | None = None):
+def _load_csv(
+    path: Path,
+    data: bytes | bytearray,
+    parts,
+    events_per_day,
+    allow_unsorted,
+    echo: bool = True,
+    unsorted_hint: str | None = None,
+):
     where = _Where(path, None, 1, echo, unsorted_hint)
     stop_line: tuple[int, str] | None = None
     try:
@@ -104,8 +112,10 @@ def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_
     except UnicodeDecodeError as e:
         start = data.rfind(b"\n", 0, e.start) + 1
         line = data.count(b"\n", 0, e.start) + 1
-        problem = (f"bytes that are not UTF-8 (0x{data[e.start]:02x} at byte {e.start - start + 1} of the line); "
-                   "save the file as UTF-8")
+        problem = (
+            f"bytes that are not UTF-8 (0x{data[e.start]:02x} at byte {e.start - start + 1} of the line); "
+            "save the file as UTF-8"
+        )
         text = data[:start].decode("utf-8")  # the lines before it are valid; check them first
         stop_line = (line, problem)
     if text.startswith("\ufeff"):
@@ -128,8 +138,10 @@ def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_
     if len(header) == 1:
         for sep, word in ((";", "semicolons"), ("\t", "tabs")):
             if sep in header[0]:
-                raise where.header(f"the header is separated by {word}, not commas; save the file as "
-                                   f"comma-separated: {_expected(parts, events_per_day)}")
+                raise where.header(
+                    f"the header is separated by {word}, not commas; save the file as "
+                    f"comma-separated: {_expected(parts, events_per_day)}"
+                )
     lay = _layout(header, where, parts, events_per_day)
     warnings = []
     n = int(nonblank[-1]) + 1 - len(nonblank)  # blank lines before the last row (trailing ones are harmless)
@@ -156,10 +168,13 @@ def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_
     r = len(rows)  # rows before the first ragged one: those are checked
     blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for b0 in range(0, len(rows), _ROWS_PER_BLOCK):
-        body = [lines[i] for i in rows[b0:b0 + _ROWS_PER_BLOCK]]
+        body = [lines[i] for i in rows[b0 : b0 + _ROWS_PER_BLOCK]]
         split = [cells(s) for s in body] if quoted else None
-        nf = (np.fromiter(map(len, split), np.int64, len(body)) if split is not None
-              else np.fromiter((s.count(",") + 1 for s in body), np.int64, len(body)))
+        nf = (
+            np.fromiter(map(len, split), np.int64, len(body))
+            if split is not None
+            else np.fromiter((s.count(",") + 1 for s in body), np.int64, len(body))
+        )
         bad = _first(nf != f)
         n = len(body) if bad is None else bad
         if n:
@@ -173,14 +188,20 @@ def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_
             d, dc = _parse_dates(cols[lay.date_col])
             parsed = [_parse_ints(cols[j]) for j in lay.value_cols]
             v = np.stack([p for p, _ in parsed], 1)
-            blocks.append((d, dc, np.clip(v, -1, 2).astype(np.int8) if multihot else v,
-                           np.stack([c for _, c in parsed], 1)))
+            blocks.append(
+                (d, dc, np.clip(v, -1, 2).astype(np.int8) if multihot else v, np.stack([c for _, c in parsed], 1))
+            )
             del cols, parsed
         if bad is not None:
             r, count = b0 + bad, int(nf[bad])
             many = "too many" if count > f else "too few"
-            stop = (r, -1, lambda r=r, count=count, many=many: where.row(
-                r, f"this line has {count} fields but the header has {f} ({many})"))
+            stop = (
+                r,
+                -1,
+                lambda r=r, count=count, many=many: where.row(
+                    r, f"this line has {count} fields but the header has {f} ({many})"
+                ),
+            )
             break
     if stop is None and stop_line is not None:
         stop = (r, -1, lambda: DataError(stop_line[1], path=str(path), line=stop_line[0]))
@@ -192,8 +213,19 @@ def _load_csv(path: Path, data: bytes | bytearray, parts, events_per_day, allow_
     V = np.concatenate([b[2] for b in blocks])
     VC = np.concatenate([b[3] for b in blocks])
     del blocks
-    dates, Y, more = _validate(lay, dates, dcodes, V, VC, lambda j, i: cells(lines[int(rows[i])])[j], where,
-                               parts, events_per_day, allow_unsorted, stop)
+    dates, Y, more = _validate(
+        lay,
+        dates,
+        dcodes,
+        V,
+        VC,
+        lambda j, i: cells(lines[int(rows[i])])[j],
+        where,
+        parts,
+        events_per_day,
+        allow_unsorted,
+        stop,
+    )
     return lay.fmt, dates, Y, warnings + more
 
 
@@ -218,8 +250,7 @@ def max_data_bytes() -> int:
 
 
 def _too_big(limit: int, what: str) -> str:
-    return (f"{what} is larger than the {limit:,}-byte limit on data files "
-            f"(set ${MAX_DATA_ENV} to read a larger one)")
+    return f"{what} is larger than the {limit:,}-byte limit on data files (set ${MAX_DATA_ENV} to read a larger one)"
 
 
 def _file_kind(mode: int) -> str:
@@ -289,20 +320,31 @@ def _gunzip(data: bytearray, limit: int, path: Path) -> bytearray:
                 if member.eof or not buf:
                     break
             if not member.eof:
-                raise DataError("looks gzip-compressed but cannot be decompressed (the compressed data is "
-                                "truncated)", path=path)
+                raise DataError(
+                    "looks gzip-compressed but cannot be decompressed (the compressed data is truncated)", path=path
+                )
             rest = member.unused_data
             if not rest.strip(b"\x00"):  # gzip allows zero padding after the last member
                 return out
             if rest[:2] != b"\x1f\x8b":
-                raise DataError("looks gzip-compressed but cannot be decompressed (bytes that are not gzip "
-                                "after the compressed data)", path=path)
+                raise DataError(
+                    "looks gzip-compressed but cannot be decompressed (bytes that are not gzip "
+                    "after the compressed data)",
+                    path=path,
+                )
     except zlib.error as e:
         raise DataError(f"looks gzip-compressed but cannot be decompressed ({e})", path=path) from None
 
 
-def load_dataset(path: str | Path, *, parts: int | None = None, events_per_day: int | None = None,
-                 allow_unsorted: bool = False, echo: bool = True, unsorted_hint: str | None = None) -> Dataset:
+def load_dataset(
+    path: str | Path,
+    *,
+    parts: int | None = None,
+    events_per_day: int | None = None,
+    allow_unsorted: bool = False,
+    echo: bool = True,
+    unsorted_hint: str | None = None,
+) -> Dataset:
     """Read and validate a draws or multihot file (CSV, CSV.gz or Parquet).
 
     parts: the number of parts P. Draws: ids above it are errors (default: the largest id
@@ -328,8 +370,9 @@ def load_dataset(path: str | Path, *, parts: int | None = None, events_per_day: 
     if not data:
         raise DataError("the file is empty (0 bytes)", path=path)
     if path.suffix.lower() in (".parquet", ".pq") or data[:4] == b"PAR1":
-        fmt, dates, Y, warnings = _load_parquet(path, bytes(data), parts, events_per_day, allow_unsorted, echo,
-                                                unsorted_hint)
+        fmt, dates, Y, warnings = _load_parquet(
+            path, bytes(data), parts, events_per_day, allow_unsorted, echo, unsorted_hint
+        )
     else:
         if data[:2] == b"\x1f\x8b":
             data = _gunzip(data, limit, path)
@@ -340,8 +383,10 @@ def load_dataset(path: str | Path, *, parts: int | None = None, events_per_day: 
     if gaps:
         total = sum(g[2] for g in gaps)
         a, b, n = max(gaps, key=lambda g: g[2])
-        warnings.append(f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the dates ({total} missing "
-                        f"day{'s' if total > 1 else ''} in all; largest {n} between {_day(a)} and {_day(b)})")
+        warnings.append(
+            f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the dates ({total} missing "
+            f"day{'s' if total > 1 else ''} in all; largest {n} between {_day(a)} and {_day(b)})"
+        )
     dates = np.ascontiguousarray(dates, dtype="datetime64[D]")
     Y = np.ascontiguousarray(Y, dtype=bool)
     dates.flags.writeable = False
@@ -409,8 +454,9 @@ def write_draws_csv(path: str | Path, dates, Y) -> None:
     n = Y.sum(1)
     if n[0] == 0 or (n != n[0]).any():
         bad = int(np.argmax(n != n[0])) if n[0] else 0
-        raise ValueError(f"draws need the same number (>= 1) of events every day: day 0 has {int(n[0])}, "
-                         f"day {bad} has {int(n[bad])}")
+        raise ValueError(
+            f"draws need the same number (>= 1) of events every day: day 0 has {int(n[0])}, day {bad} has {int(n[bad])}"
+        )
     k = int(n[0])
     ids = (np.nonzero(Y)[1].reshape(-1, k) + 1).astype(str)
     head = "date," + ",".join(f"e{j}" for j in range(1, k + 1))

@@ -3,6 +3,7 @@
 The columns are read with pyarrow, turned into the same (values, codes) cells as the
 CSV path, and checked by `core.data.validate`; problems name the row, not the line.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,15 +14,17 @@ from core.data.validate import _BAD, _BIG, _MISS, _OK, _layout, _parse_dates, _p
 
 
 # ----------------------------------------------------------------------------- Parquet
-def _load_parquet(path: Path, data: bytes, parts, events_per_day, allow_unsorted, echo: bool = True,
-                  unsorted_hint: str | None = None):
+def _load_parquet(
+    path: Path, data: bytes, parts, events_per_day, allow_unsorted, echo: bool = True, unsorted_hint: str | None = None
+):
     where = _Where(path, None, None, echo, unsorted_hint)
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise where.file("reading Parquet files needs pyarrow, which is not installed: "
-                         "pip install 'synapse[parquet]'") from None
+        raise where.file(
+            "reading Parquet files needs pyarrow, which is not installed: pip install 'synapse[parquet]'"
+        ) from None
     try:
         table = pq.read_table(pa.BufferReader(data))
     except Exception as e:  # pyarrow raises several types for a damaged file
@@ -39,8 +42,7 @@ def _load_parquet(path: Path, data: bytes, parts, events_per_day, allow_unsorted
         v = cols[j][i].as_py()
         return "" if v is None else str(v)
 
-    dates, Y, warnings = _validate(lay, dates, dcodes, V, VC, raw, where, parts, events_per_day,
-                                   allow_unsorted, None)
+    dates, Y, warnings = _validate(lay, dates, dcodes, V, VC, raw, where, parts, events_per_day, allow_unsorted, None)
     return lay.fmt, dates, Y, warnings
 
 

@@ -1,4 +1,5 @@
 """Where a data path given in a config or on the command line points."""
+
 from __future__ import annotations
 
 import os
@@ -39,5 +40,8 @@ def resolve_run_data(manifest: dict, raw: str | Path | None = None) -> Path:
     made_in = manifest.get("created_cwd")
     also = f" nor at {recorded}" if recorded and str(recorded) != str(path) else ""
     where = f" (the run was created in {made_in})" if made_in else ""
-    raise InputError(f"the run's data file {str(given)!r} is not found from {os.getcwd()}{also}{where}; "
-                     "run from there, put the file back, or (predict, export onnx) pass --data FILE", path=path)
+    raise InputError(
+        f"the run's data file {str(given)!r} is not found from {os.getcwd()}{also}{where}; "
+        "run from there, put the file back, or (predict, export onnx) pass --data FILE",
+        path=path,
+    )

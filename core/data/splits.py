@@ -4,6 +4,7 @@ Sizes count rows (days that are present in the data), not calendar days, so a sp
 holds the number of observations asked for even when the data has gaps. The embargo
 `gap_days` likewise drops that many rows between train and val and between val and test.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

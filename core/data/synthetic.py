@@ -32,6 +32,7 @@ a portable ``exp``, in a fixed order, so it has the same bits on every machine. 
 successive truth uses numpy's ``exp``/``log`` and LAPACK-computed Gauss-Legendre nodes, so
 it is deterministic on one machine but may differ in the last bits between machines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,19 @@ from core import cbern
 from core.errors import InputError
 from core.fsutil import atomic_open, atomic_write_bytes
 
-__all__ = ["PlantedParams", "Synthetic", "SyntheticError", "RaceTruth", "generate", "write",
-           "successive_inclusion_probabilities", "truth_path", "KINDS", "SAMPLINGS",
-           "FORMAT_VERSION"]
+__all__ = [
+    "PlantedParams",
+    "Synthetic",
+    "SyntheticError",
+    "RaceTruth",
+    "generate",
+    "write",
+    "successive_inclusion_probabilities",
+    "truth_path",
+    "KINDS",
+    "SAMPLINGS",
+    "FORMAT_VERSION",
+]
 
 KINDS = ("planted", "uniform")
 SAMPLINGS = ("cbern", "successive")
@@ -65,6 +76,7 @@ class SyntheticError(InputError, ValueError):
 
 
 # ---------------------------------------------------------------------------- params
+
 
 @dataclass(frozen=True)
 class PlantedParams:
@@ -145,12 +157,9 @@ class PlantedParams:
                 raise SyntheticError(f"{name} must be in [0, 1), got {v}")
         return {
             "base_logits": base,
-            "excite": {"parts": list(excite), "alpha": float(self.excite_alpha),
-                       "decay": float(self.excite_decay)},
-            "inhibit": {"parts": list(inhibit), "alpha": float(self.inhibit_alpha),
-                        "decay": float(self.inhibit_decay)},
-            "weekday": {"parts": list(weekday), "favoured": list(fav),
-                        "amplitude": float(self.weekday_amplitude)},
+            "excite": {"parts": list(excite), "alpha": float(self.excite_alpha), "decay": float(self.excite_decay)},
+            "inhibit": {"parts": list(inhibit), "alpha": float(self.inhibit_alpha), "decay": float(self.inhibit_decay)},
+            "weekday": {"parts": list(weekday), "favoured": list(fav), "amplitude": float(self.weekday_amplitude)},
             "pairs": [[a, b, l] for a, b, l in pairs],
         }
 
@@ -190,6 +199,7 @@ class Synthetic:
 
 # ---------------------------------------------------------------------------- generation
 
+
 def _weekday(dates: np.ndarray) -> np.ndarray:
     """Monday=0 .. Sunday=6 for datetime64[D] dates (1970-01-01 was a Thursday)."""
     return ((dates.astype(np.int64) + 3) % 7).astype(np.int64)
@@ -221,8 +231,9 @@ def _exp_portable(x: np.ndarray) -> np.ndarray:
     return np.where(x < -745.5, 0.0, np.ldexp(p, k.astype(np.int64)))
 
 
-def _planted(T: int, P: int, K: int, rng: np.random.Generator, wd: np.ndarray,
-             lay: dict, sampling: str) -> tuple[np.ndarray, np.ndarray]:
+def _planted(
+    T: int, P: int, K: int, rng: np.random.Generator, wd: np.ndarray, lay: dict, sampling: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate the planted process. Returns (Y (T,P) bool, W (T,P) day-normalised odds).
 
     Both samplings consume the same uniforms, one per part and day. The samplers work
@@ -239,8 +250,9 @@ def _planted(T: int, P: int, K: int, rng: np.random.Generator, wd: np.ndarray,
             m = (d - f) % 7
             static[d, p - 1] += amp * _COS7[min(m, 7 - m)]
     static_rows = [static[d].tolist() for d in range(7)]
-    hawkes = ([(p - 1, lay["excite"]["alpha"], lay["excite"]["decay"]) for p in lay["excite"]["parts"]]
-              + [(p - 1, lay["inhibit"]["alpha"], lay["inhibit"]["decay"]) for p in lay["inhibit"]["parts"]])
+    hawkes = [(p - 1, lay["excite"]["alpha"], lay["excite"]["decay"]) for p in lay["excite"]["parts"]] + [
+        (p - 1, lay["inhibit"]["alpha"], lay["inhibit"]["decay"]) for p in lay["inhibit"]["parts"]
+    ]
     pairs = [(a - 1, b - 1, lift) for a, b, lift in lay["pairs"]]
     h = [0.0] * len(hawkes)
     U = rng.random((T, P))  # the uniforms the sequential sampler consumes
@@ -315,7 +327,7 @@ class RaceTruth(NamedTuple):
 def _race_rule(W: np.ndarray, K: int, rung: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Nodes t and weights (N, n) in time for the rows of W, by rule ("u", n) or ("panels", p)."""
     N, P = W.shape
-    slowest = np.sort(W, axis=1)[:, :P - K + 1].sum(axis=1)
+    slowest = np.sort(W, axis=1)[:, : P - K + 1].sum(axis=1)
     form, size = rung
     if form == "u":
         x, a = np.polynomial.legendre.leggauss(size)
@@ -372,8 +384,8 @@ def _race_apply(W: np.ndarray, K: int, rung: tuple[str, int]) -> np.ndarray:
     step = max(1, _RACE_BLOCK // _race_nodes(rung))
     out = np.empty(W.shape)
     for i in range(0, len(W), step):
-        t, wt = _race_rule(W[i:i + step], K, rung)
-        out[i:i + step] = _race_integral(W[i:i + step], K, t, wt)
+        t, wt = _race_rule(W[i : i + step], K, rung)
+        out[i : i + step] = _race_integral(W[i : i + step], K, t, wt)
     return out
 
 
@@ -418,13 +430,23 @@ def successive_inclusion_probabilities(w, K: int) -> RaceTruth:
         todo, prev = todo[~ok], cur[~ok]
         if not len(todo):
             return RaceTruth(pi, error, nodes)
-    raise SyntheticError(f"successive-sampling truth did not reach {_RACE_TOL:g} on {len(todo)} "
-                         f"day(s), the first row {todo[0]}: its weights are too spread")
+    raise SyntheticError(
+        f"successive-sampling truth did not reach {_RACE_TOL:g} on {len(todo)} "
+        f"day(s), the first row {todo[0]}: its weights are too spread"
+    )
 
 
-def generate(kind: str, *, days: int, parts: int = 39, per_day: int = 5, seed: int = 0,
-             start: str = "1995-01-02", params: PlantedParams | None = None,
-             sampling: str = "cbern") -> Synthetic:
+def generate(
+    kind: str,
+    *,
+    days: int,
+    parts: int = 39,
+    per_day: int = 5,
+    seed: int = 0,
+    start: str = "1995-01-02",
+    params: PlantedParams | None = None,
+    sampling: str = "cbern",
+) -> Synthetic:
     """Generate `days` consecutive days from `start` with `per_day` of `parts` parts a day.
 
     kind "planted" follows `params` (default ``PlantedParams()``) and draws each day's
@@ -456,14 +478,23 @@ def generate(kind: str, *, days: int, parts: int = 39, per_day: int = 5, seed: i
         raise SyntheticError(f"start must be an ISO date YYYY-MM-DD, got {start!r}")
     dates = d0 + np.arange(T)
     rng = np.random.Generator(np.random.PCG64(seed))
-    meta = {"kind": kind, "days": T, "parts": P, "per_day": K, "seed": seed,
-            "start": str(d0), "format_version": FORMAT_VERSION}
+    meta = {
+        "kind": kind,
+        "days": T,
+        "parts": P,
+        "per_day": K,
+        "seed": seed,
+        "start": str(d0),
+        "format_version": FORMAT_VERSION,
+    }
     if kind == "uniform":
         if params is not None:
             raise SyntheticError("uniform data takes no planted params")
         if sampling != "cbern":
-            raise SyntheticError(f"sampling {sampling!r} is for planted data; uniform data has "
-                                 "equal weights, where every design is the same uniform draw")
+            raise SyntheticError(
+                f"sampling {sampling!r} is for planted data; uniform data has "
+                "equal weights, where every design is the same uniform draw"
+            )
         keys = rng.random((T, P))
         idx = np.argsort(keys, axis=1, kind="stable")[:, :K]  # a uniformly random K-subset
         Y = np.zeros((T, P), dtype=bool)
@@ -481,13 +512,17 @@ def generate(kind: str, *, days: int, parts: int = 39, per_day: int = 5, seed: i
     least = _race_nodes(("u", _RACE_U_NODES[-1]))
     more = int(np.count_nonzero(race.nodes > least))
     nodes = f"{least} nodes a day" + (f", {more} days up to {int(race.nodes.max())}" if more else "")
-    method = (f"exponential-race quadrature (Gauss-Legendre, {nodes}), max error estimate "
-              f"{float(race.error.max()):.1e}, max row-sum error {row_sum:.1e}")
-    return Synthetic(dates, Y, race.pi, kind, seed,
-                     {**meta, "planted": lay, "sampling": sampling, "truth_method": method})
+    method = (
+        f"exponential-race quadrature (Gauss-Legendre, {nodes}), max error estimate "
+        f"{float(race.error.max()):.1e}, max row-sum error {row_sum:.1e}"
+    )
+    return Synthetic(
+        dates, Y, race.pi, kind, seed, {**meta, "planted": lay, "sampling": sampling, "truth_method": method}
+    )
 
 
 # ---------------------------------------------------------------------------- writing
+
 
 def truth_path(csv_path: str | Path) -> Path:
     """The truth sidecar beside a data file: ``<stem>.truth.npz``."""
@@ -557,11 +592,12 @@ def write(out: str | Path, syn: Synthetic) -> list[Path]:
 
 # ---------------------------------------------------------------------------- CLI
 
+
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m core.data.synthetic",
-        description="Generate a synthetic draws CSV and its <stem>.truth.npz "
-                    "(same as `synapse data generate`).")
+        description="Generate a synthetic draws CSV and its <stem>.truth.npz (same as `synapse data generate`).",
+    )
     ap.add_argument("--kind", choices=KINDS, default="planted")
     ap.add_argument("--sampling", choices=SAMPLINGS, default="cbern")
     ap.add_argument("--days", type=int, default=11_000)
@@ -576,8 +612,9 @@ def _main(argv: list[str] | None = None) -> int:
         existing = [p for p in (a.out, truth_path(a.out)) if p.exists()]
         if existing and not a.force:
             raise SyntheticError(f"{existing[0]} exists; pass --force to overwrite")
-        syn = generate(a.kind, days=a.days, parts=a.parts, per_day=a.per_day, seed=a.seed,
-                       start=a.start, sampling=a.sampling)
+        syn = generate(
+            a.kind, days=a.days, parts=a.parts, per_day=a.per_day, seed=a.seed, start=a.start, sampling=a.sampling
+        )
         paths = write(a.out, syn)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)

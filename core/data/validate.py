@@ -7,12 +7,13 @@ line (CSV) or row (Parquet); when there are several, the first in file order win
 Speed: each column is validated with numpy; Python-level loops only run to explain a
 problem that the vectorised checks have already found.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -42,8 +43,14 @@ _OK, _MISS, _BAD, _RANGE, _NODAY = 0, 1, 2, 3, 4
 class _Where:
     """Turns a data-row index into a DataError at the right line (CSV) or row (Parquet)."""
 
-    def __init__(self, path: Path | str, lineno: np.ndarray | None, header_line: int | None, echo: bool = True,
-                 unsorted_hint: str | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        lineno: np.ndarray | None,
+        header_line: int | None,
+        echo: bool = True,
+        unsorted_hint: str | None = None,
+    ):
         self.path, self.lineno, self.header_line, self.echo = str(path), lineno, header_line, echo
         self.unsorted_hint = unsorted_hint or UNSORTED_HINT_CLI
 
@@ -78,8 +85,6 @@ class _Where:
         return DataError(problem, path=self.path)
 
 
-
-
 def _listed(names: Sequence[str], limit: int = 6) -> str:
     head = ", ".join(names[:limit])
     return head if len(names) <= limit else f"{head} and {len(names) - limit} more"
@@ -109,12 +114,12 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
     seen: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k in seen:
-            raise where.header(f"column {where.quote(names[i])} appears twice in the header "
-                               f"(columns {seen[k] + 1} and {i + 1})")
+            raise where.header(
+                f"column {where.quote(names[i])} appears twice in the header (columns {seen[k] + 1} and {i + 1})"
+            )
         seen[k] = i
     if "date" not in seen:
-        raise where.header(f"missing column 'date' (the header is {where.quote(','.join(names))}); "
-                           f"expected {expected}")
+        raise where.header(f"missing column 'date' (the header is {where.quote(','.join(names))}); expected {expected}")
     draws: dict[int, int] = {}
     multi: dict[int, int] = {}
     unknown: list[str] = []
@@ -131,8 +136,10 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
         s = "s" if len(unknown) > 1 else ""
         raise where.header(f"unknown column{s} {_listed(unknown)}; expected {expected}")
     if draws and multi:
-        raise where.header("the header mixes draws columns (e1, e2, ...) with multihot columns "
-                           f"(part_1, part_2, ...); use one layout: {expected}")
+        raise where.header(
+            "the header mixes draws columns (e1, e2, ...) with multihot columns "
+            f"(part_1, part_2, ...); use one layout: {expected}"
+        )
     if not draws and not multi:
         raise where.header(f"no event columns after 'date'; expected {expected}")
     if draws:
@@ -140,7 +147,9 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
         missing = [f"e{j}" for j in range(1, k + 1) if j not in draws]
         if missing:
             s = "s" if len(missing) > 1 else ""
-            raise where.header(f"missing column{s} {_listed(missing)}: draws columns must be e1..e{k} with none skipped")
+            raise where.header(
+                f"missing column{s} {_listed(missing)}: draws columns must be e1..e{k} with none skipped"
+            )
         if events_per_day is not None and k != events_per_day:
             raise where.header(f"the header has {k} event columns (e1..e{k}) but events_per_day is {events_per_day}")
         return _Layout("draws", names, seen["date"], [draws[j] for j in range(1, k + 1)])
@@ -220,9 +229,19 @@ def _first(mask: np.ndarray) -> int | None:
     return int(at[0]) if at.size else None
 
 
-def _validate(lay: _Layout, dates: np.ndarray, dcodes: np.ndarray, V: np.ndarray, VC: np.ndarray,
-              raw: Callable[[int, int], str], where: _Where, parts: int | None, events_per_day: int | None,
-              allow_unsorted: bool, stop: _Cand | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _validate(
+    lay: _Layout,
+    dates: np.ndarray,
+    dcodes: np.ndarray,
+    V: np.ndarray,
+    VC: np.ndarray,
+    raw: Callable[[int, int], str],
+    where: _Where,
+    parts: int | None,
+    events_per_day: int | None,
+    allow_unsorted: bool,
+    stop: _Cand | None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """V, VC: (T, n value columns) values and codes. Raises the first problem in file order."""
     t = len(dates)
     draws = lay.fmt == "draws"
@@ -259,10 +278,15 @@ def _validate(lay: _Layout, dates: np.ndarray, dcodes: np.ndarray, V: np.ndarray
     if not draws and events_per_day is not None:
         n = V.sum(1)
         if (i := _first((n != events_per_day) & rowok)) is not None:
+
             def wrong(i=i):
                 on = ", ".join(str(k + 1) for k in np.flatnonzero(V[i]))
-                return where.row(i, f"{int(n[i])} events on {_day(dates[i])} (parts: {on or 'none'}) "
-                                    f"but events_per_day is {events_per_day}")
+                return where.row(
+                    i,
+                    f"{int(n[i])} events on {_day(dates[i])} (parts: {on or 'none'}) "
+                    f"but events_per_day is {events_per_day}",
+                )
+
             cands.append((i, 1, wrong))
 
     # 3. duplicate dates (reported at the later line, naming both)
@@ -273,17 +297,26 @@ def _validate(lay: _Layout, dates: np.ndarray, dcodes: np.ndarray, V: np.ndarray
         later, earlier = order[1:][same], order[:-1][same]
         k = int(np.argmin(later))
         i, e = int(later[k]), int(earlier[k])
-        cands.append((i, 2, lambda i=i, e=e: where.row(
-            i, f"date {_day(dates[i])} appears twice ({where.names(e, i)})")))
+        cands.append(
+            (i, 2, lambda i=i, e=e: where.row(i, f"date {_day(dates[i])} appears twice ({where.names(e, i)})"))
+        )
 
     # 4. dates out of order
     descents = idx[1:][dates[idx[1:]] < dates[idx[:-1]]]
     if descents.size and not allow_unsorted:
         i = int(descents[0])
         prev = int(idx[np.searchsorted(idx, i) - 1])
-        cands.append((i, 3, lambda i=i, q=prev: where.row(
-            i, f"date {_day(dates[i])} comes after {_day(dates[q])} ({where.name(q)}): dates must increase "
-               f"down the file ({where.unsorted_hint})")))
+        cands.append(
+            (
+                i,
+                3,
+                lambda i=i, q=prev: where.row(
+                    i,
+                    f"date {_day(dates[i])} comes after {_day(dates[q])} ({where.name(q)}): dates must increase "
+                    f"down the file ({where.unsorted_hint})",
+                ),
+            )
+        )
 
     if cands:
         raise min(cands, key=lambda c: (c[0], c[1]))[2]()
@@ -306,8 +339,7 @@ def _day(d: np.datetime64) -> str:
     return str(np.datetime64(d, "D"))
 
 
-def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: int | None,
-                  where: _Where) -> str:
+def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: int | None, where: _Where) -> str:
     col = lay.names[j]  # one of date, eN, part_N: the layout checked it
     if j == lay.date_col:
         if code == _MISS:
@@ -326,8 +358,10 @@ def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: 
         digits = raw.lstrip("+")
         v = "beyond 2**62" if not where.echo else digits if len(digits) <= _ECHO_MAX else digits[:_ECHO_MAX] + "..."
     if parts is None and value > _MAX_INFERRED_PARTS:
-        return (f"part id {v} is out of range: without a given number of parts, ids may go up to "
-                f"{_MAX_INFERRED_PARTS} (column {col})")
+        return (
+            f"part id {v} is out of range: without a given number of parts, ids may go up to "
+            f"{_MAX_INFERRED_PARTS} (column {col})"
+        )
     if parts is None:
         return f"part id {v} is out of range: part ids start at 1 (column {col})"
     return f"part id {v} is out of range 1..{parts} (column {col})"
@@ -337,5 +371,7 @@ def _twice(lay: _Layout, row: np.ndarray, date: np.datetime64) -> str:
     vals, counts = np.unique(row, return_counts=True)
     v = int(vals[np.argmax(counts > 1)])
     cols = [lay.names[lay.value_cols[k]] for k in np.flatnonzero(row == v)]
-    return f"part {v} appears {'twice' if len(cols) == 2 else f'{len(cols)} times'} on {_day(date)} " \
-           f"(columns {', '.join(cols)})"
+    return (
+        f"part {v} appears {'twice' if len(cols) == 2 else f'{len(cols)} times'} on {_day(date)} "
+        f"(columns {', '.join(cols)})"
+    )

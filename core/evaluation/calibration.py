@@ -31,6 +31,7 @@ Calibrators hold plain Python values only (``state()``), so a checkpoint that st
 loads with ``torch.load(weights_only=True)`` and no scikit-learn object is ever pickled.
 This module never imports torch.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,16 +43,17 @@ from scipy.optimize import minimize_scalar
 from threadpoolctl import threadpool_limits
 
 METHODS = ("none", "platt", "isotonic", "temperature")
-EPS = 1e-6            # calibrated probabilities lie in [EPS, 1 - EPS]
-LOGIT_CLIP = 30.0     # logits are clipped to [-LOGIT_CLIP, LOGIT_CLIP] first (log(0) = -inf happens)
+EPS = 1e-6  # calibrated probabilities lie in [EPS, 1 - EPS]
+LOGIT_CLIP = 30.0  # logits are clipped to [-LOGIT_CLIP, LOGIT_CLIP] first (log(0) = -inf happens)
 STATE_FORMAT = "synapse.calibrator/1"
 
 _PLATT_MAX_SLOPE = 1e3  # a Platt slope beyond this means separable data (no finite optimum)
-_PLATT_C = 1e10       # "effectively unregularised" and accepted by every scikit-learn >= 1.4
-_LOG_T_BOUNDS = (-6.0, 6.0)   # T in [0.0025, 403]
+_PLATT_C = 1e10  # "effectively unregularised" and accepted by every scikit-learn >= 1.4
+_LOG_T_BOUNDS = (-6.0, 6.0)  # T in [0.0025, 403]
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _sigmoid(x) -> np.ndarray:
     """Logistic function into a new float64 array. The argument is clipped to +-40 first
@@ -110,6 +112,7 @@ def _single_class(y: np.ndarray) -> bool:
 # ------------------------------------------------------------------- 1-D fitters
 # Each takes 1-D finite logits z and 0/1 labels y with both classes present, and
 # returns plain-float parameters.
+
 
 def _fit_platt_1d(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from sklearn.linear_model import LogisticRegression
@@ -177,8 +180,9 @@ def _fit_isotonic_1d(z: np.ndarray, y: np.ndarray) -> tuple[list[float], list[fl
 
 
 def _fit_temperature_1d(z: np.ndarray, y: np.ndarray) -> float:
-    res = minimize_scalar(lambda lt: _nll_at_temperature(z, y, lt), bounds=_LOG_T_BOUNDS,
-                          method="bounded", options={"xatol": 1e-7})
+    res = minimize_scalar(
+        lambda lt: _nll_at_temperature(z, y, lt), bounds=_LOG_T_BOUNDS, method="bounded", options={"xatol": 1e-7}
+    )
     return float(math.exp(res.x))
 
 
@@ -234,6 +238,7 @@ def _fit_per_part(method: str, z: np.ndarray, y: np.ndarray) -> tuple[dict, list
 
 
 # ------------------------------------------------------------------- the calibrator
+
 
 @dataclass
 class Calibrator:
@@ -308,8 +313,10 @@ class Calibrator:
                 self._cache = (1.0 / np.asarray(p["T"], dtype=np.float64),)
             elif self.method == "isotonic":
                 if self.per_part:
-                    self._cache = tuple((np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
-                                        for xs, ys in zip(p["x"], p["y"]))
+                    self._cache = tuple(
+                        (np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
+                        for xs, ys in zip(p["x"], p["y"])
+                    )
                 else:
                     self._cache = (np.asarray(p["x"], dtype=np.float64), np.asarray(p["y"], dtype=np.float64))
             else:
@@ -364,15 +371,14 @@ class Calibrator:
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> "Calibrator":
+    def from_state(cls, state: dict) -> Calibrator:
         if not isinstance(state, dict):
             raise ValueError(f"calibrator state must be a dict, got {type(state).__name__}")
         fmt = state.get("format", STATE_FORMAT)
         if fmt != STATE_FORMAT:
             raise ValueError(f"unsupported calibrator state format {fmt!r} (expected {STATE_FORMAT!r})")
         try:
-            return cls(method=state["method"], per_part=bool(state["per_part"]),
-                       params=_plain(state.get("params", {})))
+            return cls(method=state["method"], per_part=bool(state["per_part"]), params=_plain(state.get("params", {})))
         except KeyError as e:
             raise ValueError(f"calibrator state lacks {e.args[0]!r}") from None
 
@@ -396,6 +402,7 @@ def _plain(v):
 
 # ------------------------------------------------------------------- fitting
 
+
 def _fit(method: str, per_part: bool, z: np.ndarray, y: np.ndarray) -> tuple[Calibrator, list[int]]:
     if method == "none":
         return Calibrator("none", False, {}), []
@@ -413,8 +420,9 @@ def candidate_order(per_part: bool = True) -> list[tuple[str, bool]]:
     return cands
 
 
-def fit_calibrator(logits_val, y_val, method: str = "auto", per_part: bool = True,
-                   holdout_fraction: float = 0.5) -> tuple[Calibrator, dict]:
+def fit_calibrator(
+    logits_val, y_val, method: str = "auto", per_part: bool = True, holdout_fraction: float = 0.5
+) -> tuple[Calibrator, dict]:
     """Fit a calibrator on validation logits (T, P) and 0/1 labels (T, P); nothing else is seen.
 
     method: one of METHODS or "auto". Returns (calibrator, report) where report is
@@ -432,8 +440,9 @@ def fit_calibrator(logits_val, y_val, method: str = "auto", per_part: bool = Tru
         return _fit_calibrator(z, y, method, per_part, holdout_fraction)
 
 
-def _fit_calibrator(z: np.ndarray, y: np.ndarray, method: str, per_part: bool,
-                    holdout_fraction: float) -> tuple[Calibrator, dict]:
+def _fit_calibrator(
+    z: np.ndarray, y: np.ndarray, method: str, per_part: bool, holdout_fraction: float
+) -> tuple[Calibrator, dict]:
     n_days = z.shape[0]
     report: dict[str, Any] = {}
     if method == "auto":
@@ -454,8 +463,12 @@ def _fit_calibrator(z: np.ndarray, y: np.ndarray, method: str, per_part: bool,
             if loss < best_loss:
                 best, best_loss = (m, pp), loss
         method, per_part = best
-        report.update(candidates=candidates, holdout_fraction=float(holdout_fraction),
-                      n_fit_days=int(n_fit), n_holdout_days=int(n_days - n_fit))
+        report.update(
+            candidates=candidates,
+            holdout_fraction=float(holdout_fraction),
+            n_fit_days=int(n_fit),
+            n_holdout_days=int(n_days - n_fit),
+        )
     elif method in METHODS:
         report["candidates"] = {}
     else:

@@ -9,6 +9,7 @@ against the config's `targets` follows.
 Nothing here reads a file or knows about run directories: arrays in, a JSON-ready dict
 (plus the arrays for predictions.npz) out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -76,9 +77,13 @@ def evaluate_scorers(scored: list[Scored], win: Windows, cfg) -> Outcome:
     ks = list(ev.k)
     common = dict(ks=ks, tiers=tiers, good_tier=ev.good_tier, bins=ev.ece_bins, base_rate=win.base_rate)
     models: dict[str, dict] = {}
-    arrays: dict[str, np.ndarray] = {"dates_val": win.dates_val, "dates_test": win.dates_test,
-                                     "y_val": win.y_val, "y_test": win.y_test,
-                                     "base_rate": win.base_rate}
+    arrays: dict[str, np.ndarray] = {
+        "dates_val": win.dates_val,
+        "dates_test": win.dates_test,
+        "y_val": win.y_val,
+        "y_test": win.y_test,
+        "base_rate": win.base_rate,
+    }
     calibrators: dict[str, dict] = {}
     indicators: dict[str, np.ndarray] = {}
 
@@ -87,7 +92,10 @@ def evaluate_scorers(scored: list[Scored], win: Windows, cfg) -> Outcome:
         # turn it into a frequency model, so it stays as it is.
         method = "none" if s.kind == UNIFORM else cfg.calibration.method
         cal, cal_report = fit_calibrator(
-            s.logits_val, win.y_val, method=method, per_part=cfg.calibration.per_part,
+            s.logits_val,
+            win.y_val,
+            method=method,
+            per_part=cfg.calibration.per_part,
             holdout_fraction=cfg.calibration.holdout_fraction,
         )
         raw_val, raw_test = sigmoid(s.logits_val), sigmoid(s.logits_test)
@@ -138,7 +146,9 @@ def evaluate_scorers(scored: list[Scored], win: Windows, cfg) -> Outcome:
                 versus_uniform[n] = metrics.jsonable(metrics.compare(indicators[n], indicators[UNIFORM], ks))
 
     report = {
-        "ks": ks, "tiers": tiers, "good_tier": ev.good_tier,
+        "ks": ks,
+        "tiers": tiers,
+        "good_tier": ev.good_tier,
         "models": models,
         "selection": {"by": f"validation mean {ev.good_tier}-or-better over K, raw ranking", "scores": selection},
         "best_baseline": best_baseline,
@@ -156,11 +166,18 @@ def verdict(report: dict, targets) -> dict:
     """APPROVED when every target holds on the test window, else FAILED naming what failed."""
     test = report["models"][report["primary"]]["test"]
     criteria = [
-        {"name": "ece", "rule": f"ECE after calibration <= {targets.ece_max}",
-         "value": test["ece"], "ok": test["ece"] is not None and test["ece"] <= targets.ece_max},
-        {"name": "brier_skill", "rule": f"Brier skill > {targets.brier_skill_min}",
-         "value": test["brier_skill"],
-         "ok": test["brier_skill"] is not None and test["brier_skill"] > targets.brier_skill_min},
+        {
+            "name": "ece",
+            "rule": f"ECE after calibration <= {targets.ece_max}",
+            "value": test["ece"],
+            "ok": test["ece"] is not None and test["ece"] <= targets.ece_max,
+        },
+        {
+            "name": "brier_skill",
+            "rule": f"Brier skill > {targets.brier_skill_min}",
+            "value": test["brier_skill"],
+            "ok": test["brier_skill"] is not None and test["brier_skill"] > targets.brier_skill_min,
+        },
     ]
     if targets.beat_baseline:
         comp = report["comparison"]
@@ -172,8 +189,7 @@ def verdict(report: dict, targets) -> dict:
         else:
             rule = f"beats {report['reference']} (McNemar, Holm-adjusted p < 0.05 at some K)"
             value = comp["beats_at"]
-        criteria.append({"name": "beats_reference", "rule": rule, "value": value,
-                         "ok": bool(comp and comp["beats"])})
+        criteria.append({"name": "beats_reference", "rule": rule, "value": value, "ok": bool(comp and comp["beats"])})
     failed = [c["name"] for c in criteria if not c["ok"]]
     return {"status": "APPROVED" if not failed else "FAILED", "failed": failed, "criteria": criteria}
 

@@ -14,6 +14,7 @@ reference, McNemar/Holm comparison, lift capture) in core/evaluation/tiers.py, a
 long rows of a result in core/evaluation/rows.py; this module re-exports them, so
 ``metrics.X`` is every metric's one name.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -24,15 +25,25 @@ import numpy as np
 from core.evaluation.rows import rows as rows
 from core.jsonable import jsonable as jsonable
 from core.evaluation.tiers import (
-    DEFAULT_KS as DEFAULT_KS, DEFAULT_TIERS as DEFAULT_TIERS, WILSON_Z as WILSON_Z, _check_tiers,
-    compare as compare, day_indicators as day_indicators, good_or_better_indicator as good_or_better_indicator,
-    holm as holm, hypergeom_at_least as hypergeom_at_least, lift_capture as lift_capture,
-    mcnemar_exact as mcnemar_exact, pool_hits as pool_hits, tier_rates as tier_rates,
+    DEFAULT_KS as DEFAULT_KS,
+    DEFAULT_TIERS as DEFAULT_TIERS,
+    WILSON_Z as WILSON_Z,
+    _check_tiers,
+    compare as compare,
+    day_indicators as day_indicators,
+    good_or_better_indicator as good_or_better_indicator,
+    holm as holm,
+    hypergeom_at_least as hypergeom_at_least,
+    lift_capture as lift_capture,
+    mcnemar_exact as mcnemar_exact,
+    pool_hits as pool_hits,
+    tier_rates as tier_rates,
     wilson_interval as wilson_interval,
 )
 
 
 # --------------------------------------------------------------------------- ranking
+
 
 def _auc_ap(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(P,) ROC AUC and (P,) average precision, both exactly as scikit-learn, from one sort.
@@ -118,6 +129,7 @@ def macro(x, y=None) -> float:
 
 # ----------------------------------------------------------------------- calibration
 
+
 def brier(y, p) -> float:
     """Mean over all (day, part) of (p - y)^2. y (T, P) bool, p (T, P) float."""
     d = np.asarray(p, dtype=np.float64) - np.asarray(y, dtype=np.float64)
@@ -172,8 +184,12 @@ def _bin_sums(y, p, bins: int):
 def _reliability_from(count, sp, sy, edges) -> dict:
     c, spp, syy = count.sum(axis=0), sp.sum(axis=0), sy.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"edges": edges, "count": c, "mean_p": np.where(c > 0, spp / c, np.nan),
-                "mean_y": np.where(c > 0, syy / c, np.nan)}
+        return {
+            "edges": edges,
+            "count": c,
+            "mean_p": np.where(c > 0, spp / c, np.nan),
+            "mean_y": np.where(c > 0, syy / c, np.nan),
+        }
 
 
 def reliability(y, p, bins: int = 15) -> dict:
@@ -213,6 +229,7 @@ def classwise_ece(y, p, bins: int = 15) -> float:
 
 # ------------------------------------------------------------------------- evaluate
 
+
 def _tier_block(hits: np.ndarray, tiers: dict[str, int], z: float) -> dict:
     """tier_rates plus Wilson bounds and mean hits."""
     out = tier_rates(hits, tiers)
@@ -221,9 +238,19 @@ def _tier_block(hits: np.ndarray, tiers: dict[str, int], z: float) -> dict:
     return out
 
 
-def evaluate(y, p, *, ks: Iterable[int] = DEFAULT_KS, tiers: Mapping[str, int] | None = None,
-             good_tier: str = "good", bins: int = 15, base_rate, p_raw=None, truth=None,
-             z: float = WILSON_Z) -> dict:
+def evaluate(
+    y,
+    p,
+    *,
+    ks: Iterable[int] = DEFAULT_KS,
+    tiers: Mapping[str, int] | None = None,
+    good_tier: str = "good",
+    bins: int = 15,
+    base_rate,
+    p_raw=None,
+    truth=None,
+    z: float = WILSON_Z,
+) -> dict:
     """Every metric of one (split, model) as a JSON-ready dict (NaN written as None).
 
     y (T, P) bool events; p (T, P) final (calibrated) probabilities; base_rate (P,) per-part
@@ -264,21 +291,39 @@ def evaluate(y, p, *, ks: Iterable[int] = DEFAULT_KS, tiers: Mapping[str, int] |
         t["random"] = random[name]
     good = model_tiers[good_tier]
     res = {
-        "n_days": T, "n_parts": P, "events_per_day": events, "events_constant": constant,
-        "events_mode": mode, "ks": ks, "tiers": tiers, "good_tier": good_tier, "bins": bins,
+        "n_days": T,
+        "n_parts": P,
+        "events_per_day": events,
+        "events_constant": constant,
+        "events_mode": mode,
+        "ks": ks,
+        "tiers": tiers,
+        "good_tier": good_tier,
+        "bins": bins,
         "auc_macro": macro(auc, y),
         "pr_auc_macro": macro(ap, y),
         "parts_scored": int(scored.sum()),
-        "auc_per_part": auc, "ap_per_part": ap,
-        "brier": b_model, "brier_reference": b_ref,
+        "auc_per_part": auc,
+        "ap_per_part": ap,
+        "brier": b_model,
+        "brier_reference": b_ref,
         "brier_skill": 1.0 - b_model / b_ref if b_ref > 0 else float("nan"),
-        "ece": ece_pooled, "classwise_ece": ece_cw,
+        "ece": ece_pooled,
+        "classwise_ece": ece_cw,
         "reliability": _reliability_from(count, sp, sy, edges),
         "mean_hits": hits.mean(axis=0) if T else np.full(len(ks), np.nan),
         "tier_rates": model_tiers,
-        "good_or_better": {"count": good["count"], "n": T, "rate": good["rate"],
-                           "ci_low": good["ci_low"], "ci_high": good["ci_high"], "random": random[good_tier]},
-        "raw_tier_rates": None, "oracle": None, "lift_capture": None,
+        "good_or_better": {
+            "count": good["count"],
+            "n": T,
+            "rate": good["rate"],
+            "ci_low": good["ci_low"],
+            "ci_high": good["ci_high"],
+            "random": random[good_tier],
+        },
+        "raw_tier_rates": None,
+        "oracle": None,
+        "lift_capture": None,
     }
     if p_raw is not None:
         res["raw_tier_rates"] = _tier_block(pool_hits(p_raw, y, ks), tiers, z)
@@ -287,8 +332,9 @@ def evaluate(y, p, *, ks: Iterable[int] = DEFAULT_KS, tiers: Mapping[str, int] |
         if truth.shape != y.shape:
             raise ValueError(f"truth must be {y.shape}, got {truth.shape}")
         oracle_tiers = _tier_block(pool_hits(truth, y, ks), tiers, z)
-        lifts = {name: lift_capture(model_tiers[name]["rate"], random[name], oracle_tiers[name]["rate"])
-                 for name in tiers}
+        lifts = {
+            name: lift_capture(model_tiers[name]["rate"], random[name], oracle_tiers[name]["rate"]) for name in tiers
+        }
         res["oracle"] = {"tier_rates": oracle_tiers, "lift_capture": lifts, "brier": brier(y, truth)}
         res["lift_capture"] = lifts[good_tier]
     return jsonable(res)

@@ -3,15 +3,24 @@
 `rows` flattens one evaluate() dict to rows {split, model, metric, k, value} (k None
 unless the metric is per pool size; per-K lists are aligned with ``result["ks"]``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 
-
-
-_SCALARS = ("auc_macro", "pr_auc_macro", "brier", "brier_reference", "brier_skill", "ece",
-            "classwise_ece", "parts_scored", "n_days", "events_per_day")
+_SCALARS = (
+    "auc_macro",
+    "pr_auc_macro",
+    "brier",
+    "brier_reference",
+    "brier_skill",
+    "ece",
+    "classwise_ece",
+    "parts_scored",
+    "n_days",
+    "events_per_day",
+)
 
 
 def rows(result: Mapping, split: str, model: str) -> list[dict]:

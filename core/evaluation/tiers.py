@@ -10,6 +10,7 @@ paired model-vs-baseline test over the K range. Re-exported by :mod:`core.evalua
 Part ids in prose are 1-based (as in the data files); array positions are 0-based, so
 "ties broken by lower part id" means "by lower column index".
 """
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ WILSON_Z = 1.959964
 
 
 # ------------------------------------------------------------------------ tier rates
+
 
 def pool_hits(p, y, ks) -> np.ndarray:
     """Hits of the top-K pool by ``p``, (T, len(ks)) int.
@@ -73,8 +75,14 @@ def tier_rates(hits, tiers: Mapping[str, int] | None = None) -> dict:
         count = (hits >= m).sum(axis=0)
         exact = count - above
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[name] = {"min_hits": m, "n": T, "count": count, "rate": count / T if T else count * np.nan,
-                         "exact_count": exact, "exact_rate": exact / T if T else exact * np.nan}
+            out[name] = {
+                "min_hits": m,
+                "n": T,
+                "count": count,
+                "rate": count / T if T else count * np.nan,
+                "exact_count": exact,
+                "exact_rate": exact / T if T else exact * np.nan,
+            }
         above = count
     return out
 
@@ -93,6 +101,7 @@ def day_indicators(y, p, ks=DEFAULT_KS, tiers=None, good_tier: str = "good") -> 
 
 
 # ----------------------------------------------------------------- reference + tests
+
 
 def wilson_interval(successes, n, z: float = WILSON_Z):
     """Wilson score interval, vectorised. Returns (lo, hi) arrays (floats for scalar
@@ -128,8 +137,10 @@ def hypergeom_at_least(P: int, events, k, m):
     ``events`` events. Exact (integer arithmetic, one final division). Broadcasts over
     events, k and m; returns a float for scalar input, else an array."""
     b = np.broadcast_arrays(np.asarray(events), np.asarray(k), np.asarray(m))
-    out = np.array([_hyper_at_least(int(P), int(e), int(kk), int(mm))
-                    for e, kk, mm in zip(*(a.ravel() for a in b))], dtype=np.float64).reshape(b[0].shape)
+    out = np.array(
+        [_hyper_at_least(int(P), int(e), int(kk), int(mm)) for e, kk, mm in zip(*(a.ravel() for a in b))],
+        dtype=np.float64,
+    ).reshape(b[0].shape)
     return float(out) if out.ndim == 0 else out
 
 
@@ -182,10 +193,20 @@ def compare(model_ind, base_ind, ks, alpha: float = 0.05) -> dict:
     ra, rb = a.mean(axis=0) if T else np.full(len(ks), np.nan), b.mean(axis=0) if T else np.full(len(ks), np.nan)
     beats_at = [k for k, x, y, q in zip(ks, ra, rb, adj) if x > y and q < alpha]
     worse_at = [k for k, x, y, q in zip(ks, ra, rb, adj) if x < y and q < alpha]
-    return {"ks": ks, "n": T, "alpha": alpha, "model_rate": ra.tolist(), "base_rate": rb.tolist(),
-            "model_only": (a & ~b).sum(axis=0).tolist(), "base_only": (~a & b).sum(axis=0).tolist(),
-            "p_value": pv.tolist(), "p_holm": adj.tolist(),
-            "beats": bool(beats_at), "beats_at": beats_at, "worse_at": worse_at}
+    return {
+        "ks": ks,
+        "n": T,
+        "alpha": alpha,
+        "model_rate": ra.tolist(),
+        "base_rate": rb.tolist(),
+        "model_only": (a & ~b).sum(axis=0).tolist(),
+        "base_only": (~a & b).sum(axis=0).tolist(),
+        "p_value": pv.tolist(),
+        "p_holm": adj.tolist(),
+        "beats": bool(beats_at),
+        "beats_at": beats_at,
+        "worse_at": worse_at,
+    }
 
 
 def lift_capture(model_rate, random_rate, oracle_rate) -> float:

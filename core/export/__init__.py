@@ -56,17 +56,46 @@ modules torch.onnx traces, per layout), `onnx_graph` (`onnx_bytes` and the graph
 `step` (the transformer's KV-cached step, `model_step.onnx`) and `check` (parity, latency,
 `export_onnx`, `score_day_onnx`). Every name is importable from `core.export`.
 """
+
 from __future__ import annotations
 
 from core.export.check import export_onnx, score_day_onnx
 from core.export.load import (
-    EXPORTABLE, ONNX_FILE, OPSET, REPORT_FILE, STEP_ONNX_FILE, TOLERANCE, load_inputs, load_scorer, ort_session,
+    EXPORTABLE,
+    ONNX_FILE,
+    OPSET,
+    REPORT_FILE,
+    STEP_ONNX_FILE,
+    TOLERANCE,
+    load_inputs,
+    load_scorer,
+    ort_session,
 )
 from core.export.onnx_graph import onnx_bytes
-from core.export.step import TransformerStepExport, step_call, step_onnx_bytes, transformer_cache, transformer_step_inputs
+from core.export.step import (
+    TransformerStepExport,
+    step_call,
+    step_onnx_bytes,
+    transformer_cache,
+    transformer_step_inputs,
+)
 
 __all__ = [
-    "EXPORTABLE", "ONNX_FILE", "OPSET", "REPORT_FILE", "STEP_ONNX_FILE", "TOLERANCE", "TransformerStepExport",
-    "export_onnx", "load_inputs", "load_scorer", "onnx_bytes", "ort_session", "score_day_onnx", "step_call",
-    "step_onnx_bytes", "transformer_cache", "transformer_step_inputs",
+    "EXPORTABLE",
+    "ONNX_FILE",
+    "OPSET",
+    "REPORT_FILE",
+    "STEP_ONNX_FILE",
+    "TOLERANCE",
+    "TransformerStepExport",
+    "export_onnx",
+    "load_inputs",
+    "load_scorer",
+    "onnx_bytes",
+    "ort_session",
+    "score_day_onnx",
+    "step_call",
+    "step_onnx_bytes",
+    "transformer_cache",
+    "transformer_step_inputs",
 ]

@@ -1,5 +1,6 @@
 """The nn.Module wrappers that torch.onnx traces (one per graph layout), the layout of a
 scorer, and the example inputs / dynamic shapes of its export."""
+
 from __future__ import annotations
 
 import torch
@@ -9,6 +10,7 @@ from core.errors import InputError
 from core.export.load import EXPORTABLE
 
 # --------------------------------------------------------------------------- export adapters
+
 
 class RowsExport(nn.Module):
     """x (B, F) -> logits (B, P): logistic and hawkes (`forward` already is the graph)."""
@@ -56,8 +58,9 @@ class LSTMStepExport(nn.Module):
         super().__init__()
         self.scorer = scorer
 
-    def forward(self, x: torch.Tensor, wd: torch.Tensor, h0: torch.Tensor,
-                c0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, wd: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, (h1, c1) = self.scorer(x, wd, (h0, c0))
         return logits, h1, c1
 
@@ -89,16 +92,26 @@ def _adapter(scorer: nn.Module, export_length: int) -> tuple[nn.Module, tuple, d
         # positions beyond the trained window are out of distribution); an RNN any.
         max_time = scorer.context if _is_transformer(scorer) else None
         time_dim = Dim("time", min=1, max=max_time) if max_time else Dim("time", min=1)
-        return (SequenceExport(scorer), (x, wd), {"x": {0: batch, 1: time_dim}, "wd": {0: batch, 1: time_dim}},
-                ["x", "wd"], ["logits"])
+        return (
+            SequenceExport(scorer),
+            (x, wd),
+            {"x": {0: batch, 1: time_dim}, "wd": {0: batch, 1: time_dim}},
+            ["x", "wd"],
+            ["logits"],
+        )
     time_dim = Dim("time", min=1)
     h0 = torch.zeros(scorer.layers, B, scorer.hidden)
     ds = {"x": {0: batch, 1: time_dim}, "wd": {0: batch, 1: time_dim}, "h0": {1: batch}}
     if layout == "stateful-gru":
         return GRUStepExport(scorer), (x, wd, h0), ds, ["x", "wd", "h0"], ["logits", "h1"]
     ds["c0"] = {1: batch}
-    return (LSTMStepExport(scorer), (x, wd, h0, torch.zeros_like(h0)), ds, ["x", "wd", "h0", "c0"],
-            ["logits", "h1", "c1"])
+    return (
+        LSTMStepExport(scorer),
+        (x, wd, h0, torch.zeros_like(h0)),
+        ds,
+        ["x", "wd", "h0", "c0"],
+        ["logits", "h1", "c1"],
+    )
 
 
 def _is_transformer(scorer: nn.Module) -> bool:

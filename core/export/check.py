@@ -1,5 +1,6 @@
 """Parity and latency checks of an exported graph, the entry point `export_onnx` and
 single-day serving from model.onnx (`score_day_onnx`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,6 +34,7 @@ from core.runs import RunDir
 
 # --------------------------------------------------------------------------- parity
 
+
 def default_parity_length(scorer: nn.Module, export_length: int, test: tuple[int, int]) -> int:
     """Rows: the test rows; stateful: blocks of 2 x export_length + 1 days; windows: the
     model's context (minus one when that is the export length)."""
@@ -54,15 +56,21 @@ def check_parity(sess, scorer: nn.Module, inputs, test: tuple[int, int], length:
         a = t1 - length
         ref = scorer.score(inputs, a, t1)
         got = sess.run(["logits"], {"x": _np(inputs.x[a:t1])})[0]
-        return {"max_abs_diff": float(np.abs(got - _np(ref)).max()), "days": [a, t1],
-                "method": f"the last {length} test rows in one call (batch {length})"}
+        return {
+            "max_abs_diff": float(np.abs(got - _np(ref)).max()),
+            "days": [a, t1],
+            "method": f"the last {length} test rows in one call (batch {length})",
+        }
     if layout == "windows":
         a = t1 - length
         with torch.no_grad():
             ref, _ = scorer(inputs.x[a:t1][None], inputs.wd[a:t1][None])
         got = sess.run(["logits"], {"x": _np(inputs.x[a:t1][None]), "wd": _np(inputs.wd[a:t1][None])})[0]
-        return {"max_abs_diff": float(np.abs(got - _np(ref)).max()), "days": [a, t1],
-                "method": f"one window of {length} days ending at the last test day, every position"}
+        return {
+            "max_abs_diff": float(np.abs(got - _np(ref)).max()),
+            "days": [a, t1],
+            "method": f"one window of {length} days ending at the last test day, every position",
+        }
     # stateful: ORT alone from day 0 (zero state), blocks of `length` days, state carried;
     # compared on the test window with `Scorer.score` (PyTorch from day 0, its own blocks).
     names = [i.name for i in sess.get_inputs()]
@@ -74,20 +82,29 @@ def check_parity(sess, scorer: nn.Module, inputs, test: tuple[int, int], length:
         feed.update(zip(names[2:], state))
         logits, *state = sess.run(None, feed)
         if e > t0:
-            out.append(logits[0, max(t0 - s, 0):])
+            out.append(logits[0, max(t0 - s, 0) :])
     got = np.concatenate(out, axis=0)
     ref = _np(scorer.score(inputs, t0, t1))
-    return {"max_abs_diff": float(np.abs(got - ref).max()), "days": [t0, t1], "state": state,
-            "method": f"onnxruntime alone from day 0 (zero state) through the test window in blocks of "
-                      f"{length} days carrying the state, vs Scorer.score on the test window"}
+    return {
+        "max_abs_diff": float(np.abs(got - ref).max()),
+        "days": [t0, t1],
+        "state": state,
+        "method": f"onnxruntime alone from day 0 (zero state) through the test window in blocks of "
+        f"{length} days carrying the state, vs Scorer.score on the test window",
+    }
 
 
 # --------------------------------------------------------------------------- latency
 
+
 def _percentiles(times: list[float]) -> dict:
     ms = np.asarray(times) * 1e3
-    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
-            "mean": float(ms.mean()), "calls": len(times)}
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "mean": float(ms.mean()),
+        "calls": len(times),
+    }
 
 
 def single_day_call(sess, scorer: nn.Module, inputs, t1: int, state: list | None = None):
@@ -95,18 +112,22 @@ def single_day_call(sess, scorer: nn.Module, inputs, t1: int, state: list | None
     description) — the budgeted single-day call with a bounded context."""
     layout = _layout(scorer)
     if layout == "rows":
-        x = inputs.x[t1 - 1:t1]
+        x = inputs.x[t1 - 1 : t1]
         feed = {"x": _np(x)}
         return (lambda: sess.run(None, feed)), (lambda: scorer(x)), f"one feature row x (1, {x.shape[1]})"
     if layout == "windows":
         L = min(scorer.context, MAX_LATENCY_CONTEXT, t1)
-        x, wd = inputs.x[t1 - L:t1][None], inputs.wd[t1 - L:t1][None]
+        x, wd = inputs.x[t1 - L : t1][None], inputs.wd[t1 - L : t1][None]
         feed = {"x": _np(x), "wd": _np(wd)}
-        return (lambda: sess.run(None, feed)), (lambda: scorer(x, wd)), f"the last {L} days, x (1, {L}, {scorer.input_width})"
+        return (
+            (lambda: sess.run(None, feed)),
+            (lambda: scorer(x, wd)),
+            f"the last {L} days, x (1, {L}, {scorer.input_width})",
+        )
     names = [i.name for i in sess.get_inputs()][2:]
     if state is None:
         state = [np.zeros((scorer.layers, 1, scorer.hidden), np.float32) for _ in names]
-    x, wd = inputs.x[t1 - 1:t1][None], inputs.wd[t1 - 1:t1][None]
+    x, wd = inputs.x[t1 - 1 : t1][None], inputs.wd[t1 - 1 : t1][None]
     feed = {"x": _np(x), "wd": _np(wd), **dict(zip(names, state))}
 
     def ort_step():
@@ -150,9 +171,17 @@ def time_calls(fn, calls: int = LATENCY_CALLS, warmup: int = LATENCY_WARMUP) -> 
 
 # --------------------------------------------------------------------------- the entry point
 
-def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, export_length: int = 64,
-                parity_length: int | None = None, data: str | Path | None = None,
-                latency_calls: int = LATENCY_CALLS, threads: int = 1) -> dict:
+
+def export_onnx(
+    run_dir: RunDir | str | Path,
+    out: str | Path | None = None,
+    *,
+    export_length: int = 64,
+    parity_length: int | None = None,
+    data: str | Path | None = None,
+    latency_calls: int = LATENCY_CALLS,
+    threads: int = 1,
+) -> dict:
     """Export a run's model to ONNX, check parity and time single-day scoring.
 
     Args:
@@ -190,8 +219,10 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
     inputs, test, data_info = load_inputs(run, scorer, cfg, data)
     length = int(parity_length or default_parity_length(scorer, n, test))
     if length == n:
-        raise InputError(f"parity_length must differ from the export length ({n}): the export can bake "
-                         "the traced length into shapes, so parity there proves little")
+        raise InputError(
+            f"parity_length must differ from the export length ({n}): the export can bake "
+            "the traced length into shapes, so parity there proves little"
+        )
     if length < 1 or (layout != "rows" and not layout.startswith("stateful") and length > scorer.context):
         raise InputError(f"parity_length {length} must be between 1 and the model's context ({scorer.context})")
     if not layout.startswith("stateful") and length > test[1]:
@@ -219,8 +250,7 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
             run.write_bytes(step_path.name, step_bytes)
         else:
             atomic_write_bytes(step_path, step_bytes)
-        step_recorded = (step_path.name if step_path.resolve().parent == run.path.resolve()
-                         else str(step_path.resolve()))
+        step_recorded = step_path.name if step_path.resolve().parent == run.path.resolve() else str(step_path.resolve())
         with run.event_writer() as ev:
             ev.artifact(step_recorded, opset=OPSET, bytes=len(step_bytes))
 
@@ -238,13 +268,19 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
         s_lat, s_torch_lat = _time_pair(s_call, s_torch, latency_calls, threads)
         s_lat.update(intra_op_threads=threads, input=s_what)
         # The budgeted single-day call is now the cached step; the full window is kept for reference
-        step_report = {"latency_full_window_ms": latency, "torch_latency_full_window_ms": torch_latency,
-                       "step_path": str(step_path), "step_parity": step_parity,
-                       "step_max_abs_diff": step_parity["max_abs_diff"],
-                       "step_parity_ok": bool(step_parity["max_abs_diff"] <= TOLERANCE),
-                       "step_inputs": step_info["inputs"], "step_outputs": step_info["outputs"],
-                       "step_bytes": len(step_bytes), "step_sha256": hashlib.sha256(step_bytes).hexdigest(),
-                       "step_export_seconds": round(step_info["seconds"], 3)}
+        step_report = {
+            "latency_full_window_ms": latency,
+            "torch_latency_full_window_ms": torch_latency,
+            "step_path": str(step_path),
+            "step_parity": step_parity,
+            "step_max_abs_diff": step_parity["max_abs_diff"],
+            "step_parity_ok": bool(step_parity["max_abs_diff"] <= TOLERANCE),
+            "step_inputs": step_info["inputs"],
+            "step_outputs": step_info["outputs"],
+            "step_bytes": len(step_bytes),
+            "step_sha256": hashlib.sha256(step_bytes).hexdigest(),
+            "step_export_seconds": round(step_info["seconds"], 3),
+        }
         latency, torch_latency = s_lat, s_torch_lat
         info["warnings"] = info["warnings"] + [w for w in step_info["warnings"] if w not in info["warnings"]]
 
@@ -252,13 +288,26 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
 
     diff = parity["max_abs_diff"]
     report = {
-        "path": str(path), "kind": kind, "layout": info["layout"], "export_length": n,
-        "parity_length": length, "max_abs_diff": diff, "parity_ok": bool(diff <= TOLERANCE),
-        "tolerance": TOLERANCE, "parity": parity, "latency_ms": latency, "torch_latency_ms": torch_latency,
-        "latency_budget_ms": {"p99": LATENCY_BUDGET_MS}, "latency_ok": bool(latency["p99"] <= LATENCY_BUDGET_MS),
-        "opset": OPSET, "inputs": info["inputs"], "outputs": info["outputs"],
-        "bytes": len(data_bytes), "sha256": hashlib.sha256(data_bytes).hexdigest(),
-        "export_seconds": round(info["seconds"], 3), "data": data_info,
+        "path": str(path),
+        "kind": kind,
+        "layout": info["layout"],
+        "export_length": n,
+        "parity_length": length,
+        "max_abs_diff": diff,
+        "parity_ok": bool(diff <= TOLERANCE),
+        "tolerance": TOLERANCE,
+        "parity": parity,
+        "latency_ms": latency,
+        "torch_latency_ms": torch_latency,
+        "latency_budget_ms": {"p99": LATENCY_BUDGET_MS},
+        "latency_ok": bool(latency["p99"] <= LATENCY_BUDGET_MS),
+        "opset": OPSET,
+        "inputs": info["inputs"],
+        "outputs": info["outputs"],
+        "bytes": len(data_bytes),
+        "sha256": hashlib.sha256(data_bytes).hexdigest(),
+        "export_seconds": round(info["seconds"], 3),
+        "data": data_info,
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
         "exporter_warnings": info["warnings"],
         **step_report,
@@ -269,12 +318,16 @@ def export_onnx(run_dir: RunDir | str | Path, out: str | Path | None = None, *, 
             ev.log("warning", f"ONNX parity failed: max |diff| {diff:.3g} > {TOLERANCE:g} ({parity['method']})")
     if step_report and not step_report["step_parity_ok"]:
         with run.event_writer() as ev:
-            ev.log("warning", f"ONNX step parity failed: max |diff| {step_report['step_max_abs_diff']:.3g} > "
-                              f"{TOLERANCE:g} ({step_report['step_parity']['method']})")
+            ev.log(
+                "warning",
+                f"ONNX step parity failed: max |diff| {step_report['step_max_abs_diff']:.3g} > "
+                f"{TOLERANCE:g} ({step_report['step_parity']['method']})",
+            )
     return report
 
 
 # --------------------------------------------------------------------------- serving
+
 
 def score_day_onnx(run_dir: RunDir | str | Path, scorer: nn.Module, inputs, day: int) -> np.ndarray:
     """(P,) logits of row `day` from the run's model.onnx with onnxruntime (`predict --onnx`).
@@ -297,6 +350,7 @@ def score_day_onnx(run_dir: RunDir | str | Path, scorer: nn.Module, inputs, day:
     state = [np.zeros((scorer.layers, 1, scorer.hidden), np.float32) for _ in names]
     for s in range(0, t1, 512):
         e = min(s + 512, t1)
-        logits, *state = sess.run(None, {"x": _np(inputs.x[s:e][None]), "wd": _np(inputs.wd[s:e][None]),
-                                         **dict(zip(names, state))})
+        logits, *state = sess.run(
+            None, {"x": _np(inputs.x[s:e][None]), "wd": _np(inputs.wd[s:e][None]), **dict(zip(names, state))}
+        )
     return logits[0, -1]

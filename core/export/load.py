@@ -1,5 +1,6 @@
 """Constants, loading a run's scorer and its data for the checks, and small helpers
 (onnxruntime sessions, tensors to numpy) shared by the other `core.export` modules."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,6 +25,7 @@ LATENCY_BUDGET_MS = 2.0  # budget: p99 of one single-day call
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def _run(run_dir: RunDir | str | Path) -> RunDir:
     return run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
@@ -60,12 +62,14 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
         raise InputError(f"the checkpoint's config no longer validates: {exc}", path=path) from None
     kind = cfg.model.kind
     if kind not in EXPORTABLE:
-        raise InputError(f"model kind {kind!r} cannot be exported to ONNX; exportable: {', '.join(EXPORTABLE)}",
-                         path=path)
+        raise InputError(
+            f"model kind {kind!r} cannot be exported to ONNX; exportable: {', '.join(EXPORTABLE)}", path=path
+        )
     parts = ck["parts"]
     if isinstance(parts, bool) or not isinstance(parts, int) or not 2 <= parts <= PARTS_MAX:
-        raise InputError(f"the checkpoint's parts {str(parts)[:40]!r} is not a number of parts (2..{PARTS_MAX})",
-                         path=path)
+        raise InputError(
+            f"the checkpoint's parts {str(parts)[:40]!r} is not a number of parts (2..{PARTS_MAX})", path=path
+        )
     scorer = build_scorer(cfg.model, parts)
     check_state(scorer, ck["model_state"], path)
     scorer.load_state_dict(ck["model_state"])
@@ -74,6 +78,7 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
 
 
 # --------------------------------------------------------------------------- data for the checks
+
 
 def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     """(inputs of the whole sequence, test window (start, stop), data info)."""
@@ -88,8 +93,14 @@ def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     if not path.exists():
         raise InputError("data file not found (needed for the parity check; pass data=FILE)", path=path)
     # The run's own data path is the run directory's word, not the user's: no content in errors.
-    ds = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                      allow_unsorted=cfg.data.allow_unsorted, echo=data is not None, unsorted_hint=UNSORTED_HINT_RUN)
+    ds = load_dataset(
+        path,
+        parts=cfg.data.parts,
+        events_per_day=cfg.data.events_per_day,
+        allow_unsorted=cfg.data.allow_unsorted,
+        echo=data is not None,
+        unsorted_hint=UNSORTED_HINT_RUN,
+    )
     same = None
     if man and man.get("splits"):
         test = man["splits"][-1]["test"]
@@ -112,10 +123,8 @@ def ort_session(path: Path | bytes, threads: int = 1):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3  # errors only
-    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so, providers=["CPUExecutionProvider"])
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy())
-

@@ -1,6 +1,7 @@
 """The dynamo ONNX export of a scorer (`onnx_bytes`) and the fix-ups of its graph: quieted
 exporter, stated output shapes, metadata, the RNN dispatch-cache workaround, and the check
 that dynamic dims stayed dynamic."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +15,7 @@ from torch import nn
 
 from core.export.adapters import _adapter, _layout, effective_export_length
 from core.export.load import OPSET
+
 
 @contextlib.contextmanager
 def _quiet_exporter(caught: list[str]):
@@ -65,16 +67,21 @@ def _fix_shapes(model, scorer: nn.Module, layout: str) -> None:
 
 def _metadata(model, scorer: nn.Module, ck: dict, layout: str, export_length: int) -> None:
     props = {
-        "synapse.kind": str(ck["config"]["model"]["kind"]), "synapse.layout": layout,
-        "synapse.head": scorer.head, "synapse.parts": str(scorer.parts), "synapse.events": str(ck.get("events", "")),
+        "synapse.kind": str(ck["config"]["model"]["kind"]),
+        "synapse.layout": layout,
+        "synapse.head": scorer.head,
+        "synapse.parts": str(scorer.parts),
+        "synapse.events": str(ck.get("events", "")),
         "synapse.export_length": str(export_length),
         "synapse.outputs": "raw logits: apply the head (sigmoid / min(1, events*softmax) / kofp inclusion probabilities) and the run's calibrator",
     }
     if layout != "rows":
         props["synapse.inputs"] = "x[t] = Y[t-1] multi-hot (float32), wd[t] = weekday of day t (0 = Monday, int64)"
         if scorer.input_width != scorer.parts:
-            props["synapse.inputs"] += (f"; x[t] continues with each part's own causal features (skip path, "
-                                        f"{scorer.input_width} columns in all; see core/models/skip.py)")
+            props["synapse.inputs"] += (
+                f"; x[t] continues with each part's own causal features (skip path, "
+                f"{scorer.input_width} columns in all; see core/models/skip.py)"
+            )
     if layout == "windows":
         props["synapse.context"] = str(scorer.context)
     if layout.startswith("stateful"):
@@ -111,7 +118,8 @@ def _check_dynamic(model, dynamic_shapes: dict, names: list[str]) -> None:
             if not dims[axis].dim_param:
                 raise RuntimeError(
                     f"the exporter fixed dim {axis} of input {name!r} to {dims[axis].dim_value} instead of keeping "
-                    "it dynamic (torch.onnx falls back to static shapes when its dynamic trace fails)")
+                    "it dynamic (torch.onnx falls back to static shapes when its dynamic trace fails)"
+                )
 
 
 def onnx_bytes(scorer: nn.Module, ck: dict, export_length: int = 64) -> tuple[bytes, dict]:
@@ -126,9 +134,18 @@ def onnx_bytes(scorer: nn.Module, ck: dict, export_length: int = 64) -> tuple[by
     _clear_rnn_dispatch_cache()
     try:
         with _quiet_exporter(caught), torch.no_grad():
-            program = torch.onnx.export(module, args, None, dynamo=True, opset_version=OPSET,
-                                        dynamic_shapes=dynamic_shapes, input_names=in_names,
-                                        output_names=out_names, verbose=False, optimize=True)
+            program = torch.onnx.export(
+                module,
+                args,
+                None,
+                dynamo=True,
+                opset_version=OPSET,
+                dynamic_shapes=dynamic_shapes,
+                input_names=in_names,
+                output_names=out_names,
+                verbose=False,
+                optimize=True,
+            )
     except Exception as exc:
         raise RuntimeError(f"the ONNX export of {type(scorer).__name__} ({layout}) failed: {exc}") from exc
     finally:
@@ -141,6 +158,12 @@ def onnx_bytes(scorer: nn.Module, ck: dict, export_length: int = 64) -> tuple[by
 
     onnx.checker.check_model(model)
     data = model.SerializeToString()
-    info = {"layout": layout, "inputs": in_names, "outputs": out_names, "export_length": n,
-            "warnings": caught, "seconds": time.perf_counter() - t0}
+    info = {
+        "layout": layout,
+        "inputs": in_names,
+        "outputs": out_names,
+        "export_length": n,
+        "warnings": caught,
+        "seconds": time.perf_counter() - t0,
+    }
     return data, info

@@ -1,5 +1,6 @@
 """The transformer's KV-cached one-day step (`model_step.onnx`): the export module, the
 PyTorch prefill of its caches, its export, parity check and timed call."""
+
 from __future__ import annotations
 
 import time
@@ -12,6 +13,7 @@ from core.errors import InputError
 from core.export.adapters import _is_transformer
 from core.export.load import MAX_LATENCY_CONTEXT, OPSET, _np
 from core.export.onnx_graph import _check_dynamic, _metadata, _quiet_exporter, _set_shape
+
 
 class TransformerStepExport(nn.Module):
     """One new day of the causal Transformer with a KV cache (the daily serving step).
@@ -32,8 +34,9 @@ class TransformerStepExport(nn.Module):
             raise InputError(f"TransformerStepExport needs a TransformerScorer, got {type(scorer).__name__}")
         self.scorer = scorer
 
-    def forward(self, x_new: torch.Tensor, wd_new: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor,
-                v_cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x_new: torch.Tensor, wd_new: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         import torch.nn.functional as F
 
         from core.models.transformer import rotate_half
@@ -41,7 +44,7 @@ class TransformerStepExport(nn.Module):
         s = self.scorer
         H, D = s.heads, s.d_model
         hd = D // H
-        h = s.inp(x_new[..., :s.parts])  # (1, 1, D)
+        h = s.inp(x_new[..., : s.parts])  # (1, 1, D)
         if s.weekday is not None:
             h = h + s.weekday(wd_new).to(h.dtype)
         rope = alibi = None
@@ -91,8 +94,7 @@ def transformer_cache(scorer: nn.Module, x: torch.Tensor, wd: torch.Tensor) -> t
         z = np.zeros((layers, 1, H, 0, hd), np.float32)
         return z, z.copy()
     captured: list[torch.Tensor] = []
-    hooks = [blk.qkv.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
-             for blk in scorer.blocks]
+    hooks = [blk.qkv.register_forward_hook(lambda _m, _i, out: captured.append(out.detach())) for blk in scorer.blocks]
     try:
         with torch.no_grad():
             scorer(x[None], wd[None])
@@ -118,16 +120,26 @@ def transformer_step_inputs(scorer: nn.Module, inputs, t: int) -> dict[str, np.n
     the caches of x[window_start(t)..t-1] (`transformer_cache`) and day t's x, wd, pos."""
     s = scorer.window_start(t)
     k, v = transformer_cache(scorer, inputs.x[s:t], inputs.wd[s:t])
-    return {"x_new": _np(inputs.x[t:t + 1][None]), "wd_new": _np(inputs.wd[t:t + 1][None]),
-            "pos": np.array([t - s], np.int64), "k_cache": k, "v_cache": v}
+    return {
+        "x_new": _np(inputs.x[t : t + 1][None]),
+        "wd_new": _np(inputs.wd[t : t + 1][None]),
+        "pos": np.array([t - s], np.int64),
+        "k_cache": k,
+        "v_cache": v,
+    }
 
 
 def _step_example(scorer: nn.Module, n: int) -> tuple:
     layers, H = len(scorer.blocks), scorer.heads
     hd = scorer.d_model // H
     kv = torch.zeros(layers, 1, H, n, hd)
-    return (torch.zeros(1, 1, scorer.input_width), torch.zeros(1, 1, dtype=torch.int64),
-            torch.tensor([n], dtype=torch.int64), kv, kv.clone())
+    return (
+        torch.zeros(1, 1, scorer.input_width),
+        torch.zeros(1, 1, dtype=torch.int64),
+        torch.tensor([n], dtype=torch.int64),
+        kv,
+        kv.clone(),
+    )
 
 
 STEP_INPUTS = ["x_new", "wd_new", "pos", "k_cache", "v_cache"]
@@ -149,9 +161,18 @@ def step_onnx_bytes(scorer: nn.Module, ck: dict) -> tuple[bytes, dict]:
     t0 = time.perf_counter()
     try:
         with _quiet_exporter(caught), torch.no_grad():
-            program = torch.onnx.export(module, _step_example(scorer, 5), None, dynamo=True, opset_version=OPSET,
-                                        dynamic_shapes=ds, input_names=STEP_INPUTS, output_names=STEP_OUTPUTS,
-                                        verbose=False, optimize=True)
+            program = torch.onnx.export(
+                module,
+                _step_example(scorer, 5),
+                None,
+                dynamo=True,
+                opset_version=OPSET,
+                dynamic_shapes=ds,
+                input_names=STEP_INPUTS,
+                output_names=STEP_OUTPUTS,
+                verbose=False,
+                optimize=True,
+            )
     except Exception as exc:
         raise RuntimeError(f"the ONNX export of the transformer's KV-cached step failed: {exc}") from exc
     model = program.model_proto
@@ -163,14 +184,22 @@ def step_onnx_bytes(scorer: nn.Module, ck: dict) -> tuple[bytes, dict]:
     del model.graph.value_info[:]
     _metadata(model, scorer, ck, "transformer-step", 5)
     entry = model.metadata_props.add()
-    entry.key, entry.value = "synapse.step", (
-        f"one day: x_new (1, 1, P), wd_new (1, 1), pos (1,) = index of the day in its window = n; "
-        f"k_cache/v_cache ({layers}, 1, {H}, n, {hd}) of the window's earlier days -> logits (1, P), "
-        f"k_new/v_new ({layers}, 1, {H}, 1, {hd}) to append; rebuild the caches when window_start changes")
+    entry.key, entry.value = (
+        "synapse.step",
+        (
+            f"one day: x_new (1, 1, P), wd_new (1, 1), pos (1,) = index of the day in its window = n; "
+            f"k_cache/v_cache ({layers}, 1, {H}, n, {hd}) of the window's earlier days -> logits (1, P), "
+            f"k_new/v_new ({layers}, 1, {H}, 1, {hd}) to append; rebuild the caches when window_start changes"
+        ),
+    )
     onnx.checker.check_model(model)
     data = model.SerializeToString()
-    return data, {"inputs": STEP_INPUTS, "outputs": STEP_OUTPUTS, "warnings": caught,
-                  "seconds": time.perf_counter() - t0}
+    return data, {
+        "inputs": STEP_INPUTS,
+        "outputs": STEP_OUTPUTS,
+        "warnings": caught,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def step_parity_days(scorer: nn.Module, t1: int) -> list[int]:
@@ -192,9 +221,13 @@ def check_step_parity(sess, scorer: nn.Module, inputs, days: list[int]) -> dict:
         got = sess.run(["logits"], transformer_step_inputs(scorer, inputs, t))[0]
         ref = _np(scorer.score(inputs, t, t + 1))
         diffs.append(float(np.abs(got - ref).max()))
-    return {"max_abs_diff": max(diffs), "days": days, "per_day": diffs,
-            "method": "model_step.onnx with the cache of x[window_start(t)..t-1] (PyTorch prefill) "
-                      "vs Scorer.score(inputs, t, t + 1)"}
+    return {
+        "max_abs_diff": max(diffs),
+        "days": days,
+        "per_day": diffs,
+        "method": "model_step.onnx with the cache of x[window_start(t)..t-1] (PyTorch prefill) "
+        "vs Scorer.score(inputs, t, t + 1)",
+    }
 
 
 def step_call(sess, scorer: nn.Module, inputs, t1: int, cached: int | None = None):
@@ -203,11 +236,18 @@ def step_call(sess, scorer: nn.Module, inputs, t1: int, cached: int | None = Non
     n = min(scorer.context, MAX_LATENCY_CONTEXT) - 1 if cached is None else int(cached)
     n = max(0, min(n, t1 - 1))
     t = t1 - 1
-    k, v = transformer_cache(scorer, inputs.x[t - n:t], inputs.wd[t - n:t])
-    feed = {"x_new": _np(inputs.x[t:t1][None]), "wd_new": _np(inputs.wd[t:t1][None]),
-            "pos": np.array([n], np.int64), "k_cache": k, "v_cache": v}
+    k, v = transformer_cache(scorer, inputs.x[t - n : t], inputs.wd[t - n : t])
+    feed = {
+        "x_new": _np(inputs.x[t:t1][None]),
+        "wd_new": _np(inputs.wd[t:t1][None]),
+        "pos": np.array([n], np.int64),
+        "k_cache": k,
+        "v_cache": v,
+    }
     module = TransformerStepExport(scorer).eval()
     targs = tuple(torch.from_numpy(feed[name]) for name in STEP_INPUTS)
-    what = (f"one day x (1, 1, {scorer.input_width}) + KV cache of {n} days ({len(scorer.blocks)}, 1, {scorer.heads}, "
-            f"{n}, {scorer.d_model // scorer.heads}) x 2")
+    what = (
+        f"one day x (1, 1, {scorer.input_width}) + KV cache of {n} days ({len(scorer.blocks)}, 1, {scorer.heads}, "
+        f"{n}, {scorer.d_model // scorer.heads}) x 2"
+    )
     return (lambda: sess.run(None, feed)), (lambda: module(*targs)), what

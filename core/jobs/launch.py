@@ -4,6 +4,7 @@ One live worker per run directory: whoever starts a worker takes the run's `work
 first and hands the descriptor down to it (core.runs.lock), so of two racing starters the
 second is refused at once, naming the first, before any process exists.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,22 +59,36 @@ def start_detached(run: RunDir, resume: bool = False, *, lock: RunLock | None = 
     if lock is None:
         lock = lock_run(run)
     with lock, open(run.path / "worker.log", "ab") as log:
-        proc = subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, **handing_down(lock, _env()))
+        proc = subprocess.Popen(
+            worker_command(run, resume),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **handing_down(lock, _env()),
+        )
     # Reap it when it ends: a long-lived caller (the dashboard) would otherwise keep a zombie.
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
     return proc.pid
 
 
-def start_foreground(run: RunDir, resume: bool = False, parallel: int = 1, *,
-                     lock: RunLock | None = None) -> subprocess.Popen:
+def start_foreground(
+    run: RunDir, resume: bool = False, parallel: int = 1, *, lock: RunLock | None = None
+) -> subprocess.Popen:
     """A worker whose output the caller reads line by line (progress); `parallel` says how
     many workers the caller runs side by side. `lock` as for `start_detached`."""
     if lock is None:
         lock = lock_run(run)
     with lock:
-        return subprocess.Popen(worker_command(run, resume), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1, **handing_down(lock, _env(parallel)))
+        return subprocess.Popen(
+            worker_command(run, resume),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            **handing_down(lock, _env(parallel)),
+        )
 
 
 def cancel(run: RunDir) -> RunStatus:
@@ -88,8 +103,9 @@ def cancel(run: RunDir) -> RunStatus:
         raise InputError(f"run {run.run_id} is {st.status}, not running: nothing to cancel")
     started = next((e for e in reversed(run.read_events()) if e.get("type") == "run_started"), {})
     if not process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
-        raise InputError(f"run {run.run_id} runs on {started.get('host')} (pid {started.get('pid')}), "
-                         "not a process of this machine")
+        raise InputError(
+            f"run {run.run_id} runs on {started.get('host')} (pid {started.get('pid')}), not a process of this machine"
+        )
     os.kill(int(started["pid"]), signal.SIGTERM)
     return st
 
@@ -107,8 +123,10 @@ def check_resumable(run: RunDir, *, locked: bool = False) -> RunStatus:
     if st.status == "running":
         started = next((e for e in reversed(run.read_events()) if e.get("type") == "run_started"), {})
         if not process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
-            raise InputError(f"run {run.run_id} still reads running: its worker is gone but its last heartbeat "
-                             "is under 30 s old; it reads lost (and resumes) once that passes")
+            raise InputError(
+                f"run {run.run_id} still reads running: its worker is gone but its last heartbeat "
+                "is under 30 s old; it reads lost (and resumes) once that passes"
+            )
     if st.status not in RESUMABLE_STATUSES:
         raise InputError(f"run {run.run_id} is {st.status}; only lost, cancelled or failed runs resume")
     return st

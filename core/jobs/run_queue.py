@@ -4,6 +4,7 @@
 it); `claim(run)` creates `<run>/claim.json` with O_CREAT|O_EXCL, so of any number of
 racing supervisors exactly one starts a run. Light: it only reads and writes run dirs.
 """
+
 from __future__ import annotations
 
 import json

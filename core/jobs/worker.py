@@ -10,6 +10,7 @@ One worker per run directory: the worker holds the run's `worker.lock` (core.run
 for its whole life, handed down by whoever started it (LOCK_FD_ENV) or taken here. When
 another process holds it the worker exits with EXIT_LOCKED at once, having written nothing.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Scorers: baselines (numpy, `baselines.py`) and learned models (torch, one file each)."""
+
 from __future__ import annotations
 
 LEARNED = {

@@ -18,6 +18,7 @@ wd (T,) the weekday (0 = Monday) of day t, so output position t only ever sees Y
 `score(inputs, start, stop)` returns the (stop - start, P) logits of days start..stop-1,
 in eval mode, without gradients, reading inputs[:stop] only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class Inputs:
     wd: torch.Tensor
     events: int
 
-    def to(self, device: torch.device | str) -> "Inputs":
+    def to(self, device: torch.device | str) -> Inputs:
         return Inputs(self.x.to(device), self.wd.to(device), self.events)
 
     def __len__(self) -> int:
@@ -129,8 +130,9 @@ def head_logits(logits: torch.Tensor, head: str, events: int) -> torch.Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
-def head_loss(logits: torch.Tensor, y: torch.Tensor, head: str, events: int,
-              label_smoothing: float = 0.0) -> torch.Tensor:
+def head_loss(
+    logits: torch.Tensor, y: torch.Tensor, head: str, events: int, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Mean loss over (rows, parts): BCE for sigmoid, cross-entropy on y / events for softmax,
     the K-of-P set likelihood for kofp (per row, divided by P). logits, y: (..., P)."""
     if head == "kofp":

@@ -20,17 +20,25 @@ finite (``|logit| <= 13.82``). Smoothing priors are counted in pseudo-days (pseu
 entry point the rest of the engine uses, with parameter names that match ``core.config``
 (``window``, ``smoothing``, ``max_gap``, ``halflife``, ``hot_weight``, ``cold_weight``).
 """
+
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.signal import lfilter
 
 __all__ = [
-    "PROB_EPS", "BASELINES", "score_baseline",
-    "uniform", "frequency", "frequency_window", "recency", "ewma", "hot_cold",
+    "PROB_EPS",
+    "BASELINES",
+    "score_baseline",
+    "uniform",
+    "frequency",
+    "frequency_window",
+    "recency",
+    "ewma",
+    "hot_cold",
     "last_occurrence_gap",
 ]
 
@@ -39,6 +47,7 @@ PROB_EPS = 1e-6
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _as_history(Y) -> np.ndarray:
     """Validate ``Y`` and return it as a (T, P) float64 0/1 array."""
@@ -106,8 +115,13 @@ def _window_counts(C: np.ndarray, window: int | None) -> tuple[np.ndarray, np.nd
 def _check_window(window, name: str = "window", allow_none: bool = True) -> int | None:
     if window is None and allow_none:
         return None
-    if (isinstance(window, bool) or not isinstance(window, (int, np.integer, float, np.floating))
-            or not np.isfinite(window) or int(window) != window or window < 1):
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, np.integer, float, np.floating))
+        or not np.isfinite(window)
+        or int(window) != window
+        or window < 1
+    ):
         raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {window!r}")
     return int(window)
 
@@ -139,6 +153,7 @@ def last_occurrence_gap(Y) -> np.ndarray:
 
 # --------------------------------------------------------------------------- baselines
 
+
 def uniform(Y, events_per_day: float | None = None) -> np.ndarray:
     """Constant logit of K/P for every day and part: the random reference.
 
@@ -154,8 +169,7 @@ def uniform(Y, events_per_day: float | None = None) -> np.ndarray:
     return np.full(Y.shape, _logit(np.float64(q)), dtype=np.float64)
 
 
-def frequency(Y, window: int | None = None, smoothing: float = 1.0,
-              events_per_day: float | None = None) -> np.ndarray:
+def frequency(Y, window: int | None = None, smoothing: float = 1.0, events_per_day: float | None = None) -> np.ndarray:
     """Per-part occurrence rate over earlier days, shrunk toward K/P.
 
     ``p[t, p] = (c + s * K/P) / (n + s)`` with ``c`` the occurrences of part p in rows
@@ -178,15 +192,14 @@ def frequency(Y, window: int | None = None, smoothing: float = 1.0,
     return _logit(_shrink(counts, n, smoothing, q))
 
 
-def frequency_window(Y, window: int = 100, smoothing: float = 1.0,
-                     events_per_day: float | None = None) -> np.ndarray:
+def frequency_window(Y, window: int = 100, smoothing: float = 1.0, events_per_day: float | None = None) -> np.ndarray:
     """``frequency`` over the last ``window`` days (default 100). Returns (T, P) float64 logits."""
-    return frequency(Y, window=_check_window(window, allow_none=False), smoothing=smoothing,
-                     events_per_day=events_per_day)
+    return frequency(
+        Y, window=_check_window(window, allow_none=False), smoothing=smoothing, events_per_day=events_per_day
+    )
 
 
-def recency(Y, max_gap: int = 60, smoothing: float = 1.0,
-            events_per_day: float | None = None) -> np.ndarray:
+def recency(Y, max_gap: int = 60, smoothing: float = 1.0, events_per_day: float | None = None) -> np.ndarray:
     """P(part occurs today | days since it last occurred), an expanding empirical hazard.
 
     Gap: ``g[t, p] = t - (last day < t the part occurred)`` (``t + 1`` if never seen, see
@@ -214,11 +227,11 @@ def recency(Y, max_gap: int = 60, smoothing: float = 1.0,
     smoothing = _check_smoothing(smoothing)
     q = _base_rate(Y, events_per_day)
     T, P = Y.shape
-    bucket = np.minimum(last_occurrence_gap(Y), max_gap) - 1          # (T, P) in 0..max_gap-1
+    bucket = np.minimum(last_occurrence_gap(Y), max_gap) - 1  # (T, P) in 0..max_gap-1
     flat = (np.arange(T)[:, None] * max_gap + bucket).ravel()
     seen_day = np.bincount(flat, minlength=T * max_gap).reshape(T, max_gap)
     hit_day = np.bincount(flat, weights=Y.ravel(), minlength=T * max_gap).reshape(T, max_gap)
-    N = np.zeros((T, max_gap), dtype=np.float64)                      # transitions of rows < t
+    N = np.zeros((T, max_gap), dtype=np.float64)  # transitions of rows < t
     O = np.zeros((T, max_gap), dtype=np.float64)
     if T > 1:
         np.cumsum(seen_day[:-1], axis=0, out=N[1:])
@@ -229,8 +242,7 @@ def recency(Y, max_gap: int = 60, smoothing: float = 1.0,
     return _logit(_shrink(O[rows, bucket], N[rows, bucket], smoothing, base))
 
 
-def ewma(Y, halflife: float = 30.0, smoothing: float = 1.0,
-         events_per_day: float | None = None) -> np.ndarray:
+def ewma(Y, halflife: float = 30.0, smoothing: float = 1.0, events_per_day: float | None = None) -> np.ndarray:
     """Exponentially weighted average of each part's past occurrences.
 
     With ``w = 0.5 ** (1 / halflife)``, a day ``a`` days before yesterday weighs ``w ** a``,
@@ -262,14 +274,20 @@ def ewma(Y, halflife: float = 30.0, smoothing: float = 1.0,
     if T > 1:
         num[1:] = lfilter([1.0], [1.0, -w], Y[:-1], axis=0)
     t = np.arange(T, dtype=np.float64)[:, None]
-    wt = w ** t                                                        # (T, 1), 0**0 == 1
+    wt = w**t  # (T, 1), 0**0 == 1
     mass = (1.0 - wt) / (1.0 - w) if w < 1.0 else t
     return _logit(_shrink(num, mass, smoothing * wt, q))
 
 
-def hot_cold(Y, window: int = 30, long_window: int | None = None, hot_weight: float = 1.0,
-             cold_weight: float = 0.0, smoothing: float = 1.0,
-             events_per_day: float | None = None) -> np.ndarray:
+def hot_cold(
+    Y,
+    window: int = 30,
+    long_window: int | None = None,
+    hot_weight: float = 1.0,
+    cold_weight: float = 0.0,
+    smoothing: float = 1.0,
+    events_per_day: float | None = None,
+) -> np.ndarray:
     """Long-run rate moved up for hot (recently frequent) parts and, optionally, overdue ones.
 
     With ``L`` the long-run rate (``frequency`` over ``long_window`` days, expanding when None,
@@ -350,6 +368,7 @@ def score_baseline(kind: str, Y, /, **params) -> np.ndarray:
     accepted = [n for n in inspect.signature(fn).parameters if n != "Y"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ValueError(f"baseline {kind!r} takes no parameter(s) {', '.join(unknown)}; "
-                         f"it accepts {', '.join(accepted)}")
+        raise ValueError(
+            f"baseline {kind!r} takes no parameter(s) {', '.join(unknown)}; it accepts {', '.join(accepted)}"
+        )
     return fn(Y, **params)

@@ -6,6 +6,7 @@ Its failures are turned into messages of our own that say what is wrong with the
 to load with ``weights_only=False``, which would run code from the file. Weights whose names
 or shapes do not fit the model are refused naming the tensor, before `load_state_dict`.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,14 +43,18 @@ def read_checkpoint(path: Path, map_location: Any = "cpu") -> Any:
         except pickle.UnpicklingError as exc:
             found = _GLOBAL.search(str(exc))
             if found is None:  # e.g. "Unsupported operand": bytes that are no pickle at all
-                raise InputError(f"the checkpoint is truncated or not a torch checkpoint ({size:,} bytes)",
-                                 path=path) from None
-            raise InputError(f"the checkpoint holds Python objects ({found.group(1)}), not only tensors and plain values; "
-                             "refused: checkpoints are read with weights_only=True and nothing else is unpickled",
-                             path=path) from None
+                raise InputError(
+                    f"the checkpoint is truncated or not a torch checkpoint ({size:,} bytes)", path=path
+                ) from None
+            raise InputError(
+                f"the checkpoint holds Python objects ({found.group(1)}), not only tensors and plain values; "
+                "refused: checkpoints are read with weights_only=True and nothing else is unpickled",
+                path=path,
+            ) from None
         except Exception:  # noqa: BLE001 — zip, EOF, seek, key and runtime errors of a damaged file
-            raise InputError(f"the checkpoint is truncated or not a torch checkpoint ({size:,} bytes)",
-                             path=path) from None
+            raise InputError(
+                f"the checkpoint is truncated or not a torch checkpoint ({size:,} bytes)", path=path
+            ) from None
 
 
 def check_state(model: Any, state: Any, path: Path, what: str = "model_state") -> None:
@@ -63,17 +68,26 @@ def check_state(model: Any, state: Any, path: Path, what: str = "model_state") -
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     if missing:
-        raise InputError(f"the checkpoint's {what} lacks the tensor {missing[0]!r}"
-                         + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-                         + " that the model needs", path=path)
+        raise InputError(
+            f"the checkpoint's {what} lacks the tensor {missing[0]!r}"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+            + " that the model needs",
+            path=path,
+        )
     extra = [str(k) for k in state if k not in expected]
     if extra:
-        raise InputError(f"the checkpoint's {what} has a tensor {extra[0][:120]!r} the model does not have"
-                         + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""), path=path)
+        raise InputError(
+            f"the checkpoint's {what} has a tensor {extra[0][:120]!r} the model does not have"
+            + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""),
+            path=path,
+        )
     for name, want in expected.items():
         got = state[name]
         if not isinstance(got, torch.Tensor):
             raise InputError(f"the checkpoint's {what}[{name!r}] is a {type(got).__name__}, not a tensor", path=path)
         if tuple(got.shape) != tuple(want.shape):
-            raise InputError(f"the checkpoint's tensor {name!r} has shape {tuple(got.shape)} but the model's is "
-                             f"{tuple(want.shape)} (a checkpoint of another model or config)", path=path)
+            raise InputError(
+                f"the checkpoint's tensor {name!r} has shape {tuple(got.shape)} but the model's is "
+                f"{tuple(want.shape)} (a checkpoint of another model or config)",
+                path=path,
+            )

@@ -20,17 +20,28 @@ Column layout of the per-part groups is part-major within a parameter: for windo
 ``feature_names`` gives the matching names; ``feature_matrix`` concatenates the groups in
 the order they are asked for.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.signal import lfilter
 
 __all__ = [
-    "FEATURE_GROUPS", "WEEKDAY_NAMES",
-    "days_since_last", "recency", "frequencies", "ewmas", "weekday_onehot", "yearly_terms", "yesterday",
-    "exp_traces", "feature_matrix", "feature_names", "feature_count",
+    "FEATURE_GROUPS",
+    "WEEKDAY_NAMES",
+    "days_since_last",
+    "recency",
+    "frequencies",
+    "ewmas",
+    "weekday_onehot",
+    "yearly_terms",
+    "yesterday",
+    "exp_traces",
+    "feature_matrix",
+    "feature_names",
+    "feature_count",
 ]
 
 FEATURE_GROUPS = ("recency", "frequency", "ewma", "weekday", "cooccurrence")
@@ -40,6 +51,7 @@ WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _history(Y) -> np.ndarray:
     """Validate Y and return it as a (T, P) float64 0/1 array."""
@@ -72,6 +84,7 @@ def _decayed_past_sum(Y: np.ndarray, r: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- feature groups
+
 
 def days_since_last(Y) -> tuple[np.ndarray, np.ndarray]:
     """Days since each part last occurred, as known before each day.
@@ -158,7 +171,7 @@ def ewmas(Y, halflives: Sequence[float]) -> np.ndarray:
     for h in halflives:
         r = 0.5 ** (1.0 / h)
         num = _decayed_past_sum(Y, r)
-        mass = (1.0 - r ** t) / (1.0 - r)                       # sum_{s<t} r**(t-1-s)
+        mass = (1.0 - r**t) / (1.0 - r)  # sum_{s<t} r**(t-1-s)
         out = np.zeros((T, P), dtype=np.float64)
         np.divide(num, mass, out=out, where=mass > 0)
         blocks.append(out)
@@ -174,7 +187,7 @@ def weekday_onehot(dates) -> np.ndarray:
         (T, 7) float64; column 0 = Monday ... 6 = Sunday.
     """
     d = np.asarray(dates).astype("datetime64[D]").astype(np.int64)
-    wd = (d + 3) % 7                                            # 1970-01-01 was a Thursday
+    wd = (d + 3) % 7  # 1970-01-01 was a Thursday
     out = np.zeros((d.shape[0], 7), dtype=np.float64)
     out[np.arange(d.shape[0]), wd] = 1.0
     return out
@@ -236,6 +249,7 @@ def exp_traces(Y, decays: Sequence[float]) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the matrix
 
+
 def _check_groups(groups: Sequence[str]) -> list[str]:
     groups = list(groups)
     unknown = [g for g in groups if g not in FEATURE_GROUPS]
@@ -248,10 +262,14 @@ def _check_groups(groups: Sequence[str]) -> list[str]:
     return groups
 
 
-def feature_matrix(Y, dates, groups: Sequence[str] = FEATURE_GROUPS,
-                   frequency_windows: Sequence[int] = (7, 30, 90, 365),
-                   ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
-                   recency_cap: int = 60) -> np.ndarray:
+def feature_matrix(
+    Y,
+    dates,
+    groups: Sequence[str] = FEATURE_GROUPS,
+    frequency_windows: Sequence[int] = (7, 30, 90, 365),
+    ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
+    recency_cap: int = 60,
+) -> np.ndarray:
     """All requested feature groups side by side, in the order of ``groups``.
 
     Groups: ``recency`` (2P: scaled gap, unseen flag), ``frequency`` (W*P windowed rates),
@@ -289,9 +307,12 @@ def feature_matrix(Y, dates, groups: Sequence[str] = FEATURE_GROUPS,
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 
-def feature_names(parts: int, groups: Sequence[str] = FEATURE_GROUPS,
-                  frequency_windows: Sequence[int] = (7, 30, 90, 365),
-                  ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0)) -> list[str]:
+def feature_names(
+    parts: int,
+    groups: Sequence[str] = FEATURE_GROUPS,
+    frequency_windows: Sequence[int] = (7, 30, 90, 365),
+    ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
+) -> list[str]:
     """Names of `feature_matrix`'s columns, e.g. ``gap[part_3]``, ``unseen[part_3]``,
     ``freq_30d[part_3]``, ``ewma_7d[part_3]``, ``weekday[Mon]``, ``yesterday[part_3]``
     (parts are numbered 1..P as in the data files)."""
@@ -312,8 +333,11 @@ def feature_names(parts: int, groups: Sequence[str] = FEATURE_GROUPS,
     return names
 
 
-def feature_count(parts: int, groups: Sequence[str] = FEATURE_GROUPS,
-                  frequency_windows: Sequence[int] = (7, 30, 90, 365),
-                  ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0)) -> int:
+def feature_count(
+    parts: int,
+    groups: Sequence[str] = FEATURE_GROUPS,
+    frequency_windows: Sequence[int] = (7, 30, 90, 365),
+    ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
+) -> int:
     """F, the number of columns of `feature_matrix` (397 for P=39 and the defaults)."""
     return len(feature_names(parts, groups, frequency_windows, ewma_halflives))

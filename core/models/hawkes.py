@@ -30,11 +30,13 @@ restrains slow kernels (whose raw traces are large and collinear) as much as fas
 on the sample data this beats a penalty on raw alpha clearly (validation NLL per day
 14.863 at l2=0.003 vs 14.886 at best). `interactions` returns alpha in the units of h.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -63,10 +65,19 @@ class HawkesScorer(Scorer):
 
     regime = "rows"
 
-    def __init__(self, parts: int, decays: Sequence[float] = (1.0, 7.0, 30.0),
-                 inhibition: bool = True, l2: float = 1e-3, head: str = "sigmoid",
-                 seasonal: bool = True, cross_l2: float | None = None, cross_l1: float = 0.0,
-                 l1: float = 0.0, yearly: int = 0) -> None:
+    def __init__(
+        self,
+        parts: int,
+        decays: Sequence[float] = (1.0, 7.0, 30.0),
+        inhibition: bool = True,
+        l2: float = 1e-3,
+        head: str = "sigmoid",
+        seasonal: bool = True,
+        cross_l2: float | None = None,
+        cross_l1: float = 0.0,
+        l1: float = 0.0,
+        yearly: int = 0,
+    ) -> None:
         super().__init__(parts, head)
         if int(yearly) != yearly or yearly < 0:
             raise ValueError(f"yearly must be a whole number >= 0, got {yearly}")
@@ -95,9 +106,10 @@ class HawkesScorer(Scorer):
         self.register_buffer(
             "trace_scale",
             torch.tensor([1.0 - math.exp(-1.0 / d) for d in decays], dtype=torch.float32),
-            persistent=False)
+            persistent=False,
+        )
         self.mu = nn.Parameter(torch.zeros(parts))
-        self.weight = nn.Parameter(torch.zeros(D, parts, parts))   # [d, q, p], normalised units
+        self.weight = nn.Parameter(torch.zeros(D, parts, parts))  # [d, q, p], normalised units
         self.season = nn.Parameter(torch.zeros(7 if self.seasonal else 0, parts))  # [weekday, p]
         # [sin_1, cos_1, ..., p]; absent when yearly = 0, so earlier checkpoints still load
         self.annual = nn.Parameter(torch.zeros(2 * self.yearly, parts)) if self.yearly else None
@@ -105,12 +117,20 @@ class HawkesScorer(Scorer):
         self.reset_parameters()
 
     @classmethod
-    def from_config(cls, cfg, parts: int) -> "HawkesScorer":
+    def from_config(cls, cfg, parts: int) -> HawkesScorer:
         """Build from a ``core.config.HawkesModel`` section."""
-        return cls(parts, decays=cfg.decays, inhibition=cfg.inhibition, l2=cfg.l2,
-                   head=getattr(cfg, "head", "sigmoid"), seasonal=cfg.seasonal, cross_l2=cfg.cross_l2,
-                   cross_l1=getattr(cfg, "cross_l1", 0.0), l1=getattr(cfg, "l1", 0.0),
-                   yearly=getattr(cfg, "yearly", 0))
+        return cls(
+            parts,
+            decays=cfg.decays,
+            inhibition=cfg.inhibition,
+            l2=cfg.l2,
+            head=getattr(cfg, "head", "sigmoid"),
+            seasonal=cfg.seasonal,
+            cross_l2=cfg.cross_l2,
+            cross_l1=getattr(cfg, "cross_l1", 0.0),
+            l1=getattr(cfg, "l1", 0.0),
+            yearly=getattr(cfg, "yearly", 0),
+        )
 
     def reset_parameters(self, base_rate: torch.Tensor | np.ndarray | None = None) -> None:
         """mu = logit(base_rate) (0 when None), alpha ~= 0."""
@@ -138,8 +158,13 @@ class HawkesScorer(Scorer):
         w = self.weight if self.inhibition else nn.functional.softplus(self.weight)
         return w * self.trace_scale[:, None, None]
 
-    def _penalty(self, l2: float | None = None, cross_l2: float | None = None,
-                 cross_l1: float | None = None, l1: float | None = None) -> torch.Tensor:
+    def _penalty(
+        self,
+        l2: float | None = None,
+        cross_l2: float | None = None,
+        cross_l1: float | None = None,
+        l1: float | None = None,
+    ) -> torch.Tensor:
         """l2 x the squared self-interaction weights + cross_l2 x the squared cross ones +
         cross_l1 x the group norm of each cross pair (q, p) over its D kernels, in
         normalised-trace units (see module doc). The group norm (a group lasso, smoothed at
@@ -185,9 +210,9 @@ class HawkesScorer(Scorer):
         out = x[:, :PD] @ self._kernel() + self.mu
         W = 7 if self.seasonal else 0
         if self.seasonal:
-            out = out + x[:, PD:PD + W] @ self.season
+            out = out + x[:, PD : PD + W] @ self.season
         if self.yearly:
-            out = out + x[:, PD + W:] @ self.annual
+            out = out + x[:, PD + W :] @ self.annual
         return out
 
     def _score(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
@@ -212,9 +237,19 @@ class HawkesScorer(Scorer):
         """The penalties `fit_mle` takes, at the model's own values (the path scales them)."""
         return {"l2": self.l2, "cross_l2": self.cross_l2, "cross_l1": self.cross_l1, "l1": self.l1}
 
-    def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
-                tolerance: float = 1e-7, reset: bool = True, cross_l2: float | None = None,
-                cross_l1: float | None = None, l1: float | None = None) -> dict[str, Any]:
+    def fit_mle(
+        self,
+        inputs: Inputs,
+        y,
+        rows=None,
+        l2: float | None = None,
+        max_iter: int = 200,
+        tolerance: float = 1e-7,
+        reset: bool = True,
+        cross_l2: float | None = None,
+        cross_l1: float | None = None,
+        l1: float | None = None,
+    ) -> dict[str, Any]:
         """Maximum-likelihood fit on the training rows with full-batch L-BFGS.
 
         Minimises ``NLL / n_rows + l2 * sum_d (alpha_d / (1 - exp(-1/tau_d))) ** 2`` where
@@ -261,8 +296,9 @@ class HawkesScorer(Scorer):
             self.reset_parameters(Yt.mean(dim=0))
         was_training = self.training
         self.train()
-        params = ([self.mu, self.weight] + ([self.season] if self.seasonal else [])
-                  + ([self.annual] if self.yearly else []))
+        params = (
+            [self.mu, self.weight] + ([self.season] if self.seasonal else []) + ([self.annual] if self.yearly else [])
+        )
 
         def objective() -> torch.Tensor:
             loss = self._nll(self.forward(X), Yt, inputs.events)

@@ -12,6 +12,7 @@ log e_K with respect to x), which sum to K by construction. Everything is comput
 space by the recursion e_j(w_1..i) = e_j(w_1..i-1) + w_i e_{j-1}(w_1..i-1), as
 `core.cbern` does in numpy for the generator's truth.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,7 +37,7 @@ def log_esp(x: torch.Tensor, K: int) -> torch.Tensor:
     """(..., K+1): log e_j(exp(x)) for j = 0..K over the last dimension of x (..., P)."""
     table = _empty(x, K)
     for i in range(x.shape[-1]):
-        table = _add_part(table, x[..., i:i + 1])
+        table = _add_part(table, x[..., i : i + 1])
     return table
 
 
@@ -69,13 +70,13 @@ def kofp_inclusion(x: torch.Tensor, K: int) -> torch.Tensor:
         return torch.ones_like(x)
     prefix = [_empty(x, K)]  # prefix[i]: log e_j of parts 0..i-1
     for i in range(P):
-        prefix.append(_add_part(prefix[-1], x[..., i:i + 1]))
+        prefix.append(_add_part(prefix[-1], x[..., i : i + 1]))
     suffix = [_empty(x, K)]  # built from the end: suffix[i] covers parts P-i..P-1
     for i in range(P - 1, -1, -1):
-        suffix.append(_add_part(suffix[-1], x[..., i:i + 1]))
+        suffix.append(_add_part(suffix[-1], x[..., i : i + 1]))
     before = torch.stack(prefix[:P], dim=-2)[..., :K]  # (..., P, K): parts before i
     after = torch.stack(suffix[:P][::-1], dim=-2)[..., :K]  # (..., P, K): parts after i
     # e_{K-1}(w without i) = sum_j e_j(before i) e_{K-1-j}(after i)
     without = torch.logsumexp(before + after.flip(-1), dim=-1)
-    log_eK = prefix[P][..., K:K + 1]
+    log_eK = prefix[P][..., K : K + 1]
     return torch.exp(x + without - log_eK).clamp(0.0, 1.0)

@@ -27,10 +27,12 @@ Features are not standardised with data statistics (a mean/std over all T would 
 later days into earlier rows); every feature is on a fixed scale in [0, 1] by
 construction (see core.models.features), which keeps both optimisers well conditioned.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -58,12 +60,19 @@ class LogisticScorer(Scorer):
 
     regime = "rows"
 
-    def __init__(self, parts: int, head: str = "sigmoid",
-                 features: Sequence[str] = FEATURE_GROUPS,
-                 frequency_windows: Sequence[int] = (7, 30, 90, 365),
-                 ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
-                 recency_cap: int = 60, coupling: str = "own", rank: int = 4,
-                 optimizer: str = "adamw", l2: float = 1e-4) -> None:
+    def __init__(
+        self,
+        parts: int,
+        head: str = "sigmoid",
+        features: Sequence[str] = FEATURE_GROUPS,
+        frequency_windows: Sequence[int] = (7, 30, 90, 365),
+        ewma_halflives: Sequence[float] = (7.0, 30.0, 120.0),
+        recency_cap: int = 60,
+        coupling: str = "own",
+        rank: int = 4,
+        optimizer: str = "adamw",
+        l2: float = 1e-4,
+    ) -> None:
         super().__init__(parts, head)
         if optimizer not in ("lbfgs", "adamw"):
             raise ValueError(f"optimizer must be lbfgs or adamw, got {optimizer!r}")
@@ -77,12 +86,12 @@ class LogisticScorer(Scorer):
         self.frequency_windows = tuple(int(w) for w in frequency_windows)
         self.ewma_halflives = tuple(float(h) for h in ewma_halflives)
         self.recency_cap = int(recency_cap)
-        self.feature_names = feature_names(parts, self.features, self.frequency_windows,
-                                           self.ewma_halflives)
+        self.feature_names = feature_names(parts, self.features, self.frequency_windows, self.ewma_halflives)
         self.linear = nn.Linear(len(self.feature_names), parts)
         # Which (part, feature) weights exist: a buffer, so it travels with the checkpoint.
-        mask = (_own_mask(self.feature_names, parts) if coupling != "dense"
-                else torch.ones(parts, len(self.feature_names)))
+        mask = (
+            _own_mask(self.feature_names, parts) if coupling != "dense" else torch.ones(parts, len(self.feature_names))
+        )
         self.yesterday_cols = [i for i, n in enumerate(self.feature_names) if n.startswith("yesterday[")]
         if coupling == "yesterday":
             mask[:, self.yesterday_cols] = 1.0
@@ -93,12 +102,20 @@ class LogisticScorer(Scorer):
             nn.init.zeros_(self.up.weight)  # starts as `own`; the coupling is learned from there
 
     @classmethod
-    def from_config(cls, cfg, parts: int) -> "LogisticScorer":
+    def from_config(cls, cfg, parts: int) -> LogisticScorer:
         """Build from a ``core.config.LogisticModel`` section."""
-        return cls(parts, head=cfg.head, features=cfg.features,
-                   frequency_windows=cfg.frequency_windows, ewma_halflives=cfg.ewma_halflives,
-                   recency_cap=cfg.recency_cap, coupling=cfg.coupling, rank=cfg.rank,
-                   optimizer=cfg.optimizer, l2=cfg.l2)
+        return cls(
+            parts,
+            head=cfg.head,
+            features=cfg.features,
+            frequency_windows=cfg.frequency_windows,
+            ewma_halflives=cfg.ewma_halflives,
+            recency_cap=cfg.recency_cap,
+            coupling=cfg.coupling,
+            rank=cfg.rank,
+            optimizer=cfg.optimizer,
+            l2=cfg.l2,
+        )
 
     @property
     def n_features(self) -> int:
@@ -110,8 +127,7 @@ class LogisticScorer(Scorer):
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape[1] != self.parts:
             raise ValueError(f"Y must have shape (T, {self.parts}), got {Y.shape}")
-        x = feature_matrix(Y, dates, self.features, self.frequency_windows, self.ewma_halflives,
-                           self.recency_cap)
+        x = feature_matrix(Y, dates, self.features, self.frequency_windows, self.ewma_halflives, self.recency_cap)
         events = int(round(float(Y.sum(axis=1).mean()))) if len(Y) else 0
         return Inputs(torch.from_numpy(x), torch.from_numpy(weekdays(np.asarray(dates))), events)
 
@@ -134,8 +150,16 @@ class LogisticScorer(Scorer):
     def penalties(self) -> dict[str, float]:
         return {"l2": self.l2}
 
-    def fit_mle(self, inputs: Inputs, y, rows=None, l2: float | None = None, max_iter: int = 200,
-                tolerance: float = 1e-6, reset: bool = True) -> dict[str, Any]:
+    def fit_mle(
+        self,
+        inputs: Inputs,
+        y,
+        rows=None,
+        l2: float | None = None,
+        max_iter: int = 200,
+        tolerance: float = 1e-6,
+        reset: bool = True,
+    ) -> dict[str, Any]:
         """Full-batch L-BFGS on the training `rows` to the minimum of the head's mean loss +
         ``l2 * |W|^2`` (the weights a part may read; biases free). Convex for ``dense``,
         ``own`` and ``yesterday``; ``lowrank`` is not, and starts from its own zero ``up``.
@@ -198,7 +222,7 @@ def _own_mask(names: Sequence[str], parts: int) -> torch.Tensor:
     mask = torch.zeros(parts, len(names))
     for f, name in enumerate(names):
         if "[part_" in name:
-            mask[int(name[name.index("[part_") + 6:-1]) - 1, f] = 1.0
+            mask[int(name[name.index("[part_") + 6 : -1]) - 1, f] = 1.0
         else:
             mask[:, f] = 1.0
     return mask

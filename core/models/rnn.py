@@ -22,6 +22,7 @@ for an LSTM, each state of shape (layers, batch, hidden); single-day scoring fee
 previous call's state back in. The window model exports ``forward(x, wd)`` with a zero
 state (state=None) and dynamic batch and time.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,10 +41,21 @@ WINDOW_BATCH = 256  # windows run side by side when scoring a window model
 class RNNScorer(SkipPath, Scorer):
     """GRU or LSTM scorer; ``regime`` is "stateful" or "windows" (an instance attribute)."""
 
-    def __init__(self, parts: int, kind: str = "gru", hidden: int = 128, layers: int = 1,
-                 dropout: float = 0.1, mode: str = "stateful", window: int = 180,
-                 chunks: int = 16, tbptt: int = 128, head: str = "sigmoid",
-                 weekday_dims: int = WEEKDAY_DIMS, skip: str = "none") -> None:
+    def __init__(
+        self,
+        parts: int,
+        kind: str = "gru",
+        hidden: int = 128,
+        layers: int = 1,
+        dropout: float = 0.1,
+        mode: str = "stateful",
+        window: int = 180,
+        chunks: int = 16,
+        tbptt: int = 128,
+        head: str = "sigmoid",
+        weekday_dims: int = WEEKDAY_DIMS,
+        skip: str = "none",
+    ) -> None:
         super().__init__(parts, head)
         if kind not in ("gru", "lstm"):
             raise ValueError(f"kind must be gru or lstm, got {kind!r}")
@@ -64,17 +76,28 @@ class RNNScorer(SkipPath, Scorer):
         self.tbptt = tbptt
         self.weekday = nn.Embedding(7, weekday_dims)
         rnn_cls = nn.GRU if kind == "gru" else nn.LSTM
-        self.rnn = rnn_cls(parts + weekday_dims, hidden, num_layers=layers, batch_first=True,
-                           dropout=dropout if layers > 1 else 0.0)
+        self.rnn = rnn_cls(
+            parts + weekday_dims, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, parts)
         self._init_skip(parts, skip)
 
     @classmethod
-    def from_config(cls, cfg: Any, parts: int) -> "RNNScorer":
-        return cls(parts, kind=cfg.kind, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout,
-                   mode=cfg.mode, window=cfg.window, chunks=cfg.chunks, tbptt=cfg.tbptt, head=cfg.head,
-                   skip=cfg.skip)
+    def from_config(cls, cfg: Any, parts: int) -> RNNScorer:
+        return cls(
+            parts,
+            kind=cfg.kind,
+            hidden=cfg.hidden,
+            layers=cfg.layers,
+            dropout=cfg.dropout,
+            mode=cfg.mode,
+            window=cfg.window,
+            chunks=cfg.chunks,
+            tbptt=cfg.tbptt,
+            head=cfg.head,
+            skip=cfg.skip,
+        )
 
     # ------------------------------------------------------------------ torch API
     def init_state(self, batch: int, device: torch.device | str) -> Any:
@@ -89,7 +112,7 @@ class RNNScorer(SkipPath, Scorer):
 
         state None starts from zeros; position l's output depends on x[:, :l+1] only. The
         network reads the multi-hot x[..., :P]; the skip path (if any) all of x[:, l]."""
-        inp = torch.cat([x[..., :self.parts], self.weekday(wd).to(x.dtype)], dim=-1)
+        inp = torch.cat([x[..., : self.parts], self.weekday(wd).to(x.dtype)], dim=-1)
         out, new_state = self.rnn(inp, state)
         return self._plus_skip(self.out(self.drop(out)), x, wd), new_state
 
@@ -115,7 +138,7 @@ class RNNScorer(SkipPath, Scorer):
             wd = inputs.wd[s:e].to(dev).unsqueeze(0)
             logits, state = self(x, wd, state)
             if e > start:
-                parts.append(logits[0, max(start - s, 0):])
+                parts.append(logits[0, max(start - s, 0) :])
         return torch.cat(parts, dim=0)
 
     def _score_windows(self, inputs: Inputs, start: int, stop: int) -> torch.Tensor:
@@ -131,11 +154,11 @@ class RNNScorer(SkipPath, Scorer):
         # Days t >= W-1: full windows of exactly W inputs ending at t, batched.
         first = max(start, W - 1)
         if first < stop:
-            xs = inputs.x[first - W + 1:stop].to(dev)
-            ws = inputs.wd[first - W + 1:stop].to(dev)
+            xs = inputs.x[first - W + 1 : stop].to(dev)
+            ws = inputs.wd[first - W + 1 : stop].to(dev)
             xw = xs.unfold(0, W, 1).transpose(1, 2)  # (n, W, P), window i ends at day first+i
             ww = ws.unfold(0, W, 1)  # (n, W)
             for b in range(0, xw.shape[0], WINDOW_BATCH):
-                logits, _ = self(xw[b:b + WINDOW_BATCH].contiguous(), ww[b:b + WINDOW_BATCH].contiguous())
+                logits, _ = self(xw[b : b + WINDOW_BATCH].contiguous(), ww[b : b + WINDOW_BATCH].contiguous())
                 out.append(logits[:, -1])
         return torch.cat(out, dim=0)

@@ -29,6 +29,7 @@ Layout of an input row: ``x[t] = [Y[t-1] (P), f[t, 1, :] (P), ..., f[t, G-1, :] 
 ``x.reshape(..., G, P)`` gives the groups and ``x[..., :P]`` is the multi-hot the network
 reads. Row t is a function of Y[:t] only (the features' causality contract).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,18 @@ from core.models.base import Inputs, shifted_inputs
 from core.models.features import ewmas, frequencies, recency
 from core.models.lbfgs import minimise
 
-__all__ = ["SKIPS", "SKIP_WINDOWS", "SKIP_HALFLIVES", "SKIP_CAP", "skip_groups", "skip_features", "sequence_inputs",
-           "OwnSkip", "warm_start", "SkipPath"]
+__all__ = [
+    "SKIPS",
+    "SKIP_WINDOWS",
+    "SKIP_HALFLIVES",
+    "SKIP_CAP",
+    "skip_groups",
+    "skip_features",
+    "sequence_inputs",
+    "OwnSkip",
+    "warm_start",
+    "SkipPath",
+]
 
 SKIPS = ("none", "own")
 SKIP_WINDOWS = (7, 30, 90, 365)
@@ -89,8 +100,7 @@ WARM_L2 = 1e-4  # per weight, on the mean loss: a light touch, as the logistic f
 WARM_ITERS = 200
 
 
-def warm_start(skip: OwnSkip, out: nn.Linear, x: torch.Tensor, wd: torch.Tensor, y: torch.Tensor,
-               loss_fn) -> dict:
+def warm_start(skip: OwnSkip, out: nn.Linear, x: torch.Tensor, wd: torch.Tensor, y: torch.Tensor, loss_fn) -> dict:
     """Fit `skip` alone on rows x (N, G * P), wd (N,), y (N, P) by L-BFGS on ``loss_fn(logits,
     y)`` + WARM_L2 * |w|^2, then zero the bias of the network's output layer `out` (the
     base rates now live in the skip path's weekday term). The rows must be training rows
@@ -100,9 +110,13 @@ def warm_start(skip: OwnSkip, out: nn.Linear, x: torch.Tensor, wd: torch.Tensor,
         skip.weight.zero_()
         skip.weekday.zero_()
     x, y = x.float(), y.float()
-    info = minimise([skip.weight, skip.weekday],
-                    lambda: loss_fn(skip(x, wd), y) + WARM_L2 * skip.weight.pow(2).sum(),
-                    max_iter=WARM_ITERS, tolerance_grad=1e-6, tolerance_change=1e-10)
+    info = minimise(
+        [skip.weight, skip.weekday],
+        lambda: loss_fn(skip(x, wd), y) + WARM_L2 * skip.weight.pow(2).sum(),
+        max_iter=WARM_ITERS,
+        tolerance_grad=1e-6,
+        tolerance_change=1e-10,
+    )
     with torch.no_grad():
         out.bias.zero_()
         loss = float(loss_fn(skip(x, wd), y))

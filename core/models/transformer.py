@@ -23,6 +23,7 @@ and context inputs (x[window_start(t)..t]), never x[>t], at ~2x the cost of one 
 ONNX (exported elsewhere): `forward(x, wd)` has no data-dependent Python control flow;
 positions are built from the dynamic sequence length.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,6 +41,7 @@ SCORE_BATCH = 16  # context-length windows run side by side when scoring
 
 def alibi_slopes(heads: int) -> torch.Tensor:
     """The ALiBi paper's per-head slopes (geometric; interpolated when heads is not a power of 2)."""
+
     def pow2(n: int) -> list[float]:
         start = 2.0 ** (-8.0 / n)
         return [start ** (i + 1) for i in range(n)]
@@ -69,12 +71,14 @@ class Block(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
         self.ln2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, ffn_mult * d_model), nn.GELU(),
-                                 nn.Linear(ffn_mult * d_model, d_model))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, ffn_mult * d_model), nn.GELU(), nn.Linear(ffn_mult * d_model, d_model)
+        )
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
-                alibi: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None, alibi: torch.Tensor | None
+    ) -> torch.Tensor:
         B, L, D = h.shape
         q, k, v = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         # Attention-probability dropout only where a fused kernel supports it (CUDA): on CPU
@@ -100,10 +104,20 @@ class TransformerScorer(SkipPath, Scorer):
 
     regime = "windows"
 
-    def __init__(self, parts: int, d_model: int = 128, heads: int = 4, layers: int = 2,
-                 ffn_mult: int = 4, dropout: float = 0.1, context: int = 512,
-                 positions: str = "rope", weekday_embedding: bool = True, head: str = "sigmoid",
-                 skip: str = "none") -> None:
+    def __init__(
+        self,
+        parts: int,
+        d_model: int = 128,
+        heads: int = 4,
+        layers: int = 2,
+        ffn_mult: int = 4,
+        dropout: float = 0.1,
+        context: int = 512,
+        positions: str = "rope",
+        weekday_embedding: bool = True,
+        head: str = "sigmoid",
+        skip: str = "none",
+    ) -> None:
         super().__init__(parts, head)
         if d_model % heads:
             raise ValueError(f"heads ({heads}) must divide d_model ({d_model})")
@@ -126,15 +140,26 @@ class TransformerScorer(SkipPath, Scorer):
         self.out = nn.Linear(d_model, parts)
         self._init_skip(parts, skip)
         hd = d_model // heads
-        self.register_buffer("inv_freq", 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)),
-                             persistent=False)
+        self.register_buffer(
+            "inv_freq", 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)), persistent=False
+        )
         self.register_buffer("slopes", alibi_slopes(heads), persistent=False)
 
     @classmethod
-    def from_config(cls, cfg: Any, parts: int) -> "TransformerScorer":
-        return cls(parts, d_model=cfg.d_model, heads=cfg.heads, layers=cfg.layers, ffn_mult=cfg.ffn_mult,
-                   dropout=cfg.dropout, context=cfg.context, positions=cfg.positions,
-                   weekday_embedding=cfg.weekday_embedding, head=cfg.head, skip=cfg.skip)
+    def from_config(cls, cfg: Any, parts: int) -> TransformerScorer:
+        return cls(
+            parts,
+            d_model=cfg.d_model,
+            heads=cfg.heads,
+            layers=cfg.layers,
+            ffn_mult=cfg.ffn_mult,
+            dropout=cfg.dropout,
+            context=cfg.context,
+            positions=cfg.positions,
+            weekday_embedding=cfg.weekday_embedding,
+            head=cfg.head,
+            skip=cfg.skip,
+        )
 
     # ------------------------------------------------------------------ torch API
     def _rope(self, L: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,7 +183,7 @@ class TransformerScorer(SkipPath, Scorer):
         along L. The network reads the multi-hot x[..., :P], the skip path (if any) all of x.
 
         ``state`` is accepted and ignored so every sequence scorer has the same call."""
-        h = self.inp(x[..., :self.parts])
+        h = self.inp(x[..., : self.parts])
         if self.weekday is not None:
             h = h + self.weekday(wd).to(h.dtype)
         h = self.drop(h)
@@ -199,16 +224,16 @@ class TransformerScorer(SkipPath, Scorer):
             k1 = (stop - C - 1) // S  # last block (inclusive), possibly cut at stop
             full = [k for k in range(k0, k1 + 1) if C + (k + 1) * S <= stop]
             for b in range(0, len(full), SCORE_BATCH):
-                ks = full[b:b + SCORE_BATCH]
-                xw = torch.stack([inputs.x[(k + 1) * S:C + (k + 1) * S] for k in ks]).to(dev)
-                ww = torch.stack([inputs.wd[(k + 1) * S:C + (k + 1) * S] for k in ks]).to(dev)
+                ks = full[b : b + SCORE_BATCH]
+                xw = torch.stack([inputs.x[(k + 1) * S : C + (k + 1) * S] for k in ks]).to(dev)
+                ww = torch.stack([inputs.wd[(k + 1) * S : C + (k + 1) * S] for k in ks]).to(dev)
                 logits, _ = self(xw, ww)
                 for i, k in enumerate(ks):
                     lo = C + k * S
-                    out.append(logits[i, C - S + max(0, start - lo):])
+                    out.append(logits[i, C - S + max(0, start - lo) :])
             if not full or full[-1] != k1:  # the last block ends after stop: shorter window
                 k = k1
                 lo, a = C + k * S, (k + 1) * S
                 logits, _ = self(inputs.x[a:stop].to(dev).unsqueeze(0), inputs.wd[a:stop].to(dev).unsqueeze(0))
-                out.append(logits[0, lo - a + max(0, start - lo):])
+                out.append(logits[0, lo - a + max(0, start - lo) :])
         return torch.cat(out, dim=0)

@@ -3,6 +3,7 @@
 Predicted vs realised, per pool size K and pooled over K, with reliability bins; and the
 long rows of a result for metrics.csv.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -10,9 +11,20 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from core.evaluation.metrics import DEFAULT_KS, wilson_interval
-from core.pools.distribution import EPS, _events, _ks, _or_better, _probs, _ranking, _tiers, pool_weights, topk_hit_distribution
+from core.pools.distribution import (
+    EPS,
+    _events,
+    _ks,
+    _or_better,
+    _probs,
+    _ranking,
+    _tiers,
+    pool_weights,
+    topk_hit_distribution,
+)
 
 # ------------------------------------------------------------------------ backtest
+
 
 def _calibration(pred: np.ndarray, real: np.ndarray, bins: int, se: float) -> dict:
     """Reliability of predicted probabilities pred (N,) against 0/1 outcomes real (N,).
@@ -38,13 +50,15 @@ def _calibration(pred: np.ndarray, real: np.ndarray, bins: int, se: float) -> di
         "n": int(n),
         "pred_rate": pred_rate,
         "real_rate": real_rate,
-        "real_ci_low": float(rlo), "real_ci_high": float(rhi),
+        "real_ci_low": float(rlo),
+        "real_ci_high": float(rhi),
         "se": float(se),
         "z": float(diff / se) if se > 0 else (0.0 if diff == 0 else float("nan")),
         "ece": float(np.abs(sp - sr).sum() / n),
         "brier": float(np.mean((pred - real) ** 2)),
         "reliability": {
-            "edges": edges.tolist(), "count": count.tolist(),
+            "edges": edges.tolist(),
+            "count": count.tolist(),
             "mean_pred": [None if np.isnan(v) else float(v) for v in mean_p],
             "mean_real": [None if np.isnan(v) else float(v) for v in mean_r],
             "ci_low": [None if np.isnan(v) else float(v) for v in np.atleast_1d(lo)],
@@ -53,9 +67,18 @@ def _calibration(pred: np.ndarray, real: np.ndarray, bins: int, se: float) -> di
     }
 
 
-def backtest(p_days, y_days, events: int, ks: Iterable[int] = DEFAULT_KS,
-             tiers: Mapping[str, int] | None = None, good_tier: str = "good", bins: int = 10,
-             *, eps: float = EPS, keep_days: bool = False) -> dict:
+def backtest(
+    p_days,
+    y_days,
+    events: int,
+    ks: Iterable[int] = DEFAULT_KS,
+    tiers: Mapping[str, int] | None = None,
+    good_tier: str = "good",
+    bins: int = 10,
+    *,
+    eps: float = EPS,
+    keep_days: bool = False,
+) -> dict:
     """Is the tool's pool promise honest? Predicted vs realised P(good-or-better@K).
 
     p_days (T, P) each day's calibrated probabilities; y_days (T, P) bool, exactly
@@ -102,34 +125,54 @@ def backtest(p_days, y_days, events: int, ks: Iterable[int] = DEFAULT_KS,
 
     w, _, c, used = pool_weights(p, E, eps=eps, return_rescale=True)
     order = _ranking(p)
-    dist = topk_hit_distribution(w, order, ks, E)                  # (T, nK, E+1)
+    dist = topk_hit_distribution(w, order, ks, E)  # (T, nK, E+1)
     tail = _or_better(dist)
     hits_all = np.zeros((T, P + 1), dtype=np.int64)
     np.cumsum(np.take_along_axis(y, order, axis=1), axis=1, out=hits_all[:, 1:])
-    hits = hits_all[:, ks]                                         # (T, nK)
+    hits = hits_all[:, ks]  # (T, nK)
     pred = tail[:, :, m]
     real = (hits >= m).astype(np.float64)
-    expected = dist @ np.arange(E + 1)                              # (T, nK)
+    expected = dist @ np.arange(E + 1)  # (T, nK)
 
     per_k = []
     for j, k in enumerate(ks):
         pj = pred[:, j]
         se = float(np.sqrt(np.sum(pj * (1.0 - pj)))) / T
-        per_k.append({"k": k, **_calibration(pj, real[:, j], bins, se),
-                      "mean_expected_hits": float(expected[:, j].mean()),
-                      "mean_hits": float(hits[:, j].mean())})
+        per_k.append(
+            {
+                "k": k,
+                **_calibration(pj, real[:, j], bins, se),
+                "mean_expected_hits": float(expected[:, j].mean()),
+                "mean_hits": float(hits[:, j].mean()),
+            }
+        )
     nK = len(ks)
-    resid_day = (real - pred).sum(axis=1)                           # (T,)
-    se_pooled = float(np.sqrt(np.sum(resid_day ** 2))) / (T * nK)
+    resid_day = (real - pred).sum(axis=1)  # (T,)
+    se_pooled = float(np.sqrt(np.sum(resid_day**2))) / (T * nK)
     pooled = _calibration(pred.ravel(), real.ravel(), bins, se_pooled)
-    tier_rates = {name: {"min_hits": mm, "pred_rate": tail[:, :, mm].mean(axis=0).tolist(),
-                         "real_rate": (hits >= mm).mean(axis=0).tolist()}
-                  for name, mm in tiers.items()}
+    tier_rates = {
+        name: {
+            "min_hits": mm,
+            "pred_rate": tail[:, :, mm].mean(axis=0).tolist(),
+            "real_rate": (hits >= mm).mean(axis=0).tolist(),
+        }
+        for name, mm in tiers.items()
+    }
     out = {
-        "n_days": T, "n_parts": P, "events": E, "ks": ks, "tiers": tiers, "good_tier": good_tier,
-        "min_hits": m, "bins": int(bins), "eps": eps, "eps_raised_days": int(np.count_nonzero(used > eps)),
+        "n_days": T,
+        "n_parts": P,
+        "events": E,
+        "ks": ks,
+        "tiers": tiers,
+        "good_tier": good_tier,
+        "min_hits": m,
+        "bins": int(bins),
+        "eps": eps,
+        "eps_raised_days": int(np.count_nonzero(used > eps)),
         "rescale": {"min": float(c.min()), "median": float(np.median(c)), "max": float(c.max())},
-        "per_k": per_k, "pooled": pooled, "tier_rates": tier_rates,
+        "per_k": per_k,
+        "pooled": pooled,
+        "tier_rates": tier_rates,
     }
     if keep_days:
         out["days"] = {"pred": pred, "real": real.astype(bool)}

@@ -4,6 +4,7 @@ a conditional Bernoulli design, its weights, and exact hit distributions of pool
 The derivation (why P(hits = h) = e_h(w_S) e_{E-h}(w_rest) / e_E(w), and how rows are
 rescaled and clipped before solving for weights) is in the docstring of core.pools.table.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ EPS_LADDER = (1e-5, 1e-4, 1e-3)  # a row whose weights cannot be solved at eps i
 
 
 # ------------------------------------------------------------------------ validation
+
 
 def _events(events, P: int) -> int:
     if not isinstance(events, (int, np.integer)) or isinstance(events, bool) or not 0 < events < P:
@@ -58,6 +60,7 @@ def _probs(p) -> np.ndarray:
 
 # ------------------------------------------------------------------------ weights
 
+
 def rescale_probabilities(p, events: int, *, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
     """Map each row of p to valid CB inclusion probabilities.
 
@@ -80,7 +83,7 @@ def rescale_probabilities(p, events: int, *, eps: float = EPS) -> tuple[np.ndarr
     bad = ~((np.abs(sums - E) <= 1e-12 * E) & (x.max(axis=1) <= 1.0 - eps))
     if bad.any():
         xb = x[bad]
-        lo = np.log(eps / xb.max(axis=1))          # every entry at the floor: sum = P*eps < E
+        lo = np.log(eps / xb.max(axis=1))  # every entry at the floor: sum = P*eps < E
         hi = np.log((1.0 - eps) / xb.min(axis=1))  # every entry at the cap: sum > E
         for _ in range(64):
             mid = 0.5 * (lo + hi)
@@ -156,6 +159,7 @@ def pool_weights(p, events: int, *, eps: float = EPS, return_rescale: bool = Fal
 
 # ------------------------------------------------------------------------ hit distributions
 
+
 def _lse(a: np.ndarray, axis: int = -1) -> np.ndarray:
     m = a.max(axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -188,8 +192,8 @@ def hit_distribution(w, pool_mask, events: int) -> np.ndarray:
     if not isinstance(events, (int, np.integer)) or not 0 <= events <= P:
         raise ValueError(f"events must be an integer in 0..{P}, got {events!r}")
     E = int(events)
-    lp = cbern.log_esp(np.where(mask, w, 0.0), E)     # (..., E+1): e_h(pool)
-    lr = cbern.log_esp(np.where(mask, 0.0, w), E)     # e_j(rest)
+    lp = cbern.log_esp(np.where(mask, w, 0.0), E)  # (..., E+1): e_h(pool)
+    lr = cbern.log_esp(np.where(mask, 0.0, w), E)  # e_j(rest)
     return _normalise_log(lp + lr[..., ::-1])
 
 
@@ -233,7 +237,7 @@ def topk_hit_distribution(w, order, ks, events: int) -> np.ndarray:
         lw = np.log(np.take_along_axis(w, order, axis=1))
     F, B = _log_esp_tables(lw, E)
     kk = np.asarray(ks)
-    logd = F[kk] + B[kk][:, :, ::-1]          # (nK, N, E+1)
+    logd = F[kk] + B[kk][:, :, ::-1]  # (nK, N, E+1)
     return _normalise_log(logd).transpose(1, 0, 2)
 
 

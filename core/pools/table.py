@@ -32,6 +32,7 @@ Everything is vectorised numpy; hit distributions for all K of all days come fro
 forward and one backward pass of a log-space ESP table over the ranked parts.
 
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -40,15 +41,24 @@ import numpy as np
 
 from core.evaluation.metrics import hypergeom_at_least
 from core.pools.distribution import (
-    EPS, _events, _ks, _or_better, _probs, _ranking, _tiers, pool_weights, topk_hit_distribution,
+    EPS,
+    _events,
+    _ks,
+    _or_better,
+    _probs,
+    _ranking,
+    _tiers,
+    pool_weights,
+    topk_hit_distribution,
 )
-
 
 
 # ------------------------------------------------------------------------ one day's table
 
-def pool_table(p, events: int, ks: Iterable[int] | None = None,
-               tiers: Mapping[str, int] | None = None, *, eps: float = EPS) -> dict:
+
+def pool_table(
+    p, events: int, ks: Iterable[int] | None = None, tiers: Mapping[str, int] | None = None, *, eps: float = EPS
+) -> dict:
     """Sizing table for one day's pool, JSON-ready.
 
     p: (P,) calibrated probabilities; ks: pool sizes (default 1..P); tiers: name -> min
@@ -85,19 +95,28 @@ def pool_table(p, events: int, ks: Iterable[int] | None = None,
         for i, name in enumerate(names):
             above = ob[names[i - 1]] if i else 0.0
             exact[name] = max(ob[name] - above, 0.0)
-        pools.append({
-            "k": k,
-            "parts": (order[:k] + 1).tolist(),
-            "expected_hits": float(dist[j] @ hvals),
-            "hit_distribution": dist[j].tolist(),
-            "or_better": ob,
-            "exact": exact,
-            "random_or_better": {name: float(hypergeom_at_least(P, E, k, m)) for name, m in tiers.items()},
-        })
+        pools.append(
+            {
+                "k": k,
+                "parts": (order[:k] + 1).tolist(),
+                "expected_hits": float(dist[j] @ hvals),
+                "hit_distribution": dist[j].tolist(),
+                "or_better": ob,
+                "exact": exact,
+                "random_or_better": {name: float(hypergeom_at_least(P, E, k, m)) for name, m in tiers.items()},
+            }
+        )
     return {
-        "events": E, "n_parts": P, "eps": float(used), "rescale": float(c), "sum_p": float(p.sum()),
-        "tiers": tiers, "ks": ks,
-        "ranking": (order + 1).tolist(), "p_ranked": p[order].tolist(), "q_ranked": q[order].tolist(),
+        "events": E,
+        "n_parts": P,
+        "eps": float(used),
+        "rescale": float(c),
+        "sum_p": float(p.sum()),
+        "tiers": tiers,
+        "ks": ks,
+        "ranking": (order + 1).tolist(),
+        "p_ranked": p[order].tolist(),
+        "q_ranked": q[order].tolist(),
         "pools": pools,
     }
 

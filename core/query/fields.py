@@ -2,12 +2,14 @@
 
 `QueryError` lives here too: resolving a field name is the first thing that can fail.
 """
+
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Mapping
 
 from core.errors import InputError
 from core.runs.status import STATUSES
@@ -24,7 +26,6 @@ class Field:
     help: str
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()  # known values of a text field (typos get a did-you-mean)
-
 
 
 _FIELD_LIST = (
@@ -76,8 +77,7 @@ class QueryError(InputError):
     `position` is 1-based in `text`; `expected` says what the parser wanted there.
     """
 
-    def __init__(self, text: str, position: int, message: str, *, label: str = "filter",
-                 expected: str | None = None):
+    def __init__(self, text: str, position: int, message: str, *, label: str = "filter", expected: str | None = None):
         self.text = text
         self.position = position
         self.message = message
@@ -114,7 +114,7 @@ def _parse_time(s: str) -> datetime | None:
         dt = datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith("Z") else s)
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def value_of(row: Mapping[str, Any], name: str, now: datetime | None = None) -> Any:
@@ -126,6 +126,6 @@ def value_of(row: Mapping[str, Any], name: str, now: datetime | None = None) -> 
         dt = created if isinstance(created, datetime) else _parse_time(str(created))
         if dt is None:
             return None
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         return (now - dt).total_seconds()
     return row.get(name)

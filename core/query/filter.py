@@ -29,11 +29,13 @@ A tokenizer and a recursive-descent parser; nothing is evaluated as code. Errors
 This module is the API (`parse`, `Query`); the fields are in core.query.fields, the nodes
 in core.query.nodes, the tokenizer and parser in core.query.parser.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Mapping
 
 from core.errors import InputError
 from core.query.nodes import Compare, Node, Not, Truthy
@@ -53,7 +55,7 @@ class Query:
         return self.node.test(row, now)
 
     def filter(self, rows, now: datetime | None = None) -> list:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         return [r for r in rows if self.node.test(r, now)]
 
     @property

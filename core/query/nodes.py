@@ -1,12 +1,14 @@
 """The parsed form of a filter (core.query): comparison and boolean nodes that test a row
 and print back as canonical text."""
+
 from __future__ import annotations
 
 import fnmatch
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Union
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from core.query.fields import BOOL, DURATION, FIELDS, NUMBER, TIME, value_of
 
@@ -21,7 +23,7 @@ def _quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-Value = Union[float, str, bool, None]
+Value = float | str | bool | None
 
 
 # --------------------------------------------------------------------------- AST
@@ -100,7 +102,7 @@ class Truthy:
 
 @dataclass(frozen=True)
 class Not:
-    arg: "Node"
+    arg: Node
 
     def __str__(self) -> str:
         return f"not {_wrap(self.arg)}"
@@ -111,8 +113,8 @@ class Not:
 
 @dataclass(frozen=True)
 class And:
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
     def __str__(self) -> str:
         return f"{_wrap(self.left)} and {_wrap(self.right)}"
@@ -123,8 +125,8 @@ class And:
 
 @dataclass(frozen=True)
 class Or:
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
     def __str__(self) -> str:
         return f"{_wrap(self.left)} or {_wrap(self.right)}"
@@ -133,7 +135,7 @@ class Or:
         return self.left.test(row, now) or self.right.test(row, now)
 
 
-Node = Union[Compare, Truthy, Not, And, Or]
+Node = Compare | Truthy | Not | And | Or
 
 
 def _wrap(node: Node) -> str:
@@ -141,9 +143,12 @@ def _wrap(node: Node) -> str:
 
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b, "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 
 

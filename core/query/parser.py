@@ -3,6 +3,7 @@
 Nothing is evaluated as code: the parser builds core.query.nodes nodes, and every error is a
 `QueryError` naming the 1-based position and what was expected.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -66,8 +67,9 @@ def tokenize(text: str, label: str = "filter") -> list[Token]:
                 buf.append(text[j])
                 j += 1
             if j >= n:
-                raise QueryError(text, i + 1, f"unterminated string: no closing {c}", label=label,
-                                 expected=f"a closing {c}")
+                raise QueryError(
+                    text, i + 1, f"unterminated string: no closing {c}", label=label, expected=f"a closing {c}"
+                )
             out.append(Token("STRING", "".join(buf), i + 1))
             i = j + 1
         else:
@@ -115,8 +117,9 @@ class _Parser:
 
     def fail(self, tok: Token, expected: str, message: str | None = None) -> QueryError:
         got = "the end" if tok.kind == "END" else repr(tok.text)
-        return QueryError(self.text, tok.pos, message or f"expected {expected}, got {got}", label=self.label,
-                          expected=expected)
+        return QueryError(
+            self.text, tok.pos, message or f"expected {expected}, got {got}", label=self.label, expected=expected
+        )
 
     def parse(self) -> Node:
         if self.tok.kind == "END":
@@ -157,8 +160,12 @@ class _Parser:
                 raise self.fail(self.tok, "a condition")
             node = self.or_expr()
             if self.tok.kind != "RPAREN":
-                raise self.fail(self.tok, "')'", f"expected ')' to close the '(' at position {tok.pos}, got "
-                                + ("the end" if self.tok.kind == "END" else repr(self.tok.text)))
+                raise self.fail(
+                    self.tok,
+                    "')'",
+                    f"expected ')' to close the '(' at position {tok.pos}, got "
+                    + ("the end" if self.tok.kind == "END" else repr(self.tok.text)),
+                )
             self.i += 1
             return node
         if tok.kind != "WORD":
@@ -169,8 +176,12 @@ class _Parser:
         if op_tok.kind != "OP":
             if field.type == BOOL:
                 return Truthy(field.name)
-            raise self.fail(op_tok, "an operator", f"expected an operator (= != < <= > >= ~ !~) after "
-                            f"{tok.text}, got " + ("the end" if op_tok.kind == "END" else repr(op_tok.text)))
+            raise self.fail(
+                op_tok,
+                "an operator",
+                f"expected an operator (= != < <= > >= ~ !~) after "
+                f"{tok.text}, got " + ("the end" if op_tok.kind == "END" else repr(op_tok.text)),
+            )
         op = "=" if op_tok.text == "==" else op_tok.text
         self.i += 1
         val_tok = self.tok
@@ -191,8 +202,9 @@ class _Parser:
             raise self.fail(tok, "a value", f"{op} (contains) works on text fields; {field.name} is a {t}")
         if t == BOOL:
             if op not in ("=", "!="):
-                raise self.fail(tok, "a value", f"{field.name} is yes/no: use = or != (or just `{field.name}` / "
-                                f"`not {field.name}`)")
+                raise self.fail(
+                    tok, "a value", f"{field.name} is yes/no: use = or != (or just `{field.name}` / `not {field.name}`)"
+                )
             if low in _TRUE:
                 return True
             if low in _FALSE:
@@ -206,16 +218,20 @@ class _Parser:
         if t == DURATION:
             m = _DURATION_RE.match(word.strip())
             if not m:
-                raise self.fail(tok, "a duration", f"{field.name} is a duration: expected e.g. 90s, 10m, 2h, 3d, "
-                                f"got {word!r}")
+                raise self.fail(
+                    tok, "a duration", f"{field.name} is a duration: expected e.g. 90s, 10m, 2h, 3d, got {word!r}"
+                )
             return float(m.group(1)) * _UNIT_S[m.group(2).lower() if m.group(2) else None]
         if t == TIME:
             if op in ("~", "!~"):
                 return word
             norm = _norm_time(word.strip()).upper()
             if not re.match(r"^\d{4}(-\d\d(-\d\d(T\d\d(:\d\d(:\d\d(\.\d+)?)?)?)?)?)?Z?$", norm):
-                raise self.fail(tok, "a date", f"{field.name} is a time: expected an ISO date like 2026-11-22 or "
-                                f"2026-11-22T03:45, got {word!r}")
+                raise self.fail(
+                    tok,
+                    "a date",
+                    f"{field.name} is a time: expected an ISO date like 2026-11-22 or 2026-11-22T03:45, got {word!r}",
+                )
             return norm.rstrip("Z")
         # text
         if field.choices and op in ("=", "!=") and low not in field.choices and not any(c in low for c in "*?["):

@@ -7,6 +7,7 @@
   (a torn last line waits for its newline) and skips, counting, malformed lines.
 * `format_ts` / `parse_ts` / `utc_now_ts` — the `ts` of an event.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,17 +15,28 @@ import errno
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from core.jsonable import jsonable
 from core.runs.process import process_start_time
 
-EVENT_TYPES = frozenset({
-    "queued", "run_started", "epoch", "checkpoint", "calibrated", "evaluated",
-    "artifact", "log", "heartbeat", "run_finished",
-})
+EVENT_TYPES = frozenset(
+    {
+        "queued",
+        "run_started",
+        "epoch",
+        "checkpoint",
+        "calibrated",
+        "evaluated",
+        "artifact",
+        "log",
+        "heartbeat",
+        "run_finished",
+    }
+)
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 EVENTS_JSONL = "events.jsonl"
@@ -37,11 +49,11 @@ def format_ts(dt: datetime) -> str:
     """ISO 8601 UTC with microseconds and a `Z`: 2025-01-02T03:04:05.123456Z."""
     if dt.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def utc_now_ts() -> str:
-    return format_ts(datetime.now(timezone.utc))
+    return format_ts(datetime.now(UTC))
 
 
 def parse_ts(text: Any) -> datetime | None:
@@ -53,8 +65,8 @@ def parse_ts(text: Any) -> datetime | None:
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -147,14 +159,21 @@ class EventWriter:
         elif pid_started_at is None:
             pid_started_at = process_start_time(pid)
         return self.write(
-            "run_started", run_id=run_id, config_hash=config_hash,
-            host=host if host is not None else socket.gethostname(), pid=pid,
-            pid_started_at=pid_started_at, device=device, attempt=int(attempt), **extra,
+            "run_started",
+            run_id=run_id,
+            config_hash=config_hash,
+            host=host if host is not None else socket.gethostname(),
+            pid=pid,
+            pid_started_at=pid_started_at,
+            device=device,
+            attempt=int(attempt),
+            **extra,
         )
 
     def epoch(self, epoch: int, train_loss: float, val_loss: float, lr: float, seconds: float, **metrics: Any) -> dict:
-        return self.write("epoch", epoch=epoch, train_loss=train_loss, val_loss=val_loss, lr=lr,
-                          seconds=seconds, **metrics)
+        return self.write(
+            "epoch", epoch=epoch, train_loss=train_loss, val_loss=val_loss, lr=lr, seconds=seconds, **metrics
+        )
 
     def checkpoint(self, epoch: int, path: str | os.PathLike, **extra: Any) -> dict:
         return self.write("checkpoint", epoch=epoch, path=os.fspath(path), **extra)
@@ -194,7 +213,7 @@ class EventWriter:
     def closed(self) -> bool:
         return self._fd is None
 
-    def __enter__(self) -> "EventWriter":
+    def __enter__(self) -> EventWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -253,7 +272,7 @@ class EventReader:
         if end < 0:
             self._pending = data
             return []
-        complete, self._pending = data[: end + 1], data[end + 1:]
+        complete, self._pending = data[: end + 1], data[end + 1 :]
         self.offset += len(complete)
         events = []
         for raw in complete.split(b"\n")[:-1]:

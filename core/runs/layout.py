@@ -6,6 +6,7 @@
 manifest.json checked against the shape its readers expect: `manifest_problems`). The
 layout is described in docs/ARCHITECTURE.md ("A run directory").
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,9 +15,10 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
+from collections.abc import Iterator
 
 from core.errors import RUN_NAME_PATTERN, RUN_NAME_RULE, InputError
 from core.fsutil import DirHandle, atomic_open, atomic_write_bytes, atomic_write_text, os_reason
@@ -64,7 +66,7 @@ def new_run_id(name: str, now: datetime | None = None) -> str:
     """`<UTC yyyymmdd-HHMMSS>-<name>-<4 hex>`, safe as a file name."""
     if not NAME_RE.match(name) or name.strip(".") == "":
         raise InputError(f"run name {name!r} must be {RUN_NAME_RULE}")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     run_id = f"{now:%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
     if parse_run_id(run_id) is None:  # e.g. a year before 1000: every id made must read back as one
         raise InputError(f"cannot make a run id for {name!r} at {now.isoformat()}")
@@ -78,7 +80,7 @@ def parse_run_id(text: str) -> tuple[datetime, str] | None:
     if m is None:
         return None
     try:
-        created = datetime.strptime(m.group(1), _ID_TIME).replace(tzinfo=timezone.utc)
+        created = datetime.strptime(m.group(1), _ID_TIME).replace(tzinfo=UTC)
     except ValueError:
         return None
     return created, m.group(2)
@@ -106,8 +108,12 @@ def misnamed_run_dirs(root: str | os.PathLike) -> list[tuple[Path, str]]:
                 continue
             with contextlib.suppress(OSError):
                 if entry.is_dir(follow_symlinks=False):
-                    out.append((Path(entry.path), f"{m.group(1)} is not a valid date and time, so this is "
-                                                  "not a run id; rename it to list it"))
+                    out.append(
+                        (
+                            Path(entry.path),
+                            f"{m.group(1)} is not a valid date and time, so this is not a run id; rename it to list it",
+                        )
+                    )
     return sorted(out)
 
 
@@ -140,6 +146,7 @@ def list_run_dirs(root: Path) -> list[RunDirInfo]:
             out.append(RunDirInfo(entry.name, Path(entry.path), parsed[1], parsed[0], mtime))
     out.sort(key=lambda r: (r.created, r.run_id), reverse=True)
     return out
+
 
 # --------------------------------------------------------------------------- run dir
 
@@ -226,7 +233,7 @@ class RunDir(DirHandle):
 
     # -- create / open
     @classmethod
-    def create(cls, root: str | os.PathLike, name: str) -> "RunDir":
+    def create(cls, root: str | os.PathLike, name: str) -> RunDir:
         """Make `<root>/<new run id>/` (exclusively); a new id on the rare clash.
 
         The file system's refusals (the root is a file or under one, read-only, full) are
@@ -252,7 +259,7 @@ class RunDir(DirHandle):
         raise RuntimeError(f"could not create a fresh run directory under {root} after {_CREATE_ATTEMPTS} tries")
 
     @classmethod
-    def open(cls, root: str | os.PathLike, run_id_or_prefix: str) -> "RunDir":
+    def open(cls, root: str | os.PathLike, run_id_or_prefix: str) -> RunDir:
         """The run whose id is `run_id_or_prefix`, or the only one that starts with it."""
         ref = run_id_or_prefix
         if not isinstance(ref, str) or not _RUN_REF_RE.match(ref):
@@ -332,18 +339,17 @@ class RunDir(DirHandle):
         return manifest_problems(obj)
 
     # -- events and status
-    def event_writer(self) -> "EventWriter":
+    def event_writer(self) -> EventWriter:
         return EventWriter(self.events_jsonl)
 
-    def event_reader(self) -> "EventReader":
+    def event_reader(self) -> EventReader:
         return EventReader(self.events_jsonl)
 
     def read_events(self) -> list[dict]:
         return read_events(self.events_jsonl)
 
-    def status(self, now: datetime | float | None = None, *, remote: bool = False) -> "RunStatus":
+    def status(self, now: datetime | float | None = None, *, remote: bool = False) -> RunStatus:
         return status_of(self.path, now, remote=remote)
-
 
 
 def creation_error(root: Path, exc: OSError) -> InputError:
@@ -405,20 +411,37 @@ def _kind(v: Any) -> str:
         return "true/false"
     if v is None:
         return "null"
-    return {dict: "an object", list: "a list", str: "a string", int: "a number",
-            float: "a number"}.get(type(v), type(v).__name__)
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(v), type(v).__name__
+    )
 
 
 _TEXT, _INT = "a string", "an integer"
 # What the readers of manifest.json (the store, runs show, eval, predict, compare, the
 # training log, resume) take each field to be; null is accepted where they test for it.
 _MANIFEST_FIELDS: dict[str, str] = {
-    "run_id": _TEXT, "created": _TEXT, "config_hash": _TEXT, "code_version": _TEXT, "python": _TEXT,
-    "host": _TEXT, "platform": _TEXT, "device": _TEXT, "job": _TEXT, "backend": _TEXT, "seed": _INT,
+    "run_id": _TEXT,
+    "created": _TEXT,
+    "config_hash": _TEXT,
+    "code_version": _TEXT,
+    "python": _TEXT,
+    "host": _TEXT,
+    "platform": _TEXT,
+    "device": _TEXT,
+    "job": _TEXT,
+    "backend": _TEXT,
+    "seed": _INT,
 }
 _DATA_FIELDS: dict[str, str] = {
-    "path": _TEXT, "sha256": _TEXT, "format": _TEXT, "rows": _INT, "parts": _INT, "first_date": _TEXT,
-    "last_date": _TEXT, "gaps": _INT, "truth": _TEXT,
+    "path": _TEXT,
+    "sha256": _TEXT,
+    "format": _TEXT,
+    "rows": _INT,
+    "parts": _INT,
+    "first_date": _TEXT,
+    "last_date": _TEXT,
+    "gaps": _INT,
+    "truth": _TEXT,
 }
 _WINDOW_FIELDS: dict[str, str] = {"start": _INT, "stop": _INT, "n": _INT, "first_date": _TEXT, "last_date": _TEXT}
 _TOUCH_FIELDS: dict[str, str] = {"ts": _TEXT, "what": _TEXT}
@@ -433,8 +456,11 @@ def _type_ok(v: Any, want: str) -> bool:
 
 
 def _field_problems(obj: dict, fields: dict[str, str], where: str) -> list[str]:
-    return [f"{where}{k} must be {want}, not {_kind(obj[k])}" for k, want in fields.items()
-            if k in obj and not _type_ok(obj[k], want)]
+    return [
+        f"{where}{k} must be {want}, not {_kind(obj[k])}"
+        for k, want in fields.items()
+        if k in obj and not _type_ok(obj[k], want)
+    ]
 
 
 def _split_problems(i: int, s: Any) -> list[str]:

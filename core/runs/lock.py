@@ -12,6 +12,7 @@ the descriptor to the child (`pass_fds`, its number in LOCK_FD_ENV; the child ca
 `adopt`), so a race between two starters is settled
 before any process starts: the second is refused with the first one's holder.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -59,8 +60,13 @@ class RunLock:
     def write_holder(self, what: str, pid: int | None = None) -> None:
         """Record who holds the lock now (the taker, or the child it was handed to)."""
         pid = os.getpid() if pid is None else pid
-        info = {"what": what, "host": socket.gethostname(), "pid": pid,
-                "pid_started_at": process_start_time(pid), "since": utc_now_ts()}
+        info = {
+            "what": what,
+            "host": socket.gethostname(),
+            "pid": pid,
+            "pid_started_at": process_start_time(pid),
+            "since": utc_now_ts(),
+        }
         data = json.dumps(info).encode("utf-8")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, data, 0)

@@ -3,6 +3,7 @@
 The status rules (`core.runs.status`) call a run `running` only while the process that
 started its attempt is alive *and* is still the same process.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,7 +30,7 @@ def _proc_stat(pid: int) -> tuple[str, str] | None:
     except OSError:
         return None
     # The command name (field 2) is in parentheses and may itself hold ") ": split after the last one.
-    rest = data[data.rfind(b")") + 2:].split()
+    rest = data[data.rfind(b")") + 2 :].split()
     if len(rest) < 20:
         return None
     return rest[0].decode("ascii", "replace"), rest[19].decode("ascii")  # fields 3 and 22

@@ -3,13 +3,15 @@
 `STATUSES` is the one vocabulary of run statuses; `FINISHED_STATUSES` the ones a
 `run_finished` event may carry, `ACTIVE_STATUSES` the ones that may still change.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from core.runs.events import EVENTS_JSONL, FINISHED_STATUSES, parse_ts, read_events
 from core.runs.lock import FOLLOW_LOCK, WORKER_LOCK, holder
@@ -55,10 +57,10 @@ class RunStatus:
 
 def _as_datetime(now: datetime | float | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(now, (int, float)):
-        return datetime.fromtimestamp(now, timezone.utc)
-    return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+        return datetime.fromtimestamp(now, UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def run_status(
@@ -167,8 +169,9 @@ def follower_alive(run_dir: str | os.PathLike) -> bool:
     return holder(Path(run_dir) / FOLLOW_LOCK) is not None
 
 
-def status_of(run_dir: str | os.PathLike, now: datetime | float | None = None, *,
-              remote: bool = False, probe_lock: bool = True) -> RunStatus:
+def status_of(
+    run_dir: str | os.PathLike, now: datetime | float | None = None, *, remote: bool = False, probe_lock: bool = True
+) -> RunStatus:
     """`run_status` of a run directory's `events.jsonl` (a `RunDir` or a path); a remote
     run's mirror (it holds remote.json) is judged as remote, with its follower's link state.
 
@@ -176,7 +179,11 @@ def status_of(run_dir: str | os.PathLike, now: datetime | float | None = None, *
     the lock itself would otherwise read its own hold as a live worker)."""
     path = Path(run_dir)
     remote = remote or (path / REMOTE_JSON).is_file()
-    return run_status(read_events(path / EVENTS_JSONL), now, remote=remote,
-                      link_down_since=link_down_since(path) if remote else None,
-                      worker_lock=path / WORKER_LOCK if probe_lock and not remote else None,
-                      follow_lock=path / FOLLOW_LOCK if remote else None)
+    return run_status(
+        read_events(path / EVENTS_JSONL),
+        now,
+        remote=remote,
+        link_down_since=link_down_since(path) if remote else None,
+        worker_lock=path / WORKER_LOCK if probe_lock and not remote else None,
+        follow_lock=path / FOLLOW_LOCK if remote else None,
+    )

@@ -4,6 +4,7 @@
 paired McNemar + Holm test of the first run's primary against each other's looks at the
 test windows, so it is recorded in every paired run's manifest (`test_touches`).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ def config_diff(configs: list[dict]) -> dict[str, list]:
     out = {}
     for k in keys:
         vals = [f.get(k, MISSING) for f in flats]
-        if any(json.dumps(v, sort_keys=True, default=str) != json.dumps(vals[0], sort_keys=True, default=str)
-               or (v is MISSING) != (vals[0] is MISSING) for v in vals[1:]):
+        if any(
+            json.dumps(v, sort_keys=True, default=str) != json.dumps(vals[0], sort_keys=True, default=str)
+            or (v is MISSING) != (vals[0] is MISSING)
+            for v in vals[1:]
+        ):
             out[k] = vals
     return out
 
@@ -45,9 +49,15 @@ def gather(rds: list[RunDir], root: str | os.PathLike) -> dict:
     reports = [read_report(rd) for rd in rds]
     cfgs = [read_yaml(rd.config_yaml) for rd in rds]
     labels = [chr(ord("A") + i) if i < 26 else f"R{i}" for i in range(len(rds))]
-    return {"rds": rds, "ids": [rd.run_id for rd in rds], "labels": labels, "rows": rows, "reports": reports,
-            "cfgs": [cfg if isinstance(cfg, dict) else {} for cfg in cfgs],
-            "preds": [_load_predictions(rd, rep) for rd, rep in zip(rds, reports)]}
+    return {
+        "rds": rds,
+        "ids": [rd.run_id for rd in rds],
+        "labels": labels,
+        "rows": rows,
+        "reports": reports,
+        "cfgs": [cfg if isinstance(cfg, dict) else {} for cfg in cfgs],
+        "preds": [_load_predictions(rd, rep) for rd, rep in zip(rds, reports)],
+    }
 
 
 def _load_predictions(rd, report: dict | None) -> dict:
@@ -63,8 +73,12 @@ def _load_predictions(rd, report: dict | None) -> dict:
             key = f"{primary}__prob_test"
             if not primary or key not in z.files:
                 return {"missing": f"predictions.npz has no {key!r}"}
-            return {"p": z[key].astype(np.float64), "y": z["y_test"].astype(bool),
-                    "dates": z["dates_test"].astype("datetime64[D]"), "primary": primary}
+            return {
+                "p": z[key].astype(np.float64),
+                "y": z["y_test"].astype(bool),
+                "dates": z["dates_test"].astype("datetime64[D]"),
+                "primary": primary,
+            }
     except (OSError, ValueError, KeyError) as exc:
         return {"missing": f"predictions.npz unreadable: {exc}"}
 
@@ -84,12 +98,14 @@ def paired_tests(c: dict) -> list[dict]:
             raise InputError(
                 f"cannot pair {ids[0]} with {ids[i]}: their test windows differ — {labels[0]} tests "
                 f"{_window(a)}, {labels[i]} tests {_window(b)}; the paired test needs the same days "
-                "(pass --no-paired to compare without it)")
+                "(pass --no-paired to compare without it)"
+            )
         if a["y"].shape != b["y"].shape or not np.array_equal(a["y"], b["y"]):
             raise InputError(
                 f"cannot pair {ids[0]} with {ids[i]}: same test days but different outcomes (data "
                 f"{str(rows[0].get('data_sha256'))[:12]} vs {str(rows[i].get('data_sha256'))[:12]}); "
-                "the paired test needs the same data")
+                "the paired test needs the same data"
+            )
     rep0 = c["reports"][0] or {}
     ks = [int(k) for k in (rep0.get("ks") or range(20, 28))]
     tiers, good_tier = rep0.get("tiers"), rep0.get("good_tier", "good")
@@ -98,8 +114,15 @@ def paired_tests(c: dict) -> list[dict]:
         if "missing" in b:
             tests.append({"run": ids[i], "skipped": b["missing"]})
         else:
-            tests.append({"run": ids[i], "a": a["primary"], "b": b["primary"], "window": _window(a),
-                          **_paired(a, b, ks, tiers, good_tier)})
+            tests.append(
+                {
+                    "run": ids[i],
+                    "a": a["primary"],
+                    "b": b["primary"],
+                    "window": _window(a),
+                    **_paired(a, b, ks, tiers, good_tier),
+                }
+            )
     return tests
 
 
@@ -149,9 +172,30 @@ def good_per_k(reports: list[dict | None]) -> dict:
     return {"ks": ks, "rates": [[m.get(k) for k in ks] for m in per_run], "random": [random.get(k) for k in ks]}
 
 
-_JSON_SUMMARY = ("model", "job", "status", "primary", "reference", "calibration", "auc", "pr_auc", "brier_skill",
-                 "ece_before", "ece_after", "classwise_ece", "best_good_or_better", "best_k", "lift_capture",
-                 "beats_reference", "beats_at", "verdict", "best_val_loss", "epochs", "duration_s", "test_touches")
+_JSON_SUMMARY = (
+    "model",
+    "job",
+    "status",
+    "primary",
+    "reference",
+    "calibration",
+    "auc",
+    "pr_auc",
+    "brier_skill",
+    "ece_before",
+    "ece_after",
+    "classwise_ece",
+    "best_good_or_better",
+    "best_k",
+    "lift_capture",
+    "beats_reference",
+    "beats_at",
+    "verdict",
+    "best_val_loss",
+    "epochs",
+    "duration_s",
+    "test_touches",
+)
 
 
 def compare_json(c: dict) -> dict:

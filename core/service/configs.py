@@ -10,12 +10,14 @@ with its did-you-mean, a missing data file, a test window longer than the data, 
 sweep grid) comes back as a plain message. Launching is `core.service.jobs.launch` (one
 run) or `core.service.sweeps.start` (a grid).
 """
+
 from __future__ import annotations
 
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from core.errors import InputError
 
@@ -33,7 +35,7 @@ def default_data() -> str:
 
 
 def job_of_kind(kind: Any) -> str | None:
-    """"baselines" for a baseline kind, "train" for a learned one, "ensemble" for an ensemble,
+    """ "baselines" for a baseline kind, "train" for a learned one, "ensemble" for an ensemble,
     None for anything else."""
     from core.config import BASELINE_KINDS, LEARNED_KINDS
 
@@ -50,8 +52,15 @@ def _describe(path: Path, source: str) -> dict:
     """{name, path, kind, job, description, source, error} of one config file (its YAML read, not validated)."""
     from core.config import load_yaml
 
-    entry: dict[str, Any] = {"name": path.stem, "path": str(path), "kind": None, "job": None,
-                             "description": "", "source": source, "error": None}
+    entry: dict[str, Any] = {
+        "name": path.stem,
+        "path": str(path),
+        "kind": None,
+        "job": None,
+        "description": "",
+        "source": source,
+        "error": None,
+    }
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -176,8 +185,13 @@ def _check_data(cfg) -> tuple[list[str], dict | None]:
         return ["no data file: set --data FILE or data.path in the config"], None
     path = resolve_data_path(cfg.data.path)
     try:
-        data = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                            allow_unsorted=cfg.data.allow_unsorted, unsorted_hint=UNSORTED_HINT_CONFIG)
+        data = load_dataset(
+            path,
+            parts=cfg.data.parts,
+            events_per_day=cfg.data.events_per_day,
+            allow_unsorted=cfg.data.allow_unsorted,
+            unsorted_hint=UNSORTED_HINT_CONFIG,
+        )
     except InputError as exc:
         return [f"data: {exc}"], None
     if data.P != cfg.data.parts:
@@ -188,8 +202,12 @@ def _check_data(cfg) -> tuple[list[str], dict | None]:
     except InputError as exc:
         return [f"split: {exc.problem}"], info
     last = splits[-1]
-    info["splits"] = {"folds": len(splits), "train": last.train[1] - last.train[0],
-                      "val": last.val[1] - last.val[0], "test": last.test[1] - last.test[0]}
+    info["splits"] = {
+        "folds": len(splits),
+        "train": last.train[1] - last.train[0],
+        "val": last.val[1] - last.val[0],
+        "test": last.test[1] - last.test[0],
+    }
     return [], info
 
 
@@ -224,8 +242,13 @@ def _lines(items: Sequence[str] | str) -> list[tuple[int, str]]:
     return [(i, str(s).strip()) for i, s in enumerate(items) if str(s).strip() and not str(s).strip().startswith("#")]
 
 
-def validate(config: str | os.PathLike, data: str | os.PathLike | None = None, overrides: Sequence[str] | str = (),
-             grid: Sequence[str] | str = (), target: str = "local") -> dict:
+def validate(
+    config: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    overrides: Sequence[str] | str = (),
+    grid: Sequence[str] | str = (),
+    target: str = "local",
+) -> dict:
     """What launching `config` with `--data` and `-o` overrides (and a sweep grid) would run.
 
     Never raises for bad input and creates nothing. Returns
@@ -242,8 +265,18 @@ def validate(config: str | os.PathLike, data: str | os.PathLike | None = None, o
     numbered = _lines(overrides)
     ovs, grid_lines = [ov for _, ov in numbered], [g for _, g in _lines(grid)]
     data_s = None if data is None or not str(data).strip() else str(data).strip()
-    out: dict[str, Any] = {"ok": False, "errors": [], "problems": [], "warnings": [], "job": None, "kind": None,
-                           "config_hash": None, "resolved": "", "data": None, "combos": []}
+    out: dict[str, Any] = {
+        "ok": False,
+        "errors": [],
+        "problems": [],
+        "warnings": [],
+        "job": None,
+        "kind": None,
+        "config_hash": None,
+        "resolved": "",
+        "data": None,
+        "combos": [],
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cfg, problems = _load(config, ovs, data_s)

@@ -4,6 +4,7 @@ foreground side by side with others), cancel, resume, evaluate again, and read t
 Every job runs in its own worker process (core.jobs.worker): here ("local"), or on a host
 profile over SSH (core.service.remote); cancel and resume act wherever the run is.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ import queue
 import signal
 import subprocess
 import threading
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from core.errors import InputError
 from core.runs import RunDir, RunStatus, runs_root
@@ -23,8 +24,9 @@ DEMO_MODELS = ("logistic", "gru")
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_LOCKED = 0, 1, 2, 3, 75
 
 
-def load_job_config(config: str | os.PathLike, overrides: Sequence[str] | None = None,
-                    data: str | os.PathLike | None = None):
+def load_job_config(
+    config: str | os.PathLike, overrides: Sequence[str] | None = None, data: str | os.PathLike | None = None
+):
     """A config file (or a shipped config's name) with `-o` overrides and `--data`, validated."""
     from core.config import load_config
 
@@ -38,8 +40,14 @@ def create_job(cfg, job: str, runs_dir: str | os.PathLike | None = None) -> RunD
     return create_run(cfg, runs_root(runs_dir), job)
 
 
-def launch(cfg, job: str, runs_dir: str | os.PathLike | None = None, *, target: str = "local",
-           progress: Callable[[str], None] | None = None) -> dict:
+def launch(
+    cfg,
+    job: str,
+    runs_dir: str | os.PathLike | None = None,
+    *,
+    target: str = "local",
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Create a run and start its worker detached, here or on host profile `target`:
     {"run_id", "path", "pid", "target"}."""
     if target != "local":
@@ -62,10 +70,10 @@ def start_detached(run: RunDir, *, resume: bool = False) -> int:
 class Workers:
     """Workers run side by side in the foreground, their output lines merged.
 
-        workers = Workers(runs)
-        for i, line in workers.lines():   # line None: worker i's output ended
-            ...
-        codes = workers.wait()
+    workers = Workers(runs)
+    for i, line in workers.lines():   # line None: worker i's output ended
+        ...
+    codes = workers.wait()
     """
 
     def __init__(self, runs: Sequence[RunDir], *, resume: bool = False):
@@ -135,8 +143,13 @@ def outcome(run: RunDir) -> dict:
     from core.train.artifacts import last_report
 
     report = last_report(run)
-    return {"run_id": run.run_id, "path": str(run.path), "summary": report["summary"],
-            "verdict": report["verdict"], "report": report}
+    return {
+        "run_id": run.run_id,
+        "path": str(run.path),
+        "summary": report["summary"],
+        "verdict": report["verdict"],
+        "report": report,
+    }
 
 
 def cancel(run: RunDir) -> dict:
@@ -147,8 +160,11 @@ def cancel(run: RunDir) -> dict:
     if remote.is_remote(run):
         return remote.cancel(run)
     st = cancel_worker(run)  # a queued run comes back cancelled; a running one as it was when signalled
-    return {"run_id": run.run_id, "status": st.status,
-            "message": "cancelled" if st.status == "cancelled" else "SIGTERM sent; it stops after its current epoch"}
+    return {
+        "run_id": run.run_id,
+        "status": st.status,
+        "message": "cancelled" if st.status == "cancelled" else "SIGTERM sent; it stops after its current epoch",
+    }
 
 
 def check_resumable(run: RunDir) -> RunStatus:
@@ -171,9 +187,15 @@ def resume_detached(run: RunDir) -> dict:
     return {"run_id": run.run_id, "pid": pid, "attempt": st.attempt + 1}
 
 
-def reevaluate(run: RunDir, *, calibration: str | None = None, per_part: bool | None = None,
-               ks: list[int] | None = None, overrides: Sequence[str] = (),
-               progress: Callable[[str], None] | None = None) -> dict:
+def reevaluate(
+    run: RunDir,
+    *,
+    calibration: str | None = None,
+    per_part: bool | None = None,
+    ks: list[int] | None = None,
+    overrides: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Evaluate a finished run again (another calibration, other K) from its stored predictions.
 
     A look at the test window: recorded in the manifest. {"eval_id", "report", "test_touches"}.
@@ -217,7 +239,18 @@ def parse_ks(text: str) -> list[int]:
 
 
 __all__ = [
-    "DEMO_MODELS", "Workers", "cancel", "check_resumable", "create_job", "demo_runs", "launch",
-    "load_job_config", "outcome", "parse_ks", "reevaluate", "resume_detached", "runs_side_by_side",
+    "DEMO_MODELS",
+    "Workers",
+    "cancel",
+    "check_resumable",
+    "create_job",
+    "demo_runs",
+    "launch",
+    "load_job_config",
+    "outcome",
+    "parse_ks",
+    "reevaluate",
+    "resume_detached",
+    "runs_side_by_side",
     "start_detached",
 ]

@@ -5,6 +5,7 @@ date), with its best checkpoint and its validation-fitted calibrator. The pool t
 comes from core.pools (exact under the conditional Bernoulli model), and the report
 says how well calibrated the run was, so nobody mistakes model probabilities for facts.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,8 +57,9 @@ def _baseline_logits(cfg: Config, kind: str, Y: np.ndarray) -> np.ndarray:
     return score_baseline(kind, ext, events_per_day=cfg.data.events_per_day, **baseline_params(cfg, kind))[-1]
 
 
-def _learned_logits(run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datetime64,
-                    onnx: bool = False) -> tuple[np.ndarray, dict]:
+def _learned_logits(
+    run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datetime64, onnx: bool = False
+) -> tuple[np.ndarray, dict]:
     import torch
 
     from core.export import load_scorer
@@ -79,9 +81,16 @@ def _learned_logits(run: RunDir, Y: np.ndarray, dates: np.ndarray, day: np.datet
     return z[0].numpy().astype(np.float64), ck
 
 
-def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = None,
-            ks: list[int] | None = None, target: tuple[str, float] | None = None, onnx: bool = False,
-            allow_unsorted: bool = False) -> dict:
+def predict(
+    run: RunDir,
+    *,
+    data: str | Path | None = None,
+    date: str | None = None,
+    ks: list[int] | None = None,
+    target: tuple[str, float] | None = None,
+    onnx: bool = False,
+    allow_unsorted: bool = False,
+) -> dict:
     """Score one day with a finished run; JSON-ready result.
 
     Without `data` the run's own file is read, from the path its manifest records: a run
@@ -95,9 +104,14 @@ def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = N
     man = run.read_json("manifest.json")
     report = run.read_json("report.json")
     path = Path(data) if data is not None else resolve_run_data(man)
-    ds = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                      allow_unsorted=cfg.data.allow_unsorted or allow_unsorted, echo=data is not None,
-                      unsorted_hint=UNSORTED_HINT_CLI)
+    ds = load_dataset(
+        path,
+        parts=cfg.data.parts,
+        events_per_day=cfg.data.events_per_day,
+        allow_unsorted=cfg.data.allow_unsorted or allow_unsorted,
+        echo=data is not None,
+        unsorted_hint=UNSORTED_HINT_CLI,
+    )
     rows, day = _target_rows(ds.dates, date)
     Y, dates = ds.Y[:rows], ds.dates[:rows]
     primary = report["primary"]
@@ -123,20 +137,33 @@ def predict(run: RunDir, *, data: str | Path | None = None, date: str | None = N
     test = block["test"]
     backtest_ece = _pool_backtest_ece(run)
     return {
-        "run_id": run.run_id, "model": primary, "engine": "onnxruntime" if onnx else "pytorch", "date": str(day), "history_rows": rows,
-        "history_last_date": str(dates[-1]), "data": str(path), "data_sha256": ds.sha256,
+        "run_id": run.run_id,
+        "model": primary,
+        "engine": "onnxruntime" if onnx else "pytorch",
+        "date": str(day),
+        "history_rows": rows,
+        "history_last_date": str(dates[-1]),
+        "data": str(path),
+        "data_sha256": ds.sha256,
         "new_days_since_run": int(max(0, rows - man["data"]["rows"])),
-        "probabilities": [{"part": int(i) + 1, "p": float(p[i]), "logit": float(z[i])} for i in np.argsort(-p, kind="stable")],
-        "pools": table, "suggestion": suggestion,
+        "probabilities": [
+            {"part": int(i) + 1, "p": float(p[i]), "logit": float(z[i])} for i in np.argsort(-p, kind="stable")
+        ],
+        "pools": table,
+        "suggestion": suggestion,
         "calibration": {
-            "method": block["calibration"].get("name"), "test_ece": test["ece"],
-            "test_classwise_ece": test["classwise_ece"], "test_brier_skill": test["brier_skill"],
+            "method": block["calibration"].get("name"),
+            "test_ece": test["ece"],
+            "test_classwise_ece": test["classwise_ece"],
+            "test_brier_skill": test["brier_skill"],
             "pool_backtest_ece": backtest_ece,
         },
-        "caveat": ("These are model probabilities, calibrated on the validation window; on the test window "
-                   f"their ECE was {test['ece']:.3f} (classwise {test['classwise_ece']:.3f})"
-                   + (f" and the pool-level backtest ECE {backtest_ece:.3f}" if backtest_ece is not None else "")
-                   + "."),
+        "caveat": (
+            "These are model probabilities, calibrated on the validation window; on the test window "
+            f"their ECE was {test['ece']:.3f} (classwise {test['classwise_ece']:.3f})"
+            + (f" and the pool-level backtest ECE {backtest_ece:.3f}" if backtest_ece is not None else "")
+            + "."
+        ),
     }
 
 
@@ -165,16 +192,20 @@ def pool_backtest(run: RunDir, ks: list[int] | None = None) -> dict:
     with np.load(run.predictions_npz, allow_pickle=False) as z:
         p, y = z[f"{primary}__prob_test"].astype(np.float64), z["y_test"].astype(bool)
     events = cfg.data.events_per_day or int(round(float(y.sum(axis=1).mean())))
-    result = pools.backtest(p, y, events, ks=list(ks or cfg.eval.k), tiers=dict(cfg.eval.tiers),
-                            good_tier=cfg.eval.good_tier)
-    record_test_touch(run, f"synapse predict --backtest: pool P(tier or better) vs realised, {primary}, "
-                           f"k={list(ks or cfg.eval.k)}")
+    result = pools.backtest(
+        p, y, events, ks=list(ks or cfg.eval.k), tiers=dict(cfg.eval.tiers), good_tier=cfg.eval.good_tier
+    )
+    record_test_touch(
+        run, f"synapse predict --backtest: pool P(tier or better) vs realised, {primary}, k={list(ks or cfg.eval.k)}"
+    )
     run.write_json("pool_backtest.json", result)
     pools.plot_pool_calibration(result, run.path / "pool_calibration.png")
     rows = [r for r in rep.read_metrics_csv(run.metrics_csv) if r["eval_id"] != "pool-backtest"]
     fold = run.read_json("manifest.json")["splits"][-1]["fold"]
-    rows += [{"eval_id": "pool-backtest", "fold": fold, "split": "test", "model": primary, **r}
-             for r in pools.backtest_rows(result)]
+    rows += [
+        {"eval_id": "pool-backtest", "fold": fold, "split": "test", "model": primary, **r}
+        for r in pools.backtest_rows(result)
+    ]
     rep.write_metrics_csv(run.metrics_csv, rows)
     with run.event_writer() as events_w:
         events_w.artifact("pool_calibration.png")

@@ -4,6 +4,7 @@ remote side of cancel, resume, fetch and attach (core.jobs.remote does the work)
 Async variants (`*_async`) are for the dashboard, whose event loop asyncssh shares; the
 plain ones run their own loop for the CLI.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,22 @@ from core.jobs.remote.hosts import HostProfile, get_host, load_hosts, pin_key, p
 from core.jobs.remote.ssh import RemoteError
 from core.runs import REMOTE_JSON, RunDir, runs_root
 
-__all__ = ["RemoteError", "attach", "cancel", "check", "fetch", "host", "hosts", "is_remote", "launch",
-           "launch_async", "resume", "server_key", "target_names", "trust"]
+__all__ = [
+    "RemoteError",
+    "attach",
+    "cancel",
+    "check",
+    "fetch",
+    "host",
+    "hosts",
+    "is_remote",
+    "launch",
+    "launch_async",
+    "resume",
+    "server_key",
+    "target_names",
+    "trust",
+]
 
 
 def hosts() -> list[dict]:
@@ -41,10 +56,16 @@ def server_key(name: str) -> dict:
     key = asyncio.run(fetch_host_key(profile))
     line = key_line(key)
     pinned = pinned_key(profile)
-    return {"host": name, "address": f"{profile.host}:{profile.port}", "alias": profile.alias,
-            "fingerprint": key.get_fingerprint("sha256"), "key": line, "pinned": pinned,
-            "matches": pinned is not None and pinned.split()[1:3] == line.split()[:2],
-            "known_hosts": str(profile.known_hosts_path)}
+    return {
+        "host": name,
+        "address": f"{profile.host}:{profile.port}",
+        "alias": profile.alias,
+        "fingerprint": key.get_fingerprint("sha256"),
+        "key": line,
+        "pinned": pinned,
+        "matches": pinned is not None and pinned.split()[1:3] == line.split()[:2],
+        "known_hosts": str(profile.known_hosts_path),
+    }
 
 
 def trust(name: str, key_line: str) -> str:
@@ -58,16 +79,30 @@ def check(name: str) -> dict:
     return run_check(get_host(name))
 
 
-def launch(name: str, cfg, job: str, runs_dir: str | os.PathLike | None = None, *,
-           progress: Callable[[str], None] | None = None, follow: bool = True) -> dict:
+def launch(
+    name: str,
+    cfg,
+    job: str,
+    runs_dir: str | os.PathLike | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    follow: bool = True,
+) -> dict:
     from core.jobs.remote.launch import launch as run_launch
 
-    return run_launch(get_host(name), cfg, job, runs_root(runs_dir), progress=progress or (lambda m: None),
-                      follow=follow)
+    return run_launch(
+        get_host(name), cfg, job, runs_root(runs_dir), progress=progress or (lambda m: None), follow=follow
+    )
 
 
-async def launch_async(name: str, cfg, job: str, runs_dir: str | os.PathLike | None = None, *,
-                       progress: Callable[[str], None] | None = None) -> dict:
+async def launch_async(
+    name: str,
+    cfg,
+    job: str,
+    runs_dir: str | os.PathLike | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     from core.jobs.remote.launch import launch_async as run_launch
 
     return await run_launch(get_host(name), cfg, job, runs_root(runs_dir), progress=progress or (lambda m: None))

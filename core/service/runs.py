@@ -4,6 +4,7 @@ Plain data in, plain data out; reads only run directories and the index (core.st
 The CLI (`synapse runs ...`) and the dashboard both call these. The index (sqlite3, yaml)
 is imported by the functions that use it, so importing this module stays cheap.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,8 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from core.errors import InputError
 from core.runs import RunDir, is_run_id, runs_root, status_of
@@ -43,8 +45,16 @@ def open_runs(refs: list[str], runs_dir: str | os.PathLike | None = None) -> lis
     return out
 
 
-def list_runs(root: str | os.PathLike, *, where: str | None = None, status=None, model=None,
-              sort: str = "-created", ascending: bool = False, limit: int | None = None) -> list[dict]:
+def list_runs(
+    root: str | os.PathLike,
+    *,
+    where: str | None = None,
+    status=None,
+    model=None,
+    sort: str = "-created",
+    ascending: bool = False,
+    limit: int | None = None,
+) -> list[dict]:
     """Index rows of the runs under `root`, filtered and sorted.
 
     `where` is a filter of the query grammar (`ece<0.05 and model=gru`); `sort` a field, a
@@ -57,8 +67,7 @@ def list_runs(root: str | os.PathLike, *, where: str | None = None, status=None,
     query = None if where is None else parse(where, label="--where")
     descending = sort.startswith("-") and not ascending
     field = sort.removeprefix("-")
-    return Store(root).rows(query=query, status=status, model=model, sort=field, descending=descending,
-                            limit=limit)
+    return Store(root).rows(query=query, status=status, model=model, sort=field, descending=descending, limit=limit)
 
 
 def skipped_dirs(root: str | os.PathLike) -> list[tuple[str, str]]:
@@ -110,8 +119,10 @@ def varying_keys(values: dict[str, dict]) -> list[str]:
     import json
 
     keys = sorted(set().union(*values.values())) if values else []
+
     def norm(v):
         return json.dumps(v, sort_keys=True, default=str)
+
     return [k for k in keys if len({norm(v.get(k)) for v in values.values()}) > 1]
 
 
@@ -141,11 +152,28 @@ def scalar_metrics(report: dict) -> dict:
         t = m.get("test") or {}
         g = t.get("good_or_better") or {}
         out[name] = {
-            "role": m.get("role"), "calibration": (m.get("calibration") or {}).get("name"),
-            **{k: t.get(k) for k in ("auc_macro", "pr_auc_macro", "brier", "brier_skill", "ece_raw", "ece",
-                                     "classwise_ece", "lift_capture")},
-            "good_or_better": {"ks": report.get("ks"), "rate": g.get("rate"), "ci_low": g.get("ci_low"),
-                               "ci_high": g.get("ci_high"), "random": g.get("random")},
+            "role": m.get("role"),
+            "calibration": (m.get("calibration") or {}).get("name"),
+            **{
+                k: t.get(k)
+                for k in (
+                    "auc_macro",
+                    "pr_auc_macro",
+                    "brier",
+                    "brier_skill",
+                    "ece_raw",
+                    "ece",
+                    "classwise_ece",
+                    "lift_capture",
+                )
+            },
+            "good_or_better": {
+                "ks": report.get("ks"),
+                "rate": g.get("rate"),
+                "ci_low": g.get("ci_low"),
+                "ci_high": g.get("ci_high"),
+                "random": g.get("random"),
+            },
         }
     return out
 
@@ -166,12 +194,21 @@ def remote_state(rd: RunDir) -> dict | None:
         follow = {}
     follow = follow if isinstance(follow, dict) else {}
     down = link_down_since(rd.path)
-    return {"host": rem.get("host"), "address": rem.get("address"), "dir": rem.get("dir"), "gpu": rem.get("gpu"),
-            "pid": rem.get("pid"), "link": follow.get("link") or "no follower",
-            "since": follow.get("since"), "link_down_since": down.isoformat() if down else None,
-            "last_byte_at": follow.get("last_byte_at"),
-            "reconnects": follow.get("reconnects", 0), "done": bool(follow.get("done")),
-            "error": follow.get("error"), "follower_alive": follower_alive(rd.path)}
+    return {
+        "host": rem.get("host"),
+        "address": rem.get("address"),
+        "dir": rem.get("dir"),
+        "gpu": rem.get("gpu"),
+        "pid": rem.get("pid"),
+        "link": follow.get("link") or "no follower",
+        "since": follow.get("since"),
+        "link_down_since": down.isoformat() if down else None,
+        "last_byte_at": follow.get("last_byte_at"),
+        "reconnects": follow.get("reconnects", 0),
+        "done": bool(follow.get("done")),
+        "error": follow.get("error"),
+        "follower_alive": follower_alive(rd.path),
+    }
 
 
 def run_detail(rd: RunDir, row: dict, events: list[dict] | None = None) -> dict:
@@ -223,8 +260,14 @@ def tier_curves(report: dict, window: str = "test") -> dict:
             "oracle": oracle.get(tier),
         }
     comparison = report.get("comparison") or {}
-    return {"ks": report.get("ks") or [], "primary": primary, "baseline": baseline, "tiers": tiers,
-            "beats_at": comparison.get("beats_at") or [], "worse_at": comparison.get("worse_at") or []}
+    return {
+        "ks": report.get("ks") or [],
+        "primary": primary,
+        "baseline": baseline,
+        "tiers": tiers,
+        "beats_at": comparison.get("beats_at") or [],
+        "worse_at": comparison.get("worse_at") or [],
+    }
 
 
 def run_view(rd: RunDir, root: str | os.PathLike | None = None, events: list[dict] | None = None) -> dict:
@@ -246,12 +289,16 @@ def run_view(rd: RunDir, root: str | os.PathLike | None = None, events: list[dic
     return {
         **detail,
         "tiers": tier_curves(report) if report else None,
-        "reliability": {"before": test.get("reliability_raw"), "after": test.get("reliability"),
-                        "bins": test.get("bins")} if test else None,
-        "auc_per_part": [{"part": i + 1, "auc": a, "ap": ap[i] if i < len(ap) else None}
-                         for i, a in enumerate(auc)],
+        "reliability": {
+            "before": test.get("reliability_raw"),
+            "after": test.get("reliability"),
+            "bins": test.get("bins"),
+        }
+        if test
+        else None,
+        "auc_per_part": [{"part": i + 1, "auc": a, "ap": ap[i] if i < len(ap) else None} for i, a in enumerate(auc)],
         "config": read_yaml(rd.config_yaml),
-        "log_tail": [e for e in events if e.get("type") == "log"][-LOG_TAIL * 4:],
+        "log_tail": [e for e in events if e.get("type") == "log"][-LOG_TAIL * 4 :],
     }
 
 
@@ -304,8 +351,9 @@ def check_deletable(rds: list[RunDir]) -> dict[str, str]:
     for rd in rds:
         st = statuses[rd.run_id]
         if st.active:
-            raise InputError(f"run {rd.run_id} is {st.status}: cancel it first "
-                             f"(`synapse cancel {rd.run_id}`); nothing was deleted")
+            raise InputError(
+                f"run {rd.run_id} is {st.status}: cancel it first (`synapse cancel {rd.run_id}`); nothing was deleted"
+            )
     return {k: v.status for k, v in statuses.items()}
 
 

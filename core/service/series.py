@@ -1,10 +1,11 @@
 """Curves for plots, shared by the dashboard and `synapse runs show --plot`: a run's loss
 history from its epoch events, EMA smoothing, and min/max downsampling so a redraw of a
 10,000-epoch history costs what a redraw of a screen's width costs."""
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def loss_series(epochs: Sequence[dict]) -> dict:
@@ -16,10 +17,17 @@ def loss_series(epochs: Sequence[dict]) -> dict:
     """
     folds = [e.get("fold") for e in epochs if isinstance(e, dict)]
     last_fold = folds[-1] if folds else None
-    rows = [e for e in epochs if isinstance(e, dict) and e.get("fold") == last_fold
-            and isinstance(e.get("epoch"), (int, float))]
-    out = {"epoch": [int(e["epoch"]) for e in rows], "train": [_num(e.get("train_loss")) for e in rows],
-           "val": [_num(e.get("val_loss")) for e in rows], "best_epoch": None}
+    rows = [
+        e
+        for e in epochs
+        if isinstance(e, dict) and e.get("fold") == last_fold and isinstance(e.get("epoch"), (int, float))
+    ]
+    out = {
+        "epoch": [int(e["epoch"]) for e in rows],
+        "train": [_num(e.get("train_loss")) for e in rows],
+        "val": [_num(e.get("val_loss")) for e in rows],
+        "best_epoch": None,
+    }
     improved = [int(e["epoch"]) for e in rows if e.get("improved")]
     if improved:
         out["best_epoch"] = improved[-1]
@@ -40,7 +48,7 @@ def ema(values: Sequence[float], weight: float) -> list[float]:
             out.append(math.nan)
             continue
         acc, n = weight * acc + (1 - weight) * v, n + 1
-        out.append(acc / (1 - weight ** n) if weight else v)
+        out.append(acc / (1 - weight**n) if weight else v)
     return out
 
 
@@ -98,7 +106,7 @@ def tier_series(curves: dict | None, tier: str) -> dict:
     def line(values) -> list[float] | None:
         if not isinstance(values, list):
             return None
-        vals = [_num(v) for v in values[:len(ks)]]
+        vals = [_num(v) for v in values[: len(ks)]]
         vals += [math.nan] * (len(ks) - len(vals))
         return None if all(math.isnan(v) for v in vals) else vals
 
@@ -107,9 +115,14 @@ def tier_series(curves: dict | None, tier: str) -> dict:
 
     model = block.get("model") if isinstance(block.get("model"), dict) else {}
     return {
-        "ks": ks, "model": rates(model), "ci_low": rates(model, "ci_low"), "ci_high": rates(model, "ci_high"),
-        "baseline": rates(block.get("baseline")), "random": rates(block.get("random")),
-        "oracle": rates(block.get("oracle")), "primary": curves.get("primary"),
+        "ks": ks,
+        "model": rates(model),
+        "ci_low": rates(model, "ci_low"),
+        "ci_high": rates(model, "ci_high"),
+        "baseline": rates(block.get("baseline")),
+        "random": rates(block.get("random")),
+        "oracle": rates(block.get("oracle")),
+        "primary": curves.get("primary"),
         "baseline_name": curves.get("baseline"),
         "beats_at": [k for k in curves.get("beats_at") or [] if k in ks],
         "worse_at": [k for k in curves.get("worse_at") or [] if k in ks],

@@ -6,6 +6,7 @@
 
 A cache, never the truth: everything in it can be rebuilt from the run directories.
 """
+
 from core.store.index import INDEX_NAME, Store
 from core.store.rows import COLUMN_NAMES, public_row, read_run, read_yaml
 

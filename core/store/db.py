@@ -6,6 +6,7 @@ allows it; `busy_timeout` plus `retry` with backoff on SQLITE_BUSY / SQLITE_LOCK
 corrupt file or a wrong schema is thrown away and recreated (`_Conn.discard`), and where
 no file can be used at all the connection falls back to an in-memory database.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,10 @@ def _q(name: str) -> str:
 
 
 _CREATE_SQL = f"CREATE TABLE runs ({', '.join(f'{_q(c)} {t}' for c, t in COLUMNS)})"
-_INSERT_SQL = (f"INSERT OR REPLACE INTO runs ({', '.join(_q(c) for c in COLUMN_NAMES)}) "
-               f"VALUES ({', '.join('?' for _ in COLUMN_NAMES)})")
+_INSERT_SQL = (
+    f"INSERT OR REPLACE INTO runs ({', '.join(_q(c) for c in COLUMN_NAMES)}) "
+    f"VALUES ({', '.join('?' for _ in COLUMN_NAMES)})"
+)
 
 
 class _Corrupt(Exception):
@@ -76,8 +79,6 @@ def _unusable(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.OperationalError) and _code(exc) in (_READONLY, _CANTOPEN, _IOERR, _FULL):
         return True
     return isinstance(exc, OSError)
-
-
 
 
 def _intact(db: sqlite3.Connection) -> bool:
@@ -137,8 +138,7 @@ class _Conn:
         self._open_memory()
 
     def _connect(self, target: str) -> sqlite3.Connection:
-        db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                             check_same_thread=False)
+        db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return db
 
@@ -179,11 +179,14 @@ class _Conn:
         try:
             state = self._schema_ok(db)  # another process may have fixed it meanwhile
             if state != "ok":
-                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                          "AND name NOT LIKE 'sqlite_%'").fetchall():
+                for (name,) in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                ).fetchall():
                     db.execute(f"DROP TABLE IF EXISTS {_q(name)}")
-                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('index','view','trigger') "
-                                          "AND name NOT LIKE 'sqlite_%'").fetchall():
+                for (name,) in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('index','view','trigger') "
+                    "AND name NOT LIKE 'sqlite_%'"
+                ).fetchall():
                     with contextlib.suppress(sqlite3.DatabaseError):
                         db.execute(f"DROP INDEX IF EXISTS {_q(name)}")
                 db.execute(_CREATE_SQL)

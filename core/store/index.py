@@ -19,21 +19,27 @@ Layout: core.store.rows reads a run directory into a row (the columns, `read_run
 `signature`); core.store.db holds the SQLite connection (schema, rebuilds, `retry`); this
 module is the index itself, `Store`, and re-exports the names others import from it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from core.errors import InputError
 from core.runs import FINISHED_STATUSES, STATUSES, RunDir, is_run_id, link_down_since, run_status
 from core.runs.lock import FOLLOW_LOCK, WORKER_LOCK
 from core.store.db import (
-    _Conn, _conn_for, _INSERT_SQL, _is_corrupt, _q, _unusable,
+    _Conn,
+    _conn_for,
+    _INSERT_SQL,
+    _is_corrupt,
+    _q,
+    _unusable,
     retry,
 )
 from core.store.rows import COLUMN_NAMES, COLUMNS, _duration, _to_sql, public_row, read_run, scan, signature
@@ -69,8 +75,8 @@ class Store:
                 db = c.ensure()
                 try:
                     if write:
-                        return retry(lambda: self._txn(db, fn))
-                    return retry(lambda: fn(db))
+                        return retry(lambda db=db: self._txn(db, fn))
+                    return retry(lambda db=db: fn(db))
                 except Exception as exc:  # noqa: BLE001
                     if attempt < 2 and _is_corrupt(exc):
                         c.discard()
@@ -110,8 +116,7 @@ class Store:
 
     def remove(self, run_id: str) -> bool:
         """Drop a run's row (its directory is the caller's business). True if it was there."""
-        return bool(self._run(lambda db: db.execute("DELETE FROM runs WHERE run_id=?", (run_id,)).rowcount,
-                              write=True))
+        return bool(self._run(lambda db: db.execute("DELETE FROM runs WHERE run_id=?", (run_id,)).rowcount, write=True))
 
     def reindex(self) -> int:
         """Rebuild the whole index from the directories; returns the number of runs."""
@@ -187,18 +192,24 @@ class Store:
             # A mirror's follower may have died or lost the link since the row was read, which
             # changes no file: ask its lock and follow.json now rather than the cached row.
             run_dir = self.root / r["run_id"]
-            st = run_status(events, now, remote=remote,
-                            link_down_since=link_down_since(run_dir) if remote else None,
-                            worker_lock=None if remote else run_dir / WORKER_LOCK,
-                            follow_lock=run_dir / FOLLOW_LOCK if remote else None)
+            st = run_status(
+                events,
+                now,
+                remote=remote,
+                link_down_since=link_down_since(run_dir) if remote else None,
+                worker_lock=None if remote else run_dir / WORKER_LOCK,
+                follow_lock=run_dir / FOLLOW_LOCK if remote else None,
+            )
             dur = _duration(st.status, st.started, None, st.last_event, now)
             if st.status != r["status"]:
                 changed.append((st.status, dur, r["run_id"]))
             r["status"], r["duration_s"] = st.status, dur
         if changed:
             with contextlib.suppress(sqlite3.Error):
-                self._run(lambda db: db.executemany(
-                    "UPDATE runs SET status=?, duration_s=? WHERE run_id=?", changed), write=True)
+                self._run(
+                    lambda db: db.executemany("UPDATE runs SET status=?, duration_s=? WHERE run_id=?", changed),
+                    write=True,
+                )
 
     def get(self, run_id: str, *, refresh: bool = True) -> dict | None:
         """One run's row (re-read from its directory when `refresh`), or None."""
@@ -207,7 +218,7 @@ class Store:
         rows = [r for r in self._all() if r["run_id"] == run_id]
         if not rows:
             return None
-        self._live(rows, datetime.now(timezone.utc))
+        self._live(rows, datetime.now(UTC))
         return public_row(rows[0], self.root)
 
     def rows(
@@ -239,8 +250,10 @@ class Store:
                 import difflib
 
                 close = difflib.get_close_matches(s, STATUSES, n=1)
-                raise InputError(f"unknown status {s!r}; one of {', '.join(STATUSES)}"
-                                 + (f" (did you mean {close[0]}?)" if close else ""))
+                raise InputError(
+                    f"unknown status {s!r}; one of {', '.join(STATUSES)}"
+                    + (f" (did you mean {close[0]}?)" if close else "")
+                )
         models = _values(model)
         if sort.startswith("-"):
             sort, descending = sort[1:], True
@@ -250,7 +263,7 @@ class Store:
 
         if refresh:
             self.sync()
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         raw = self._all()
         self._live(raw, now)
         rows = [public_row(r, self.root) for r in raw]
@@ -275,7 +288,7 @@ def sort_rows(rows: list[dict], field: str, descending: bool = True, now: dateti
     """Sort by a canonical field; rows without a value go last in either direction."""
     from core.query import value_of
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     # Ties: newest first, then by id, whatever the direction of the main key.
     rows = sorted(rows, key=lambda r: (r.get("created") or "", r["run_id"]), reverse=True)
 
@@ -294,5 +307,4 @@ def sort_rows(rows: list[dict], field: str, descending: bool = True, now: dateti
     return present + missing
 
 
-__all__ = ["Store", "read_run", "scan", "signature", "sort_rows", "COLUMNS", "COLUMN_NAMES", "INDEX_NAME",
-           "retry"]
+__all__ = ["Store", "read_run", "scan", "signature", "sort_rows", "COLUMNS", "COLUMN_NAMES", "INDEX_NAME", "retry"]

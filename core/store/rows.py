@@ -6,15 +6,17 @@ run directories under a runs root, and `signature` says when one must be re-read
 file reading: no SQLite here (the connection lives in core.store.db, the index in
 core.store, which re-exports these names).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from core.runs import REMOTE_JSON, RunDir, format_ts, is_run_id, link_down_since, parse_ts, read_events, run_status
 from core.runs.layout import load_json_file
@@ -72,8 +74,17 @@ COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
 _INTERNAL = ("live", "remote", "signature", "indexed_at")
 _JSON_COLUMNS = ("beats_at", "summary")
 _BOOL_COLUMNS = ("beats_reference",)
-_SUMMARY_NUMBERS = ("val_brier", "auc", "pr_auc", "brier_skill", "ece_before", "ece_after", "classwise_ece",
-                    "best_good_or_better", "lift_capture")
+_SUMMARY_NUMBERS = (
+    "val_brier",
+    "auc",
+    "pr_auc",
+    "brier_skill",
+    "ece_before",
+    "ece_after",
+    "classwise_ece",
+    "best_good_or_better",
+    "lift_capture",
+)
 _SUMMARY_TEXT = ("primary", "reference", "best_baseline", "calibration", "verdict")
 
 
@@ -145,14 +156,15 @@ def read_yaml(path: Path) -> Any:
 
 def _now(now: datetime | float | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(now, (int, float)):
-        return datetime.fromtimestamp(now, timezone.utc)
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        return datetime.fromtimestamp(now, UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def _duration(status: str, started: datetime | None, finished: datetime | None, last: datetime | None,
-              now: datetime) -> float | None:
+def _duration(
+    status: str, started: datetime | None, finished: datetime | None, last: datetime | None, now: datetime
+) -> float | None:
     if started is None:
         return None
     end = finished if finished is not None else (now if status == "running" else last)
@@ -215,9 +227,14 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     first_queued = next((e for e in events if e.get("type") == "queued"), {})
     job = man.get("job") or first_queued.get("job")
     row["job"] = job if isinstance(job, str) else None
-    st = run_status(events, now_dt, remote=remote, link_down_since=link_down,
-                    worker_lock=None if remote else rd.path / WORKER_LOCK,
-                    follow_lock=rd.path / FOLLOW_LOCK if remote else None)
+    st = run_status(
+        events,
+        now_dt,
+        remote=remote,
+        link_down_since=link_down,
+        worker_lock=None if remote else rd.path / WORKER_LOCK,
+        follow_lock=rd.path / FOLLOW_LOCK if remote else None,
+    )
     row["status"] = st.status
     row["attempt"] = st.attempt
     row["started"] = format_ts(st.started) if st.started else None
@@ -230,8 +247,13 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     row["device"] = (started_ev or {}).get("device") or man.get("device")
     if started_ev is not None:
         keep = {k: started_ev.get(k) for k in ("ts", "type", "run_id", "host", "pid", "pid_started_at", "attempt")}
-        row["live"] = json.dumps({"started": keep, "last": format_ts(st.last_event) if st.last_event else None,
-                                  "link_down_since": format_ts(link_down) if link_down else None})
+        row["live"] = json.dumps(
+            {
+                "started": keep,
+                "last": format_ts(st.last_event) if st.last_event else None,
+                "link_down_since": format_ts(link_down) if link_down else None,
+            }
+        )
 
     epochs = [e for e in events if e.get("type") == "epoch"]
     losses = [x for x in (_finite(e.get("val_loss")) for e in epochs) if x is not None]
@@ -277,7 +299,7 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
             row["ece_after"] = _finite(cal.get("ece_after"))
             row["calibration"] = cal.get("method") if isinstance(cal.get("method"), str) else None
     row["signature"] = sig
-    row["indexed_at"] = format_ts(datetime.now(timezone.utc))
+    row["indexed_at"] = format_ts(datetime.now(UTC))
     return row
 
 

@@ -1,5 +1,6 @@
 """What a finished evaluation leaves in the run directory: metrics.csv, report.json,
 calibrators.json, predictions.npz, the two PNGs and training_log.md."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,17 @@ def last_report(run: RunDir) -> dict:
     return run.read_json("report.json")
 
 
-def write_artifacts(run: RunDir, prep_or_manifest: dict, cfg_yaml: str, outcomes: list[tuple[Split, Outcome]],
-                    *, eval_id: str, events, progress: Progress = quiet, epochs: list[dict] | None = None) -> dict:
+def write_artifacts(
+    run: RunDir,
+    prep_or_manifest: dict,
+    cfg_yaml: str,
+    outcomes: list[tuple[Split, Outcome]],
+    *,
+    eval_id: str,
+    events,
+    progress: Progress = quiet,
+    epochs: list[dict] | None = None,
+) -> dict:
     """metrics.csv, predictions.npz, the PNGs and training_log.md from the last fold's outcome."""
     rows = []
     for split, out in outcomes:
@@ -47,10 +57,22 @@ def write_artifacts(run: RunDir, prep_or_manifest: dict, cfg_yaml: str, outcomes
         events.artifact(run.tier_rates_png.name)
     folds = None
     if len(outcomes) > 1:
-        folds = [{"fold": s.fold, "summary": o.report["summary"],
-                  "test_window": f"{o.arrays['dates_test'][0]}..{o.arrays['dates_test'][-1]}"} for s, o in outcomes]
-    text = rep.training_log(run_id=run.run_id, config_yaml=cfg_yaml, manifest=prep_or_manifest,
-                            report=last.report, folds=folds, epochs=epochs)
+        folds = [
+            {
+                "fold": s.fold,
+                "summary": o.report["summary"],
+                "test_window": f"{o.arrays['dates_test'][0]}..{o.arrays['dates_test'][-1]}",
+            }
+            for s, o in outcomes
+        ]
+    text = rep.training_log(
+        run_id=run.run_id,
+        config_yaml=cfg_yaml,
+        manifest=prep_or_manifest,
+        report=last.report,
+        folds=folds,
+        epochs=epochs,
+    )
     rep.write_training_log(run.training_log_md, text)
     events.artifact(run.training_log_md.name)
     return {"summary": last.report["summary"], "folds": folds}

@@ -8,6 +8,7 @@ the validation window only. The combined logits then go through the same calibra
 (fitted on validation) and evaluation as any model; the test window is read once, at the
 end, like every run. The manifest names every member run, its primary and config hash.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,12 +37,16 @@ def member_runs(cfg: Config, root, prep: Prepared) -> list[dict]:
             raise InputError(f"ensemble member {run.run_id} is {st.status}; members must have succeeded")
         man = run.read_json("manifest.json", default={}) or {}
         if (man.get("data") or {}).get("sha256") != prep.data.sha256:
-            raise InputError(f"ensemble member {run.run_id} was trained on another data file "
-                             f"(sha256 {str((man.get('data') or {}).get('sha256'))[:12]}, this one "
-                             f"{prep.data.sha256[:12]})")
+            raise InputError(
+                f"ensemble member {run.run_id} was trained on another data file "
+                f"(sha256 {str((man.get('data') or {}).get('sha256'))[:12]}, this one "
+                f"{prep.data.sha256[:12]})"
+            )
         if (man.get("splits") or [None])[-1] != split:
-            raise InputError(f"ensemble member {run.run_id} has another split; set the ensemble's split.* "
-                             "to the members' (its config.yaml shows them)")
+            raise InputError(
+                f"ensemble member {run.run_id} has another split; set the ensemble's split.* "
+                "to the members' (its config.yaml shows them)"
+            )
         if not run.predictions_npz.exists():
             raise InputError(f"ensemble member {run.run_id} has no predictions.npz")
         with np.load(run.predictions_npz) as npz:
@@ -86,8 +91,9 @@ def fit_weights(z_val: np.ndarray, y_val: np.ndarray, inner_fraction: float, ite
     return {"weights": a, "bias": np.full(P, float(bias.detach()[0])), "rows": n}
 
 
-def ensemble_body(run: RunDir, cfg: Config, prep: Prepared, cfg_yaml: str, events, *,
-                  progress: Progress = quiet) -> None:
+def ensemble_body(
+    run: RunDir, cfg: Config, prep: Prepared, cfg_yaml: str, events, *, progress: Progress = quiet
+) -> None:
     members = member_runs(cfg, run.path.parent, prep)
     split = prep.splits[-1]
     win = windows(prep, split)
@@ -110,12 +116,21 @@ def ensemble_body(run: RunDir, cfg: Config, prep: Prepared, cfg_yaml: str, event
     out = evaluate_scorers(scored, win, cfg)
     log_calibration(events, out, split)
     man = run.read_json("manifest.json")
-    man["members"] = [{"run_id": m["run"].run_id, "primary": m["primary"], "config_hash": m["config_hash"],
-                       "weight": weights[m["run"].run_id]} for m in members]
+    man["members"] = [
+        {
+            "run_id": m["run"].run_id,
+            "primary": m["primary"],
+            "config_hash": m["config_hash"],
+            "weight": weights[m["run"].run_id],
+        }
+        for m in members
+    ]
     man["ensemble"] = {"inner_rows": fit["rows"], "bias": [float(b) for b in fit["bias"]]}
     run.write_json("manifest.json", man)
-    man = record_test_touch(run, f"ensemble of {len(members)} runs and {len(scored) - 1} baselines evaluated "
-                                 "on the last test window")
-    result = write_artifacts(run, man, cfg_yaml, [(split, out)], eval_id="run", events=events,
-                             progress=progress, epochs=[])
+    man = record_test_touch(
+        run, f"ensemble of {len(members)} runs and {len(scored) - 1} baselines evaluated on the last test window"
+    )
+    result = write_artifacts(
+        run, man, cfg_yaml, [(split, out)], eval_id="run", events=events, progress=progress, epochs=[]
+    )
     events.evaluated(result["summary"])

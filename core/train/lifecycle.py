@@ -1,4 +1,5 @@
 """One attempt of a run: `run_started` ... `run_finished`, whatever happens in between."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,6 +7,7 @@ import traceback
 
 from core.evaluation import report as rep
 from core.runs import RunDir
+
 
 class Cancelled(Exception):
     """The run was asked to stop (SIGTERM, `synapse cancel`); its resume state is saved."""
@@ -28,7 +30,14 @@ def run_lifecycle(run: RunDir, cfg_yaml: str, man: dict, device: str = "cpu", at
             if cancelled:
                 raise
             with contextlib.suppress(Exception):  # the original error matters more than the summary
-                rep.write_training_log(run.training_log_md, rep.training_log(
-                    run_id=run.run_id, config_yaml=cfg_yaml, manifest=run.read_json("manifest.json"),
-                    report={}, error=tb))
+                rep.write_training_log(
+                    run.training_log_md,
+                    rep.training_log(
+                        run_id=run.run_id,
+                        config_yaml=cfg_yaml,
+                        manifest=run.read_json("manifest.json"),
+                        report={},
+                        error=tb,
+                    ),
+                )
             raise

@@ -9,6 +9,7 @@ random rows, random windows, or contiguous chunks with truncated backpropagation
 Validation never sees the test window: the monitor, the early-stopping epoch and the best
 checkpoint are all chosen on the validation rows only.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -83,11 +85,24 @@ class Trainer:
     `last_path`/`best_path`: where the resume state and the best weights go (optional).
     """
 
-    def __init__(self, scorer: Scorer, inputs: Inputs, Y: np.ndarray, split: Split, train_cfg, eval_cfg, *,
-                 model_cfg, seed: int = 0, on_epoch: EpochCallback | None = None,
-                 last_path: Path | None = None, best_path: Path | None = None,
-                 extra_checkpoint: dict | None = None, stop_flag: Callable[[], bool] | None = None,
-                 overlap: bool | None = None):
+    def __init__(
+        self,
+        scorer: Scorer,
+        inputs: Inputs,
+        Y: np.ndarray,
+        split: Split,
+        train_cfg,
+        eval_cfg,
+        *,
+        model_cfg,
+        seed: int = 0,
+        on_epoch: EpochCallback | None = None,
+        last_path: Path | None = None,
+        best_path: Path | None = None,
+        extra_checkpoint: dict | None = None,
+        stop_flag: Callable[[], bool] | None = None,
+        overlap: bool | None = None,
+    ):
         self.cfg, self.eval_cfg, self.model_cfg = train_cfg, eval_cfg, model_cfg
         self.device = resolve_device(train_cfg.device)
         self.scorer = scorer.to(self.device)
@@ -280,17 +295,32 @@ class Trainer:
                 else:
                     bad += 1
                 now = time.monotonic()
-                row = {"epoch": epoch, "train_loss": train_loss, **val, "lr": optimizer_state["param_groups"][0]["lr"],
-                       "seconds": now - t_row, "train_seconds": train_seconds,
-                       "best_epoch": best_epoch, "improved": improved}
+                row = {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    **val,
+                    "lr": optimizer_state["param_groups"][0]["lr"],
+                    "seconds": now - t_row,
+                    "train_seconds": train_seconds,
+                    "best_epoch": best_epoch,
+                    "improved": improved,
+                }
                 t_row = now
                 history.append(row)
                 if self.last_path is not None:
-                    save_torch({
-                        "model_state": model_state, "optimizer_state": optimizer_state,
-                        "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "bad_epochs": bad,
-                        "history": history, "rng": rng,
-                    }, self.last_path)
+                    save_torch(
+                        {
+                            "model_state": model_state,
+                            "optimizer_state": optimizer_state,
+                            "epoch": epoch,
+                            "best_metric": best,
+                            "best_epoch": best_epoch,
+                            "bad_epochs": bad,
+                            "history": history,
+                            "rng": rng,
+                        },
+                        self.last_path,
+                    )
                 self.on_epoch(row)
                 if bad >= cfg.patience:
                     stopped = f"early stop: no improvement in {cfg.patience} epochs"
@@ -312,8 +342,9 @@ class Trainer:
             best, best_state, stopped = self._network_or_skip_alone(best, best_epoch, best_state, stopped)
         return FitResult(best_epoch, best, history, stopped, best_state)
 
-    def _network_or_skip_alone(self, best: float, best_epoch: int, best_state: dict,
-                               stopped: str) -> tuple[float, dict, str]:
+    def _network_or_skip_alone(
+        self, best: float, best_epoch: int, best_state: dict, stopped: str
+    ) -> tuple[float, dict, str]:
         """A scorer with a skip path also has a candidate without its network: the skip path
         fitted alone on the training rows (`warm_start`) with the network's output layer at
         zero. It is kept if its validation monitor beats the best epoch's. Where the network
@@ -333,8 +364,14 @@ class Trainer:
         state = _cpu_state(self.scorer)
         if self.best_path is not None:
             save_torch({**self.best_checkpoint(state, best_epoch, metric), "network": "off"}, self.best_path)
-        return metric, state, (f"{stopped}; network off: the skip path alone has the better validation "
-                       f"{self.cfg.monitor} ({metric:.6g} against epoch {best_epoch}'s {best:.6g})")
+        return (
+            metric,
+            state,
+            (
+                f"{stopped}; network off: the skip path alone has the better validation "
+                f"{self.cfg.monitor} ({metric:.6g} against epoch {best_epoch}'s {best:.6g})"
+            ),
+        )
 
     def _timed_epoch(self, optimizer: torch.optim.Optimizer, gen: torch.Generator) -> tuple[float, float]:
         t0 = time.monotonic()
@@ -342,8 +379,12 @@ class Trainer:
         return loss, time.monotonic() - t0
 
     def _rng_state(self, gen: torch.Generator) -> dict:
-        st = {"sampler": gen.get_state(), "torch": torch.get_rng_state(),
-              "numpy": _np_state_to(np.random.get_state()), "python": _py_state_to(random.getstate())}
+        st = {
+            "sampler": gen.get_state(),
+            "torch": torch.get_rng_state(),
+            "numpy": _np_state_to(np.random.get_state()),
+            "python": _py_state_to(random.getstate()),
+        }
         if self.device.type == "cuda":  # dropout on CUDA draws from the device's generator
             st["cuda"] = torch.cuda.get_rng_state(self.device)
         return st
@@ -370,8 +411,13 @@ class Trainer:
         best, best_epoch, best_state, history, converged = None, 0, None, [], True
         for epoch, scale in enumerate(scales, start=1):
             t0 = time.monotonic()
-            info = self.scorer.fit_mle(self.inputs, self.Y, rows=slice(*self.split.train), reset=epoch == 1,
-                                       **{name: value * scale for name, value in penalties.items()})
+            info = self.scorer.fit_mle(
+                self.inputs,
+                self.Y,
+                rows=slice(*self.split.train),
+                reset=epoch == 1,
+                **{name: value * scale for name, value in penalties.items()},
+            )
             val = self.validate()
             metric = val[self.cfg.monitor]
             improved = best is None or (metric > best if maximise else metric < best)
@@ -380,10 +426,19 @@ class Trainer:
                 converged = bool(info["converged"])
                 if self.best_path is not None:
                     save_torch(self.best_checkpoint(best_state, epoch, metric), self.best_path)
-            row = {"epoch": epoch, "train_loss": float(info["nll"]) / self.scorer.parts, **val, "lr": 0.0,
-                   "seconds": time.monotonic() - t0, "train_seconds": info["seconds"],
-                   "best_epoch": best_epoch, "improved": improved, "optimizer": "lbfgs",
-                   "iterations": info["iterations"], "penalty_scale": scale}
+            row = {
+                "epoch": epoch,
+                "train_loss": float(info["nll"]) / self.scorer.parts,
+                **val,
+                "lr": 0.0,
+                "seconds": time.monotonic() - t0,
+                "train_seconds": info["seconds"],
+                "best_epoch": best_epoch,
+                "improved": improved,
+                "optimizer": "lbfgs",
+                "iterations": info["iterations"],
+                "penalty_scale": scale,
+            }
             history.append(row)
             self.on_epoch(row)
             if self.stop_flag():
@@ -395,9 +450,16 @@ class Trainer:
         return FitResult(best_epoch, best, history, f"maximum likelihood (L-BFGS) {how}{path}", best_state)
 
     def best_checkpoint(self, state: dict, epoch: int, metric: float) -> dict:
-        return {"model_state": state, "epoch": epoch, "metric": metric, "monitor": self.cfg.monitor,
-                "kind": self.model_cfg.kind, "parts": self.scorer.parts, "events": self.events,
-                **self.extra_checkpoint}
+        return {
+            "model_state": state,
+            "epoch": epoch,
+            "metric": metric,
+            "monitor": self.cfg.monitor,
+            "kind": self.model_cfg.kind,
+            "parts": self.scorer.parts,
+            "events": self.events,
+            **self.extra_checkpoint,
+        }
 
 
 class _Validator:
@@ -415,11 +477,12 @@ class _Validator:
         self.shadow: Scorer | None = None
         self.threads = torch.get_num_threads()
 
-    def __enter__(self) -> "_Validator":
+    def __enter__(self) -> _Validator:
         if self.overlapping:
             worker = max(1, self.threads // 2)
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="synapse-validate",
-                                           initializer=torch.set_num_threads, initargs=(worker,))
+            self.pool = ThreadPoolExecutor(
+                1, thread_name_prefix="synapse-validate", initializer=torch.set_num_threads, initargs=(worker,)
+            )
             self.shadow = copy.deepcopy(self.trainer.scorer)
             torch.set_num_threads(max(1, self.threads - worker))
         return self
@@ -453,8 +516,13 @@ def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 # numpy's and python's RNG states as plain tensors/ints, so weights_only=True loads them.
 def _np_state_to(st) -> dict:
-    return {"name": st[0], "keys": torch.from_numpy(st[1].astype(np.int64)), "pos": int(st[2]),
-            "has_gauss": int(st[3]), "gauss": float(st[4])}
+    return {
+        "name": st[0],
+        "keys": torch.from_numpy(st[1].astype(np.int64)),
+        "pos": int(st[2]),
+        "has_gauss": int(st[3]),
+        "gauss": float(st[4]),
+    }
 
 
 def _np_state_from(d) -> tuple:

@@ -3,6 +3,7 @@ and the baselines' logits; and the per-split windows every evaluation reads.
 
 Validation happens here, before anything is written: bad input leaves no run directory.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,10 @@ import platform
 import socket
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -74,9 +75,14 @@ def prepare(cfg: Config, recorded: dict | None = None) -> Prepared:
     if cfg.data.path is None:
         raise InputError("no data file: pass --data FILE or set data.path in the config")
     path = resolve_data_path(cfg.data.path) if recorded is None else resolve_run_data(recorded, cfg.data.path)
-    data = load_dataset(path, parts=cfg.data.parts, events_per_day=cfg.data.events_per_day,
-                        allow_unsorted=cfg.data.allow_unsorted, unsorted_hint=UNSORTED_HINT_CONFIG,
-                        echo=recorded is None)  # a run directory's data path is nobody's choice here
+    data = load_dataset(
+        path,
+        parts=cfg.data.parts,
+        events_per_day=cfg.data.events_per_day,
+        allow_unsorted=cfg.data.allow_unsorted,
+        unsorted_hint=UNSORTED_HINT_CONFIG,
+        echo=recorded is None,
+    )  # a run directory's data path is nobody's choice here
     if data.P != cfg.data.parts:
         raise InputError(f"data has {data.P} parts but the config says data.parts={cfg.data.parts}", path=path)
     splits = splits_from_config(cfg.split, data.T, data.dates)
@@ -90,7 +96,7 @@ def manifest(prep: Prepared, run: RunDir) -> dict:
     d = prep.data
     return {
         "run_id": run.run_id,
-        "created": format_ts(datetime.now(timezone.utc)),
+        "created": format_ts(datetime.now(UTC)),
         "config_hash": config_hash(prep.cfg),
         "code_version": code_version(),
         "python": sys.version.split()[0],
@@ -102,8 +108,15 @@ def manifest(prep: Prepared, run: RunDir) -> dict:
         # back to abs_path, and name created_cwd when neither resolves (core.data.resolve_run_data).
         "created_cwd": os.getcwd(),
         "data": {
-            "path": str(d.path), "abs_path": os.path.abspath(d.path), "sha256": d.sha256, "format": d.fmt, "rows": d.T, "parts": d.P,
-            "first_date": str(d.dates[0]), "last_date": str(d.dates[-1]), "gaps": d.n_gaps,
+            "path": str(d.path),
+            "abs_path": os.path.abspath(d.path),
+            "sha256": d.sha256,
+            "format": d.fmt,
+            "rows": d.T,
+            "parts": d.P,
+            "first_date": str(d.dates[0]),
+            "last_date": str(d.dates[-1]),
+            "gaps": d.n_gaps,
             "truth": None if prep.truth_file is None else str(prep.truth_file),
         },
         "splits": [s.to_manifest(d.dates) for s in prep.splits],
@@ -122,8 +135,7 @@ def baseline_params(cfg: Config, kind: str) -> dict:
 def baseline_logits(cfg: Config, Y: np.ndarray) -> dict[str, np.ndarray]:
     """(T, P) logits of every configured baseline over the whole sequence (each causal)."""
     kinds = list(dict.fromkeys(["uniform", *cfg.eval.baselines]))
-    return {k: score_baseline(k, Y, events_per_day=cfg.data.events_per_day, **baseline_params(cfg, k))
-            for k in kinds}
+    return {k: score_baseline(k, Y, events_per_day=cfg.data.events_per_day, **baseline_params(cfg, k)) for k in kinds}
 
 
 def windows(prep: Prepared, split: Split) -> Windows:
@@ -131,7 +143,10 @@ def windows(prep: Prepared, split: Split) -> Windows:
     tr, va, te = split.slice("train"), split.slice("val"), split.slice("test")
     return Windows(
         base_rate=Y[tr].mean(axis=0),
-        y_val=Y[va], y_test=Y[te], dates_val=dates[va], dates_test=dates[te],
+        y_val=Y[va],
+        y_test=Y[te],
+        dates_val=dates[va],
+        dates_test=dates[te],
         truth_val=None if truth is None else truth[va],
         truth_test=None if truth is None else truth[te],
     )

@@ -4,11 +4,12 @@
 leaves nothing behind; `execute` runs or resumes the job as a new attempt. The CLI calls
 these through a worker process (core.jobs.worker), never directly.
 """
+
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from core.config import Config, dump_yaml, load_config
 from core.errors import InputError
@@ -76,8 +77,11 @@ def execute(run: RunDir, *, resume: bool = False, stop_flag=None, progress: Prog
     man = run.read_json("manifest.json")
     prep = prepare(cfg, recorded=man)
     if prep.data.sha256 != man["data"]["sha256"]:
-        raise InputError(f"data file changed since the run was created (sha256 {prep.data.sha256[:12]} != "
-                         f"{man['data']['sha256'][:12]})", path=prep.data.path)
+        raise InputError(
+            f"data file changed since the run was created (sha256 {prep.data.sha256[:12]} != "
+            f"{man['data']['sha256'][:12]})",
+            path=prep.data.path,
+        )
     attempt = attempts_so_far(run) + 1
     cfg_yaml = run.config_yaml.read_text()
     with run_lifecycle(run, cfg_yaml, man, device=man.get("device", "cpu"), attempt=attempt) as events:
@@ -104,7 +108,8 @@ def run_baselines(cfg: Config, root: Path, *, progress: Progress = quiet) -> Run
     return execute(create_run(cfg, root, "baselines"), progress=progress)
 
 
-def run_train(cfg: Config, root: Path, *, progress: Progress = quiet,
-              stop_flag: Callable[[], bool] | None = None) -> RunDir:
+def run_train(
+    cfg: Config, root: Path, *, progress: Progress = quiet, stop_flag: Callable[[], bool] | None = None
+) -> RunDir:
     """`synapse train` in this process (the CLI runs it in a worker process)."""
     return execute(create_run(cfg, root, "train"), progress=progress, stop_flag=stop_flag)

@@ -4,19 +4,28 @@ Registered in synapse_tui/cli.py with `app.add_typer(data_app, name="data")` and
 `app.add_typer(config_app, name="config")`.
 Heavy modules (numpy, pandas, the engine) are imported inside the commands.
 """
+
 from __future__ import annotations
 
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from core.errors import InputError
 from synapse_tui.cliutil import (
-    ConfigOpt, DataOpt, JsonOpt, OverrideOpt, console, print_json, say, tell, user_errors,
+    ConfigOpt,
+    DataOpt,
+    JsonOpt,
+    OverrideOpt,
+    console,
+    print_json,
+    say,
+    tell,
+    user_errors,
 )
 
 data_app = typer.Typer(help="Generate, validate and describe data files.", no_args_is_help=True)
@@ -37,10 +46,10 @@ class DataSampling(str, Enum):
 
 
 PartsOpt = Annotated[
-    Optional[int], typer.Option("--parts", "-P", min=1, help="Number of parts P (ids 1..P). Default: inferred.")
+    int | None, typer.Option("--parts", "-P", min=1, help="Number of parts P (ids 1..P). Default: inferred.")
 ]
 PerDayOpt = Annotated[
-    Optional[int], typer.Option("--events-per-day", "-K", min=1, help="Require exactly this many events every day.")
+    int | None, typer.Option("--events-per-day", "-K", min=1, help="Require exactly this many events every day.")
 ]
 UnsortedOpt = Annotated[
     bool, typer.Option("--allow-unsorted", help="Sort rows by date (with a warning) instead of refusing.")
@@ -52,11 +61,19 @@ FileArg = Annotated[Path, typer.Argument(help="A draws or multihot CSV (or Parqu
 @user_errors
 def data_generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write; the truth goes to <name>.truth.npz.")],
-    kind: Annotated[DataKind, typer.Option(help="planted: a known process to learn; uniform: the leakage control.")] = DataKind.planted,
-    sampling: Annotated[DataSampling, typer.Option(help=(
-        "How a planted day's K parts are drawn from its weights: cbern conditions independent parts on exactly K "
-        "(the design the models assume); successive picks K one at a time without replacement, each in proportion "
-        "to weight (Plackett-Luce), to test models on data not drawn their way."))] = DataSampling.cbern,
+    kind: Annotated[
+        DataKind, typer.Option(help="planted: a known process to learn; uniform: the leakage control.")
+    ] = DataKind.planted,
+    sampling: Annotated[
+        DataSampling,
+        typer.Option(
+            help=(
+                "How a planted day's K parts are drawn from its weights: cbern conditions independent parts on exactly K "
+                "(the design the models assume); successive picks K one at a time without replacement, each in proportion "
+                "to weight (Plackett-Luce), to test models on data not drawn their way."
+            )
+        ),
+    ] = DataSampling.cbern,
     days: Annotated[int, typer.Option(min=1, help="Number of consecutive days.")] = 11_000,
     parts: Annotated[int, typer.Option("--parts", min=2, help="Number of parts P.")] = 39,
     per_day: Annotated[int, typer.Option("--per-day", min=1, help="Distinct parts per day K.")] = 5,
@@ -83,8 +100,9 @@ def data_generate(
     existing = [p for p in (out, truth_path) if p.exists()]
     if existing and not force:
         raise InputError(f"{existing[0]} exists; pass --force to overwrite")
-    syn = synthetic.generate(kind.value, days=days, parts=parts, per_day=per_day, seed=seed, start=start,
-                             sampling=sampling.value)
+    syn = synthetic.generate(
+        kind.value, days=days, parts=parts, per_day=per_day, seed=seed, start=start, sampling=sampling.value
+    )
     if syn.dates[-1] > np.datetime64("9999-12-31"):
         raise InputError(f"--start {start} with --days {days} runs past 9999-12-31")
     try:
@@ -92,15 +110,23 @@ def data_generate(
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror or exc}", path=exc.filename or out) from None
     summary = {
-        "kind": kind.value, "sampling": sampling.value, "days": days, "parts": parts, "per_day": per_day, "seed": seed,
-        "first_date": str(syn.dates[0]), "last_date": str(syn.dates[-1]), "files": [str(p) for p in paths],
+        "kind": kind.value,
+        "sampling": sampling.value,
+        "days": days,
+        "parts": parts,
+        "per_day": per_day,
+        "seed": seed,
+        "first_date": str(syn.dates[0]),
+        "last_date": str(syn.dates[-1]),
+        "files": [str(p) for p in paths],
     }
     if as_json:
         print_json(summary)
     else:
         console.print(
             f"wrote {days} {kind.value} days ({syn.dates[0]} .. {syn.dates[-1]}), P={parts}, K={per_day}, seed={seed}"
-            + ("" if sampling is DataSampling.cbern else f", {sampling.value} sampling") + ":"
+            + ("" if sampling is DataSampling.cbern else f", {sampling.value} sampling")
+            + ":"
         )
         for p in paths:
             say(f"  {p}")
@@ -120,7 +146,9 @@ def data_validate(
 
     ds = load_dataset(file, parts=parts, events_per_day=events_per_day, allow_unsorted=allow_unsorted)
     if as_json:
-        print_json({"ok": True, "path": str(file), "format": ds.fmt, "T": ds.T, "P": ds.P, "warnings": list(ds.warnings)})
+        print_json(
+            {"ok": True, "path": str(file), "format": ds.fmt, "T": ds.T, "P": ds.P, "warnings": list(ds.warnings)}
+        )
         return
     for w in ds.warnings:
         tell(w, "warning:", "yellow")

@@ -5,11 +5,12 @@ The commands are plain functions here; synapse_tui/cli.py registers them on the 
 What they do is core.service.jobs (a job runs in a worker process); this module parses,
 echoes the workers' progress and prints the outcome.
 """
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -17,8 +18,21 @@ from rich.table import Table
 from core.service import jobs as service
 from core.service.runs import open_run
 from synapse_tui.cliutil import (
-    EXIT_FAILED, EXIT_USAGE, ConfigOpt, DataOpt, DetachOpt, JsonOpt, OverrideOpt, RunsDirOpt, console,
-    k_ranges, print_json, progress, say, tell, user_errors,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    ConfigOpt,
+    DataOpt,
+    DetachOpt,
+    JsonOpt,
+    OverrideOpt,
+    RunsDirOpt,
+    console,
+    k_ranges,
+    print_json,
+    progress,
+    say,
+    tell,
+    user_errors,
 )
 from synapse_tui.commands.remote import remote_errors
 from synapse_tui.formatting import cell, clean, esc
@@ -29,9 +43,22 @@ def _print_outcome(report: dict, run_path: Path) -> None:
 
     s = report["summary"]
     # Names and values come from report.json, which a remote host may have written: cleaned, never markup.
-    table = Table(title=f"test window · primary [b]{esc(report['primary'])}[/b] · reference {esc(report['reference'])}",
-                  title_justify="left", box=None, pad_edge=False, header_style="bold")
-    for col in ("model", "calibration", "AUC", "B.skill", "ECE raw→cal", f"best {report['good_tier']}+", "beats uniform"):
+    table = Table(
+        title=f"test window · primary [b]{esc(report['primary'])}[/b] · reference {esc(report['reference'])}",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+    )
+    for col in (
+        "model",
+        "calibration",
+        "AUC",
+        "B.skill",
+        "ECE raw→cal",
+        f"best {report['good_tier']}+",
+        "beats uniform",
+    ):
         table.add_column(col, justify="left" if col in ("model", "calibration", "vs uniform") else "right")
     vu = report.get("versus_uniform") or {}
     for name, m in report["models"].items():
@@ -41,15 +68,24 @@ def _print_outcome(report: dict, run_path: Path) -> None:
         comp = vu.get(name)
         versus = "–" if comp is None else (f"K {k_ranges(comp['beats_at'])}" if comp["beats"] else "no")
         style = "bold" if name == report["primary"] else ""
-        table.add_row(cell(name), cell(m["calibration"].get("name")), _f(t["auc_macro"], 3), _f(t["brier_skill"], 4),
-                      f"{_f(t['ece_raw'], 3)}→{_f(t['ece'], 3)}", f"{_f(rates[j], 3)} @{report['ks'][j]}", versus,
-                      style=style)
+        table.add_row(
+            cell(name),
+            cell(m["calibration"].get("name")),
+            _f(t["auc_macro"], 3),
+            _f(t["brier_skill"], 4),
+            f"{_f(t['ece_raw'], 3)}→{_f(t['ece'], 3)}",
+            f"{_f(rates[j], 3)} @{report['ks'][j]}",
+            versus,
+            style=style,
+        )
     console.print(table)
     v = report.get("verdict")
     if v:
         color = "green" if v["status"] == "APPROVED" else "red"
-        console.print(f"verdict: [{color}]{esc(v['status'])}[/{color}]"
-                      + (f" (failing: {esc(', '.join(map(str, v['failed'])))})" if v["failed"] else ""))
+        console.print(
+            f"verdict: [{color}]{esc(v['status'])}[/{color}]"
+            + (f" (failing: {esc(', '.join(map(str, v['failed'])))})" if v["failed"] else "")
+        )
         for c in v["criteria"]:
             value = _f(c["value"]) if isinstance(c["value"], float) else c["value"]
             note = "" if c["ok"] or value is None else f" — {value}"
@@ -80,7 +116,14 @@ def baselines_cmd(
 
 @user_errors
 def train_cmd(
-    config: Annotated[Path, typer.Option("--config", "-c", help="A learned-model config: configs/logistic.yaml, gru, lstm, transformer, hawkes; or an ensemble of finished runs (model.kind: ensemble).")],
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config",
+            "-c",
+            help="A learned-model config: configs/logistic.yaml, gru, lstm, transformer, hawkes; or an ensemble of finished runs (model.kind: ensemble).",
+        ),
+    ],
     data: DataOpt = None,
     override: OverrideOpt = None,
     runs_dir: RunsDirOpt = None,
@@ -105,7 +148,9 @@ def train_cmd(
 def demo_cmd(
     data: Annotated[Path, typer.Option("--data", help="Data file to learn.")] = Path("sample_data/parts_daily.csv"),
     runs_dir: RunsDirOpt = None,
-    tui: Annotated[bool, typer.Option("--tui/--no-tui", help="Open the dashboard afterwards (only on a terminal).")] = True,
+    tui: Annotated[
+        bool, typer.Option("--tui/--no-tui", help="Open the dashboard afterwards (only on a terminal).")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Every baseline, a logistic model and a GRU on the sample: trained, calibrated, judged.
@@ -128,22 +173,36 @@ def demo_cmd(
     results = [(run, service.outcome(run)["report"]) for run in runs]
     seconds = time.monotonic() - t0
     if as_json:
-        print_json({"seconds": seconds, "runs": [
-            {"run_id": r.run_id, "path": str(r.path), "summary": rep["summary"], "verdict": rep["verdict"]}
-            for r, rep in results]})
+        print_json(
+            {
+                "seconds": seconds,
+                "runs": [
+                    {"run_id": r.run_id, "path": str(r.path), "summary": rep["summary"], "verdict": rep["verdict"]}
+                    for r, rep in results
+                ],
+            }
+        )
         return
     _print_outcome(results[-1][1], results[-1][0].path)
-    table = Table(title=f"demo: {len(results)} runs in {seconds:.0f} s", title_justify="left", box=None,
-                  header_style="bold")
+    table = Table(
+        title=f"demo: {len(results)} runs in {seconds:.0f} s", title_justify="left", box=None, header_style="bold"
+    )
     for col in ("model", "verdict", "B.skill", "ECE", "best good+", "beats", "lift"):
         table.add_column(col)
     from core.evaluation.report import fmt as _f
 
-    for run, rep in results:
+    for _run, rep in results:
         s = rep["summary"]
         beats = f"{rep['reference']} K{k_ranges(s['beats_at'])}" if s["beats_reference"] else f"not {rep['reference']}"
-        table.add_row(cell(s["primary"]), cell(s["verdict"]), _f(s["brier_skill"], 4), _f(s["ece_after"], 3),
-                      f"{_f(s['best_good_or_better'], 3)} @{s['best_k']}", cell(beats), _f(s["lift_capture"], 2))
+        table.add_row(
+            cell(s["primary"]),
+            cell(s["verdict"]),
+            _f(s["brier_skill"], 4),
+            _f(s["ece_after"], 3),
+            f"{_f(s['best_good_or_better'], 3)} @{s['best_k']}",
+            cell(beats),
+            _f(s["lift_capture"], 2),
+        )
     console.print(table)
     for run, _ in results:
         say(f"  {run.path}")
@@ -194,9 +253,12 @@ def _follow_workers(runs: list, resume: bool = False) -> None:
     for run, rc in zip(runs, codes):
         if rc != 0:
             what = "cancelled" if rc == service.EXIT_CANCELLED else "failed"
-            tell(f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
-                 + (f" — `synapse resume {run.run_id}` continues it" if rc == service.EXIT_CANCELLED else ""),
-                 "run " + what + ":", "bold red")
+            tell(
+                f"run {run.run_id} {what}; see {run.path / 'training_log.md'}"
+                + (f" — `synapse resume {run.run_id}` continues it" if rc == service.EXIT_CANCELLED else ""),
+                "run " + what + ":",
+                "bold red",
+            )
     if any(codes):
         raise typer.Exit(EXIT_FAILED)
 
@@ -256,24 +318,40 @@ def _finish(run, as_json: bool) -> None:
 
 @user_errors
 def eval_cmd(
-    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.", show_default=False)],
+    run: Annotated[
+        str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.", show_default=False)
+    ],
     calibration: Annotated[
-        Optional[str], typer.Option("--calibration", help="auto | none | platt | isotonic | temperature")
+        str | None, typer.Option("--calibration", help="auto | none | platt | isotonic | temperature")
     ] = None,
-    per_part: Annotated[Optional[bool], typer.Option("--per-part/--global", help="Calibrate per part or globally.")] = None,
-    k: Annotated[Optional[str], typer.Option("-k", help="Pool sizes, e.g. 20..27 or 18,20,22.")] = None,
+    per_part: Annotated[
+        bool | None, typer.Option("--per-part/--global", help="Calibrate per part or globally.")
+    ] = None,
+    k: Annotated[str | None, typer.Option("-k", help="Pool sizes, e.g. 20..27 or 18,20,22.")] = None,
     override: OverrideOpt = None,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-evaluate a finished run (another calibration method, other K); records the test touch."""
     rd = open_run(run, runs_dir)
-    result = service.reevaluate(rd, calibration=calibration, per_part=per_part,
-                                ks=None if k is None else service.parse_ks(k), overrides=override or (),
-                                progress=progress)
+    result = service.reevaluate(
+        rd,
+        calibration=calibration,
+        per_part=per_part,
+        ks=None if k is None else service.parse_ks(k),
+        overrides=override or (),
+        progress=progress,
+    )
     if as_json:
-        print_json({"run_id": rd.run_id, "eval_id": result["eval_id"], "summary": result["report"]["summary"],
-                    "verdict": result["report"]["verdict"], "test_touches": result["test_touches"]})
+        print_json(
+            {
+                "run_id": rd.run_id,
+                "eval_id": result["eval_id"],
+                "summary": result["report"]["summary"],
+                "verdict": result["report"]["verdict"],
+                "test_touches": result["test_touches"],
+            }
+        )
     else:
         _print_outcome(result["report"], rd.path)
         console.print(f"test window touched {result['test_touches']} time(s) (recorded in manifest.json)")

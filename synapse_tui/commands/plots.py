@@ -5,6 +5,7 @@ core.service.series), with the `plotext` module itself as the canvas, sized to t
 terminal. plotext and the run's report are imported inside `print_plots` only, so
 importing the commands stays light (`synapse --help` never loads them).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -41,14 +42,28 @@ def render_plots(view: dict, *, width: int, height: int, ascii_only: bool, color
     good = ((view.get("config") or {}).get("eval") or {}).get("good_tier") or "good"
     drawings = []
     if series["epoch"]:
-        drawings.append(lambda: draw_loss(plt, series, width=width - 10, ascii_only=ascii_only,
-                                                 labels=False, mono=not color))
+        drawings.append(
+            lambda: draw_loss(plt, series, width=width - 10, ascii_only=ascii_only, labels=False, mono=not color)
+        )
     else:
-        blocks.append("loss: no epochs (a baselines run does not train)" if view.get("run", {}).get("job") ==
-                      "baselines" else "loss: no epochs yet")
+        blocks.append(
+            "loss: no epochs (a baselines run does not train)"
+            if view.get("run", {}).get("job") == "baselines"
+            else "loss: no epochs yet"
+        )
     if view.get("tiers") and (view["tiers"].get("tiers") or {}):
-        drawings.append(lambda: draw_tiers(plt, view["tiers"], good, beats_tier=good, width=width - 10,
-                                           ascii_only=ascii_only, labels=False, mono=not color))
+        drawings.append(
+            lambda: draw_tiers(
+                plt,
+                view["tiers"],
+                good,
+                beats_tier=good,
+                width=width - 10,
+                ascii_only=ascii_only,
+                labels=False,
+                mono=not color,
+            )
+        )
     else:
         blocks.append("tier rates: the run has not been evaluated yet")
     for draw in drawings:

@@ -4,6 +4,7 @@ What they do is core.service.remote; this module parses, asks, and prints. A rem
 has a local mirror run directory, so `synapse runs`, `runs show --follow`, `cancel`,
 `resume` and the dashboard treat it like any other run.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,15 +32,16 @@ from synapse_tui.formatting import clean
 
 remote_app = typer.Typer(
     help="Run on a GPU host over SSH (RunPod, Lambda, a lab server): host profiles in "
-         "~/.config/synapse/hosts.yaml or ./synapse.hosts.yaml, pinned host keys, live mirrors.\n\n"
-         "  synapse remote hosts\n"
-         "  synapse remote trust h200\n"
-         "  synapse remote check h200\n"
-         "  synapse remote launch h200 -c configs/transformer_h200.yaml --data sample_data/parts_daily.csv",
+    "~/.config/synapse/hosts.yaml or ./synapse.hosts.yaml, pinned host keys, live mirrors.\n\n"
+    "  synapse remote hosts\n"
+    "  synapse remote trust h200\n"
+    "  synapse remote check h200\n"
+    "  synapse remote launch h200 -c configs/transformer_h200.yaml --data sample_data/parts_daily.csv",
     no_args_is_help=True,
 )
-HostArg = Annotated[str, typer.Argument(help="A host profile's name (`synapse remote hosts` lists them).",
-                                        show_default=False)]
+HostArg = Annotated[
+    str, typer.Argument(help="A host profile's name (`synapse remote hosts` lists them).", show_default=False)
+]
 RunArg = Annotated[str, typer.Argument(help="Run id (unique prefix) or directory.", show_default=False)]
 
 
@@ -70,16 +72,24 @@ def hosts_cmd(as_json: JsonOpt = False) -> None:
         print_json(rows)
         return
     if not rows:
-        say("no host profiles yet: add one to ~/.config/synapse/hosts.yaml or ./synapse.hosts.yaml "
-            "(README, 'Remote GPU runs')")
+        say(
+            "no host profiles yet: add one to ~/.config/synapse/hosts.yaml or ./synapse.hosts.yaml "
+            "(README, 'Remote GPU runs')"
+        )
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("name", "target", "work dir", "auth", "key", "gpu", "from"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["target"], r["work_dir"], r["auth"],
-                      "pinned" if r["pinned"] else "[yellow]not trusted[/]", r["gpu"] or "–",
-                      f"{r['scope']}: {r['source']}" if r.get("scope") else (r["source"] or ""))
+        table.add_row(
+            r["name"],
+            r["target"],
+            r["work_dir"],
+            r["auth"],
+            "pinned" if r["pinned"] else "[yellow]not trusted[/]",
+            r["gpu"] or "–",
+            f"{r['scope']}: {r['source']}" if r.get("scope") else (r["source"] or ""),
+        )
     console.print(table)
 
 
@@ -88,9 +98,14 @@ def hosts_cmd(as_json: JsonOpt = False) -> None:
 @remote_errors
 def trust_cmd(
     name: HostArg,
-    fingerprint: Annotated[str | None, typer.Option(
-        "--fingerprint", help="Pin without asking, only if the server's key has exactly this SHA256 fingerprint "
-                              "(as your provider shows it).")] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="Pin without asking, only if the server's key has exactly this SHA256 fingerprint "
+            "(as your provider shows it).",
+        ),
+    ] = None,
 ) -> None:
     """Show the server's host key fingerprint and pin it for NAME on an explicit yes.
 
@@ -105,12 +120,19 @@ def trust_cmd(
         say(f"already pinned for {key['alias']} in {key['known_hosts']}")
         return
     if key["pinned"]:
-        tell(f"this is NOT the key pinned for {key['alias']}: the host changed its key (a restarted pod) "
-             "or someone is in the middle", "warning:", "bold yellow")
+        tell(
+            f"this is NOT the key pinned for {key['alias']}: the host changed its key (a restarted pod) "
+            "or someone is in the middle",
+            "warning:",
+            "bold yellow",
+        )
     if fingerprint is not None:
         if fingerprint.strip() != key["fingerprint"]:
-            tell(f"the server's fingerprint {key['fingerprint']} is not {fingerprint}; nothing pinned",
-                 "error:", "bold red")
+            tell(
+                f"the server's fingerprint {key['fingerprint']} is not {fingerprint}; nothing pinned",
+                "error:",
+                "bold red",
+            )
             raise typer.Exit(EXIT_FAILED)
     elif not typer.confirm(f"Pin this key for {name}?", default=False):
         say("nothing pinned")
@@ -138,9 +160,12 @@ def check_cmd(name: HostArg, as_json: JsonOpt = False) -> None:
             mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
             console.print(f" {mark} {c['name']:<8} ", end="")
             console.print(clean(c["detail"]), markup=False, highlight=False)  # the host's words: no escapes
-        mode = {"full": "full SSH (exec and files)",
-                "shell-only": "shell-only: a PTY shell but no command execution; launch is refused",
-                "unreachable": "unreachable", "unusable": "neither commands nor a shell"}[out["mode"]]
+        mode = {
+            "full": "full SSH (exec and files)",
+            "shell-only": "shell-only: a PTY shell but no command execution; launch is refused",
+            "unreachable": "unreachable",
+            "unusable": "neither commands nor a shell",
+        }[out["mode"]]
         if out["mode"] == "full":
             mode += ": ready to launch" if out["ready"] else ", but not ready: it lacks " + "; ".join(out["blocking"])
         say(f"{name}: {mode}")
@@ -193,8 +218,14 @@ def attach_cmd(run: RunArg, runs_dir: RunsDirOpt = None) -> None:
     from core.service.runs import open_run
 
     out = remote.attach(open_run(run, runs_dir))
-    say(f"{out['run_id']}: " + (f"already followed by {out['holder']}" if out["already"]
-                                else f"follower started (pid {out['follower_pid']})"))
+    say(
+        f"{out['run_id']}: "
+        + (
+            f"already followed by {out['holder']}"
+            if out["already"]
+            else f"follower started (pid {out['follower_pid']})"
+        )
+    )
 
 
 @remote_app.command("fetch")
@@ -203,8 +234,14 @@ def attach_cmd(run: RunArg, runs_dir: RunsDirOpt = None) -> None:
 def fetch_cmd(
     run: RunArg,
     runs_dir: RunsDirOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Also replace files changed here since they were fetched "
-                                                        "(test touches in manifest.json are merged, never lost).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Also replace files changed here since they were fetched "
+            "(test touches in manifest.json are merged, never lost).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Pull a remote run's artifacts into its mirror again (sha256 checked; unchanged files are skipped).

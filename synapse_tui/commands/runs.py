@@ -7,10 +7,11 @@ Heavy modules (numpy, core.evaluation.metrics) are imported inside the commands.
 This module holds the Typer commands (and `show --follow`); what they print is in
 runs_view (ls, fields, compare) and runs_show (show), what compare computes in runs_compare.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,8 +29,7 @@ runs_app = typer.Typer(
     no_args_is_help=True,
 )
 
-RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.",
-                                       show_default=False)]
+RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough) or run directory.", show_default=False)]
 FOLLOW_POLL_S = service.FOLLOW_POLL_S
 
 
@@ -39,25 +39,41 @@ FOLLOW_POLL_S = service.FOLLOW_POLL_S
 @runs_app.command("ls")
 @user_errors
 def ls_cmd(
-    status: Annotated[Optional[list[str]], typer.Option(
-        "--status", "-s", help="Only these statuses (repeatable or comma list): queued, running, succeeded, "
-        "failed, cancelled, lost.")] = None,
-    model: Annotated[Optional[list[str]], typer.Option(
-        "--model", "-m", help="Only these model kinds (repeatable or comma list), e.g. gru,lstm.")] = None,
-    where: Annotated[Optional[str], typer.Option(
-        "--where", "-w", help="Filter, e.g. 'ece<0.05 and model=gru', 'status=running or status=queued', "
-        "'brier_skill>0 and not beats', 'name~gru', 'age<1d'. Fields: `synapse runs fields`.")] = None,
-    sort: Annotated[str, typer.Option(
-        "--sort", help="Sort by a field (ece, good, k, created, ...); a leading '-' sorts descending: "
-        "--sort=-good.")] = "-created",
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            "-s",
+            help="Only these statuses (repeatable or comma list): queued, running, succeeded, failed, cancelled, lost.",
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Only these model kinds (repeatable or comma list), e.g. gru,lstm."),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            "--where",
+            "-w",
+            help="Filter, e.g. 'ece<0.05 and model=gru', 'status=running or status=queued', "
+            "'brier_skill>0 and not beats', 'name~gru', 'age<1d'. Fields: `synapse runs fields`.",
+        ),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort", help="Sort by a field (ece, good, k, created, ...); a leading '-' sorts descending: --sort=-good."
+        ),
+    ] = "-created",
     asc: Annotated[bool, typer.Option("--asc", help="Ascending order (oldest first by default sort).")] = False,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="Show at most N runs.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")] = None,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first, with their live status and headline metrics.
 
-        synapse runs ls --where 'ece<0.05 and model=gru' --sort=-good --limit 10
+    synapse runs ls --where 'ece<0.05 and model=gru' --sort=-good --limit 10
     """
     root = runs_root(runs_dir)
     rows = service.list_runs(root, where=where, status=status, model=model, sort=sort, ascending=asc, limit=limit)
@@ -68,9 +84,14 @@ def ls_cmd(
         return
     if not rows:
         filtered = any(x is not None for x in (status, model, where))
-        tell(f"no runs match in {root}" if filtered else
-             f"no runs in {root} yet — start one with `synapse baselines` or `synapse train -c configs/gru.yaml`",
-             "", "", stderr=True)
+        tell(
+            f"no runs match in {root}"
+            if filtered
+            else f"no runs in {root} yet — start one with `synapse baselines` or `synapse train -c configs/gru.yaml`",
+            "",
+            "",
+            stderr=True,
+        )
         return
     if console.is_terminal:
         console.print(runs_table(rows))
@@ -88,8 +109,10 @@ def fields_cmd(as_json: JsonOpt = False) -> None:
         print_json(items)
         return
     console.print(fields_table(items))
-    say("operators: = != < <= > >= ~ (contains) !~ ; combine with and, or, not and parentheses; "
-        "text is case-insensitive, =gr* is a glob; durations take s/m/h/d/w; field=null finds missing values")
+    say(
+        "operators: = != < <= > >= ~ (contains) !~ ; combine with and, or, not and parentheses; "
+        "text is case-insensitive, =gr* is a glob; durations take s/m/h/d/w; field=null finds missing values"
+    )
 
 
 # --------------------------------------------------------------------------- show
@@ -99,9 +122,17 @@ def fields_cmd(as_json: JsonOpt = False) -> None:
 @user_errors
 def show_cmd(
     run: RunArg,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream new epochs live until the run finishes.")] = False,
-    plot: Annotated[bool, typer.Option("--plot", help="Also draw the loss curves and the tier rates (plotext, "
-                                       "sized to the terminal; ASCII when stdout is not UTF-8).")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Stream new epochs live until the run finishes.")
+    ] = False,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="Also draw the loss curves and the tier rates (plotext, "
+            "sized to the terminal; ASCII when stdout is not UTF-8).",
+        ),
+    ] = False,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -155,14 +186,22 @@ def _follow(rd, as_json: bool) -> str:
                     if as_json:
                         print(json.dumps({"type": "status", "status": service.GONE}), flush=True)
                     else:
-                        tell(f"run directory {rd.path} is gone (deleted?); stopped following", "■",
-                             STATUS_STYLE["lost"], stderr=False)
+                        tell(
+                            f"run directory {rd.path} is gone (deleted?); stopped following",
+                            "■",
+                            STATUS_STYLE["lost"],
+                            stderr=False,
+                        )
                 elif item.final == "lost" and last_type != "run_finished":
                     if as_json:
                         print(json.dumps({"type": "status", "status": "lost"}), flush=True)
                     else:
-                        tell("run is lost: its worker is gone without finishing (`synapse resume` continues it)",
-                             "■", STATUS_STYLE["lost"], stderr=False)
+                        tell(
+                            "run is lost: its worker is gone without finishing (`synapse resume` continues it)",
+                            "■",
+                            STATUS_STYLE["lost"],
+                            stderr=False,
+                        )
                 return item.final
             e = item.event
             last_type = t = e.get("type")
@@ -173,15 +212,21 @@ def _follow(rd, as_json: bool) -> str:
             elif t == "run_started":
                 say(f"attempt {e.get('attempt')} started on {e.get('host')} ({e.get('device')})")
             elif t == "calibrated":
-                say(f"calibrated {e.get('model', '')}: {e.get('method')}, ECE {_num(e.get('ece_before'))} → "
-                    f"{_num(e.get('ece_after'))}")
+                say(
+                    f"calibrated {e.get('model', '')}: {e.get('method')}, ECE {_num(e.get('ece_before'))} → "
+                    f"{_num(e.get('ece_after'))}"
+                )
             elif t == "log" and e.get("level") in ("warning", "error"):
                 msg = str(e.get("message", "")).strip().splitlines()
                 tell(msg[-1] if msg else "", f"{e.get('level')}:", "yellow", stderr=False)
             elif t == "run_finished":
                 finished = e.get("status") or "failed"
-                tell(f"run {finished}" + (f": {e.get('error')}" if e.get("error") else ""), "■",
-                     STATUS_STYLE.get(finished, ""), stderr=False)
+                tell(
+                    f"run {finished}" + (f": {e.get('error')}" if e.get("error") else ""),
+                    "■",
+                    STATUS_STYLE.get(finished, ""),
+                    stderr=False,
+                )
     except KeyboardInterrupt:
         if not as_json:
             say("stopped following; the run goes on")
@@ -195,10 +240,21 @@ def _follow(rd, as_json: bool) -> str:
 @runs_app.command("compare")
 @user_errors
 def compare_cmd(
-    runs: Annotated[list[str], typer.Argument(help="Two or more runs (unique id prefixes or directories); "
-                                              "the first is compared with each of the others.", show_default=False)],
-    paired: Annotated[bool, typer.Option("--paired/--no-paired", help="Run the paired McNemar + Holm test of the "
-                                         "primaries on the shared test days (a test touch, recorded).")] = True,
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more runs (unique id prefixes or directories); the first is compared with each of the others.",
+            show_default=False,
+        ),
+    ],
+    paired: Annotated[
+        bool,
+        typer.Option(
+            "--paired/--no-paired",
+            help="Run the paired McNemar + Holm test of the "
+            "primaries on the shared test days (a test touch, recorded).",
+        ),
+    ] = True,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -228,8 +284,9 @@ def compare_cmd(
 @runs_app.command("rm")
 @user_errors
 def rm_cmd(
-    runs: Annotated[list[str], typer.Argument(help="Runs to delete (unique id prefixes or directories).",
-                                              show_default=False)],
+    runs: Annotated[
+        list[str], typer.Argument(help="Runs to delete (unique id prefixes or directories).", show_default=False)
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,

@@ -2,9 +2,10 @@
 
 The command and `--follow` are in runs; the shared cell formatting in runs_view.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from core.runs import HEARTBEAT_TIMEOUT_S, parse_ts
 from core.runs.status import ACTIVE_STATUSES
@@ -61,7 +62,7 @@ def _f(v, digits: int = 4) -> str:
 
 def _print_show(d: dict) -> None:
     r, man = d["run"], d["manifest"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -87,12 +88,22 @@ def _print_show(d: dict) -> None:
     head.add_row("where", cell(f"{r.get('host') or '?'} · {r.get('device') or '?'}"))
     rem = d.get("remote")
     if rem:
-        head.add_row("remote", cell(f"{rem['host']} ({rem['address']}) · {rem['dir']} · {_link(rem, r, now)}"
-                                    + (f" · {rem['reconnects']} reconnects" if rem["reconnects"] else "")))
+        head.add_row(
+            "remote",
+            cell(
+                f"{rem['host']} ({rem['address']}) · {rem['dir']} · {_link(rem, r, now)}"
+                + (f" · {rem['reconnects']} reconnects" if rem["reconnects"] else "")
+            ),
+        )
     data = man.get("data") or {}
     if data:
-        head.add_row("data", cell(f"{data.get('path')} · {data.get('rows')} days x {data.get('parts')} parts · "
-                                  f"sha256 {str(data.get('sha256'))[:12]}"))
+        head.add_row(
+            "data",
+            cell(
+                f"{data.get('path')} · {data.get('rows')} days x {data.get('parts')} parts · "
+                f"sha256 {str(data.get('sha256'))[:12]}"
+            ),
+        )
     split = (man.get("splits") or [{}])[-1]
     if split:
         parts = [f"{p} {split[p]['n']}" for p in ("train", "val") if p in split]
@@ -109,21 +120,30 @@ def _print_show(d: dict) -> None:
     v = d.get("verdict")
     if v:
         color = "green" if v["status"] == "APPROVED" else "red"
-        console.print(Text.assemble("verdict: ", (clean(v["status"]), color),
-                                    (clean(f" (failing: {', '.join(v['failed'])})") if v.get("failed") else "")))
+        console.print(
+            Text.assemble(
+                "verdict: ",
+                (clean(v["status"]), color),
+                (clean(f" (failing: {', '.join(v['failed'])})") if v.get("failed") else ""),
+            )
+        )
         for c in v.get("criteria", []):
             value = c.get("value")
             shown = k_ranges(value) if isinstance(value, list) else (_f(value) if isinstance(value, float) else value)
-            console.print(Text(clean(f"  {'✓' if c['ok'] else '✗'} {c['rule']}"
-                                     + (f" — {shown}" if shown not in (None, "") else ""))))
+            console.print(
+                Text(
+                    clean(
+                        f"  {'✓' if c['ok'] else '✗'} {c['rule']}" + (f" — {shown}" if shown not in (None, "") else "")
+                    )
+                )
+            )
     metrics = d.get("metrics") or {}
     summary = d.get("summary") or {}
     if metrics:
         ks = None
         _heading("test window, every scorer (* primary, ref: its reference)")
         t = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-        for col in ("scorer", "calibration", "AUC", "PR-AUC", "B.skill", "ECE raw→cal", "cw ECE", "best good+",
-                    "lift"):
+        for col in ("scorer", "calibration", "AUC", "PR-AUC", "B.skill", "ECE raw→cal", "cw ECE", "best good+", "lift"):
             t.add_column(col, justify="left" if col in ("scorer", "calibration") else "right", no_wrap=True)
         for name, m in metrics.items():
             g = m["good_or_better"]
@@ -131,11 +151,23 @@ def _print_show(d: dict) -> None:
             rates = g.get("rate") or []
             j = max(range(len(rates)), key=lambda i: rates[i]) if rates else None
             mark = " *" if name == summary.get("primary") else (" ref" if name == summary.get("reference") else "")
-            t.add_row(*map(cell, (
-                name + mark, str(m["calibration"]), _f(m["auc_macro"], 3), _f(m["pr_auc_macro"], 3),
-                _f(m["brier_skill"], 4), f"{_f(m['ece_raw'], 3)}→{_f(m['ece'], 3)}", _f(m["classwise_ece"], 3),
-                "–" if j is None else f"{rates[j]:.3f} @{ks[j]}", _f(m["lift_capture"], 2))),
-                style="bold" if name == summary.get("primary") else "")
+            t.add_row(
+                *map(
+                    cell,
+                    (
+                        name + mark,
+                        str(m["calibration"]),
+                        _f(m["auc_macro"], 3),
+                        _f(m["pr_auc_macro"], 3),
+                        _f(m["brier_skill"], 4),
+                        f"{_f(m['ece_raw'], 3)}→{_f(m['ece'], 3)}",
+                        _f(m["classwise_ece"], 3),
+                        "–" if j is None else f"{rates[j]:.3f} @{ks[j]}",
+                        _f(m["lift_capture"], 2),
+                    ),
+                ),
+                style="bold" if name == summary.get("primary") else "",
+            )
         console.print(t)
         primary = summary.get("primary")
         if primary in metrics:
@@ -144,8 +176,12 @@ def _print_show(d: dict) -> None:
         last = d["epochs"][-1]
         say(f"training: {len(d['epochs'])} epoch events; last: {_epoch_line(last)}")
     for e in d.get("log") or []:
-        tell(str(e.get("message", "")).strip().splitlines()[-1] if e.get("message") else "",
-             f"{e.get('level')}:", "yellow" if e.get("level") == "warning" else "red", stderr=False)
+        tell(
+            str(e.get("message", "")).strip().splitlines()[-1] if e.get("message") else "",
+            f"{e.get('level')}:",
+            "yellow" if e.get("level") == "warning" else "red",
+            stderr=False,
+        )
     touches = d.get("test_touches") or []
     say(f"test window touched {len(touches)} time(s)")
     for tt in touches:
@@ -190,4 +226,3 @@ def _tier_table(primary: str, metrics: dict, reference: str | None, comparison: 
                 style = "red"
         t.add_row(*cells, style=style)
     return t
-

@@ -3,10 +3,11 @@
 The commands are in runs, `runs show`'s tables in runs_show; what they show is computed
 by core.service. Only rich and the CLI helpers at import time; nothing heavy.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from rich.table import Table
@@ -60,9 +61,17 @@ def _heading(text: str) -> None:
 # Columns of `runs ls`: (header, justify, priority). With less width than they need,
 # the lowest priorities go first (the run id, status and the headline metrics stay).
 _LS_COLUMNS = (
-    ("run", "left", 0), ("model", "left", 2), ("status", "left", 1), ("#", "right", 9), ("age", "right", 6),
-    ("took", "right", 7), ("ECE", "right", 3), ("B.skill", "right", 5), ("good+@K", "right", 3),
-    ("beats", "left", 8), ("verdict", "left", 4),
+    ("run", "left", 0),
+    ("model", "left", 2),
+    ("status", "left", 1),
+    ("#", "right", 9),
+    ("age", "right", 6),
+    ("took", "right", 7),
+    ("ECE", "right", 3),
+    ("B.skill", "right", 5),
+    ("good+@K", "right", 3),
+    ("beats", "left", 8),
+    ("verdict", "left", 4),
 )
 
 
@@ -71,16 +80,26 @@ PIPE_WIDTH = 10_000  # `runs ls` output that goes to no terminal is never cut to
 
 def runs_table(rows: list[dict], now: datetime | None = None, width: int | None = None) -> Table:
     """The compact table of `runs ls` (all columns fit 100; narrower drops the least important)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     width = width or console.width
     cells = []
     for r in rows:
         good = "–" if r.get("best_good_or_better") is None else f"{r['best_good_or_better']:.3f}@{r.get('best_k')}"
-        cells.append([
-            cell(r["run_id"]), cell(r.get("model") or "–"), _status(r.get("status")), str(r.get("attempt") or "–"),
-            _ago(_age(r, now)), _clock(r.get("duration_s")), _num(r.get("ece_after")),
-            _num(r.get("brier_skill"), 4, signed=True), cell(good), _beats(r), _verdict(r.get("verdict")),
-        ])
+        cells.append(
+            [
+                cell(r["run_id"]),
+                cell(r.get("model") or "–"),
+                _status(r.get("status")),
+                str(r.get("attempt") or "–"),
+                _ago(_age(r, now)),
+                _clock(r.get("duration_s")),
+                _num(r.get("ece_after")),
+                _num(r.get("brier_skill"), 4, signed=True),
+                cell(good),
+                _beats(r),
+                _verdict(r.get("verdict")),
+            ]
+        )
     need = [max([len(h)] + [len(str(c[i])) for c in cells]) + 1 for i, (h, _, _) in enumerate(_LS_COLUMNS)]
     keep = list(range(len(_LS_COLUMNS)))
     for i in sorted(keep, key=lambda i: -_LS_COLUMNS[i][2]):
@@ -90,8 +109,13 @@ def runs_table(rows: list[dict], now: datetime | None = None, width: int | None 
     table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold", show_edge=False)
     for i in keep:
         header, justify, _ = _LS_COLUMNS[i]
-        table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis",
-                         min_width=need[i] - 1 if header == "run" else None)
+        table.add_column(
+            header,
+            justify=justify,
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=need[i] - 1 if header == "run" else None,
+        )
     for c in cells:
         table.add_row(*[c[i] for i in keep])
     return table
@@ -122,15 +146,28 @@ def _fmt_value(v: Any) -> str:
 
 # (label, row key, digits, better: +1 higher, -1 lower, 0 not ranked)
 _SUMMARY_ROWS = (
-    ("model", "model", None, 0), ("job", "job", None, 0), ("status", "status", None, 0),
-    ("primary", "primary", None, 0), ("reference", "reference", None, 0),
-    ("calibration", "calibration", None, 0), ("AUC", "auc", 4, 1), ("PR-AUC", "pr_auc", 4, 1),
-    ("Brier skill", "brier_skill", 4, 1), ("ECE before", "ece_before", 4, -1), ("ECE after", "ece_after", 4, -1),
-    ("classwise ECE", "classwise_ece", 4, -1), ("best good+", "best_good_or_better", 3, 1),
-    ("best K", "best_k", None, 0), ("lift capture", "lift_capture", 3, 1),
-    ("beats reference", "beats", None, 0), ("verdict", "verdict", None, 0),
-    ("best val loss", "best_val_loss", 5, -1), ("epochs", "epochs", None, 0), ("took", "took", None, 0),
-    ("test touches", "test_touches", None, 0), ("test window", "test_window", None, 0),
+    ("model", "model", None, 0),
+    ("job", "job", None, 0),
+    ("status", "status", None, 0),
+    ("primary", "primary", None, 0),
+    ("reference", "reference", None, 0),
+    ("calibration", "calibration", None, 0),
+    ("AUC", "auc", 4, 1),
+    ("PR-AUC", "pr_auc", 4, 1),
+    ("Brier skill", "brier_skill", 4, 1),
+    ("ECE before", "ece_before", 4, -1),
+    ("ECE after", "ece_after", 4, -1),
+    ("classwise ECE", "classwise_ece", 4, -1),
+    ("best good+", "best_good_or_better", 3, 1),
+    ("best K", "best_k", None, 0),
+    ("lift capture", "lift_capture", 3, 1),
+    ("beats reference", "beats", None, 0),
+    ("verdict", "verdict", None, 0),
+    ("best val loss", "best_val_loss", 5, -1),
+    ("epochs", "epochs", None, 0),
+    ("took", "took", None, 0),
+    ("test touches", "test_touches", None, 0),
+    ("test window", "test_window", None, 0),
     ("test days", "test_days", None, 0),
 )
 
@@ -138,8 +175,14 @@ _SUMMARY_ROWS = (
 def _print_compare(c: dict) -> None:
     ids, labels, rows, tests = c["ids"], c["labels"], c["rows"], c["tests"]
     for lab, i, row in zip(labels, ids, rows):
-        console.print(Text.assemble((f"{lab} ", "bold"), clean(i), (clean(f"  {row.get('model') or '?'} · "), "dim"),
-                                    _status(row.get("status"))))
+        console.print(
+            Text.assemble(
+                (f"{lab} ", "bold"),
+                clean(i),
+                (clean(f"  {row.get('model') or '?'} · "), "dim"),
+                _status(row.get("status")),
+            )
+        )
     console.print()
     diff = config_diff(c["cfgs"])
     _heading("config differences" if diff else "configs: identical")
@@ -177,8 +220,12 @@ def _print_compare(c: dict) -> None:
     for t in tests:
         console.print()
         if "skipped" in t:
-            tell(f"paired test A vs {labels[ids.index(t['run'])]} skipped: {t['skipped']}", "note:", "yellow",
-                 stderr=False)
+            tell(
+                f"paired test A vs {labels[ids.index(t['run'])]} skipped: {t['skipped']}",
+                "note:",
+                "yellow",
+                stderr=False,
+            )
         else:
             _print_paired(t, labels[0], labels[ids.index(t["run"])])
     if any("skipped" not in t for t in tests):
@@ -219,8 +266,17 @@ def _print_paired(t: dict, la: str, lb: str) -> None:
             mark, style = f"{la} better", "green"
         elif k in t["worse_at"]:
             mark, style = f"{lb} better", "red"
-        pt.add_row(str(k), _num(t["model_rate"][j]), _num(t["base_rate"][j]), str(t["model_only"][j]),
-                   str(t["base_only"][j]), f"{t['p_value'][j]:.2g}", f"{t['p_holm'][j]:.2g}", mark, style=style)
+        pt.add_row(
+            str(k),
+            _num(t["model_rate"][j]),
+            _num(t["base_rate"][j]),
+            str(t["model_only"][j]),
+            str(t["base_only"][j]),
+            f"{t['p_value'][j]:.2g}",
+            f"{t['p_holm'][j]:.2g}",
+            mark,
+            style=style,
+        )
     console.print(pt)
     if t["beats_at"]:
         verdict = f"{la} beats {lb} at K {k_ranges(t['beats_at'])} (Holm-adjusted p < {t['alpha']})"

@@ -6,19 +6,29 @@
 Registered in synapse_tui/cli.py with `app.add_typer(sweep_app, name="sweep")`.
 Heavy modules are imported inside the commands (`synapse --help` stays fast).
 """
+
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from core.runs import TERMINAL_STATUSES
 from synapse_tui.cliutil import (
-    EXIT_FAILED, DataOpt, JsonOpt, OverrideOpt, RunsDirOpt, console, err_console, print_json, say, tell,
+    EXIT_FAILED,
+    DataOpt,
+    JsonOpt,
+    OverrideOpt,
+    RunsDirOpt,
+    console,
+    err_console,
+    print_json,
+    say,
+    tell,
     user_errors,
 )
 from synapse_tui.formatting import cell
@@ -39,19 +49,20 @@ sweep_app = typer.Typer(
 )
 
 ConfigsOpt = Annotated[
-    Optional[list[Path]],
+    list[Path] | None,
     typer.Option("--config", "-c", help="A YAML config (repeatable; a bare name means configs/NAME.yaml)."),
 ]
 GridOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--grid", "-g", help="KEY=V1,V2,...: one axis of the grid (repeatable); values parse like -o."),
 ]
 ParallelOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--parallel", "-p", min=1, help="Runs at a time (default: cores // 2). Each gets cores / N threads."),
 ]
 NoWaitOpt = Annotated[
-    bool, typer.Option("--no-wait", help="Do not wait: print the sweep id (or the table, for status) and return."),
+    bool,
+    typer.Option("--no-wait", help="Do not wait: print the sweep id (or the table, for status) and return."),
 ]
 
 
@@ -75,16 +86,27 @@ def progress_table(sweep_id: str, rows: list[dict], elapsed: float | None = None
     for col in ("label", "model", "run", "status"):
         t.add_column(col)
     for r in rows:
-        t.add_row(cell(r["label"]), cell(r["model"] or ""), cell(r["run_id"]), cell(_status_cell(r)),
-                  style=STATUS_STYLE.get(r["status"], ""))
+        t.add_row(
+            cell(r["label"]),
+            cell(r["model"] or ""),
+            cell(r["run_id"]),
+            cell(_status_cell(r)),
+            style=STATUS_STYLE.get(r["status"], ""),
+        )
     return t
 
 
 def report_table(report: dict) -> Table:
     """One row per run; `model` is the run's primary scorer (for a baselines run, the best baseline)."""
     w = report.get("winner") or {}
-    t = Table(title=f"sweep {report['sweep_id']}", title_justify="left", box=None, header_style="bold",
-              pad_edge=False, padding=(0, 1))
+    t = Table(
+        title=f"sweep {report['sweep_id']}",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+        padding=(0, 1),
+    )
     t.add_column("label", overflow="fold")
     t.add_column("model", overflow="fold")
     t.add_column("status", no_wrap=True)
@@ -100,9 +122,17 @@ def report_table(report: dict) -> Table:
         good = "–" if m.get("best_good_or_better") is None else f"{m['best_good_or_better']:.3f}@{m.get('best_k')}"
         won = w.get("run_id") == r["run_id"]
         # names and verdicts come from the runs' reports (a remote host may have written one)
-        t.add_row(cell(r["label"] + (" *" if won else "")), cell(r["primary"] or r["model"] or ""), cell(r["status"]),
-                  cell((r["verdict"] or {}).get("status", "–")), f(m.get("val_brier"), 5), f(m.get("brier_skill")),
-                  f(m.get("ece_after"), 3), good, style="bold" if won else "")
+        t.add_row(
+            cell(r["label"] + (" *" if won else "")),
+            cell(r["primary"] or r["model"] or ""),
+            cell(r["status"]),
+            cell((r["verdict"] or {}).get("status", "–")),
+            f(m.get("val_brier"), 5),
+            f(m.get("brier_skill")),
+            f(m.get("ece_after"), 3),
+            good,
+            style="bold" if won else "",
+        )
     return t
 
 
@@ -112,9 +142,13 @@ def _resume_hint(rows: list[dict], runs_dir: Path | None) -> None:
     if not lost:
         return
     where = "" if runs_dir is None else f" --runs-dir {runs_dir}"
-    tell(f"{len(lost)} run{'s' if len(lost) > 1 else ''} lost (the worker died): continue "
-         f"{'each' if len(lost) > 1 else 'it'} from its last epoch with "
-         + "; ".join(f"`synapse resume {rid}{where}`" for rid in lost), "hint:", "yellow")
+    tell(
+        f"{len(lost)} run{'s' if len(lost) > 1 else ''} lost (the worker died): continue "
+        f"{'each' if len(lost) > 1 else 'it'} from its last epoch with "
+        + "; ".join(f"`synapse resume {rid}{where}`" for rid in lost),
+        "hint:",
+        "yellow",
+    )
 
 
 def _print_wide(renderable) -> None:
@@ -136,8 +170,10 @@ def _print_report(report: dict, sweep) -> None:
             say(f"  {r['label']}: {verdict_text(r)}" + (f" — {r['error']}" if r.get("error") else ""))
     w = report.get("winner")
     if w:
-        say(f"winner: {w['label']} ({w['run_id']}), lowest validation Brier {w['value']:.5f} "
-            f"(report.json models[primary].val.brier); verdict {w['verdict']}")
+        say(
+            f"winner: {w['label']} ({w['run_id']}), lowest validation Brier {w['value']:.5f} "
+            f"(report.json models[primary].val.brier); verdict {w['verdict']}"
+        )
     else:
         say("winner: none (no run succeeded)")
     for n in report.get("notes", []):
@@ -191,8 +227,11 @@ def _wait_and_report(sweep, as_json: bool, runs_dir: Path | None = None) -> None
         with _Live(sweep.sweep_id, enabled=not as_json) as live:
             done = sweeps.wait_and_report(sweep, on_change=live.update, poll=0.5)
     except KeyboardInterrupt:
-        tell(f"the runs keep going under the supervisor; `synapse sweep status {sweep.sweep_id}` picks them up",
-             "interrupted:", "yellow")
+        tell(
+            f"the runs keep going under the supervisor; `synapse sweep status {sweep.sweep_id}` picks them up",
+            "interrupted:",
+            "yellow",
+        )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     rows, report = done["rows"], done["report"]
     if as_json:
@@ -234,8 +273,12 @@ def sweep_command(
             say(sweep.sweep_id)
         return
     if not as_json:
-        tell(f"sweep {sweep.sweep_id}: {len(rows)} runs, parallel {sweep.read()['parallel']} "
-             f"(supervisor log: {sweep.root / 'supervisor.log'})", "…", "dim")
+        tell(
+            f"sweep {sweep.sweep_id}: {len(rows)} runs, parallel {sweep.read()['parallel']} "
+            f"(supervisor log: {sweep.root / 'supervisor.log'})",
+            "…",
+            "dim",
+        )
     _wait_and_report(sweep, as_json, runs_dir)
 
 
@@ -243,7 +286,7 @@ def sweep_command(
 def sweep_status_command(
     ctx: typer.Context,
     sweep_ref: Annotated[
-        Optional[str],
+        str | None,
         typer.Argument(metavar="SWEEP", help="Sweep id, a unique prefix, or its directory (default: the latest)."),
     ] = None,
     runs_dir: RunsDirOpt = None,
@@ -291,12 +334,21 @@ def _sweep_main(
 ) -> None:
     if ctx.invoked_subcommand is not None:
         if config or grid or override or data is not None or parallel is not None:
-            raise typer.BadParameter(f"-c/-g/-o/--data/--parallel start a sweep; `{ctx.invoked_subcommand}` does not "
-                                     "take them")
+            raise typer.BadParameter(
+                f"-c/-g/-o/--data/--parallel start a sweep; `{ctx.invoked_subcommand}` does not take them"
+            )
         ctx.obj = {"runs_dir": runs_dir, "no_wait": no_wait, "as_json": as_json}
         return
-    sweep_command(config=config, grid=grid, override=override, data=data, parallel=parallel, runs_dir=runs_dir,
-                  no_wait=no_wait, as_json=as_json)
+    sweep_command(
+        config=config,
+        grid=grid,
+        override=override,
+        data=data,
+        parallel=parallel,
+        runs_dir=runs_dir,
+        no_wait=no_wait,
+        as_json=as_json,
+    )
 
 
 sweep_app.command("status")(sweep_status_command)

@@ -5,6 +5,7 @@ paired run's manifest (a test touch).
 
 Everything is read through core.service (runs, compare, series) in thread workers.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,7 +84,10 @@ def read_comparison(runs_dir: Path, run_ids: list[str]) -> dict:
         d = pred.get("dates")
         windows.append(None if d is None or not len(d) else (str(d[0]), str(d[-1]), int(len(d))))
     return {
-        "ids": c["ids"], "labels": c["labels"], "rows": c["rows"], "windows": windows,
+        "ids": c["ids"],
+        "labels": c["labels"],
+        "rows": c["rows"],
+        "windows": windows,
         "missing": [pred.get("missing") for pred in c["preds"]],
         "diff": {k: [None if v is MISSING else v for v in vals] for k, vals in config_diff(c["cfgs"]).items()},
         "gob": good_per_k(c["reports"]),
@@ -225,8 +229,13 @@ class CompareScreen(Screen):
                 if not pts:
                     continue
                 xs, ys = downsample_minmax([p[0] for p in pts], [p[1] for p in pts], buckets)
-                plt.plot(xs, ys, label=f"{lab}{suffix}", color=RUN_COLOURS[i % len(RUN_COLOURS)],
-                         marker="dot" if key == "train" else self._marker())
+                plt.plot(
+                    xs,
+                    ys,
+                    label=f"{lab}{suffix}",
+                    color=RUN_COLOURS[i % len(RUN_COLOURS)],
+                    marker="dot" if key == "train" else self._marker(),
+                )
                 drawn = True
         if drawn:
             plt.title("val loss by epoch" + (" (+ train)" if self.show_train else ""))
@@ -246,8 +255,13 @@ class CompareScreen(Screen):
         for i, (lab, rates) in enumerate(zip(self.view["labels"] if self.view else [], gob.get("rates", []))):
             pts = [(k, r) for k, r in zip(ks, rates) if _is_num(r)]
             if pts:
-                plt.plot([p[0] for p in pts], [p[1] for p in pts], label=lab,
-                         color=RUN_COLOURS[i % len(RUN_COLOURS)], marker=self._marker())
+                plt.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    label=lab,
+                    color=RUN_COLOURS[i % len(RUN_COLOURS)],
+                    marker=self._marker(),
+                )
                 drawn = True
         rnd = [(k, r) for k, r in zip(ks, gob.get("random", [])) if _is_num(r)]
         if drawn and rnd:
@@ -315,9 +329,15 @@ class CompareScreen(Screen):
         diff = view["diff"]
         if not diff:
             return Text("The resolved configs are identical.", style="dim")
-        table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False, title_justify="left",
-                      title=f"{len(diff)} key{'s differ' if len(diff) != 1 else ' differs'} (resolved configs)",
-                      title_style="dim")
+        table = Table(
+            box=None,
+            padding=(0, 1),
+            header_style="bold",
+            pad_edge=False,
+            title_justify="left",
+            title=f"{len(diff)} key{'s differ' if len(diff) != 1 else ' differs'} (resolved configs)",
+            title_style="dim",
+        )
         table.add_column("key", no_wrap=True)
         for i, lab in enumerate(view["labels"]):
             table.add_column(Text(lab, style=f"bold {self._colour(i)}"), overflow="fold")
@@ -373,22 +393,31 @@ class CompareScreen(Screen):
             labels, ids = (self.view or {}).get("labels", []), (self.view or {}).get("ids", [])
             for t in self.tests:
                 parts += [self._paired_table(t, labels, ids), Text("")]
-            parts.append(Text("Recorded in each paired run's manifest (test_touches). p runs it again (another touch).",
-                              style="dim"))
+            parts.append(
+                Text(
+                    "Recorded in each paired run's manifest (test_touches). p runs it again (another touch).",
+                    style="dim",
+                )
+            )
         box.update(Group(*parts))
 
     def _paired_intro(self) -> Text:
         out = Text()
         out.append("Press p", style="bold")
-        out.append(" for the paired test: A's primary against each other run's on the same test days, an exact "
-                   "McNemar test per K on the good-or-better indicator, Holm-adjusted across K.\n\n")
-        out.append("It looks at the test window, so it is recorded as a test touch in every paired run's manifest.",
-                   style="yellow")
+        out.append(
+            " for the paired test: A's primary against each other run's on the same test days, an exact "
+            "McNemar test per K on the good-or-better indicator, Holm-adjusted across K.\n\n"
+        )
+        out.append(
+            "It looks at the test window, so it is recorded as a test touch in every paired run's manifest.",
+            style="yellow",
+        )
         windows = (self.view or {}).get("windows") or []
         if windows and windows[0] is not None and any(w != windows[0] for w in windows[1:]):
             out.append("\n\nThe test windows differ: the test will refuse to pair those runs.", style="red")
-        missing = [(lab, m) for lab, m in zip((self.view or {}).get("labels", []), (self.view or {}).get("missing", []))
-                   if m]
+        missing = [
+            (lab, m) for lab, m in zip((self.view or {}).get("labels", []), (self.view or {}).get("missing", [])) if m
+        ]
         for lab, m in missing:
             out.append(f"\n{lab}: {m}", style="dim")
         return out
@@ -413,8 +442,15 @@ class CompareScreen(Screen):
                 mark, style = f"{la} better", "green"
             elif k in t["worse_at"]:
                 mark, style = f"{lb} better", "red"
-            table.add_row(str(k), num(t["model_rate"][j]), num(t["base_rate"][j]), str(t["model_only"][j]),
-                          str(t["base_only"][j]), f"{t['p_holm'][j]:.2g}", Text(mark, style=style))
+            table.add_row(
+                str(k),
+                num(t["model_rate"][j]),
+                num(t["base_rate"][j]),
+                str(t["model_only"][j]),
+                str(t["base_only"][j]),
+                f"{t['p_holm'][j]:.2g}",
+                Text(mark, style=style),
+            )
         if t["beats_at"]:
             verdict = Text(f"{la} beats {lb} at K {k_ranges(t['beats_at'])} (Holm p < {t['alpha']})", style="green")
         elif t["worse_at"]:

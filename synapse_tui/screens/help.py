@@ -1,4 +1,5 @@
 """`?`: the keys of the screen underneath, built from the same bindings as the footer and palette."""
+
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -6,8 +7,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
-
-
 
 
 class HelpScreen(ModalScreen):
@@ -32,8 +31,12 @@ class HelpScreen(ModalScreen):
             lines.append(f"  [b]{key:>12}[/b]  {desc}")
         title = getattr(self.under, "HELP_TITLE", type(self.under).__name__)
         with VerticalScroll(id="help-box"):
-            yield Static(f"[b]{title}[/b] — keys\n\n" + "\n".join(lines)
-                         + "\n\n  [dim]ctrl+p: every action by name · esc closes[/dim]", id="help-text")
+            yield Static(
+                f"[b]{title}[/b] — keys\n\n"
+                + "\n".join(lines)
+                + "\n\n  [dim]ctrl+p: every action by name · esc closes[/dim]",
+                id="help-text",
+            )
 
 
 __all__ = ["HelpScreen"]

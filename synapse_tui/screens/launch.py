@@ -8,6 +8,7 @@ valid. A launch runs in a worker too (core.service.jobs.launch, or core.service.
 when the grid has lines), says the run id and goes back to the runs screen, which picks
 the new run up by itself.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,17 +82,30 @@ class LaunchScreen(Screen):
                     yield Input(id="data", compact=True, placeholder="empty: the config's data.path")
                 with Horizontal(classes="row"):
                     yield Label("target", classes="field")
-                    yield Select([(t, t) for t in targets], value=targets[0], allow_blank=False, id="target",
-                                 compact=True)
+                    yield Select(
+                        [(t, t) for t in targets], value=targets[0], allow_blank=False, id="target", compact=True
+                    )
                     yield Label("parallel", classes="field", id="parallel-label")
                     yield Input(id="parallel", compact=True, placeholder="auto", type="integer")
                 yield Label(Text.assemble("overrides · one ", ("key=value", "bold"), " a line"), classes="caption")
-                yield TextArea(id="overrides", compact=True, show_line_numbers=True, tab_behavior="focus",
-                               placeholder="e.g. split.test_days=200")
-                yield Label(Text.assemble("sweep grid · one ", ("key=a,b", "bold"), " a line; empty: one run"),
-                            classes="caption")
-                yield TextArea(id="grid", compact=True, show_line_numbers=True, tab_behavior="focus",
-                               placeholder="e.g. train.lr=1e-3,3e-3")
+                yield TextArea(
+                    id="overrides",
+                    compact=True,
+                    show_line_numbers=True,
+                    tab_behavior="focus",
+                    placeholder="e.g. split.test_days=200",
+                )
+                yield Label(
+                    Text.assemble("sweep grid · one ", ("key=a,b", "bold"), " a line; empty: one run"),
+                    classes="caption",
+                )
+                yield TextArea(
+                    id="grid",
+                    compact=True,
+                    show_line_numbers=True,
+                    tab_behavior="focus",
+                    placeholder="e.g. train.lr=1e-3,3e-3",
+                )
                 yield Static(id="check")
                 yield Static(id="problems")
                 yield Button("Launch", id="launch", variant="success", compact=True, disabled=True)
@@ -161,8 +175,7 @@ class LaunchScreen(Screen):
             return
         if self.show_resolved:
             text = (self.result or {}).get("resolved") or "# the config does not resolve yet: see the problems"
-            title = "resolved" + (f" {self.result['config_hash']}" if (self.result or {}).get("config_hash")
-                                         else "")
+            title = "resolved" + (f" {self.result['config_hash']}" if (self.result or {}).get("config_hash") else "")
         else:
             path, text = getattr(self, "_file_text", ("", ""))
             title = _short(path) if path else "preview"
@@ -209,11 +222,17 @@ class LaunchScreen(Screen):
     def validate_form(self, generation: int, form: dict) -> None:
         from core.service.configs import validate
 
-        result = validate(form["config"], data=form["data"] or None, overrides=form["overrides"], grid=form["grid"],
-                          target=str(form["target"]))
+        result = validate(
+            form["config"],
+            data=form["data"] or None,
+            overrides=form["overrides"],
+            grid=form["grid"],
+            target=str(form["target"]),
+        )
         if form["parallel"] and (not form["parallel"].isdigit() or int(form["parallel"]) < 1):
-            result["problems"].append({"message": f"parallel {form['parallel']!r}: a whole number, at least 1",
-                                       "override": None})
+            result["problems"].append(
+                {"message": f"parallel {form['parallel']!r}: a whole number, at least 1", "override": None}
+            )
             result["errors"].append(result["problems"][-1]["message"])
             result["ok"] = False
         self.app.call_from_thread(self._show_result, generation, result)
@@ -232,13 +251,18 @@ class LaunchScreen(Screen):
             d = result.get("data") or {}
             if d.get("splits"):
                 s = d["splits"]
-                line.append(f"\n  {d['rows']} days {d['first']}..{d['last']}\n  train {s['train']} · val {s['val']} "
-                            f"· test {s['test']} days" + (f" · {s['folds']} folds" if s["folds"] > 1 else ""),
-                            style="dim")
+                line.append(
+                    f"\n  {d['rows']} days {d['first']}..{d['last']}\n  train {s['train']} · val {s['val']} "
+                    f"· test {s['test']} days" + (f" · {s['folds']} folds" if s["folds"] > 1 else ""),
+                    style="dim",
+                )
             if grid:
                 n = len(result["combos"])
-                line.append(f"\n  sweep of {n} run{'s' if n != 1 else ''}: {', '.join(result['combos'][:4])}"
-                            + (" …" if n > 4 else ""), style="dim")
+                line.append(
+                    f"\n  sweep of {n} run{'s' if n != 1 else ''}: {', '.join(result['combos'][:4])}"
+                    + (" …" if n > 4 else ""),
+                    style="dim",
+                )
         else:
             n = len(result["errors"])
             line = Text()
@@ -260,8 +284,9 @@ class LaunchScreen(Screen):
                 out.append("\n")
             where = f"overrides line {p['override'] + 1}: " if p.get("override") is not None else ""
             out.append("• " + where, style="bold red")
-            out.append(p["message"].removeprefix(f"-o {self._override_line(p)}: ") if where else p["message"],
-                       style="red")
+            out.append(
+                p["message"].removeprefix(f"-o {self._override_line(p)}: ") if where else p["message"], style="red"
+            )
         for w in (result or {}).get("warnings", []):
             out.append(("\n" if out else "") + "• note: ", style="bold yellow")
             out.append(w, style="yellow")
@@ -312,13 +337,19 @@ class LaunchScreen(Screen):
         data = form["data"] or None
         try:
             if grid:
-                sweep = sweeps.start([form["config"]], grid, overrides,
-                                     int(form["parallel"]) if form["parallel"] else None, data=data,
-                                     runs_dir=self.runs_dir)
+                sweep = sweeps.start(
+                    [form["config"]],
+                    grid,
+                    overrides,
+                    int(form["parallel"]) if form["parallel"] else None,
+                    data=data,
+                    runs_dir=self.runs_dir,
+                )
                 n = len(sweep.read().get("runs") or [])
                 message = f"sweep {sweep.sweep_id} started: {n} run{'s' if n != 1 else ''}"
             else:
                 cfg = jobs.load_job_config(form["config"], overrides, data)
+
                 def progress(msg: str) -> None:  # a remote launch syncs, makes a venv...: say so
                     self.app.call_from_thread(self._set_check, Text(msg, style="dim"))
 

@@ -1,4 +1,5 @@
 """Small modal dialogs shared by the dashboard's screens."""
+
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.widgets import Static
 class YesNo(ModalScreen[bool]):
     """A question answered with y (True) or n / escape (False).
 
-        self.app.push_screen(YesNo("Cancel run X?"), lambda yes: yes and self.do_it())
+    self.app.push_screen(YesNo("Cancel run X?"), lambda yes: yes and self.do_it())
     """
 
     DEFAULT_CSS = """

@@ -8,6 +8,7 @@ reading pixels. Nothing here imports plotext or Textual: the caller owns `plt`.
 The curves come from core.service.series (loss_series, ema, downsample_minmax,
 tier_series, reliability_points), so both front ends plot the same numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,17 +30,56 @@ AFTER = (86, 156, 214)
 DIAGONAL = (110, 110, 110)
 
 # ASCII-only markers (terminals without UTF-8) and what a UTF-8 terminal gets.
-ASCII_MARKERS = {"main": "*", "second": "+", "band": ".", "faint": "o", "reference": "-", "best": "^",
-                 "beats": "#", "before": "o", "after": "*"}
-UNICODE_MARKERS = {"main": "braille", "second": "braille", "band": "braille", "faint": "dot", "reference": "·",
-                   "best": "▲", "beats": "◆", "before": "○", "after": "●"}
+ASCII_MARKERS = {
+    "main": "*",
+    "second": "+",
+    "band": ".",
+    "faint": "o",
+    "reference": "-",
+    "best": "^",
+    "beats": "#",
+    "before": "o",
+    "after": "*",
+}
+UNICODE_MARKERS = {
+    "main": "braille",
+    "second": "braille",
+    "band": "braille",
+    "faint": "dot",
+    "reference": "·",
+    "best": "▲",
+    "beats": "◆",
+    "before": "○",
+    "after": "●",
+}
 # Without colour (a pipe, NO_COLOR) lines that only colour told apart get their own marker.
 MONO_MARKERS = {**UNICODE_MARKERS, "second": "+", "band": "·", "faint": "•", "reference": "-"}
 
 # plotext's frame and the markers, one ASCII character each (so styled text keeps its spans).
-ASCII_FRAME = str.maketrans({"─": "-", "│": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+", "┤": "|", "├": "|",
-                             "┬": "+", "┴": "+", "┼": "+", "•": ".", "·": ".", "▲": "^", "◆": "#", "●": "*",
-                             "○": "o", "–": "-", "▁": "_", "█": "#"})
+ASCII_FRAME = str.maketrans(
+    {
+        "─": "-",
+        "│": "|",
+        "┌": "+",
+        "┐": "+",
+        "└": "+",
+        "┘": "+",
+        "┤": "|",
+        "├": "|",
+        "┬": "+",
+        "┴": "+",
+        "┼": "+",
+        "•": ".",
+        "·": ".",
+        "▲": "^",
+        "◆": "#",
+        "●": "*",
+        "○": "o",
+        "–": "-",
+        "▁": "_",
+        "█": "#",
+    }
+)
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_ASCII = "_.-=+*#@"
@@ -78,9 +118,18 @@ def _finite(xs, ys) -> tuple[list, list]:
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def draw_loss(plt, series: dict, *, width: int = 80, smoothing: float = 0.0, log_y: bool = False,
-              ascii_only: bool = False, title: bool = True, labels: bool = True,
-              mono: bool = False) -> dict:
+def draw_loss(
+    plt,
+    series: dict,
+    *,
+    width: int = 80,
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    ascii_only: bool = False,
+    title: bool = True,
+    labels: bool = True,
+    mono: bool = False,
+) -> dict:
     """Train and validation loss by epoch (`loss_series` of the run's epoch events), EMA-smoothed
     with `smoothing` (0: raw), min/max-downsampled to `width` columns, the best epoch marked
     on the validation curve, a log y axis with `log_y`."""
@@ -139,9 +188,18 @@ def draw_loss(plt, series: dict, *, width: int = 80, smoothing: float = 0.0, log
     return {"lines": drawn, "best": best_point, "smoothing": smoothing, "log_y": log_y, "legend": legend}
 
 
-def draw_tiers(plt, curves: dict | None, tier: str, *, beats_tier: str | None = "good", width: int = 80,
-               ascii_only: bool = False, title: bool = True, labels: bool = True,
-               mono: bool = False) -> dict:
+def draw_tiers(
+    plt,
+    curves: dict | None,
+    tier: str,
+    *,
+    beats_tier: str | None = "good",
+    width: int = 80,
+    ascii_only: bool = False,
+    title: bool = True,
+    labels: bool = True,
+    mono: bool = False,
+) -> dict:
     """tier-or-better@K on test (`tier_curves` of the run's report) for the model, its 95% Wilson
     interval (two faint lines), the best baseline, random and the oracle; the Ks where the
     paired McNemar + Holm test says the model beats the baseline marked on the model's line
@@ -152,11 +210,20 @@ def draw_tiers(plt, curves: dict | None, tier: str, *, beats_tier: str | None = 
     ks = s["ks"]
     drawn: dict[str, tuple[list, list]] = {}
     legend: list[tuple[str, str, tuple]] = []
-    label_of = {"model": s["primary"] or "model", "baseline": s["baseline_name"] or "baseline",
-                "random": "random", "oracle": "oracle"}
-    for key, colour, marker in (("oracle", ORACLE, m["faint"]), ("random", RANDOM, m["reference"]),
-                                ("ci_low", MODEL_CI, m["band"]), ("ci_high", MODEL_CI, m["band"]),
-                                ("baseline", BASELINE, m["second"]), ("model", MODEL, m["main"])):
+    label_of = {
+        "model": s["primary"] or "model",
+        "baseline": s["baseline_name"] or "baseline",
+        "random": "random",
+        "oracle": "oracle",
+    }
+    for key, colour, marker in (
+        ("oracle", ORACLE, m["faint"]),
+        ("random", RANDOM, m["reference"]),
+        ("ci_low", MODEL_CI, m["band"]),
+        ("ci_high", MODEL_CI, m["band"]),
+        ("baseline", BASELINE, m["second"]),
+        ("model", MODEL, m["main"]),
+    ):
         if s[key] is None:
             continue
         xs, ys = _finite(ks, s[key])
@@ -172,25 +239,39 @@ def draw_tiers(plt, curves: dict | None, tier: str, *, beats_tier: str | None = 
         pts = [(k, s["model"][ks.index(k)]) for k in s["beats_at"] if math.isfinite(s["model"][ks.index(k)])]
         if pts:
             beats = pts
-            plt.scatter([p[0] for p in pts], [p[1] for p in pts], color=BEATS, marker=m["beats"],
-                        label=f"beats {label_of['baseline']}" if labels else None)
+            plt.scatter(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                color=BEATS,
+                marker=m["beats"],
+                label=f"beats {label_of['baseline']}" if labels else None,
+            )
             legend.append((m["beats"], "beats it", BEATS))
     if drawn:
-        ticks = [k for k in ks] if len(ks) <= max(2, int(width) // 5) else \
-            nice_ticks(min(ks), max(ks), most=max(2, int(width) // 6), integer=True)
+        ticks = (
+            [k for k in ks]
+            if len(ks) <= max(2, int(width) // 5)
+            else nice_ticks(min(ks), max(ks), most=max(2, int(width) // 6), integer=True)
+        )
         plt.xticks(ticks)
         if title:
             plt.xlabel("K")
     if title:
         plt.title(f"{tier}-or-better@K (test)" if drawn else f"{tier}-or-better@K: not evaluated yet")
-    order = [label_of["model"], label_of["baseline"], "beats it", "95% CI",
-             "random", "oracle"]
+    order = [label_of["model"], label_of["baseline"], "beats it", "95% CI", "random", "oracle"]
     legend.sort(key=lambda item: order.index(item[1]) if item[1] in order else len(order))
     return {"lines": drawn, "beats": beats, "tier": tier, "legend": legend}
 
 
-def draw_reliability(plt, reliability: dict | None, *, ascii_only: bool = False, title: bool = True,
-                     labels: bool = True, mono: bool = False) -> dict:
+def draw_reliability(
+    plt,
+    reliability: dict | None,
+    *,
+    ascii_only: bool = False,
+    title: bool = True,
+    labels: bool = True,
+    mono: bool = False,
+) -> dict:
     """Mean outcome against mean predicted probability per bin on test, before and after
     calibration, against the diagonal; the axes span the bins that hold predictions."""
     _reset(plt)
@@ -218,8 +299,21 @@ def draw_reliability(plt, reliability: dict | None, *, ascii_only: bool = False,
     if title:
         n = rel.get("bins")
         plt.title(f"reliability (test{f', {n} bins' if n else ''})" if vals else "reliability: not evaluated yet")
-    return {"lines": drawn, "counts": after["counts"] or before["counts"], "total": after["total"] or before["total"],
-            "legend": legend}
+    return {
+        "lines": drawn,
+        "counts": after["counts"] or before["counts"],
+        "total": after["total"] or before["total"],
+        "legend": legend,
+    }
 
 
-__all__ = ["ASCII_FRAME", "ASCII_MARKERS", "UNICODE_MARKERS", "draw_loss", "draw_reliability", "draw_tiers", "markers", "sparkline"]
+__all__ = [
+    "ASCII_FRAME",
+    "ASCII_MARKERS",
+    "UNICODE_MARKERS",
+    "draw_loss",
+    "draw_reliability",
+    "draw_tiers",
+    "markers",
+    "sparkline",
+]

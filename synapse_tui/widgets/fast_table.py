@@ -9,9 +9,10 @@ what a cell *shows* (its text, style, width and highlight), re-pointing the mous
 pass. It relies on DataTable internals, which is why textual is pinned to one version in
 pyproject.toml; tests/test_fast_table.py checks it against the plain DataTable.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -72,8 +73,13 @@ class FastDataTable(DataTable):
             if data is None or row is None:
                 continue
             cells = [data.get(c.key) for c in columns]
-            if row.auto_height or row.label is not None or not all(
-                    c is None or (isinstance(c, Text) and "\n" not in c.plain and "\t" not in c.plain) for c in cells):
+            if (
+                row.auto_height
+                or row.label is not None
+                or not all(
+                    c is None or (isinstance(c, Text) and "\n" not in c.plain and "\t" not in c.plain) for c in cells
+                )
+            ):
                 slow.append(row_key)
                 continue
             for column, cell in zip(columns, cells):
@@ -81,8 +87,15 @@ class FastDataTable(DataTable):
                     column.content_width = max(column.content_width, cell.cell_len)
         super()._update_dimensions(slow)  # the rest, and the virtual size
 
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
         if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
@@ -91,8 +104,19 @@ class FastDataTable(DataTable):
         row = self.rows[row_key]
         if not isinstance(cell, Text) or row.height != 1:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        key = (cell.plain, cell.style, tuple(cell.spans), cell.justify, base_style, width, cursor, hover,
-               self._show_hover_cursor, self.show_cursor, self._pseudo_class_state)
+        key = (
+            cell.plain,
+            cell.style,
+            tuple(cell.spans),
+            cell.justify,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self.show_cursor,
+            self._pseudo_class_state,
+        )
         hit = self._shown_cache.get(key)
         if hit is None:
             lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)

@@ -23,6 +23,7 @@ the last render plotted ({"lines": {label: (xs, ys)}, "legend": [(symbol, label,
 see synapse_tui.widgets.draw). `show_title` / `show_labels` (default True) turn off the
 plot's own title line and in-plot legend, for a caller that shows them around the plot.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -43,12 +44,18 @@ class RunPlot(PlotextPlot):
     counts) changed, so a caller can show a legend beside the plot that never disagrees."""
 
     class Drawn(Message):
-        def __init__(self, plot: "RunPlot") -> None:
+        def __init__(self, plot: RunPlot) -> None:
             super().__init__()
             self.plot = plot
 
-    def __init__(self, *, ascii_only: bool | None = None, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ascii_only: bool | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._ascii_only = ascii_only
         self.drawn: dict = {}
@@ -108,9 +115,16 @@ class LossPlot(RunPlot):
     log_y: reactive[bool] = reactive(False)
 
     def draw(self) -> None:
-        self.drawn = draw_loss(self.plt, self.series or {}, width=max(10, self.size.width - 8),
-                               smoothing=self.smoothing, log_y=self.log_y, ascii_only=self.ascii_only,
-                               title=self.show_title, labels=self.show_labels)
+        self.drawn = draw_loss(
+            self.plt,
+            self.series or {},
+            width=max(10, self.size.width - 8),
+            smoothing=self.smoothing,
+            log_y=self.log_y,
+            ascii_only=self.ascii_only,
+            title=self.show_title,
+            labels=self.show_labels,
+        )
 
 
 class TierPlot(RunPlot):
@@ -134,9 +148,16 @@ class TierPlot(RunPlot):
         return self.tier
 
     def draw(self) -> None:
-        self.drawn = draw_tiers(self.plt, self.curves, self.tier, beats_tier=self.beats_tier,
-                                width=max(10, self.size.width - 8), ascii_only=self.ascii_only,
-                                title=self.show_title, labels=self.show_labels)
+        self.drawn = draw_tiers(
+            self.plt,
+            self.curves,
+            self.tier,
+            beats_tier=self.beats_tier,
+            width=max(10, self.size.width - 8),
+            ascii_only=self.ascii_only,
+            title=self.show_title,
+            labels=self.show_labels,
+        )
 
 
 class ReliabilityPlot(RunPlot):
@@ -146,8 +167,9 @@ class ReliabilityPlot(RunPlot):
     """run_view's "reliability": {"before", "after" (bins of mean_p, mean_y, count), "bins"}."""
 
     def draw(self) -> None:
-        self.drawn = draw_reliability(self.plt, self.reliability, ascii_only=self.ascii_only,
-                                      title=self.show_title, labels=self.show_labels)
+        self.drawn = draw_reliability(
+            self.plt, self.reliability, ascii_only=self.ascii_only, title=self.show_title, labels=self.show_labels
+        )
 
 
 __all__ = ["LossPlot", "ReliabilityPlot", "RunPlot", "TierPlot"]

@@ -12,6 +12,7 @@ It needs nothing installed on the host but Python (no rsync, no tar, no project 
     signal PID STARTED SIG   send SIG to PID only if its identity still equals STARTED
     lockheld RUN_DIR         whether a process holds RUN_DIR/worker.lock, and who: one JSON line
 """
+
 import hashlib
 import json
 import os
@@ -30,8 +31,15 @@ def _sha256(path):
 
 
 def info(work_dir):
-    out = {"python": sys.version.split()[0], "executable": sys.executable, "time": time.time(),
-           "torch": None, "cuda": False, "gpu": None, "gpus": 0}
+    out = {
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "time": time.time(),
+        "torch": None,
+        "cuda": False,
+        "gpu": None,
+        "gpus": 0,
+    }
     probe = work_dir
     while probe and not os.path.isdir(probe):
         probe = os.path.dirname(probe)
@@ -53,6 +61,7 @@ def info(work_dir):
         out["torch_error"] = "%s: %s" % (type(exc).__name__, exc)
     try:
         import venv  # noqa: F401 — the venv module, which Debian ships apart (python3-venv)
+
         out["venv"] = True
     except ImportError:
         out["venv"] = False
@@ -125,7 +134,7 @@ def start_time(pid):
             data = fh.read()
     except OSError:
         return None
-    rest = data[data.rfind(b")") + 2:].split()
+    rest = data[data.rfind(b")") + 2 :].split()
     if len(rest) < 20 or rest[0] in (b"Z", b"X"):
         return None
     return "%s:%s" % (_boot_id(), rest[19].decode("ascii"))
@@ -136,7 +145,11 @@ def signal_if_same(pid, started, sig):
     if now is None:
         print(json.dumps({"sent": False, "why": "no such process"}))
     elif now != started:
-        print(json.dumps({"sent": False, "why": "pid %d is another process now (started %s, not %s)" % (pid, now, started)}))
+        print(
+            json.dumps(
+                {"sent": False, "why": "pid %d is another process now (started %s, not %s)" % (pid, now, started)}
+            )
+        )
     else:
         os.kill(pid, sig)
         print(json.dumps({"sent": True}))

@@ -15,6 +15,7 @@ host whose tail lacks --pid it reads by offset and asks the agent whether the wo
 lives. When the worker ends, the follower fetches the run's artifacts (sha256 checked)
 and stops, unless a resume started another worker meanwhile: that one it follows too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,19 @@ class State:
     def __init__(self, run: RunDir) -> None:
         self.path = run.path / FOLLOW_JSON
         self.data: dict[str, Any] = {
-            "pid": os.getpid(), "pid_started_at": process_start_time(os.getpid()), "host": socket.gethostname(),
-            "link": "connecting", "since": utc_now_ts(), "last_byte_at": None, "worker": None,
-            "reconnects": 0, "done": False, "error": None, "fetched": [], "dropped_lines": 0}
+            "pid": os.getpid(),
+            "pid_started_at": process_start_time(os.getpid()),
+            "host": socket.gethostname(),
+            "link": "connecting",
+            "since": utc_now_ts(),
+            "last_byte_at": None,
+            "worker": None,
+            "reconnects": 0,
+            "done": False,
+            "error": None,
+            "fetched": [],
+            "dropped_lines": 0,
+        }
         self._saved = 0.0
         self.save()
 
@@ -141,8 +152,10 @@ class LineSplitter:
         return b"".join(out)
 
     def _marker(self) -> bytes:
-        msg = (f"follower: the line at byte {self.offset} of the remote events.jsonl is longer than "
-               f"{self.max_line} bytes; not mirrored (this event keeps its place, padded to its length)")
+        msg = (
+            f"follower: the line at byte {self.offset} of the remote events.jsonl is longer than "
+            f"{self.max_line} bytes; not mirrored (this event keeps its place, padded to its length)"
+        )
         return json.dumps({"ts": utc_now_ts(), "type": "log", "level": "error", "message": msg}).encode()
 
     @property
@@ -206,8 +219,9 @@ class _Log:
                 self.log(f"{utc_now_ts()} {self.what}: {line}")
 
 
-async def _pump(conn: Any, run: RunDir, argv: list[str], state: State | None,
-                log: Callable[[str], None]) -> tuple[int | None, list[str]]:
+async def _pump(
+    conn: Any, run: RunDir, argv: list[str], state: State | None, log: Callable[[str], None]
+) -> tuple[int | None, list[str]]:
     """Run `argv` there, appending what its stdout brings to the mirror (LineSplitter) and
     writing its stderr to follow.log: (its exit status, None when the channel closed
     without one; the last lines of its stderr)."""
@@ -228,8 +242,10 @@ async def _pump(conn: Any, run: RunDir, argv: list[str], state: State | None,
             if out:
                 append_lines(run.events_jsonl, out)
             if split.dropped > dropped:
-                log(f"{utc_now_ts()} error: a line longer than {split.max_line} bytes is not mirrored "
-                    "(a log event at level error keeps its place in events.jsonl)")
+                log(
+                    f"{utc_now_ts()} error: a line longer than {split.max_line} bytes is not mirrored "
+                    "(a log event at level error keeps its place in events.jsonl)"
+                )
                 if state is not None:
                     state.set(dropped_lines=state.data["dropped_lines"] + split.dropped - dropped)
         result = await proc.wait()
@@ -247,8 +263,9 @@ def _failed(what: str, status: int | None, err: list[str]) -> Exception:
     return RemoteError(f"{what} ended with exit status {status}" + (f": {' | '.join(err)}" if err else ""))
 
 
-async def _read_rest(conn: Any, run: RunDir, remote_events: str, state: State | None,
-                     log: Callable[[str], None]) -> None:
+async def _read_rest(
+    conn: Any, run: RunDir, remote_events: str, state: State | None, log: Callable[[str], None]
+) -> None:
     """Everything after the mirror's size, once (no following)."""
     argv = ["tail", "-c", f"+{mirror_offset(run.events_jsonl) + 1}", remote_events]
     status, err = await _pump(conn, run, argv, state, log)
@@ -265,8 +282,16 @@ async def _worker_alive(conn: Any, rem: dict) -> bool:
     return now is not None and (started is None or now == started)
 
 
-async def stream_once(conn: Any, run: RunDir, log: Callable[[str], None] = print, *, state: State | None = None,
-                      pid_tail: bool = True, poll_s: float = POLL_S, probe_s: float = PROBE_S) -> bool:
+async def stream_once(
+    conn: Any,
+    run: RunDir,
+    log: Callable[[str], None] = print,
+    *,
+    state: State | None = None,
+    pid_tail: bool = True,
+    poll_s: float = POLL_S,
+    probe_s: float = PROBE_S,
+) -> bool:
     """Stream new events until the worker ends (True) or the link or tail fails (an exception).
 
     With `pid_tail` the host's `tail --pid -F` streams and ends when the worker does (exit
@@ -330,8 +355,10 @@ async def follow(run: RunDir, *, log: Callable[[str], None] = print) -> int:
                 if pid_tail is None:
                     pid_tail = await tail_has_pid(conn)
                     if not pid_tail:
-                        log(f"{utc_now_ts()} {profile.name}: tail has no --pid; reading by offset, "
-                            f"the worker probed every {PROBE_S:g} s")
+                        log(
+                            f"{utc_now_ts()} {profile.name}: tail has no --pid; reading by offset, "
+                            f"the worker probed every {PROBE_S:g} s"
+                        )
                 state.set(link="up", error=None, done=False)
                 log(f"{utc_now_ts()} link up to {profile.name}")
                 failures = 0
@@ -361,8 +388,12 @@ async def follow(run: RunDir, *, log: Callable[[str], None] = print) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.jobs.remote.follow", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--lock-fd", type=int, default=None,
-                        help="the mirror's follow lock, taken by the starter and handed down as this descriptor")
+    parser.add_argument(
+        "--lock-fd",
+        type=int,
+        default=None,
+        help="the mirror's follow lock, taken by the starter and handed down as this descriptor",
+    )
     args = parser.parse_args(argv)
     if not (args.run_dir.is_dir() and is_run_id(args.run_dir.name)):
         print(f"error: {args.run_dir}: not a run directory", file=sys.stderr)

@@ -17,6 +17,7 @@ every stop/start: an address says nothing about which machine answers. Relative
 `known_hosts` and `identity_file` paths are relative to the user's config dir, never to
 the current directory.
 """
+
 from __future__ import annotations
 
 import os
@@ -106,17 +107,24 @@ class HostProfile(BaseModel):
 
     @property
     def scope(self) -> str | None:
-        """"user" (the user's hosts.yaml) or "project" (a synapse.hosts.yaml); None if made in code."""
+        """ "user" (the user's hosts.yaml) or "project" (a synapse.hosts.yaml); None if made in code."""
         if self.source is None:
             return None
         return "user" if Path(self.source) == user_hosts_file() else "project"
 
     def describe(self) -> dict:
-        return {"name": self.name, "target": f"{self.user}@{self.host}:{self.port}", "work_dir": self.work_dir,
-                "auth": str(self.identity_path) if self.identity_path else "ssh-agent",
-                "host_key_alias": self.alias, "known_hosts": str(self.known_hosts_path),
-                "pinned": pinned_key(self) is not None, "gpu": self.gpu, "source": self.source,
-                "scope": self.scope}
+        return {
+            "name": self.name,
+            "target": f"{self.user}@{self.host}:{self.port}",
+            "work_dir": self.work_dir,
+            "auth": str(self.identity_path) if self.identity_path else "ssh-agent",
+            "host_key_alias": self.alias,
+            "known_hosts": str(self.known_hosts_path),
+            "pinned": pinned_key(self) is not None,
+            "gpu": self.gpu,
+            "source": self.source,
+            "scope": self.scope,
+        }
 
 
 def _user_path(value: str) -> Path:
@@ -149,8 +157,9 @@ def read_hosts_file(path: Path, *, project: bool = False) -> dict[str, HostProfi
     try:
         raw = load_yaml(text, str(path))  # safe_load refusing alias bombs and deep nesting
     except ConfigError as exc:
-        raise InputError(f"not valid YAML: {exc.problem.removeprefix('YAML syntax error: ')}", path=path,
-                         line=exc.line) from None
+        raise InputError(
+            f"not valid YAML: {exc.problem.removeprefix('YAML syntax error: ')}", path=path, line=exc.line
+        ) from None
     if raw is None:
         return {}
     if not isinstance(raw, dict) or not isinstance(raw.get("hosts"), dict) or set(raw) - {"hosts"}:
@@ -166,7 +175,9 @@ def read_hosts_file(path: Path, *, project: bool = False) -> dict[str, HostProfi
                 f"host {name!r}: {banned[0]}: a project hosts file cannot choose key material, a known_hosts file "
                 f"or a pin alias; move the profile to {user_hosts_file()}, or leave {banned[0]} out (the SSH agent "
                 f"authenticates, and `synapse remote trust {name}` pins its key in {default_known_hosts()})",
-                path=path, line=lines.get(str(name)))
+                path=path,
+                line=lines.get(str(name)),
+            )
         try:
             out[str(name)] = HostProfile(name=str(name), source=str(path), **body)
         except ValidationError as exc:
@@ -196,9 +207,13 @@ def load_hosts(project_dir: Path | None = None) -> dict[str, HostProfile]:
         clash = name if name in out else aliases.get(profile.alias)
         if clash is not None:
             line = _lines(project_file.read_text(encoding="utf-8")).get(name)
-            raise InputError(f"host profile {name!r} would replace (or borrow the pinned key of) the profile "
-                             f"{clash!r} of {user_file}: a project file may add profiles, never replace one; "
-                             f"rename it in {project_file}", path=project_file, line=line)
+            raise InputError(
+                f"host profile {name!r} would replace (or borrow the pinned key of) the profile "
+                f"{clash!r} of {user_file}: a project file may add profiles, never replace one; "
+                f"rename it in {project_file}",
+                path=project_file,
+                line=line,
+            )
         out[name] = profile
     return out
 
@@ -208,8 +223,9 @@ def get_host(name: str, project_dir: Path | None = None) -> HostProfile:
     if name not in hosts:
         files = " or ".join(str(p) for p in hosts_files(project_dir))
         have = ", ".join(sorted(hosts)) or "none yet"
-        raise InputError(f"no host profile {name!r} (profiles: {have}); add it to {files} "
-                         "(see README, 'Remote GPU runs')")
+        raise InputError(
+            f"no host profile {name!r} (profiles: {have}); add it to {files} (see README, 'Remote GPU runs')"
+        )
     return hosts[name]
 
 
@@ -233,8 +249,11 @@ def pin_key(profile: HostProfile, public_key_line: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     kept = []
     if path.is_file():
-        kept = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-                if not (ln.split() and profile.alias in ln.split()[0].split(","))]
+        kept = [
+            ln
+            for ln in path.read_text(encoding="utf-8").splitlines()
+            if not (ln.split() and profile.alias in ln.split()[0].split(","))
+        ]
     atomic_write_text(path, "\n".join([*kept, f"{profile.alias} {public_key_line.strip()}"]) + "\n")
     os.chmod(path, 0o600)
     return path

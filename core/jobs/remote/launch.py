@@ -15,6 +15,7 @@ Remote layout, all under the profile's work dir W:
     W/data/<sha256><ext>   data files by content
     W/runs/<run id>/       the run directory the worker writes
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,14 @@ from core.errors import InputError
 from core.fsutil import atomic_write_text
 from core.jobs.remote.hosts import HostProfile
 from core.jobs.remote.ssh import (
-    RemoteError, agent_argv, agent_json, confined, connect, quote_command, run, run_shell,
+    RemoteError,
+    agent_argv,
+    agent_json,
+    confined,
+    connect,
+    quote_command,
+    run,
+    run_shell,
 )
 from core.jobs.remote.sync import FETCHED_JSON, PROJECT_ROOT, Pulled, project_files, pull, push, remote_hashes
 from core.runs import FOLLOW_JSON, REMOTE_JSON, RESUMABLE_STATUSES, RunDir, status_of
@@ -46,7 +54,7 @@ WORKER_IMPORTS = ("numpy", "scipy", "sklearn", "yaml", "pydantic", "matplotlib",
 VENV_COMPLETE = ".synapse-complete"
 SHELL_ONLY_HELP = (
     "{name} gives a shell only (no command execution, no SFTP): this is RunPod's proxied SSH "
-    "(ssh.runpod.io). Enable \"SSH over exposed TCP\" for the pod (Pod > Connect > SSH over exposed TCP: "
+    '(ssh.runpod.io). Enable "SSH over exposed TCP" for the pod (Pod > Connect > SSH over exposed TCP: '
     "expose TCP port 22 in the template, then use the public IP and mapped port it shows) and point the "
     "profile's host and port at it."
 )
@@ -69,13 +77,20 @@ def write_remote(run: RunDir, data: dict) -> None:
     atomic_write_text(run.path / REMOTE_JSON, json.dumps(data, indent=2) + "\n")
 
 
-def remote_record(profile: HostProfile, *, remote_dir: str, python: str, local_data: str,
-                  gpu: str | None) -> dict:
+def remote_record(profile: HostProfile, *, remote_dir: str, python: str, local_data: str, gpu: str | None) -> dict:
     """remote.json of a new mirror: where the run is, by profile name. No profile settings:
     `setup` may hold a token, and how to connect is always read from the user's profiles."""
-    return {"host": profile.name, "address": f"{profile.user}@{profile.host}:{profile.port}",
-            "work_dir": profile.work_dir, "dir": remote_dir, "python": python, "local_data": local_data,
-            "gpu": gpu, "pid": None, "pid_started_at": None}
+    return {
+        "host": profile.name,
+        "address": f"{profile.user}@{profile.host}:{profile.port}",
+        "work_dir": profile.work_dir,
+        "dir": remote_dir,
+        "python": python,
+        "local_data": local_data,
+        "gpu": gpu,
+        "pid": None,
+        "pid_started_at": None,
+    }
 
 
 def profile_of(run: RunDir, hosts: dict[str, HostProfile] | None = None) -> HostProfile:
@@ -87,8 +102,11 @@ def profile_of(run: RunDir, hosts: dict[str, HostProfile] | None = None) -> Host
     if hosts and isinstance(name, str) and name in hosts:
         return hosts[name]
     files = " or ".join(str(p) for p in hosts_files())
-    raise InputError(f"run {run.run_id} ran on host profile {name!r}, which is not in {files} any more: "
-                     "add it back (same host, port, user and work_dir) to act on the run", path=run.path / REMOTE_JSON)
+    raise InputError(
+        f"run {run.run_id} ran on host profile {name!r}, which is not in {files} any more: "
+        "add it back (same host, port, user and work_dir) to act on the run",
+        path=run.path / REMOTE_JSON,
+    )
 
 
 # --------------------------------------------------------------------------- the host
@@ -123,8 +141,11 @@ async def prepare_host(conn, profile: HostProfile, info: dict, progress: Progres
     marker = f"{venv}/{VENV_COMPLETE}"
     state = await agent_json(conn, profile.python, "owned", venv, marker)
     if state.get(venv) is False or state.get(marker) is False:
-        raise InputError(f"{profile.name}: the venv {venv} is owned by another user, so it is not used; remove it "
-                         "there or point the profile's work_dir at a directory of your own", path=profile.source)
+        raise InputError(
+            f"{profile.name}: the venv {venv} is owned by another user, so it is not used; remove it "
+            "there or point the profile's work_dir at a directory of your own",
+            path=profile.source,
+        )
     if state.get(venv) and not state.get(marker):
         # Interrupted while being made (Ctrl-C, a full disk): an interpreter may exist, the rest may not.
         progress(f"the venv {venv} was never finished; making it again")
@@ -137,20 +158,30 @@ async def prepare_host(conn, profile: HostProfile, info: dict, progress: Progres
         await run(conn, [profile.python, "-m", "venv", "--system-site-packages", "--without-pip", venv], timeout=600)
         # A venv sees the *base* interpreter's packages only; when `python` is itself a venv's
         # (or a conda env's), its packages are on its own site path: name them in a .pth too.
-        sites = json.loads((await run(conn, [profile.python, "-c", "import json, site; print(json.dumps("
-                                            "site.getsitepackages()))"])).stdout.decode().strip())
-        purelib = (await run(conn, [vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
-                   ).stdout.decode().strip()
+        sites = json.loads(
+            (await run(conn, [profile.python, "-c", "import json, site; print(json.dumps(site.getsitepackages()))"]))
+            .stdout.decode()
+            .strip()
+        )
+        purelib = (
+            (await run(conn, [vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]))
+            .stdout.decode()
+            .strip()
+        )
         pth = "\n".join([confined(W, "project"), *sites]) + "\n"
-        await run(conn, [vpy, "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
-                         f"{purelib}/synapse.pth", pth])
+        await run(
+            conn, [vpy, "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", f"{purelib}/synapse.pth", pth]
+        )
     probe = await run(conn, [vpy, "-c", f"import {', '.join(WORKER_IMPORTS)}"], check=False)
     if probe.exit_status != 0:
         missing = probe.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
         if b"torch" in probe.stderr:
-            raise InputError(f"{profile.name}: the venv's python cannot import torch ({' '.join(missing)}); use an "
-                             "image with CUDA torch installed for the profile's `python:` "
-                             f"({profile.python}), or set `python:` to one", path=profile.source)
+            raise InputError(
+                f"{profile.name}: the venv's python cannot import torch ({' '.join(missing)}); use an "
+                "image with CUDA torch installed for the profile's `python:` "
+                f"({profile.python}), or set `python:` to one",
+                path=profile.source,
+            )
         progress(f"installing the missing dependencies into {venv}: {' '.join(missing)}")
         deps = [d for d in _dependencies() if not d.startswith("torch")]
         await run(conn, [vpy, "-m", "ensurepip", "--upgrade"], check=False, timeout=600)
@@ -158,8 +189,10 @@ async def prepare_host(conn, profile: HostProfile, info: dict, progress: Progres
         probe = await run(conn, [vpy, "-c", f"import {', '.join(WORKER_IMPORTS)}"], check=False)
         if probe.exit_status != 0:
             why = probe.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise RemoteError(f"{profile.name}: the venv {venv} still cannot import the worker's packages "
-                              f"({' '.join(why)}); it is left unfinished and made again next time")
+            raise RemoteError(
+                f"{profile.name}: the venv {venv} still cannot import the worker's packages "
+                f"({' '.join(why)}); it is left unfinished and made again next time"
+            )
     if not state.get(marker):
         # Only now is the venv known good: without the marker, the next launch makes it again.
         await run(conn, ["touch", "--", marker])
@@ -172,13 +205,17 @@ def remote_device(cfg, job: str, info: dict, profile: HostProfile) -> str:
         return "cpu"
     want = cfg.train.device
     if info.get("torch") is None:
-        raise InputError(f"{profile.name} has no torch for its python ({info.get('executable')}, the profile's "
-                         f"`python: {profile.python}` setting; {info.get('torch_error') or 'not installed'}): set "
-                         "`python:` to the interpreter that has the image's PyTorch, or pick an image with it",
-                         path=profile.source)
+        raise InputError(
+            f"{profile.name} has no torch for its python ({info.get('executable')}, the profile's "
+            f"`python: {profile.python}` setting; {info.get('torch_error') or 'not installed'}): set "
+            "`python:` to the interpreter that has the image's PyTorch, or pick an image with it",
+            path=profile.source,
+        )
     if want == "cuda" and not info.get("cuda"):
-        raise InputError(f"the config trains on CUDA (train.device=cuda) but {profile.name} has no CUDA device "
-                         f"(torch {info.get('torch')}); add -o train.device=cpu to run on its CPU, or pick a GPU host")
+        raise InputError(
+            f"the config trains on CUDA (train.device=cuda) but {profile.name} has no CUDA device "
+            f"(torch {info.get('torch')}); add -o train.device=cpu to run on its CPU, or pick a GPU host"
+        )
     return "cuda" if want == "auto" and info.get("cuda") else ("cpu" if want == "auto" else want)
 
 
@@ -187,8 +224,10 @@ async def start_worker(conn, vpy: str, remote_dir: str, *, resume: bool) -> tupl
     cmd = quote_command([vpy, "-m", "core.jobs.worker", remote_dir] + (["--resume"] if resume else []))
     # The braces matter: `$!` must be the pid of the backgrounded command itself.
     # umask 077: checkpoints and logs are the user's alone on a shared server.
-    script = (f"cd {quote_command([remote_dir])} && umask 077 && "
-              f"{{ setsid nohup {cmd} </dev/null >>worker.log 2>&1 & echo $! ; }}")
+    script = (
+        f"cd {quote_command([remote_dir])} && umask 077 && "
+        f"{{ setsid nohup {cmd} </dev/null >>worker.log 2>&1 & echo $! ; }}"
+    )
     out = await run_shell(conn, script, timeout=60)
     pid = int(out.stdout.decode().strip().splitlines()[-1])
     started = await agent_json(conn, vpy, "start_time", str(pid))
@@ -196,8 +235,9 @@ async def start_worker(conn, vpy: str, remote_dir: str, *, resume: bool) -> tupl
 
 
 # --------------------------------------------------------------------------- launch
-async def launch_async(profile: HostProfile, cfg, job: str, runs_dir: Path, *, progress: Progress = _quiet,
-                       follow: bool = True) -> dict:
+async def launch_async(
+    profile: HostProfile, cfg, job: str, runs_dir: Path, *, progress: Progress = _quiet, follow: bool = True
+) -> dict:
     from core.train.prepare import prepare
     from core.train.run import JOBS, start_run
 
@@ -214,21 +254,28 @@ async def launch_async(profile: HostProfile, cfg, job: str, runs_dir: Path, *, p
         info = await agent_json(conn, profile.python, "info", W)
         device = remote_device(cfg, job, info, profile)
         if not info.get("venv"):
-            raise InputError(f"{profile.name}: {info.get('executable')} has no venv module; set the profile's "
-                             "`setup:` to install it (e.g. apt-get install -y python3-venv)")
+            raise InputError(
+                f"{profile.name}: {info.get('executable')} has no venv module; set the profile's "
+                "`setup:` to install it (e.g. apt-get install -y python3-venv)"
+            )
         vpy = await prepare_host(conn, profile, info, progress)
         data_path = Path(prep.data.path)
         data_rel = f"{prep.data.sha256}{''.join(data_path.suffixes[-2:]) or '.csv'}"
         remote_data = confined(W, "data", data_rel)
         if (await run(conn, ["test", "-f", remote_data], check=False)).exit_status != 0:
-            await push(conn, profile.python, {data_rel: data_path}, confined(W, "data"), only_changed=False,
-                       progress=progress)
+            await push(
+                conn, profile.python, {data_rel: data_path}, confined(W, "data"), only_changed=False, progress=progress
+            )
         remote_cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": remote_data})})
         mirror = start_run(remote_cfg, Path(runs_dir), prep, job, device)
         try:
             remote_dir = confined(W, "runs", mirror.run_id)
-            write_remote(mirror, remote_record(profile, remote_dir=remote_dir, python=vpy,
-                                               local_data=str(data_path), gpu=info.get("gpu")))
+            write_remote(
+                mirror,
+                remote_record(
+                    profile, remote_dir=remote_dir, python=vpy, local_data=str(data_path), gpu=info.get("gpu")
+                ),
+            )
             files = {n: mirror.path / n for n in ("config.yaml", "manifest.json", "events.jsonl")}
             await push(conn, profile.python, files, remote_dir, only_changed=False)
             pid, started = await start_worker(conn, vpy, remote_dir, resume=False)
@@ -239,12 +286,20 @@ async def launch_async(profile: HostProfile, cfg, job: str, runs_dir: Path, *, p
     write_remote(mirror, {**rem, "pid": pid, "pid_started_at": started})
     progress(f"{mirror.run_id}: worker pid {pid} on {profile.name} ({remote_dir})")
     follower = start_follower(mirror) if follow else None
-    return {"run_id": mirror.run_id, "path": str(mirror.path), "host": profile.name, "remote_dir": remote_dir,
-            "pid": pid, "device": device, "follower_pid": follower}
+    return {
+        "run_id": mirror.run_id,
+        "path": str(mirror.path),
+        "host": profile.name,
+        "remote_dir": remote_dir,
+        "pid": pid,
+        "device": device,
+        "follower_pid": follower,
+    }
 
 
-def launch(profile: HostProfile, cfg, job: str, runs_dir: Path, *, progress: Progress = _quiet,
-           follow: bool = True) -> dict:
+def launch(
+    profile: HostProfile, cfg, job: str, runs_dir: Path, *, progress: Progress = _quiet, follow: bool = True
+) -> dict:
     return asyncio.run(launch_async(profile, cfg, job, runs_dir, progress=progress, follow=follow))
 
 
@@ -261,10 +316,15 @@ def spawn_follower(run: RunDir) -> int:
     lock = acquire(run.path / FOLLOW_LOCK, "follower")
     try:
         with open(run.path / "follow.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "core.jobs.remote.follow", str(run.path),
-                                     "--lock-fd", str(lock.fd)], stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=str(PROJECT_ROOT),
-                                    pass_fds=(lock.fd,))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "core.jobs.remote.follow", str(run.path), "--lock-fd", str(lock.fd)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=str(PROJECT_ROOT),
+                pass_fds=(lock.fd,),
+            )
         lock.write_holder("follower", proc.pid)
     finally:
         lock.release()  # ours only: the child's copy of the descriptor keeps the lock held
@@ -330,8 +390,11 @@ async def cancel_async(run: RunDir, profile: HostProfile) -> dict:
         out = await agent_json(conn, rem["python"], "signal", str(pid), started, str(int(signal.SIGTERM)))
     if not out.get("sent"):
         raise InputError(f"run {run.run_id}: not signalled: {out.get('why')}")
-    return {"run_id": run.run_id, "status": st.status,
-            "message": f"SIGTERM sent to pid {pid} on {profile.name}; it saves last.pt and ends cancelled"}
+    return {
+        "run_id": run.run_id,
+        "status": st.status,
+        "message": f"SIGTERM sent to pid {pid} on {profile.name}; it saves last.pt and ends cancelled",
+    }
 
 
 async def resume_async(run: RunDir, profile: HostProfile) -> dict:
@@ -348,13 +411,19 @@ async def resume_async(run: RunDir, profile: HostProfile) -> dict:
 
         lock = await agent_json(conn, rem["python"], "lockheld", rem["dir"])
         if lock.get("held"):
-            raise InputError(f"run {run.run_id} is held by {describe_holder(lock.get('holder') or {})} "
-                             f"(on {profile.name}): its worker still runs there, so none is started; "
-                             f"`synapse remote attach {run.run_id}` follows it again")
+            raise InputError(
+                f"run {run.run_id} is held by {describe_holder(lock.get('holder') or {})} "
+                f"(on {profile.name}): its worker still runs there, so none is started; "
+                f"`synapse remote attach {run.run_id}` follows it again"
+            )
         pid, started = await start_worker(conn, rem["python"], rem["dir"], resume=True)
     write_remote(run, {**rem, "pid": pid, "pid_started_at": started})
-    return {"run_id": run.run_id, "pid": pid, "attempt": st.attempt + 1,
-            "follower_pid": await ensure_follower(run, pid)}
+    return {
+        "run_id": run.run_id,
+        "pid": pid,
+        "attempt": st.attempt + 1,
+        "follower_pid": await ensure_follower(run, pid),
+    }
 
 
 def read_fetched(run: RunDir) -> dict[str, str]:
@@ -363,7 +432,9 @@ def read_fetched(run: RunDir) -> dict[str, str]:
         files = json.loads((run.path / FETCHED_JSON).read_text(encoding="utf-8")).get("files")
     except (OSError, ValueError, AttributeError):
         return {}
-    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
+    return (
+        {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
+    )
 
 
 def merge_test_touches(run: RunDir, theirs_path: Path) -> int:
@@ -380,9 +451,14 @@ def merge_test_touches(run: RunDir, theirs_path: Path) -> int:
     mine = run.read_json("manifest.json")
     have = mine.setdefault("test_touches", [])
     seen = {(t.get("ts"), t.get("what")) for t in have if isinstance(t, dict)}
-    new = [{"ts": t["ts"], "what": t["what"]} for t in touches
-           if isinstance(t, dict) and isinstance(t.get("ts"), str) and isinstance(t.get("what"), str)
-           and (t["ts"], t["what"]) not in seen]
+    new = [
+        {"ts": t["ts"], "what": t["what"]}
+        for t in touches
+        if isinstance(t, dict)
+        and isinstance(t.get("ts"), str)
+        and isinstance(t.get("what"), str)
+        and (t["ts"], t["what"]) not in seen
+    ]
     if new:
         mine["test_touches"] = sorted([*have, *new], key=lambda t: str(t.get("ts", "")))
         run.write_json("manifest.json", mine)
@@ -392,8 +468,9 @@ def merge_test_touches(run: RunDir, theirs_path: Path) -> int:
 MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 
 
-async def fetch_async(run: RunDir, profile: HostProfile, *, progress: Progress = _quiet,
-                      force: bool = False) -> list[str]:
+async def fetch_async(
+    run: RunDir, profile: HostProfile, *, progress: Progress = _quiet, force: bool = False
+) -> list[str]:
     """The remote run dir's artifacts that differ here, each streamed, size-limited and
     sha256-checked (`sync.pull`); the names copied. The mirror's own files are never taken
     (`sync.LOCAL_ONLY`); the remote manifest only adds its test touches to the mirror's; a
@@ -406,14 +483,23 @@ async def fetch_async(run: RunDir, profile: HostProfile, *, progress: Progress =
         if not isinstance(listing, dict):
             raise RemoteError(f"{profile.name}: the listing of {rem['dir']} is not a mapping of names to sha256s")
         names = [n for n in listing if n != "manifest.json"]
-        got = await pull(conn, profile.python, rem["dir"], run.path, names, sftp=sftp, listing=listing,
-                         fetched=fetched, force=force)
+        got = await pull(
+            conn, profile.python, rem["dir"], run.path, names, sftp=sftp, listing=listing, fetched=fetched, force=force
+        )
         added = 0
         if "manifest.json" in listing:
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=run.path) as tmp:
-                theirs = await pull(conn, profile.python, rem["dir"], Path(tmp), ["manifest.json"], sftp=sftp,
-                                    listing={"manifest.json": listing["manifest.json"]}, skip_same=False,
-                                    max_bytes=MANIFEST_MAX_BYTES)
+                theirs = await pull(
+                    conn,
+                    profile.python,
+                    rem["dir"],
+                    Path(tmp),
+                    ["manifest.json"],
+                    sftp=sftp,
+                    listing={"manifest.json": listing["manifest.json"]},
+                    skip_same=False,
+                    max_bytes=MANIFEST_MAX_BYTES,
+                )
                 got.refused.update(theirs.refused)
                 if "manifest.json" in theirs.copied:
                     added = merge_test_touches(run, Path(tmp) / "manifest.json")
@@ -428,8 +514,10 @@ async def fetch_async(run: RunDir, profile: HostProfile, *, progress: Progress =
 
 def _record_fetched(run: RunDir, before: dict[str, str], got: Pulled) -> None:
     files = {**before, **got.same, **got.copied}
-    atomic_write_text(run.path / FETCHED_JSON, json.dumps(
-        {"files": dict(sorted(files.items())), "refused": got.refused, "kept": got.kept}, indent=2) + "\n")
+    atomic_write_text(
+        run.path / FETCHED_JSON,
+        json.dumps({"files": dict(sorted(files.items())), "refused": got.refused, "kept": got.kept}, indent=2) + "\n",
+    )
 
 
 async def has_sftp(conn) -> bool:
@@ -446,6 +534,10 @@ def attach(run: RunDir) -> dict:
     try:
         pid = spawn_follower(run)
     except LockHeld as exc:
-        return {"run_id": run.run_id, "follower_pid": exc.holder.get("pid"), "already": True,
-                "holder": describe_holder(exc.holder)}
+        return {
+            "run_id": run.run_id,
+            "follower_pid": exc.holder.get("pid"),
+            "already": True,
+            "holder": describe_holder(exc.holder),
+        }
     return {"run_id": run.run_id, "follower_pid": pid, "already": False, "holder": None}

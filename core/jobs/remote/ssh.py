@@ -7,6 +7,7 @@ override holding `; rm -rf ~` or `$(...)` arrives as one literal argument. Conne
 timeouts and keepalives are always set: asyncssh's defaults are none, and a dead link
 would then hang forever.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,12 +51,14 @@ def _host_key_error(profile: HostProfile, exc: Exception) -> InputError:
         return InputError(
             f"the host key of {profile.name} ({profile.host}:{profile.port}) is not trusted yet: "
             f"run `synapse remote trust {profile.name}`, compare the fingerprint with the one your provider "
-            "shows, and answer yes")
+            "shows, and answer yes"
+        )
     return InputError(
         f"the host key of {profile.name} ({profile.host}:{profile.port}) CHANGED since it was pinned "
         f"(alias {profile.alias!r} in {profile.known_hosts_path}); refusing to connect. A RunPod pod makes a new "
         f"key on every restart: if you restarted it, run `synapse remote trust {profile.name}` again and check "
-        "the new fingerprint; otherwise someone may be in the middle")
+        "the new fingerprint; otherwise someone may be in the middle"
+    )
 
 
 def _key_options(profile: HostProfile) -> dict:
@@ -71,32 +74,44 @@ def _key_options(profile: HostProfile) -> dict:
         key = asyncssh.read_private_key(str(path))
     except (asyncssh.KeyImportError, ValueError) as exc:
         if "passphrase" not in str(exc).lower():
-            raise InputError(f"host {profile.name}: identity_file {path} is not a private key that can be read "
-                             f"({exc})", path=profile.source) from None
+            raise InputError(
+                f"host {profile.name}: identity_file {path} is not a private key that can be read ({exc})",
+                path=profile.source,
+            ) from None
         sock = os.environ.get("SSH_AUTH_SOCK")
         public = path.with_name(path.name + ".pub")
         if sock and public.is_file():
             # The agent signs with its unlocked copy; only that identity is offered.
-            return dict(client_keys=[str(path)], ignore_encrypted=True, agent_path=sock,
-                        agent_identities=[str(public)])
-        raise InputError(f"host {profile.name}: identity_file {path} is passphrase-protected: " + locked_key_help(path)
-                         + ("" if public.is_file() else f" (and keep its public key beside it as {public})"),
-                         path=profile.source) from None
+            return dict(client_keys=[str(path)], ignore_encrypted=True, agent_path=sock, agent_identities=[str(public)])
+        raise InputError(
+            f"host {profile.name}: identity_file {path} is passphrase-protected: "
+            + locked_key_help(path)
+            + ("" if public.is_file() else f" (and keep its public key beside it as {public})"),
+            path=profile.source,
+        ) from None
     return dict(client_keys=[key], agent_path=None)
 
 
 def locked_key_help(path: Path | None) -> str:
-    return (f"load it into your SSH agent with `ssh-add {path}` (the agent then signs for it; Synapse never "
-            "asks for or stores a passphrase, since the follower that keeps the mirror runs with no terminal)")
+    return (
+        f"load it into your SSH agent with `ssh-add {path}` (the agent then signs for it; Synapse never "
+        "asks for or stores a passphrase, since the follower that keeps the mirror runs with no terminal)"
+    )
 
 
 def connect_options(profile: HostProfile) -> dict:
     opts = dict(
-        port=profile.port, username=profile.user,
-        known_hosts=str(profile.known_hosts_path), host_key_alias=profile.alias,
-        connect_timeout=profile.connect_timeout, login_timeout=profile.connect_timeout,
-        keepalive_interval=profile.keepalive_interval, keepalive_count_max=profile.keepalive_count_max,
-        password_auth=False, kbdint_auth=False, config=[],
+        port=profile.port,
+        username=profile.user,
+        known_hosts=str(profile.known_hosts_path),
+        host_key_alias=profile.alias,
+        connect_timeout=profile.connect_timeout,
+        login_timeout=profile.connect_timeout,
+        keepalive_interval=profile.keepalive_interval,
+        keepalive_count_max=profile.keepalive_count_max,
+        password_auth=False,
+        kbdint_auth=False,
+        config=[],
     )
     if profile.identity_path is not None:
         opts.update(_key_options(profile))
@@ -116,20 +131,31 @@ async def connect(profile: HostProfile) -> AsyncIterator[asyncssh.SSHClientConne
     except asyncssh.PermissionDenied as exc:
         hint = ""
         if opts.get("agent_identities"):
-            hint = (f"; identity_file {profile.identity_path} is passphrase-protected and the agent did not sign "
-                    "for it: " + locked_key_help(profile.identity_path))
-        raise RemoteError(f"{profile.name}: authentication refused ({exc.reason}); key or agent auth only{hint}") from None
+            hint = (
+                f"; identity_file {profile.identity_path} is passphrase-protected and the agent did not sign "
+                "for it: " + locked_key_help(profile.identity_path)
+            )
+        raise RemoteError(
+            f"{profile.name}: authentication refused ({exc.reason}); key or agent auth only{hint}"
+        ) from None
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        raise RemoteError(f"{profile.name}: cannot connect to {profile.host}:{profile.port}: "
-                          f"{type(exc).__name__}: {exc}") from None
+        raise RemoteError(
+            f"{profile.name}: cannot connect to {profile.host}:{profile.port}: {type(exc).__name__}: {exc}"
+        ) from None
     try:
         yield conn
     finally:
         conn.close()
 
 
-async def run(conn: asyncssh.SSHClientConnection, argv: Sequence[str], *, input: bytes | None = None,
-              check: bool = True, timeout: float | None = 120.0) -> asyncssh.SSHCompletedProcess:
+async def run(
+    conn: asyncssh.SSHClientConnection,
+    argv: Sequence[str],
+    *,
+    input: bytes | None = None,
+    check: bool = True,
+    timeout: float | None = 120.0,
+) -> asyncssh.SSHCompletedProcess:
     """`argv` on the remote, every argument quoted; bytes out. RemoteError on a non-zero exit when `check`."""
     try:
         result = await conn.run(quote_command(argv), input=input, encoding=None, timeout=timeout)
@@ -143,8 +169,9 @@ async def run(conn: asyncssh.SSHClientConnection, argv: Sequence[str], *, input:
     return result
 
 
-async def run_shell(conn: asyncssh.SSHClientConnection, script: str, *, timeout: float | None = 120.0,
-                    check: bool = True) -> asyncssh.SSHCompletedProcess:
+async def run_shell(
+    conn: asyncssh.SSHClientConnection, script: str, *, timeout: float | None = 120.0, check: bool = True
+) -> asyncssh.SSHCompletedProcess:
     """A shell line the caller built from `quote_command` parts and fixed operators only."""
     result = await conn.run(script, encoding=None, timeout=timeout)
     if check and result.exit_status != 0:
@@ -165,10 +192,13 @@ async def agent_json(conn: asyncssh.SSHClientConnection, python: str, *args: str
 async def fetch_host_key(profile: HostProfile) -> asyncssh.SSHKey:
     """The server's host key, unverified: for `remote trust` to show and pin on a yes."""
     try:
-        key = await asyncio.wait_for(asyncssh.get_server_host_key(profile.host, profile.port, config=[]),
-                                     profile.connect_timeout)
+        key = await asyncio.wait_for(
+            asyncssh.get_server_host_key(profile.host, profile.port, config=[]), profile.connect_timeout
+        )
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        raise RemoteError(f"{profile.name}: cannot reach {profile.host}:{profile.port}: {type(exc).__name__}: {exc}") from None
+        raise RemoteError(
+            f"{profile.name}: cannot reach {profile.host}:{profile.port}: {type(exc).__name__}: {exc}"
+        ) from None
     if key is None:
         raise RemoteError(f"{profile.name}: the server sent no host key")
     return key

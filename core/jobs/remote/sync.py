@@ -10,6 +10,7 @@ only after its size and sha256 are checked. The remote is untrusted input: its l
 names are taken only when they are plain artifact names, never a mirror's own control
 files (`LOCAL_ONLY`), and every target must resolve inside the mirror.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,8 +75,15 @@ async def remote_hashes(conn: asyncssh.SSHClientConnection, python: str, remote_
     return await agent_json(conn, python, "hashes", remote_dir)
 
 
-async def push(conn: asyncssh.SSHClientConnection, python: str, files: dict[str, Path], remote_dir: str,
-               *, only_changed: bool = True, progress: Callable[[str], None] | None = None) -> list[str]:
+async def push(
+    conn: asyncssh.SSHClientConnection,
+    python: str,
+    files: dict[str, Path],
+    remote_dir: str,
+    *,
+    only_changed: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
     """Bring `remote_dir` up to date with `files` ({relative path: local path}); the paths sent."""
     for rel in files:
         if rel.startswith("/") or ".." in PurePosixPath(rel).parts:
@@ -97,13 +105,41 @@ async def push(conn: asyncssh.SSHClientConnection, python: str, files: dict[str,
 # config.yaml is what `synapse eval` reads, the locks and logs are the local processes',
 # events.jsonl is the follower's (byte offsets), fetched.json is this module's record,
 # queue.json/claim.json would hand the run to a local supervisor.
-LOCAL_ONLY = frozenset({"remote.json", "follow.json", "follow.log", "follow.lock", "worker.lock", "events.jsonl",
-                        FETCHED_JSON, "config.yaml", "queue.json", "claim.json"})
+LOCAL_ONLY = frozenset(
+    {
+        "remote.json",
+        "follow.json",
+        "follow.log",
+        "follow.lock",
+        "worker.lock",
+        "events.jsonl",
+        FETCHED_JSON,
+        "config.yaml",
+        "queue.json",
+        "claim.json",
+    }
+)
 # What a worker writes into its run directory (docs/ARCHITECTURE.md, "A run directory").
-ARTIFACTS = frozenset({"manifest.json", "metrics.csv", "report.json", "calibrators.json", "predictions.npz",
-                       "model_checkpoint.pt", "last.pt", "calibration_curve.png", "tier_rates_vs_baseline.png",
-                       "training_log.md", "model.onnx", "model_step.onnx", "onnx_report.json",
-                       "pool_backtest.json", "pool_calibration.png", "worker.log"})
+ARTIFACTS = frozenset(
+    {
+        "manifest.json",
+        "metrics.csv",
+        "report.json",
+        "calibrators.json",
+        "predictions.npz",
+        "model_checkpoint.pt",
+        "last.pt",
+        "calibration_curve.png",
+        "tier_rates_vs_baseline.png",
+        "training_log.md",
+        "model.onnx",
+        "model_step.onnx",
+        "onnx_report.json",
+        "pool_backtest.json",
+        "pool_calibration.png",
+        "worker.log",
+    }
+)
 # Anything else a later version may write: one path component, no dot-file, no leading '-'.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -172,10 +208,12 @@ async def _chunks_sftp(client, path: str) -> AsyncGenerator[bytes, None]:
             yield chunk
 
 
-async def _chunks_exec(conn: asyncssh.SSHClientConnection, python: str, remote_dir: str,
-                       name: str) -> AsyncGenerator[bytes, None]:
-    proc = await conn.create_process(quote_command(agent_argv(python, "cat", remote_dir, name)), encoding=None,
-                                     stderr=asyncssh.DEVNULL)
+async def _chunks_exec(
+    conn: asyncssh.SSHClientConnection, python: str, remote_dir: str, name: str
+) -> AsyncGenerator[bytes, None]:
+    proc = await conn.create_process(
+        quote_command(agent_argv(python, "cat", remote_dir, name)), encoding=None, stderr=asyncssh.DEVNULL
+    )
     try:
         while chunk := await proc.stdout.read(CHUNK):
             yield chunk
@@ -202,10 +240,20 @@ async def _receive(chunks: AsyncIterator[bytes], target: Path, want: str, limit:
             raise _Unsettled("the copy's sha256 differs from the remote's listing")
 
 
-async def pull(conn: asyncssh.SSHClientConnection, python: str, remote_dir: str, local_dir: Path,
-               names: Iterable[str] | None = None, *, sftp: bool, skip_same: bool = True,
-               listing: dict[str, str] | None = None, fetched: dict[str, str] | None = None,
-               force: bool = False, max_bytes: int | None = None) -> Pulled:
+async def pull(
+    conn: asyncssh.SSHClientConnection,
+    python: str,
+    remote_dir: str,
+    local_dir: Path,
+    names: Iterable[str] | None = None,
+    *,
+    sftp: bool,
+    skip_same: bool = True,
+    listing: dict[str, str] | None = None,
+    fetched: dict[str, str] | None = None,
+    force: bool = False,
+    max_bytes: int | None = None,
+) -> Pulled:
     """Copy files of `remote_dir` (all, or `names`) into `local_dir`, streamed to a temp file
     each and renamed into place after its sha256 is checked against the remote's listing.
 
@@ -241,8 +289,11 @@ async def pull(conn: asyncssh.SSHClientConnection, python: str, remote_dir: str,
         if skip_same and local == ok[name]:
             out.same[name] = local
         elif local is not None and fetched is not None and not force and fetched.get(name) != local:
-            out.kept[name] = ("changed here since it was fetched (`synapse remote fetch --force` replaces it)"
-                              if name in fetched else "made here, not fetched (`--force` replaces it)")
+            out.kept[name] = (
+                "changed here since it was fetched (`synapse remote fetch --force` replaces it)"
+                if name in fetched
+                else "made here, not fetched (`--force` replaces it)"
+            )
         else:
             todo.append((name, target))
     if not todo:
@@ -250,8 +301,11 @@ async def pull(conn: asyncssh.SSHClientConnection, python: str, remote_dir: str,
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(conn.start_sftp_client()) if sftp else None
         for name, target in todo:
-            chunks = (_chunks_sftp(client, f"{remote_dir}/{name}") if client is not None
-                      else _chunks_exec(conn, python, remote_dir, name))
+            chunks = (
+                _chunks_sftp(client, f"{remote_dir}/{name}")
+                if client is not None
+                else _chunks_exec(conn, python, remote_dir, name)
+            )
             try:
                 async with aclosing(chunks) as stream:  # an early stop ends the remote reader too
                     await _receive(stream, target, ok[name], limit)

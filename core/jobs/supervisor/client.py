@@ -4,6 +4,7 @@
 `request_parallel` changes its limit (`<root>/supervisor_settings.json`), and
 `ensure_supervisor` starts one, detached in its own session, when none is alive.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,9 @@ def request_parallel(root: str | os.PathLike, parallel: int) -> None:
     write_json_file(root / SETTINGS_FILE, {"parallel": int(parallel), "ts": utc_now_ts()})
 
 
-def supervisor_command(root: str | os.PathLike, parallel: int | None = None, *, grace: float | None = None,
-                       poll: float | None = None) -> list[str]:
+def supervisor_command(
+    root: str | os.PathLike, parallel: int | None = None, *, grace: float | None = None, poll: float | None = None
+) -> list[str]:
     cmd = [sys.executable, "-m", "core.jobs.supervisor", os.path.abspath(root)]
     if parallel is not None:
         cmd += ["--parallel", str(parallel)]
@@ -73,15 +75,27 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def _spawn_supervisor(root: Path, parallel: int | None, grace: float | None, poll: float | None) -> subprocess.Popen:
     log = open(root / LOG_FILE, "ab")  # tracebacks that escape logging land here too
     try:
-        return subprocess.Popen(supervisor_command(root, parallel, grace=grace, poll=poll),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=_env(), cwd=root)
+        return subprocess.Popen(
+            supervisor_command(root, parallel, grace=grace, poll=poll),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=_env(),
+            cwd=root,
+        )
     finally:
         log.close()
 
 
-def ensure_supervisor(root: str | os.PathLike, parallel: int | None = None, *, grace: float | None = None,
-                      poll: float | None = None, timeout: float = 20.0) -> int:
+def ensure_supervisor(
+    root: str | os.PathLike,
+    parallel: int | None = None,
+    *,
+    grace: float | None = None,
+    poll: float | None = None,
+    timeout: float = 20.0,
+) -> int:
     """The pid of the live supervisor of `root`, starting one (detached) if none is alive.
 
     With `parallel`, a live supervisor is asked to use that limit from now on.

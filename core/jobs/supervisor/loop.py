@@ -1,6 +1,7 @@
 """The loop of one supervisor process (core.jobs.supervisor): reap finished workers, count
 busy slots, claim and start the oldest queued runs that fit, exit when idle.
 """
+
 from __future__ import annotations
 
 import errno
@@ -12,14 +13,28 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from core.jobs.run_queue import (
-    CLAIM_FILE, QUEUE_FILE, claim, queued_at, read_claim, read_json_file, write_json_file,
+    CLAIM_FILE,
+    QUEUE_FILE,
+    claim,
+    queued_at,
+    read_claim,
+    read_json_file,
+    write_json_file,
 )
 from core.jobs.supervisor.client import INFO_FILE, LOCK_FILE, SETTINGS_FILE, _env
 from core.runs import (
-    RUN_ID_RE, RunDir, RunStatus, process_alive, process_start_time, read_events, run_status, utc_now_ts,
+    RUN_ID_RE,
+    RunDir,
+    RunStatus,
+    process_alive,
+    process_start_time,
+    read_events,
+    run_status,
+    utc_now_ts,
 )
 from core.runs.lock import WORKER_LOCK, LockHeld, RunLock, acquire, holder
 
@@ -60,9 +75,17 @@ class _Child:
 class Supervisor:
     """The loop of one supervisor process; `tick()` is one pass (tests drive it directly)."""
 
-    def __init__(self, root: str | os.PathLike, parallel: int | None = None, *, grace: float = IDLE_GRACE_S,
-                 poll: float = POLL_S, use_lock: bool = True, launcher: Launcher | None = None,
-                 logger: logging.Logger | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        parallel: int | None = None,
+        *,
+        grace: float = IDLE_GRACE_S,
+        poll: float = POLL_S,
+        use_lock: bool = True,
+        launcher: Launcher | None = None,
+        logger: logging.Logger | None = None,
+    ):
         self.root = Path(root).resolve()
         self.parallel = int(parallel) if parallel is not None else None
         self.grace = float(grace)
@@ -108,11 +131,19 @@ class Supervisor:
     def publish(self, state: str = "running") -> None:
         if not self.use_lock:
             return  # only the lock holder speaks for the root
-        write_json_file(self.root / INFO_FILE, {
-            "pid": self._pid, "host": socket.gethostname(), "pid_started_at": self._pid_started_at,
-            "parallel": self.parallel, "state": state, "root": str(self.root), "started": self._started_ts,
-            "updated": utc_now_ts(),
-        })
+        write_json_file(
+            self.root / INFO_FILE,
+            {
+                "pid": self._pid,
+                "host": socket.gethostname(),
+                "pid_started_at": self._pid_started_at,
+                "parallel": self.parallel,
+                "state": state,
+                "root": str(self.root),
+                "started": self._started_ts,
+                "updated": utc_now_ts(),
+            },
+        )
 
     # -- settings
     def _refresh_settings(self) -> None:
@@ -154,8 +185,15 @@ class Supervisor:
         # The worker adopts the lock `_start` took; outside `_start` it takes its own.
         popen_lock = handing_down(self._handing, env) if self._handing is not None else {"env": env}
         with open(run.path / "worker.log", "ab") as log:
-            return subprocess.Popen(worker_command(run), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd, **popen_lock)
+            return subprocess.Popen(
+                worker_command(run),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=cwd,
+                **popen_lock,
+            )
 
     def _fail_unstarted(self, run: RunDir, why: str) -> None:
         if not run.path.is_dir():
@@ -238,7 +276,7 @@ class Supervisor:
                     busy += 1
         candidates.sort(key=lambda c: (c[0], c[1]))
         started = 0
-        for _, run_id, run, _events in candidates:
+        for _, _run_id, run, _events in candidates:
             if busy >= self.parallel or self.stop_requested:
                 break
             if self._start(run, busy + 1):
@@ -281,8 +319,13 @@ class Supervisor:
         if not cwd or not os.path.isdir(cwd):
             cwd = os.getcwd()
         with run.event_writer() as events:
-            events.log("info", f"started by supervisor pid {self._pid} (parallel {self.parallel})",
-                       supervisor_pid=self._pid, supervisor_host=socket.gethostname(), parallel=self.parallel)
+            events.log(
+                "info",
+                f"started by supervisor pid {self._pid} (parallel {self.parallel})",
+                supervisor_pid=self._pid,
+                supervisor_host=socket.gethostname(),
+                parallel=self.parallel,
+            )
         try:
             proc = self.launcher(run, self.parallel, cwd)
         except Exception as exc:
@@ -292,8 +335,11 @@ class Supervisor:
         self.children[run.run_id] = _Child(run, proc)
         self.started.append(run.run_id)
         info = read_claim(run) or {}
-        info.update(worker_pid=proc.pid, worker_started_at=process_start_time(proc.pid) if isinstance(proc.pid, int) else None,
-                    cwd=cwd)
+        info.update(
+            worker_pid=proc.pid,
+            worker_started_at=process_start_time(proc.pid) if isinstance(proc.pid, int) else None,
+            cwd=cwd,
+        )
         write_json_file(run.path / CLAIM_FILE, info)  # replaced atomically: the file never disappears
         self.log.info("%s: started worker pid %s in %s (slot %d of %d)", run.run_id, proc.pid, cwd, slot, self.parallel)
         return True
@@ -308,8 +354,13 @@ class Supervisor:
         try:
             self._refresh_settings()
             self.publish()
-            self.log.info("supervisor pid %s up for %s, parallel %s, idle grace %.1f s",
-                          self._pid, self.root, self.parallel, self.grace)
+            self.log.info(
+                "supervisor pid %s up for %s, parallel %s, idle grace %.1f s",
+                self._pid,
+                self.root,
+                self.parallel,
+                self.grace,
+            )
             idle_since: float | None = None
             errors = 0
             while not self.stop_requested:
@@ -321,7 +372,7 @@ class Supervisor:
                     self.log.exception("tick failed (%d in a row)", errors)
                     if errors >= _MAX_CONSECUTIVE_ERRORS:
                         return 1
-                    time.sleep(min(30.0, self.poll * 2 ** errors))
+                    time.sleep(min(30.0, self.poll * 2**errors))
                     continue
                 if busy or queued or self.children:
                     idle_since = None

@@ -29,6 +29,7 @@ Submitting and claiming runs is core.jobs.run_queue, finding and starting the su
 core.jobs.supervisor.client, the loop itself core.jobs.supervisor.loop; this module is the
 command line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,18 +63,27 @@ def _default_grace() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.jobs.supervisor", description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="runs root")
-    parser.add_argument("--parallel", type=int, default=None,
-                        help=f"concurrent workers (default: {SETTINGS_FILE}, else cores // 2 = {default_parallel()})")
-    parser.add_argument("--grace", type=float, default=_default_grace(),
-                        help="exit after this many idle seconds (default: $SYNAPSE_SUPERVISOR_GRACE, else 30)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help=f"concurrent workers (default: {SETTINGS_FILE}, else cores // 2 = {default_parallel()})",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=_default_grace(),
+        help="exit after this many idle seconds (default: $SYNAPSE_SUPERVISOR_GRACE, else 30)",
+    )
     parser.add_argument("--poll", type=float, default=POLL_S, help="seconds between passes")
     parser.add_argument("--no-lock", action="store_true", help=argparse.SUPPRESS)  # tests: race without the lock
     args = parser.parse_args(argv)
     if args.parallel is not None and args.parallel < 1:
         parser.error("--parallel must be >= 1")
     root = args.root.resolve()
-    sup = Supervisor(root, args.parallel, grace=args.grace, poll=args.poll, use_lock=not args.no_lock,
-                     logger=_setup_logging(root))
+    sup = Supervisor(
+        root, args.parallel, grace=args.grace, poll=args.poll, use_lock=not args.no_lock, logger=_setup_logging(root)
+    )
 
     def on_signal(signum, frame):
         sup.stop_requested = True
@@ -81,4 +91,3 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     return sup.run()
-

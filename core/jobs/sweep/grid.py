@@ -6,6 +6,7 @@ Grid values are parsed exactly like `-o` overrides (YAML), each combo is validat
 Grid axes under `train.` do not apply to baseline configs (baselines do not train): such
 a config is run once, and sweep.json says which axes it ignored.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -13,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.config import BASELINE_KINDS, Config, load_config
 from core.errors import RUN_NAME_MAX, InputError
@@ -24,11 +25,35 @@ MAX_NAME = RUN_NAME_MAX  # run names (core.runs.NAME_RE)
 # Short tags for common grid keys (the last part of the dotted key); anything else uses
 # the last part itself.
 _ABBREV = {
-    "hidden": "h", "layers": "l", "dropout": "do", "lr": "lr", "epochs": "ep", "weight_decay": "wd",
-    "batch_size": "bs", "d_model": "d", "heads": "nh", "context": "ctx", "ffn_mult": "ffn", "halflife": "hl",
-    "window": "w", "chunks": "ch", "tbptt": "tb", "seed": "s", "label_smoothing": "ls", "patience": "pat",
-    "steps_per_epoch": "spe", "smoothing": "sm", "decays": "tau", "l2": "l2", "kind": "", "method": "cal",
-    "head": "head", "mode": "mode", "positions": "pos", "recency_cap": "rc", "max_gap": "mg",
+    "hidden": "h",
+    "layers": "l",
+    "dropout": "do",
+    "lr": "lr",
+    "epochs": "ep",
+    "weight_decay": "wd",
+    "batch_size": "bs",
+    "d_model": "d",
+    "heads": "nh",
+    "context": "ctx",
+    "ffn_mult": "ffn",
+    "halflife": "hl",
+    "window": "w",
+    "chunks": "ch",
+    "tbptt": "tb",
+    "seed": "s",
+    "label_smoothing": "ls",
+    "patience": "pat",
+    "steps_per_epoch": "spe",
+    "smoothing": "sm",
+    "decays": "tau",
+    "l2": "l2",
+    "kind": "",
+    "method": "cal",
+    "head": "head",
+    "mode": "mode",
+    "positions": "pos",
+    "recency_cap": "rc",
+    "max_gap": "mg",
 }
 
 
@@ -114,7 +139,7 @@ def _combo_name(base: str, parts: list[tuple[Axis, str]]) -> str:
         import hashlib
 
         digest = hashlib.sha1(name.encode()).hexdigest()[:6]
-        name = f"{name[:MAX_NAME - 7].rstrip('-_.')}-{digest}"
+        name = f"{name[: MAX_NAME - 7].rstrip('-_.')}-{digest}"
     return name
 
 
@@ -122,8 +147,12 @@ def _job_of(cfg: Config) -> str:
     return "baselines" if cfg.model.kind in BASELINE_KINDS else "train"
 
 
-def expand_combos(configs: Sequence[str | os.PathLike], grid: Sequence[str] = (), overrides: Sequence[str] = (),
-                  data: str | os.PathLike | None = None) -> list[Combo]:
+def expand_combos(
+    configs: Sequence[str | os.PathLike],
+    grid: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    data: str | os.PathLike | None = None,
+) -> list[Combo]:
     """configs x the cartesian product of the grid, each validated, each with a distinct name."""
     if not configs:
         raise InputError("a sweep needs at least one config (-c FILE, repeatable)")
@@ -175,7 +204,11 @@ def expand_combos(configs: Sequence[str | os.PathLike], grid: Sequence[str] = ()
     return combos
 
 
-def expand(configs: Sequence[str | os.PathLike], grid: Sequence[str] = (), overrides: Sequence[str] = (),
-           data: str | os.PathLike | None = None) -> list[tuple[str, Config]]:
+def expand(
+    configs: Sequence[str | os.PathLike],
+    grid: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    data: str | os.PathLike | None = None,
+) -> list[tuple[str, Config]]:
     """[(label, Config)] for configs x grid; `Config.name` is the label. InputError names a bad combo."""
     return [(c.label, c.cfg) for c in expand_combos(configs, grid, overrides, data)]

@@ -1,6 +1,7 @@
 """Sweep directories (core.jobs.sweep): `<runs root>/sweeps/<sweep-id>/sweep.json`, and the
 state of a sweep's runs read back from their run directories alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from core.errors import RUN_NAME_PATTERN, InputError
 from core.fsutil import DirHandle, atomic_write_text
@@ -68,11 +69,11 @@ class SweepDir(DirHandle):
         return [(r, RunDir(self.root / r["run_id"])) for r in self.read().get("runs", [])]
 
     @classmethod
-    def create(cls, root: str | os.PathLike, name: str = "sweep") -> "SweepDir":
+    def create(cls, root: str | os.PathLike, name: str = "sweep") -> SweepDir:
         base = Path(root) / SWEEPS_DIR
         base.mkdir(parents=True, exist_ok=True)
         for _ in range(32):
-            sid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
+            sid = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(2)}"
             try:
                 (base / sid).mkdir()
             except FileExistsError:
@@ -81,21 +82,23 @@ class SweepDir(DirHandle):
         raise RuntimeError(f"could not create a fresh sweep directory under {base}")
 
     @classmethod
-    def open(cls, root: str | os.PathLike, ref: str) -> "SweepDir":
+    def open(cls, root: str | os.PathLike, ref: str) -> SweepDir:
         """A sweep by directory, id, or unique id prefix."""
         p = Path(ref)
         if (p / SWEEP_JSON).is_file():
             return cls(p)
         if not isinstance(ref, str) or not _SWEEP_REF_RE.match(ref):
-            raise InputError(f"{ref!r} is not a sweep id or a prefix of one (sweep ids look like "
-                             "20250101-120000-sweep-1a2b)")
+            raise InputError(
+                f"{ref!r} is not a sweep id or a prefix of one (sweep ids look like 20250101-120000-sweep-1a2b)"
+            )
         base = Path(root) / SWEEPS_DIR
         matches = sorted(s.sweep_id for s in list_sweeps(root) if s.sweep_id.startswith(ref))
         if not matches:
             raise InputError(f"no sweep matches {ref!r} in {base}")
         if len(matches) > 1:
-            raise InputError(f"{ref!r} is ambiguous: {len(matches)} sweeps match ({', '.join(matches[:10])}); "
-                             "give more of the id")
+            raise InputError(
+                f"{ref!r} is ambiguous: {len(matches)} sweeps match ({', '.join(matches[:10])}); give more of the id"
+            )
         return cls(base / matches[0])
 
 
@@ -104,8 +107,11 @@ def list_sweeps(root: str | os.PathLike) -> list[SweepDir]:
     base = Path(root) / SWEEPS_DIR
     if not base.is_dir():
         return []
-    out = [SweepDir(p) for p in base.iterdir()
-           if SWEEP_ID_RE.match(p.name) and (p / SWEEP_JSON).is_file() and not p.is_symlink()]
+    out = [
+        SweepDir(p)
+        for p in base.iterdir()
+        if SWEEP_ID_RE.match(p.name) and (p / SWEEP_JSON).is_file() and not p.is_symlink()
+    ]
     return sorted(out, key=lambda s: s.sweep_id, reverse=True)
 
 
@@ -126,11 +132,19 @@ def sweep_status(sweep: SweepDir) -> list[dict]:
                 if e.get("type") == "epoch":
                     epoch = e.get("epoch")
                     break
-        rows.append({
-            "label": entry.get("label"), "run_id": run.run_id, "model": entry.get("model"), "job": entry.get("job"),
-            "status": st.status if run.path.is_dir() else "missing", "attempt": st.attempt, "epoch": epoch,
-            "epochs": entry.get("epochs"), "error": st.error,
-        })
+        rows.append(
+            {
+                "label": entry.get("label"),
+                "run_id": run.run_id,
+                "model": entry.get("model"),
+                "job": entry.get("job"),
+                "status": st.status if run.path.is_dir() else "missing",
+                "attempt": st.attempt,
+                "epoch": epoch,
+                "epochs": entry.get("epochs"),
+                "error": st.error,
+            }
+        )
     return rows
 
 

@@ -5,11 +5,12 @@ summary, its readiness verdict against its config's `targets`, reused from repor
 and a WINNER chosen on validation only: the lowest `models[primary].val.brier` of
 report.json among succeeded runs. The test window plays no part in the choice.
 """
+
 from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from core.fsutil import atomic_write_text
@@ -50,10 +51,19 @@ def report_rows(sweep: SweepDir) -> list[dict]:
     for entry, run in sweep.runs():
         st = status[run.run_id]
         row = {
-            "label": entry.get("label"), "run_id": run.run_id, "path": str(run.path), "config": entry.get("config"),
-            "overrides": entry.get("overrides", []), "job": entry.get("job"), "model": entry.get("model"),
-            "status": st["status"], "error": st["error"], "primary": None, "reference": None,
-            "metrics": {}, "verdict": None,
+            "label": entry.get("label"),
+            "run_id": run.run_id,
+            "path": str(run.path),
+            "config": entry.get("config"),
+            "overrides": entry.get("overrides", []),
+            "job": entry.get("job"),
+            "model": entry.get("model"),
+            "status": st["status"],
+            "error": st["error"],
+            "primary": None,
+            "reference": None,
+            "metrics": {},
+            "verdict": None,
         }
         rep = _report_of(run) if st["status"] == "succeeded" else None
         if rep is not None and rep.get("primary") is not None:
@@ -63,16 +73,24 @@ def report_rows(sweep: SweepDir) -> list[dict]:
             row["primary"], row["reference"] = primary, rep.get("reference")
             row["metrics"] = {
                 "val_brier": _num(val.get("brier")),
-                "brier_skill": _num(s.get("brier_skill")), "ece_after": _num(s.get("ece_after")),
-                "ece_before": _num(s.get("ece_before")), "auc": _num(s.get("auc")),
-                "best_good_or_better": _num(s.get("best_good_or_better")), "best_k": s.get("best_k"),
-                "lift_capture": _num(s.get("lift_capture")), "beats_reference": s.get("beats_reference"),
-                "beats_at": s.get("beats_at"), "calibration": s.get("calibration"),
+                "brier_skill": _num(s.get("brier_skill")),
+                "ece_after": _num(s.get("ece_after")),
+                "ece_before": _num(s.get("ece_before")),
+                "auc": _num(s.get("auc")),
+                "best_good_or_better": _num(s.get("best_good_or_better")),
+                "best_k": s.get("best_k"),
+                "lift_capture": _num(s.get("lift_capture")),
+                "beats_reference": s.get("beats_reference"),
+                "beats_at": s.get("beats_at"),
+                "calibration": s.get("calibration"),
             }
             v = rep.get("verdict")
             if v:
-                row["verdict"] = {"status": v.get("status"), "failed": list(v.get("failed") or []),
-                                  "criteria": v.get("criteria") or []}
+                row["verdict"] = {
+                    "status": v.get("status"),
+                    "failed": list(v.get("failed") or []),
+                    "criteria": v.get("criteria") or [],
+                }
         rows.append(row)
     return rows
 
@@ -89,8 +107,15 @@ def choose_winner(rows: list[dict]) -> dict | None:
     if best is None:
         return None
     r = rows[best[1]]
-    return {"label": r["label"], "run_id": r["run_id"], "metric": WINNER_METRIC, "source": WINNER_SOURCE,
-            "value": best[0], "primary": r["primary"], "verdict": (r["verdict"] or {}).get("status")}
+    return {
+        "label": r["label"],
+        "run_id": r["run_id"],
+        "metric": WINNER_METRIC,
+        "source": WINNER_SOURCE,
+        "value": best[0],
+        "primary": r["primary"],
+        "verdict": (r["verdict"] or {}).get("status"),
+    }
 
 
 def build_report(sweep: SweepDir) -> dict:
@@ -102,17 +127,22 @@ def build_report(sweep: SweepDir) -> dict:
     windows = {w for (_, run) in sweep.runs() if (w := _val_window(run)) is not None}
     notes = []
     if len(windows) > 1:
-        notes.append("the runs were validated on different data or validation windows: their validation "
-                     "Brier scores are not like for like, so the winner is only indicative")
+        notes.append(
+            "the runs were validated on different data or validation windows: their validation "
+            "Brier scores are not like for like, so the winner is only indicative"
+        )
     if not all_done(rows):
         notes.append("incomplete: some runs are still queued or running")
     return {
         "sweep_id": sweep.sweep_id,
         "created": meta.get("created"),
-        "reported": format_ts(datetime.now(timezone.utc)),
+        "reported": format_ts(datetime.now(UTC)),
         "runs_root": str(sweep.root),
-        "configs": meta.get("configs"), "grid": meta.get("grid"), "overrides": meta.get("overrides"),
-        "data": meta.get("data"), "parallel": meta.get("parallel"),
+        "configs": meta.get("configs"),
+        "grid": meta.get("grid"),
+        "overrides": meta.get("overrides"),
+        "data": meta.get("data"),
+        "parallel": meta.get("parallel"),
         "complete": all_done(rows),
         "counts": counts,
         "approved": sum(1 for r in rows if (r["verdict"] or {}).get("status") == "APPROVED"),
@@ -153,7 +183,8 @@ def render_markdown(report: dict) -> str:
         f"Configs: {', '.join(f'`{c}`' for c in report['configs'] or [])}"
         + (f"; grid: {', '.join(f'`{g}`' for g in report['grid'])}" if report["grid"] else "")
         + (f"; overrides: {', '.join(f'`{o}`' for o in report['overrides'])}" if report["overrides"] else "")
-        + (f"; data: `{report['data']}`" if report.get("data") else "") + ".",
+        + (f"; data: `{report['data']}`" if report.get("data") else "")
+        + ".",
         "",
         "| # | label | model | primary | status | verdict | val Brier | test Brier skill | test ECE | test AUC "
         "| best good+ @K | lift capture |",
@@ -166,11 +197,14 @@ def render_markdown(report: dict) -> str:
         lines.append(
             f"| {i} | {r['label']}{win} | {r['model']} | {r['primary'] or '–'} | {r['status']} | {verdict_text(r)} "
             f"| {_f(m.get('val_brier'), 5)} | {_f(m.get('brier_skill'))} | {_f(m.get('ece_after'), 3)} "
-            f"| {_f(m.get('auc'), 3)} | {good} | {_f(m.get('lift_capture'), 2)} |")
+            f"| {_f(m.get('auc'), 3)} | {good} | {_f(m.get('lift_capture'), 2)} |"
+        )
     lines += [""]
     if w:
-        lines.append(f"**Winner: {w['label']}** (run `{w['run_id']}`, primary {w['primary']}, verdict "
-                     f"{w['verdict']}) — validation Brier {w['value']:.5f}.")
+        lines.append(
+            f"**Winner: {w['label']}** (run `{w['run_id']}`, primary {w['primary']}, verdict "
+            f"{w['verdict']}) — validation Brier {w['value']:.5f}."
+        )
     else:
         lines.append("**Winner: none** — no run succeeded.")
     lines += [f"Chosen by the {report['winner_rule']}. Test columns are for information only.", ""]
@@ -178,8 +212,12 @@ def render_markdown(report: dict) -> str:
         lines.append(f"> Note: {n}")
     if report["notes"]:
         lines.append("")
-    lines += ["## Readiness verdicts", "",
-              "Each run is judged against its own config's `targets` on the test window (from its report.json).", ""]
+    lines += [
+        "## Readiness verdicts",
+        "",
+        "Each run is judged against its own config's `targets` on the test window (from its report.json).",
+        "",
+    ]
     for r in report["runs"]:
         v = r["verdict"]
         if v is None:
@@ -187,8 +225,11 @@ def render_markdown(report: dict) -> str:
             lines.append(f"- **{r['label']}**: not judged — run {r['status']}{why}")
             continue
         crit = {c.get("name"): c for c in v["criteria"]}
-        text = "APPROVED" if v["status"] == "APPROVED" else \
-            "FAILED — failing: " + "; ".join(_criterion_note(crit.get(n, {"name": n})) for n in v["failed"])
+        text = (
+            "APPROVED"
+            if v["status"] == "APPROVED"
+            else "FAILED — failing: " + "; ".join(_criterion_note(crit.get(n, {"name": n})) for n in v["failed"])
+        )
         lines.append(f"- **{r['label']}** (`{r['run_id']}`): {text}")
     lines += ["", "## Runs", ""]
     for r in report["runs"]:

@@ -25,13 +25,15 @@ Layout: grid expansion is in core.jobs.sweep.grid, sweep directories and the sta
 their runs in core.jobs.sweep.layout, the report and its winner in core.jobs.sweep.report;
 this module starts and waits for sweeps and re-exports the rest.
 """
+
 from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from core.config import Config, config_hash
 from core.errors import InputError
@@ -55,9 +57,17 @@ def _validate_for_run(cfg: Config, job: str) -> None:
     prepare(cfg)
 
 
-def start_sweep(root: str | os.PathLike, configs: Sequence[str | os.PathLike], grid: Sequence[str] = (),
-                overrides: Sequence[str] = (), parallel: int | None = None, *, data: str | os.PathLike | None = None,
-                supervise: bool = True, grace: float | None = None) -> SweepDir:
+def start_sweep(
+    root: str | os.PathLike,
+    configs: Sequence[str | os.PathLike],
+    grid: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    parallel: int | None = None,
+    *,
+    data: str | os.PathLike | None = None,
+    supervise: bool = True,
+    grace: float | None = None,
+) -> SweepDir:
     """Validate every combo (nothing is created if one is bad), then create one queued run
     per combo (`core.train.run.create_run`), record them in sweep.json, hand them to the
     supervisor and make sure one is alive."""
@@ -72,13 +82,16 @@ def start_sweep(root: str | os.PathLike, configs: Sequence[str | os.PathLike], g
         try:
             _validate_for_run(c.cfg, c.job)
         except InputError as exc:
-            raise InputError(f"combo {c.label!r} ({c.config}"
-                             + (f" with {' '.join(c.overrides)}" if c.overrides else "") + f"): {exc}") from None
+            raise InputError(
+                f"combo {c.label!r} ({c.config}"
+                + (f" with {' '.join(c.overrides)}" if c.overrides else "")
+                + f"): {exc}"
+            ) from None
 
     sweep = SweepDir.create(root)
     meta = {
         "sweep_id": sweep.sweep_id,
-        "created": format_ts(datetime.now(timezone.utc)),
+        "created": format_ts(datetime.now(UTC)),
         "runs_root": str(root),
         "cwd": os.getcwd(),
         "configs": [str(c) for c in configs],
@@ -95,11 +108,19 @@ def start_sweep(root: str | os.PathLike, configs: Sequence[str | os.PathLike], g
         for c in combos:
             run = create_run(c.cfg, root, c.job)
             created.append(run)
-            meta["runs"].append({
-                "run_id": run.run_id, "label": c.label, "config": c.config, "overrides": c.overrides,
-                "ignored_axes": c.ignored, "job": c.job, "model": c.cfg.model.kind,
-                "epochs": c.cfg.train.epochs if c.job == "train" else None, "config_hash": config_hash(c.cfg),
-            })
+            meta["runs"].append(
+                {
+                    "run_id": run.run_id,
+                    "label": c.label,
+                    "config": c.config,
+                    "overrides": c.overrides,
+                    "ignored_axes": c.ignored,
+                    "job": c.job,
+                    "model": c.cfg.model.kind,
+                    "epochs": c.cfg.train.epochs if c.job == "train" else None,
+                    "config_hash": config_hash(c.cfg),
+                }
+            )
             sweep.write(meta)
     except BaseException:
         for run in created:  # never leave half a sweep queued
@@ -125,8 +146,14 @@ def ensure_running(sweep: SweepDir, *, grace: float | None = None) -> int | None
 # --------------------------------------------------------------------------- waiting
 
 
-def wait(sweep: SweepDir, on_change: Callable[[list[dict]], Any] | None = None, *, poll: float = 1.0,
-         timeout: float | None = None, keep_supervised: bool = True) -> list[dict]:
+def wait(
+    sweep: SweepDir,
+    on_change: Callable[[list[dict]], Any] | None = None,
+    *,
+    poll: float = 1.0,
+    timeout: float | None = None,
+    keep_supervised: bool = True,
+) -> list[dict]:
     """Poll until every run is done (succeeded, failed, cancelled or lost); `on_change(rows)`
     whenever a row changes. Restarts the supervisor if runs are queued and none is alive."""
     from core.jobs.supervisor import ensure_supervisor, supervisor_info

@@ -31,6 +31,7 @@ Modules, imports going up the list only:
     screen   RunScreen (LiveRun + RunKeys + Screen): the layout and the @on handlers;
              its stylesheet is run.tcss beside it
 """
+
 from synapse_tui.screens.run.reading import predict_pool, read_run
 from synapse_tui.screens.run.screen import RunScreen
 

@@ -1,13 +1,18 @@
 """The glyphs the run screen writes, and the same text in ASCII for a terminal without UTF-8
 (`synapse-tui --ascii`, or an SSH session with a C locale)."""
+
 from __future__ import annotations
 
 from rich.text import Text
 
 from synapse_tui.formatting import ASCII_GLYPHS
 
-RUN_ASCII = {**ASCII_GLYPHS, **str.maketrans({"▸": ">", "·": "-", "✓": "+", "✗": "x", "○": "o", "◆": "#",
-                                              "≤": "<=", "≥": ">=", "─": "-", "⚠": "!"})}
+RUN_ASCII = {
+    **ASCII_GLYPHS,
+    **str.maketrans(
+        {"▸": ">", "·": "-", "✓": "+", "✗": "x", "○": "o", "◆": "#", "≤": "<=", "≥": ">=", "─": "-", "⚠": "!"}
+    ),
+}
 
 
 def ascii_text(text: Text) -> Text:

@@ -5,6 +5,7 @@ cancelling the run behind a y/n question.
 `RunKeys` is a part of RunScreen (a base class): the actions act on the screen's widgets
 and state and call its `_titles` and `_sort_parts`.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -131,8 +132,13 @@ class RunKeys:
         opener = shutil.which("xdg-open")
         if path.suffix.lower() == ".png" and path.is_file() and opener:
             try:
-                subprocess.Popen([opener, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)
+                subprocess.Popen(
+                    [opener, str(path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             except OSError as exc:
                 self.notify(f"could not open {path}: {exc}", severity="error")
                 return
@@ -152,9 +158,10 @@ class RunKeys:
         if status not in ("queued", "running"):
             self.notify(f"{self.run_id} is {status or 'not read yet'}: nothing to cancel", severity="warning")
             return
-        self.app.push_screen(YesNo(f"Cancel run {self.run_id}?\nIt saves last.pt and ends cancelled "
-                                   "(synapse resume continues it)."),
-                             lambda yes: yes and self.cancel_run())
+        self.app.push_screen(
+            YesNo(f"Cancel run {self.run_id}?\nIt saves last.pt and ends cancelled (synapse resume continues it)."),
+            lambda yes: yes and self.cancel_run(),
+        )
 
     @work(thread=True, group="run-cancel", exit_on_error=False)
     def cancel_run(self) -> None:

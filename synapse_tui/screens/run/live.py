@@ -4,6 +4,7 @@ anything else re-reads the whole view, both throttled (see the package's docstri
 `LiveRun` is a part of RunScreen (its first base class): it holds the follower and the
 reads, and calls the screen's `_show*` methods with what arrived.
 """
+
 from __future__ import annotations
 
 import math

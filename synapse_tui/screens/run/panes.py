@@ -3,6 +3,7 @@
 artifacts, tomorrow's pool. The tables are filled in place; the rest is rich text to show.
 `ascii_only` writes the glyphs as ASCII (glyphs.RUN_ASCII).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,8 @@ def fill_parts(table: DataTable, rows: list[dict]) -> None:
             Text(num(auc, 3), justify="right", style="" if not ok or auc >= 0.5 else "red"),
             Text(num(ap, 3), justify="right"),
             Text(bar, style="green" if (lift or 0) >= 0 else "red"),
-            key=str(r.get("part")))
+            key=str(r.get("part")),
+        )
 
 
 def sort_parts(table: DataTable, rows: list[dict], col: str, descending: bool, *, ascii_only: bool = False) -> None:
@@ -95,13 +97,16 @@ def fill_artifacts(table: DataTable, arts: list[dict]) -> None:
 
 
 def artifacts_title(view: dict, *, ascii_only: bool = False) -> Text:
-    return _out(Text(f"artifacts in {(view.get('run') or {}).get('path', '')} — enter or a opens a PNG",
-                     style="bold"), ascii_only)
+    return _out(
+        Text(f"artifacts in {(view.get('run') or {}).get('path', '')} — enter or a opens a PNG", style="bold"),
+        ascii_only,
+    )
 
 
 # ---------------------------------------------------------------------- tomorrow's pool
-def pool_view(res: dict | None, *, running: bool, error: str | None, width: int,
-              ascii_only: bool = False) -> RenderableType:
+def pool_view(
+    res: dict | None, *, running: bool, error: str | None, width: int, ascii_only: bool = False
+) -> RenderableType:
     """The Pool tab: scoring under way, the error, or `predict`'s result: what was scored, the
     smallest K reaching the target, the ranked probabilities (as many column groups as `width`
     holds) and the top-K pools table."""
@@ -119,8 +124,10 @@ def pool_view(res: dict | None, *, running: bool, error: str | None, width: int,
     sug = res.get("suggestion") or {}
     if sug:
         head.append("\nsmallest K with P(" + f"{sug['tier']} or better) ≥ {sug['target']}: ")
-        head.append(str(sug["k"]) if sug.get("k") is not None else "none in range",
-                    style="bold green" if sug.get("k") is not None else "yellow")
+        head.append(
+            str(sug["k"]) if sug.get("k") is not None else "none in range",
+            style="bold green" if sug.get("k") is not None else "yellow",
+        )
     cols = max(1, min(6, (width - 4) // 22))
     grid = probability_grid(res["probabilities"], cols, title_style="bold")
     pt = pool_table(res["pools"], sug.get("k"), title_style="bold", random_style="dim")

@@ -1,5 +1,6 @@
 """What the run screen reads, through core.service; called in thread workers only (never on
 the event loop), and importing what they need inside, so opening the screen stays light."""
+
 from __future__ import annotations
 
 import time

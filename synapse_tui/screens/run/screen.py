@@ -4,6 +4,7 @@ Its parts: `LiveRun` (live.py) follows the run and reads it, `RunKeys` (keys.py)
 actions; the words and tables come from summary.py and panes.py. The `@on` handlers are
 here: Textual looks for those on the screen's own class.
 """
+
 from __future__ import annotations
 
 import time
@@ -94,8 +95,11 @@ class RunScreen(LiveRun, RunKeys, Screen):
                 with Vertical(id="pool-box"):
                     with Horizontal(id="target-row"):
                         yield Static("target", id="target-label")
-                        yield Input(value=DEFAULT_TARGET, id="target",
-                                    placeholder="TIER:LEVEL, e.g. good-or-better:0.6 (enter computes)")
+                        yield Input(
+                            value=DEFAULT_TARGET,
+                            id="target",
+                            placeholder="TIER:LEVEL, e.g. good-or-better:0.6 (enter computes)",
+                        )
                         yield Static("e edits, enter computes · P(tier or better) ≥ level", id="target-hint")
                     with VerticalScroll(id="pool-scroll"):
                         yield Static("", id="pool-view")
@@ -174,8 +178,9 @@ class RunScreen(LiveRun, RunKeys, Screen):
         return full if full.cell_len <= width else self._crumbs_text(" ")
 
     def _crumbs_text(self, prefix: str) -> Text:
-        return summary.crumbs_text(prefix, self.run_id, self.view, self._loss(), deleted=self.deleted,
-                                   ascii_only=self.ascii_only)
+        return summary.crumbs_text(
+            prefix, self.run_id, self.view, self._loss(), deleted=self.deleted, ascii_only=self.ascii_only
+        )
 
     def _crumbs_update(self) -> None:
         try:
@@ -197,7 +202,8 @@ class RunScreen(LiveRun, RunKeys, Screen):
         self.query_one("#tiers-pane").border_subtitle = self._t(f"t: next tier ({n})") if n > 1 else ""
         bins = ((self.view or {}).get("reliability") or {}).get("bins")
         self.query_one("#reliability-pane").border_title = self._t(
-            f"reliability (test{f', {bins} bins' if bins else ''})")
+            f"reliability (test{f', {bins} bins' if bins else ''})"
+        )
         self.query_one("#summary-pane").border_title = "summary"
 
     @on(RunPlot.Drawn)
@@ -215,8 +221,9 @@ class RunScreen(LiveRun, RunKeys, Screen):
             return
         parts = []
         if self.error:
-            parts.append(Text(("⚠ " if not self.deleted else "") + self.error,
-                              style="bold red" if self.deleted else "red"))
+            parts.append(
+                Text(("⚠ " if not self.deleted else "") + self.error, style="bold red" if self.deleted else "red")
+            )
             if self.deleted:
                 parts.append(Text("What was read last is still shown; esc goes back.", style="dim"))
         if self.view:
@@ -231,7 +238,8 @@ class RunScreen(LiveRun, RunKeys, Screen):
             parts.append(Text("reading the run…", style="dim"))
         box.update(Group(*[self._text(p) if isinstance(p, Text) else p for p in parts]))
         self.query_one("#headline", Static).update(
-            summary.headline(self.view, deleted=self.deleted, ascii_only=self.ascii_only))
+            summary.headline(self.view, deleted=self.deleted, ascii_only=self.ascii_only)
+        )
 
     def _show_parts(self) -> None:
         rows = (self.view or {}).get("auc_per_part") or []
@@ -244,8 +252,13 @@ class RunScreen(LiveRun, RunKeys, Screen):
 
     def _sort_parts(self) -> None:
         col, descending = self._parts_sort
-        panes.sort_parts(self.query_one("#parts-table", DataTable), (self.view or {}).get("auc_per_part") or [],
-                         col, descending, ascii_only=self.ascii_only)
+        panes.sort_parts(
+            self.query_one("#parts-table", DataTable),
+            (self.view or {}).get("auc_per_part") or [],
+            col,
+            descending,
+            ascii_only=self.ascii_only,
+        )
 
     @on(DataTable.HeaderSelected, "#parts-table")
     def _parts_header(self, event: DataTable.HeaderSelected) -> None:
@@ -308,6 +321,12 @@ class RunScreen(LiveRun, RunKeys, Screen):
             self._show_pool()
 
     def _show_pool(self) -> None:
-        self.query_one("#pool-view", Static).update(panes.pool_view(
-            self.pool, running=self.pool_running, error=self.pool_error, width=self.size.width,
-            ascii_only=self.ascii_only))
+        self.query_one("#pool-view", Static).update(
+            panes.pool_view(
+                self.pool,
+                running=self.pool_running,
+                error=self.pool_error,
+                width=self.size.width,
+                ascii_only=self.ascii_only,
+            )
+        )

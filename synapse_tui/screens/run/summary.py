@@ -5,10 +5,11 @@ table of every scorer, the legends under the plots and what an empty plot says.
 Pure: data in, rich text out, nothing queried from the screen. `ascii_only` writes the
 glyphs as ASCII (glyphs.RUN_ASCII).
 """
+
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from rich.table import Table
 from rich.text import Text
@@ -26,8 +27,9 @@ def _out(text: Text, ascii_only: bool) -> Text:
     return ascii_text(text) if ascii_only else text
 
 
-def crumbs_text(prefix: str, run_id: str, view: dict | None, loss: dict, *, deleted: bool = False,
-                ascii_only: bool = False) -> Text:
+def crumbs_text(
+    prefix: str, run_id: str, view: dict | None, loss: dict, *, deleted: bool = False, ascii_only: bool = False
+) -> Text:
     """`prefix` and the run id, then model · host · status · epoch · time taken so far.
     `loss`: the loss curves the screen shows (the follower may have seen epochs the view has not)."""
     out = Text(prefix, style="dim")
@@ -64,7 +66,7 @@ def elapsed(row: dict) -> float | None:
     """Seconds since a running run started; a finished one's duration."""
     if row.get("status") == "running":
         t = parse_ts(row.get("started"))
-        return None if t is None else (datetime.now(timezone.utc) - t).total_seconds()
+        return None if t is None else (datetime.now(UTC) - t).total_seconds()
     return row.get("duration_s")
 
 
@@ -77,8 +79,10 @@ def headline(view: dict | None, *, deleted: bool = False, ascii_only: bool = Fal
     if not s:
         return Text("")
     out = Text()
-    out.append(f"AUC {num(s.get('auc'), 3)} · Brier skill {num(s.get('brier_skill'), 4, signed=True)} · "
-               f"ECE {num(s.get('ece_before'), 3)} → {num(s.get('ece_after'), 3)} · ")
+    out.append(
+        f"AUC {num(s.get('auc'), 3)} · Brier skill {num(s.get('brier_skill'), 4, signed=True)} · "
+        f"ECE {num(s.get('ece_before'), 3)} → {num(s.get('ece_after'), 3)} · "
+    )
     status = v.get("status")
     out.append(status or "–", style="bold green" if status == "APPROVED" else "bold red")
     return _out(out, ascii_only)
@@ -105,10 +109,14 @@ def summary_text(view: dict, loss: dict, *, ascii_only: bool = False) -> Text:
                 out.append(f" · val loss {min(vals):.5f}")
         touches(out, view)
         return _out(out, ascii_only)
-    out.append(f"AUC {num(s.get('auc'), 3)} · PR-AUC {num(s.get('pr_auc'), 3)} · "
-               f"Brier skill {num(s.get('brier_skill'), 4, signed=True)}\n")
-    out.append(f"ECE {num(s.get('ece_before'), 4)} → {num(s.get('ece_after'), 4)} ({s.get('calibration') or '–'})"
-               f" · lift {num(s.get('lift_capture'), 2)}\n")
+    out.append(
+        f"AUC {num(s.get('auc'), 3)} · PR-AUC {num(s.get('pr_auc'), 3)} · "
+        f"Brier skill {num(s.get('brier_skill'), 4, signed=True)}\n"
+    )
+    out.append(
+        f"ECE {num(s.get('ece_before'), 4)} → {num(s.get('ece_after'), 4)} ({s.get('calibration') or '–'})"
+        f" · lift {num(s.get('lift_capture'), 2)}\n"
+    )
     ref = s.get("reference") or s.get("best_baseline") or "the baseline"
     comp = view.get("comparison") or {}
     beats = s.get("beats_at") or []
@@ -140,12 +148,13 @@ def summary_text(view: dict, loss: dict, *, ascii_only: bool = False) -> Text:
     out.append(" · test×")
     out.append(str(n), style="bold yellow" if n > 1 else "")
     if s.get("best_good_or_better") is not None:
-        out.append(f"\nbest good+ {num(s.get('best_good_or_better'), 3)}@{s.get('best_k')}"
-                   f" · {s.get('primary')} vs {ref}", style="dim")
+        out.append(
+            f"\nbest good+ {num(s.get('best_good_or_better'), 3)}@{s.get('best_k')} · {s.get('primary')} vs {ref}",
+            style="dim",
+        )
     split = ((view.get("manifest") or {}).get("splits") or [{}])[-1].get("test") or {}
     if split:
-        out.append(f"\ntest {split.get('first_date')}..{split.get('last_date')} ({split.get('n')} days)",
-                   style="dim")
+        out.append(f"\ntest {split.get('first_date')}..{split.get('last_date')} ({split.get('n')} days)", style="dim")
     return _out(out, ascii_only)
 
 
@@ -163,8 +172,15 @@ def scorers_table(view: dict, *, ascii_only: bool = False) -> Table | None:
         return None
     s = view.get("summary") or {}
     primary, ref = s.get("primary"), s.get("reference")
-    t = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold", title="every scorer on test",
-              title_justify="left", title_style="dim")
+    t = Table(
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
+        header_style="bold",
+        title="every scorer on test",
+        title_justify="left",
+        title_style="dim",
+    )
     for col in ("scorer", "calibration", "AUC", "B.skill", "ECE", "best good+"):
         t.add_column(col, justify="left" if col in ("scorer", "calibration") else "right", no_wrap=True)
     order = sorted(metrics, key=lambda n: (n != primary, n != ref))
@@ -176,9 +192,15 @@ def scorers_table(view: dict, *, ascii_only: bool = False) -> Table | None:
         best = "–" if j is None or rates[j] is None else f"{rates[j]:.3f}@{ks[j] if j < len(ks) else '?'}"
         mark = " *" if name == primary else (" ref" if name == ref else "")
         shown = (name + mark).translate(RUN_ASCII) if ascii_only else name + mark
-        t.add_row(shown, str(m.get("calibration") or "–"), num(m.get("auc_macro"), 3),
-                  num(m.get("brier_skill"), 4, signed=True), num(m.get("ece"), 3), best,
-                  style="bold" if name == primary else "")
+        t.add_row(
+            shown,
+            str(m.get("calibration") or "–"),
+            num(m.get("auc_macro"), 3),
+            num(m.get("brier_skill"), 4, signed=True),
+            num(m.get("ece"), 3),
+            best,
+            style="bold" if name == primary else "",
+        )
     return t
 
 
@@ -192,8 +214,11 @@ def empty_texts(view: dict) -> tuple[str, str]:
         loss_text = f"{status}: no epoch yet"
     else:
         loss_text = "no epochs recorded"
-    not_yet = ("not evaluated yet: the test window is scored when training ends"
-               if status in ("queued", "running") else f"{status or 'this run'}: not evaluated")
+    not_yet = (
+        "not evaluated yet: the test window is scored when training ends"
+        if status in ("queued", "running")
+        else f"{status or 'this run'}: not evaluated"
+    )
     return loss_text, not_yet
 
 

@@ -3,11 +3,12 @@
 A `Cell` is rich Text that carries its sort key, so sorting by a column sorts by values
 (numbers, times), not by how they read; missing values sort last either way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -69,6 +70,7 @@ def _number(key: str, digits: int, signed: bool = False) -> Callable[[dict, date
     def cell(r: dict, now: datetime) -> Cell:
         v = r.get(key)
         return Cell(num(v, digits, signed), v)
+
     return cell
 
 
@@ -76,6 +78,7 @@ def _text(key: str) -> Callable[[dict, datetime], Cell]:
     def cell(r: dict, now: datetime) -> Cell:
         v = r.get(key)
         return Cell(str(v) if v is not None else "–", v)
+
     return cell
 
 
@@ -89,8 +92,7 @@ def _beats(r: dict, now: datetime) -> Cell:
     if b is None:
         return Cell("–", None)
     at = r.get("beats_at") or []
-    return Cell(k_ranges(at) if b and at else ("yes" if b else "no"), len(at) if b else 0,
-                "green" if b else "")
+    return Cell(k_ranges(at) if b and at else ("yes" if b else "no"), len(at) if b else 0, "green" if b else "")
 
 
 def _verdict(r: dict, now: datetime) -> Cell:
@@ -131,15 +133,18 @@ def _config_cell(key: str) -> Callable[[dict, datetime], Cell]:
     def cell(r: dict, now: datetime) -> Cell:
         v = (r.get("config") or {}).get(key)
         return Cell("–" if v is None else str(v), v if isinstance(v, (int, float)) else (None if v is None else str(v)))
+
     return cell
 
 
 def column(key: str) -> Column:
     """A fixed column, or `cfg:<dotted key>`: a config value (offered when it varies across runs)."""
     if key.startswith(CONFIG_PREFIX):
-        name = key[len(CONFIG_PREFIX):]
+        name = key[len(CONFIG_PREFIX) :]
         return Column(key, name, _config_cell(name), shown=False)
     return BY_KEY[key]
+
+
 # Under WIDE columns of terminal the default set drops what matters least (a chosen set stays).
 WIDE = 140
 NARROW_HIDDEN = ("name", "host", "started", "best_val_loss", "beats")
@@ -162,15 +167,22 @@ class ColumnsScreen(ModalScreen[list]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="columns-box"):
-            yield Static("[b]Columns[/b] — space shows/hides, \\[ and ] move, enter applies; config keys that "
-                         "differ between the runs are offered too")
-            self.order = self.shown + [c.key for c in COLUMNS if c.key not in self.shown] \
+            yield Static(
+                "[b]Columns[/b] — space shows/hides, \\[ and ] move, enter applies; config keys that "
+                "differ between the runs are offered too"
+            )
+            self.order = (
+                self.shown
+                + [c.key for c in COLUMNS if c.key not in self.shown]
                 + [k for k in self.config_keys if k not in self.shown]
+            )
             yield SelectionList(*self._options(set(self.shown)), id="columns")
 
     def _options(self, on: set[str]) -> list[tuple[str, str, bool]]:
-        return [(column(k).header + ("  (config)" if k.startswith(CONFIG_PREFIX) else f"  ({k})"), k, k in on)
-                for k in self.order]
+        return [
+            (column(k).header + ("  (config)" if k.startswith(CONFIG_PREFIX) else f"  ({k})"), k, k in on)
+            for k in self.order
+        ]
 
     def action_move(self, step: int) -> None:
         sl = self.query_one("#columns", SelectionList)

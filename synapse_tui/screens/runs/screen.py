@@ -4,12 +4,13 @@ The table is updated by row key: a refresh adds new runs, changes the cells that
 and removes runs that are gone; it never clears and re-adds (which would lose the cursor
 and cost a second at thousands of rows). Reading the index happens in a thread worker.
 """
+
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from rich.text import Text
@@ -83,8 +84,9 @@ class RunsScreen(Screen):
             yield Static(id="empty")
             yield Log(id="demo-log", max_lines=500)
         yield FastDataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Input(placeholder="filter: text, or an expression like  ece<0.05 and model=gru   (esc clears)",
-                    id="filter")
+        yield Input(
+            placeholder="filter: text, or an expression like  ece<0.05 and model=gru   (esc clears)", id="filter"
+        )
         yield Label("", id="filter-error")
         yield Footer()
 
@@ -116,7 +118,7 @@ class RunsScreen(Screen):
         table.add_column(" ", key="sel", width=1)
         for key in self.columns_shown:
             table.add_column(column(key).header, key=key)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for run_id, row in self.rows.items():
             table.add_row(*self._cells(row, now), key=run_id)
         self._order(cursor_key)
@@ -124,8 +126,9 @@ class RunsScreen(Screen):
     def _cells(self, row: dict, now: datetime) -> list[Cell]:
         # The mark column also carries the default order, newest first: the creation time to
         # the microsecond (run ids give only the second), then the id.
-        mark = Cell("●" if row["run_id"] in self.selected else " ", (row.get("created") or "", row["run_id"]),
-                    "bold yellow")
+        mark = Cell(
+            "●" if row["run_id"] in self.selected else " ", (row.get("created") or "", row["run_id"]), "bold yellow"
+        )
         cells = [mark, *(column(k).cell(row, now) for k in self.columns_shown)]
         if getattr(self.app, "ascii_plots", False):
             for c in cells:
@@ -157,8 +160,9 @@ class RunsScreen(Screen):
         if not self.configs_read:
             # First the table: reading hundreds of config files the first time (they are
             # cached after) would hold the first screen back for a column nobody chose yet.
-            self.app.call_from_thread(self.apply_rows, [dict(r, config={}) for r in rows], error,
-                                      time.perf_counter() - t0, filter_text)
+            self.app.call_from_thread(
+                self.apply_rows, [dict(r, config={}) for r in rows], error, time.perf_counter() - t0, filter_text
+            )
         configs = config_values([r["path"] for r in rows])
         for r in rows:
             r["config"] = configs.get(r["run_id"], {})
@@ -166,15 +170,16 @@ class RunsScreen(Screen):
         self.configs_read = True
         self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0, filter_text)
 
-    def apply_rows(self, rows: list[dict], error: str | None = None, seconds: float | None = None,
-                   filter_text: str | None = None) -> None:
+    def apply_rows(
+        self, rows: list[dict], error: str | None = None, seconds: float | None = None, filter_text: str | None = None
+    ) -> None:
         """Bring the table in line with `rows` by key: add, update changed cells, remove."""
         if filter_text is not None and filter_text != self.filter_text:
             return  # read under a filter since replaced: the next refresh brings the right rows
         table = self.query_one("#runs", DataTable)
         self.last_refresh_s = seconds
         self.query_one("#filter-error", Label).update(Text(error or "", style="red"))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         cursor_key = self._cursor_key()
         fresh = {r["run_id"]: r for r in rows}
         changed_order = False
@@ -246,7 +251,8 @@ class RunsScreen(Screen):
                 f"No runs in [b]{self.runs_dir}[/b] {yet}.\n\n"
                 "Press [b]d[/b] to run the demo here (every baseline, a logistic model and a GRU on the bundled "
                 "sample; about half a minute), [b]n[/b] to launch a config, or start one from a shell:\n"
-                "  synapse train -c configs/gru.yaml --runs-dir " + str(self.runs_dir))
+                "  synapse train -c configs/gru.yaml --runs-dir " + str(self.runs_dir)
+            )
 
     # ------------------------------------------------------------------ actions
     def _current(self) -> str | None:
@@ -299,7 +305,7 @@ class RunsScreen(Screen):
             return
         self.selected.symmetric_difference_update({key})
         table = self.query_one("#runs", DataTable)
-        table.update_cell(key, "sel", self._cells(self.rows[key], datetime.now(timezone.utc))[0])
+        table.update_cell(key, "sel", self._cells(self.rows[key], datetime.now(UTC))[0])
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
         self._update_subtitle()
@@ -344,21 +350,26 @@ class RunsScreen(Screen):
                 if self.sort_key not in self.columns_shown:
                     self.sort_key = None
                 self._build_columns()
+
         self.app.push_screen(ColumnsScreen(self.columns_shown, self.config_keys), chosen)
 
     def action_cancel(self) -> None:
         key = self._current()
         if key is None:
             return
-        self.app.push_screen(YesNo(f"Cancel run {key}?\nIt saves last.pt and ends cancelled (resumable)."),
-                             lambda yes: yes and self.run_job_action("cancel", key))
+        self.app.push_screen(
+            YesNo(f"Cancel run {key}?\nIt saves last.pt and ends cancelled (resumable)."),
+            lambda yes: yes and self.run_job_action("cancel", key),
+        )
 
     def action_resume(self) -> None:
         key = self._current()
         if key is None:
             return
-        self.app.push_screen(YesNo(f"Resume run {key} from last.pt as a new attempt?"),
-                             lambda yes: yes and self.run_job_action("resume", key))
+        self.app.push_screen(
+            YesNo(f"Resume run {key} from last.pt as a new attempt?"),
+            lambda yes: yes and self.run_job_action("resume", key),
+        )
 
     @work(thread=True, group="job-action")
     def run_job_action(self, what: str, run_id: str) -> None:
@@ -387,12 +398,16 @@ class RunsScreen(Screen):
     def run_demo(self) -> None:
         cmd = [sys.executable, "-m", "synapse_tui.cli", "demo", "--no-tui", "--runs-dir", str(self.runs_dir)]
         log = self.query_one("#demo-log", Log)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, stdin=subprocess.DEVNULL
+        )
         for line in proc.stdout:
             self.app.call_from_thread(log.write_line, line.rstrip())
         rc = proc.wait()
         self.demo_running = False
-        self.app.call_from_thread(self.notify, "demo finished" if rc == 0 else f"demo failed (exit {rc})",
-                                  severity="information" if rc == 0 else "error")
+        self.app.call_from_thread(
+            self.notify,
+            "demo finished" if rc == 0 else f"demo failed (exit {rc})",
+            severity="information" if rc == 0 else "error",
+        )
         self.app.call_from_thread(self.action_refresh)
