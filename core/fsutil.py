@@ -12,6 +12,23 @@ from typing import IO
 from collections.abc import Iterator
 
 
+def _process_umask() -> int:
+    """The umask, read without changing it where Linux says it (/proc, since 4.7)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # set and put back: at import, before any thread writes a file
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temp file beside `path`; on clean exit fsync it, rename it over `path` and
@@ -26,7 +43,9 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, f"directory {path.parent} does not exist (deleted?)", str(path)) from None
-    os.fchmod(fd, 0o644)  # mkstemp makes 0600; artifacts are meant to be read by others
+    # mkstemp makes 0600; a file written here gets what open() would give it under the
+    # process's umask (0644 usually, 0600 for a remote worker started with umask 077).
+    os.fchmod(fd, _FILE_MODE)
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as fh:

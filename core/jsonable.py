@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from typing import Any
 
 
@@ -26,11 +26,7 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     if isinstance(obj, datetime):
-        return (
-            obj.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            if obj.tzinfo is not None
-            else obj.isoformat()
-        )
+        return obj.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if obj.tzinfo is not None else obj.isoformat()
     if isinstance(obj, date):
         return obj.isoformat()
     tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, torch tensors

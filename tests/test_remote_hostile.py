@@ -364,9 +364,8 @@ def test_the_work_dir_and_what_the_worker_writes_are_private(world, finished_run
     work = world["work"]
     assert stat.S_IMODE(work.stat().st_mode) == 0o700
     for run in finished_runs.values():
-        # What the agent unpacks and the worker creates under umask 077 (atomic_open sets 0644
-        # itself, which the 0700 work dir covers).
-        for name in ("config.yaml", "events.jsonl", "worker.log"):
+        # What the agent unpacks and the worker creates under umask 077, its atomic writes too.
+        for name in ("config.yaml", "events.jsonl", "worker.log", "report.json", "metrics.csv"):
             path = remote_dir(run) / name
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     for path in (work / "data").iterdir():

@@ -370,3 +370,13 @@ def test_a_crafted_config_yaml_with_an_alias_bomb_or_a_cycle_reads_as_missing(tm
         "other": {"lr": 0.01, "epochs": 3},
         "model": {"kind": "gru", "hidden": 16},
     }
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_atomic_writes_follow_the_process_umask(tmp_path, umask, mode):
+    """A remote worker runs under umask 077 so a shared server's other users read nothing of
+    its run: the files written atomically (config, manifest, checkpoints) keep to it too."""
+    target = tmp_path / "f.json"
+    code = f"from core.fsutil import atomic_write_text; atomic_write_text({str(target)!r}, '{{}}')"
+    subprocess.run(["sh", "-c", f'umask {umask:03o} && exec "$0" -c "$1"', sys.executable, code], cwd=ROOT, check=True)
+    assert target.stat().st_mode & 0o777 == mode
