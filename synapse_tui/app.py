@@ -43,6 +43,7 @@ class SynapseApp(App):
         super().__init__()
         self.runs_dir = runs_root(runs_dir)
         self.ascii_plots = (not unicode_ok()) if ascii_plots is None else ascii_plots
+        self.demo = None  # the in-dashboard demo once started (synapse_tui/screens/runs/demo.py)
 
     def on_mount(self) -> None:
         self.sub_title = str(self.runs_dir)
@@ -69,6 +70,22 @@ class SynapseApp(App):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        """Quit; while the demo's runs are still active, ask first (they carry on without us)."""
+        from synapse_tui.widgets.dialogs import YesNo
+
+        n = self.demo.active() if self.demo is not None else 0
+        if not n:
+            self.exit()
+            return
+        if isinstance(self.screen, YesNo):
+            return
+        runs = f"{n} demo run{'s are' if n != 1 else ' is'}"
+        self.push_screen(
+            YesNo(f"{runs} still running; they carry on after you quit — quit?"),
+            lambda yes: self.exit() if yes else None,
+        )
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -7,16 +7,18 @@ second is refused at once, naming the first, before any process exists.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
-from core.runs import RESUMABLE_STATUSES, RunDir, RunStatus, process_alive, status_of
+from core.runs import RESUMABLE_STATUSES, RunDir, RunStatus, format_ts, process_alive, status_of
 from core.runs.lock import LOCK_FD_ENV, WORKER_LOCK, LockHeld, RunLock, acquire, describe_holder, holder
 
 
@@ -50,11 +52,12 @@ def handing_down(lock: RunLock, env: dict) -> dict[str, Any]:
     return {"pass_fds": (lock.fd,), "env": {**env, LOCK_FD_ENV: str(lock.fd)}}
 
 
-def start_detached(run: RunDir, resume: bool = False, *, lock: RunLock | None = None) -> int:
-    """A worker in its own session, output in worker.log: it outlives the CLI.
+def start_detached(run: RunDir, resume: bool = False, *, lock: RunLock | None = None, parallel: int = 1) -> int:
+    """A worker in its own session, output in worker.log: it outlives the CLI (and the dashboard).
 
     `lock` (from `lock_run`) passes to the worker; without one the lock is taken here
     (InputError when held). Either way this process's copy is closed once the worker has its own.
+    `parallel`: how many workers the caller starts side by side (they split the cores).
     """
     if lock is None:
         lock = lock_run(run)
@@ -65,7 +68,7 @@ def start_detached(run: RunDir, resume: bool = False, *, lock: RunLock | None = 
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **handing_down(lock, _env()),
+            **handing_down(lock, _env(parallel)),
         )
     # Reap it when it ends: a long-lived caller (the dashboard) would otherwise keep a zombie.
     threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
@@ -111,7 +114,8 @@ def cancel(run: RunDir) -> RunStatus:
 
 
 def check_resumable(run: RunDir, *, locked: bool = False) -> RunStatus:
-    """The run's status when it may resume (lost, cancelled or failed); else InputError saying why.
+    """The run's status when it may resume (lost, cancelled or failed, not a damaged log); else
+    InputError saying why (for a damaged log: how to repair it instead).
 
     `locked`: the caller holds the run's worker lock (`lock_run`), so no other worker can
     start between this check and the one the caller starts.
@@ -127,6 +131,13 @@ def check_resumable(run: RunDir, *, locked: bool = False) -> RunStatus:
                 f"run {run.run_id} still reads running: its worker is gone but its last heartbeat "
                 "is under 30 s old; it reads lost (and resumes) once that passes"
             )
+    if st.damaged_log:  # resuming would train it again from last.pt: refuse, say what to do instead
+        line = json.dumps({"ts": format_ts(datetime.now(UTC)), "type": "run_finished", "status": "succeeded"})
+        raise InputError(
+            f"run {run.run_id}: {st.error}; not resumed (that would train it again from last.pt). "
+            f"Its results are in place: `synapse eval {run.run_id}` evaluates it again from its predictions; "
+            f"to close it as succeeded, append this line to {run.events_jsonl}, on a line of its own: {line}"
+        )
     if st.status not in RESUMABLE_STATUSES:
         raise InputError(f"run {run.run_id} is {st.status}; only lost, cancelled or failed runs resume")
     return st

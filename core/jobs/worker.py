@@ -9,6 +9,11 @@ tell a live worker from a lost one.
 One worker per run directory: the worker holds the run's `worker.lock` (core.runs.lock)
 for its whole life, handed down by whoever started it (LOCK_FD_ENV) or taken here. When
 another process holds it the worker exits with EXIT_LOCKED at once, having written nothing.
+
+A worker never dies because whoever read its output went away (the dashboard quit, the
+demo CLI was killed, `| head`): on a broken pipe (EPIPE) its stdout and stderr move to the
+run's worker.log (else /dev/null) and the job goes on. SIGPIPE is ignored (Python's default,
+made explicit here), so the pipe shows up as BrokenPipeError, which `_PipeSafe` handles.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime, UTC
 from pathlib import Path
+from typing import Any, TextIO
 
 from core.runs import RunDir, is_run_id
 from core.runs.lock import LOCK_FD_ENV, WORKER_LOCK, LockHeld, RunLock, acquire, adopt
@@ -26,6 +33,66 @@ from core.runs.lock import LOCK_FD_ENV, WORKER_LOCK, LockHeld, RunLock, acquire,
 HEARTBEAT_S = 10.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
 EXIT_LOCKED = 75  # another process holds the run's worker.lock (EX_TEMPFAIL, as the supervisor's)
+
+
+class _PipeSafe:
+    """A text stream (sys.stdout or sys.stderr) that outlives its reader: on a broken pipe it
+    calls `switch` (fds 1 and 2 go to worker.log) and writes on there."""
+
+    def __init__(self, stream: TextIO, switch) -> None:
+        self._stream, self._switch = stream, switch
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._switch()
+        # The text is in the stream's buffer already (the flush that followed it failed).
+        self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._switch()
+            try:
+                self._stream.flush()
+            except OSError:
+                pass  # nowhere left to write: the job matters more than its output
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def guard_output(run_dir: Path) -> None:
+    """Make this process's stdout and stderr survive their reader (see the module's doc)."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # Python's default; a broken pipe is then EPIPE
+    switched = threading.Lock()
+    done: list[bool] = []
+
+    def switch() -> None:
+        with switched:
+            if done:
+                return
+            done.append(True)
+            try:
+                fd = os.open(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError:
+                fd = os.open(os.devnull, os.O_WRONLY)
+            try:
+                ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                note = f"{ts} worker {os.getpid()}: its stdout went away (broken pipe); its output goes on here\n"
+                os.write(fd, note.encode())
+            except OSError:
+                pass
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+
+    sys.stdout = _PipeSafe(sys.stdout, switch)
+    sys.stderr = _PipeSafe(sys.stderr, switch)
 
 
 def take_lock(run_dir: Path) -> RunLock:
@@ -60,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except LockHeld as exc:
         print(f"refused: run {exc}; one worker per run", file=sys.stderr)
         return EXIT_LOCKED
+    guard_output(args.run_dir)
     with lock:  # released only after run_finished is written and the heartbeat has stopped
         return _work(RunDir(args.run_dir), args.resume)
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ class RunStatus:
     run_id: str | None = None
     events: int = field(default=0)  # events in the log
     link_down_since: datetime | None = None  # a remote run whose follower has lost the link since then
+    # A lost run whose log says it finished its evaluation (an `evaluated` event after its last
+    # epoch) but lacks the run_finished line: a damaged log, not a lost worker. `error` says so.
+    damaged_log: bool = False
 
     @property
     def done(self) -> bool:
@@ -85,6 +88,10 @@ def run_status(
     down (`link_down_since`). A follower stops only after the worker has ended, so while it
     lives any silence is the link's, not the worker's, and the run stays `running`.
 
+    A lost run whose attempt evaluated after its last epoch (an `evaluated` event without
+    `eval_id`) finished its work: its log lost the run_finished line. It stays `lost`, with
+    `damaged_log` and the error saying so (resume refuses it: it would train again).
+
     `worker_lock` (a local run's `worker.lock`): while a live process holds it the run is
     `running` whatever its heartbeat says — a stalled heartbeat is not a lost worker. It is
     probed only when the run would otherwise read lost, so listings stay cheap.
@@ -97,7 +104,7 @@ def run_status(
             start_idx, n_started = i, n_started + 1
     attempt_events = events if start_idx is None else events[start_idx:]
 
-    finished_ev = None
+    finished_ev = evaluated_ev = None
     last_hb = last_ev = None
     for e in attempt_events:
         ts = parse_ts(e.get("ts"))
@@ -108,6 +115,10 @@ def run_status(
             last_hb = ts if last_hb is None or ts > last_hb else last_hb
         elif t == "run_finished" and finished_ev is None:
             finished_ev = e
+        elif t == "epoch":
+            evaluated_ev = None  # an evaluation counts only after the last epoch
+        elif t == "evaluated" and e.get("eval_id") is None and finished_ev is None:
+            evaluated_ev = e  # the run's own evaluation (not a later `synapse eval`)
 
     started = events[start_idx] if start_idx is not None else None
     attempt = 0
@@ -115,7 +126,7 @@ def run_status(
         a = started.get("attempt")
         attempt = a if isinstance(a, int) and not isinstance(a, bool) and a >= 1 else n_started
     pid = started.get("pid") if started is not None else None
-    common = dict(
+    common: dict[str, Any] = dict(
         attempt=attempt,
         started=parse_ts(started.get("ts")) if started is not None else None,
         last_heartbeat=last_hb,
@@ -144,7 +155,19 @@ def run_status(
         return RunStatus("running", **common)
     if remote and (link_down_since is not None or (follow_lock is not None and holder(follow_lock) is not None)):
         return RunStatus("running", link_down_since=link_down_since, **common)
+    if evaluated_ev is not None:
+        when = parse_ts(evaluated_ev.get("ts"))
+        return RunStatus("lost", error=damaged_log_error(when), damaged_log=True, **common)
     return RunStatus("lost", **common)
+
+
+DAMAGED_LOG = "event log damaged"  # how the note starts (readers that only have the error text)
+
+
+def damaged_log_error(when: datetime | None) -> str:
+    """The note of a lost run whose log says it finished (docs/ARCHITECTURE.md, "Run status")."""
+    at = when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else "?"
+    return f"{DAMAGED_LOG}: the run finished (report.json at {at}) but its run_finished line is missing"
 
 
 def link_down_since(run_dir: str | os.PathLike) -> datetime | None:
@@ -179,7 +202,7 @@ def status_of(
     the lock itself would otherwise read its own hold as a live worker)."""
     path = Path(run_dir)
     remote = remote or (path / REMOTE_JSON).is_file()
-    return run_status(
+    st = run_status(
         read_events(path / EVENTS_JSONL),
         now,
         remote=remote,
@@ -187,3 +210,23 @@ def status_of(
         worker_lock=path / WORKER_LOCK if probe_lock and not remote else None,
         follow_lock=path / FOLLOW_LOCK if remote else None,
     )
+    if st.damaged_log:  # the log says it evaluated: the directory must hold that report too
+        written = _report_written(path)
+        if written is None or (st.started is not None and written < st.started):
+            return replace(st, error=None, damaged_log=False)
+    return st
+
+
+def _report_written(run_dir: Path) -> datetime | None:
+    """When report.json was written, if it holds an evaluation's summary; else None."""
+    import json
+
+    report = run_dir / "report.json"
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+        mtime = report.stat().st_mtime
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("summary"), dict)):
+        return None
+    return datetime.fromtimestamp(mtime, UTC)

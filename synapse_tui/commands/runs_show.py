@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, UTC
 
 from core.runs import HEARTBEAT_TIMEOUT_S, parse_ts
-from core.runs.status import ACTIVE_STATUSES
+from core.runs.status import ACTIVE_STATUSES, DAMAGED_LOG
 
 from rich.table import Table
 from rich.text import Text
@@ -115,6 +115,9 @@ def _print_show(d: dict) -> None:
     head.add_row("config", cell(f"hash {r.get('config_hash') or '?'}"))
     if r.get("error"):
         head.add_row("error", Text(clean(r["error"]), style="red"))
+        if str(r["error"]).startswith(DAMAGED_LOG):  # finished, not lost: resume would train it again
+            fix = f"not resumable; `synapse eval {r['run_id']}` evaluates it again, or append its run_finished line"
+            head.add_row("repair", cell(fix))
     console.print(head)
 
     v = d.get("verdict")
