@@ -190,3 +190,15 @@ def test_runs_show_names_the_damage_and_resume_refuses_it(damaged):
     err = " ".join(resume.stderr.split())
     assert "event log damaged" in err and "synapse eval" in err and "run_finished" in err, err
     assert status_of(damaged).attempt == 1  # nothing was started
+
+
+def test_follow_and_the_runs_screen_do_not_offer_resume_for_a_damaged_log(damaged):
+    from synapse_tui.screens.runs.screen import job_action_refusal
+
+    root = damaged.path.parent
+    follow = _cli("runs", "show", damaged.run_id, "--follow", "--runs-dir", root)
+    assert "event log damaged" in follow.stdout and "synapse resume" not in follow.stdout, follow.stdout
+    st = status_of(damaged)
+    why = job_action_refusal("resume", damaged.run_id, st.status, st.error)
+    assert why is not None and "event log damaged" in why
+    assert job_action_refusal("resume", damaged.run_id, "lost", None) is None  # a plain lost run resumes

@@ -176,15 +176,15 @@ async def test_columns_hide_and_reorder(world, tmp_path):
         assert await _until(pilot, lambda: isinstance(app.screen, ColumnsScreen))
         sl = app.screen.query_one("#columns", SelectionList)
         sl.focus()
-        sl.highlighted = 3  # host
+        sl.highlighted = 4  # host (after id, status, name, model)
         await pilot.press("space")  # hide it
-        sl.highlighted = 0  # status
+        sl.highlighted = 1  # status
         await pilot.press("right_square_bracket")  # one down: after name
         await pilot.press("enter")
         assert await _until(pilot, lambda: isinstance(app.screen, RunsScreen))
         shown = app.screen.columns_shown
-        assert "host" not in shown and shown[:2] == ["name", "status"]
-        assert [c.key.value for c in _table(app).ordered_columns][1:3] == ["name", "status"]
+        assert "host" not in shown and shown[:3] == ["id", "name", "status"]
+        assert [c.key.value for c in _table(app).ordered_columns][1:4] == ["id", "name", "status"]
         assert _table(app).row_count == 3
 
 

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from core.errors import InputError
-from core.runs import runs_root
+from core.runs import runs_root, status_of
 from core.service import runs as service
 from synapse_tui.cliutil import EXIT_FAILED, JsonOpt, RunsDirOpt, console, print_json, say, tell, user_errors
 from synapse_tui.commands.runs_show import _epoch_line, _print_show
@@ -195,6 +195,9 @@ def _follow(rd, as_json: bool) -> str:
                 elif item.final == "lost" and last_type != "run_finished":
                     if as_json:
                         print(json.dumps({"type": "status", "status": "lost"}), flush=True)
+                    elif (st := status_of(rd)).damaged_log:
+                        # It finished; only its last line is missing: resume would train again.
+                        tell(f"run {st.error}", "■", STATUS_STYLE["lost"], stderr=False)
                     else:
                         tell(
                             "run is lost: its worker is gone without finishing (`synapse resume` continues it)",

@@ -35,6 +35,42 @@ def missing_last(v, descending: bool):
     return (v is None) != descending, v if v is not None else 0
 
 
+# -- the sorted column: its direction on a first sort, and the marker in its header
+# A first sort on a text column reads A to Z; on numbers and times, the largest / newest first.
+TEXT_SORT_COLUMNS = frozenset({"id", "status", "name", "model", "host", "run_id", "device", "calibration", "verdict"})
+SORT_MARKS = {False: "▲", True: "▼"}  # by descending
+SORT_MARKS_ASCII = {False: "^", True: "v"}
+
+
+def first_sort_descending(key: str) -> bool:
+    """The direction of a first sort by `key`: text columns ascending, numbers and times descending."""
+    return key not in TEXT_SORT_COLUMNS
+
+
+def mark_sorted_header(table, sort_key: str | None, descending: bool, ascii_only: bool = False) -> None:
+    """End the sorted column's header with ▲ (ascending) or ▼ (^ / v in ASCII); unmark the others."""
+    marks = {f" {m}" for m in (*SORT_MARKS.values(), *SORT_MARKS_ASCII.values())}
+    mark = f" {(SORT_MARKS_ASCII if ascii_only else SORT_MARKS)[descending]}"
+    changed = False
+    for key, col in table.columns.items():
+        if key.value == "sel":
+            continue
+        plain = col.label.plain
+        bare = plain[:-2] if plain[-2:] in marks else plain
+        want = bare + mark if key.value == sort_key else bare
+        if want != plain:
+            label = col.label[: len(bare)]  # the header's own styles kept
+            if want != bare:
+                label.append(mark)
+            col.label = label
+            col.content_width = max(col.content_width, label.cell_len)
+            changed = True
+    if changed:  # the header is cached by the table's update count
+        table._update_count += 1
+        table._require_update_dimensions = True
+        table.refresh()
+
+
 @dataclass(frozen=True)
 class Column:
     key: str
@@ -82,6 +118,22 @@ def _text(key: str) -> Callable[[dict, datetime], Cell]:
     return cell
 
 
+NAME_WIDTH = 24  # a long (sweep) name is cut to this with an ellipsis: it must not push the rest off
+
+
+def _name(r: dict, now: datetime) -> Cell:
+    v = r.get("name")
+    if v is None:
+        return Cell("–", None)
+    return Cell(v if len(v) <= NAME_WIDTH else v[: NAME_WIDTH - 1] + "…", v)
+
+
+def _short_id(r: dict, now: datetime) -> Cell:
+    # The run id's random 4-hex suffix: four columns that tell every row apart at any width.
+    suffix = r["run_id"].rsplit("-", 1)[-1]
+    return Cell(suffix, suffix, "bold")
+
+
 def _good(r: dict, now: datetime) -> Cell:
     v = r.get("best_good_or_better")
     return Cell("–" if v is None else f"{v:.3f}@{r.get('best_k')}", v)
@@ -105,8 +157,9 @@ def _duration(r: dict, now: datetime) -> Cell:
 
 
 COLUMNS: tuple[Column, ...] = (
+    Column("id", "id", _short_id),
     Column("status", "status", _status),
-    Column("name", "name", _text("name")),
+    Column("name", "name", _name),
     Column("model", "model", _text("model")),
     Column("host", "host", _text("host")),
     Column("started", "started", _started),
@@ -147,7 +200,9 @@ def column(key: str) -> Column:
 
 # Under WIDE columns of terminal the default set drops what matters least (a chosen set stays).
 WIDE = 140
-NARROW_HIDDEN = ("name", "host", "started", "best_val_loss", "beats")
+# The short `id` column tells the rows apart there; the full run id (30 columns) would be
+# off the edge anyway, as the epoch would push the verdict off at 80 columns.
+NARROW_HIDDEN = ("name", "host", "started", "epoch", "best_val_loss", "beats", "run_id")
 
 
 class ColumnsScreen(ModalScreen[list]):

@@ -7,8 +7,6 @@ and cost a second at thousands of rows). Reading the index happens in a thread w
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from datetime import datetime, UTC
 from pathlib import Path
@@ -22,8 +20,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
 from core.errors import InputError
+from core.runs.status import ACTIVE_STATUSES, DAMAGED_LOG, RESUMABLE_STATUSES
 from synapse_tui.formatting import ASCII_GLYPHS
 from synapse_tui.screens.runs.columns import COLUMNS, NARROW_HIDDEN, WIDE, Cell, ColumnsScreen, column, missing_last
+from synapse_tui.screens.runs.columns import first_sort_descending, mark_sorted_header
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.fast_table import FastDataTable
 
@@ -43,11 +43,45 @@ def is_expression(text: str) -> bool:
     return bool(QUERY_CHARS & set(text)) or any(w in words for w in (" and ", " or ", " not "))
 
 
+def filter_error(text: str) -> str | None:
+    """Why `text` is not a filter (core.query's message, the one `runs ls --where` prints), or None."""
+    if not text or not is_expression(text):
+        return None  # plain text: a substring match, always fine
+    from core.query import QueryError, parse
+
+    try:
+        parse(text)
+    except QueryError as exc:
+        return str(exc)
+    return None
+
+
+def job_action_refusal(what: str, run_id: str, status: str | None, error: str | None = None) -> str | None:
+    """Why `what` ("cancel" or "resume") does not apply to a run in `status`, or None when it does.
+
+    The rule of core.runs' status vocabulary: only an active run (ACTIVE_STATUSES) cancels,
+    only a RESUMABLE_STATUSES run resumes, and a run whose log lost its last line after it
+    finished (its error says DAMAGED_LOG) does not: resuming would train it again."""
+    if what == "resume" and status == "lost" and (error or "").startswith(DAMAGED_LOG):
+        return f"run {run_id}: {error}"
+    status = status or "not read yet"
+    if what == "cancel" and status not in ACTIVE_STATUSES:
+        return f"run {run_id} {status}: nothing to cancel"
+    if what == "resume" and status not in RESUMABLE_STATUSES:
+        *most, last = RESUMABLE_STATUSES
+        return f"run {run_id} {status}: only {', '.join(most)} or {last} runs resume"
+    return None
+
+
 class RunsScreen(Screen):
     HELP_TITLE = "Runs"
     AUTO_FOCUS = "#runs"  # not the first focusable widget, the demo's hidden log
     BINDINGS = [
+        # First, so the footer shows it at 80 columns too (the app's own `?` comes after every
+        # screen key, off the edge of a narrow footer).
+        Binding("question_mark", "app.help", "Help", key_display="?"),
         Binding("enter", "open", "Open", show=False),
+        Binding("d", "demo", "Run the demo"),  # first-run screen only (check_action); first, to fit 80 columns
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "sort", "Sort: next column"),
         Binding("S", "sort_flip", "Sort: flip order", key_display="S", show=False),
@@ -58,7 +92,6 @@ class RunsScreen(Screen):
         Binding("R", "resume", "Resume run", key_display="R"),
         Binding("c", "columns", "Columns"),
         Binding("r", "refresh", "Refresh", show=False),
-        Binding("d", "demo", "Run the demo", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -83,6 +116,7 @@ class RunsScreen(Screen):
         with Vertical(id="first-run"):
             yield Static(id="empty")
             yield Log(id="demo-log", max_lines=500)
+        yield Static(id="no-match")  # a filter that matches no run (not the first-run screen)
         yield FastDataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Input(
             placeholder="filter: text, or an expression like  ece<0.05 and model=gru   (esc clears)", id="filter"
@@ -106,6 +140,8 @@ class RunsScreen(Screen):
         self.columns_shown = self._default_columns(self.app.size.width)
         self._build_columns()
         self.query_one("#filter", Input).display = False
+        self.query_one("#filter-error", Label).display = False
+        self.query_one("#no-match", Static).display = False
         self.query_one("#demo-log", Log).display = False
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
@@ -154,7 +190,9 @@ class RunsScreen(Screen):
         try:
             rows = list_runs(self.runs_dir, where=where)
         except InputError as exc:
-            rows, error = list_runs(self.runs_dir), str(exc)
+            # Checked when submitted, so rare; the rows shown stay (never every run instead).
+            self.app.call_from_thread(self._show_filter_error, str(exc))
+            return
         if filter_text and where is None:
             rows = [r for r in rows if matches_text(r, filter_text)]
         if not self.configs_read:
@@ -178,7 +216,8 @@ class RunsScreen(Screen):
             return  # read under a filter since replaced: the next refresh brings the right rows
         table = self.query_one("#runs", DataTable)
         self.last_refresh_s = seconds
-        self.query_one("#filter-error", Label).update(Text(error or "", style="red"))
+        if error:
+            self._show_filter_error(error)
         now = datetime.now(UTC)
         cursor_key = self._cursor_key()
         fresh = {r["run_id"]: r for r in rows}
@@ -222,6 +261,8 @@ class RunsScreen(Screen):
 
     def _order(self, cursor_key: str | None) -> None:
         table = self.query_one("#runs", DataTable)
+        shown_key = self.sort_key if self.sort_key in self.columns_shown else None
+        mark_sorted_header(table, shown_key, self.sort_descending, getattr(self.app, "ascii_plots", False))
         if not self.rows:
             return
         if self.sort_key is None or self.sort_key not in self.columns_shown:
@@ -242,8 +283,16 @@ class RunsScreen(Screen):
             return None
 
     def _show_empty(self, empty: bool) -> None:
+        # A filter that matches nothing says so over the (empty) table: it is not the first-run screen.
+        no_match = empty and bool(self.filter_text)
+        empty = empty and not no_match
+        message = self.query_one("#no-match", Static)
+        message.display = no_match
+        if no_match:
+            message.update(Text(f"no run matches {self.filter_text} (esc clears)"))
         box = self.query_one("#first-run", Vertical)
         box.display = empty or self.demo_running
+        self.refresh_bindings()  # `d` is offered on the first-run screen only
         self.query_one("#runs", DataTable).display = not empty
         if empty and not self.demo_running:
             yet = "yet" if self.runs_dir.exists() else "yet (the directory does not exist)"
@@ -275,7 +324,7 @@ class RunsScreen(Screen):
         """The next shown column (the table's cursor selects rows, so `s` walks the columns)."""
         cols = self.columns_shown
         nxt = cols[0] if self.sort_key not in cols else cols[(cols.index(self.sort_key) + 1) % len(cols)]
-        self.sort_key, self.sort_descending = nxt, True
+        self.sort_key, self.sort_descending = nxt, first_sort_descending(nxt)
         self._order(self._cursor_key())
         self._say_sort()
 
@@ -295,7 +344,7 @@ class RunsScreen(Screen):
         if self.sort_key == key:
             self.sort_descending = not self.sort_descending
         else:
-            self.sort_key, self.sort_descending = key, True
+            self.sort_key, self.sort_descending = key, first_sort_descending(key)
         self._order(self._cursor_key())
         self._say_sort()
 
@@ -326,9 +375,28 @@ class RunsScreen(Screen):
         box.value = self.filter_text
         box.focus()
 
+    def _show_filter_error(self, error: str | None) -> None:
+        """Under the filter box: why the filter typed is not one, and that the last good one stays."""
+        label = self.query_one("#filter-error", Label)
+        box = self.query_one("#filter", Input)
+        box.set_class(bool(error), "-invalid")
+        label.display = bool(error)
+        if not error:
+            label.update("")
+            return
+        kept = f"filter: {self.filter_text}" if self.filter_text else "every run"
+        label.update(Text.assemble((error, "bold red"), (f"\nstill showing {kept} · esc clears", "dim")))
+        box.display = True
+
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.filter_text = event.value.strip()
+        text = event.value.strip()
+        error = filter_error(text)
+        if error:  # the box stays open on the text to fix; the last good filter stays applied
+            self._show_filter_error(error)
+            return
+        self._show_filter_error(None)
+        self.filter_text = text
         self.query_one("#runs", DataTable).focus()
         if not self.filter_text:
             event.input.display = False
@@ -337,6 +405,7 @@ class RunsScreen(Screen):
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         if self.filter_text or box.display:
+            self._show_filter_error(None)
             self.filter_text = ""
             box.value = ""
             box.display = False
@@ -353,9 +422,17 @@ class RunsScreen(Screen):
 
         self.app.push_screen(ColumnsScreen(self.columns_shown, self.config_keys), chosen)
 
+    def _refused(self, what: str, key: str) -> bool:
+        """Say why `what` does not apply to run `key` (no dialog then); False when it does."""
+        row = self.rows.get(key) or {}
+        why = job_action_refusal(what, key, row.get("status"), row.get("error"))
+        if why:
+            self.notify(why, severity="warning")
+        return why is not None
+
     def action_cancel(self) -> None:
         key = self._current()
-        if key is None:
+        if key is None or self._refused("cancel", key):
             return
         self.app.push_screen(
             YesNo(f"Cancel run {key}?\nIt saves last.pt and ends cancelled (resumable)."),
@@ -364,7 +441,7 @@ class RunsScreen(Screen):
 
     def action_resume(self) -> None:
         key = self._current()
-        if key is None:
+        if key is None or self._refused("resume", key):
             return
         self.app.push_screen(
             YesNo(f"Resume run {key} from last.pt as a new attempt?"),
@@ -385,29 +462,16 @@ class RunsScreen(Screen):
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
         self.app.call_from_thread(self.action_refresh)
 
-    def action_demo(self) -> None:
-        if self.rows or self.demo_running:
-            return
-        self.demo_running = True
-        log = self.query_one("#demo-log", Log)
-        log.display = True
-        self.query_one("#empty", Static).update("Running the demo — its runs appear in the table as they start.")
-        self.run_demo()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "demo":  # the first-run screen's key: hidden (and inert) once there are runs
+            return not self.rows and not self.demo_running and not self.filter_text  # or a filter hides them
+        return True
 
-    @work(thread=True, group="demo")
-    def run_demo(self) -> None:
-        cmd = [sys.executable, "-m", "synapse_tui.cli", "demo", "--no-tui", "--runs-dir", str(self.runs_dir)]
-        log = self.query_one("#demo-log", Log)
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, stdin=subprocess.DEVNULL
-        )
-        for line in proc.stdout:
-            self.app.call_from_thread(log.write_line, line.rstrip())
-        rc = proc.wait()
-        self.demo_running = False
-        self.app.call_from_thread(
-            self.notify,
-            "demo finished" if rc == 0 else f"demo failed (exit {rc})",
-            severity="information" if rc == 0 else "error",
-        )
-        self.app.call_from_thread(self.action_refresh)
+    def action_demo(self) -> None:
+        """The demo's runs, detached (they outlive the dashboard), followed in place (runs/demo.py)."""
+        if self.rows or self.demo_running or self.filter_text:
+            return
+        from synapse_tui.screens.runs.demo import start_demo
+
+        start_demo(self)
+        self.refresh_bindings()
