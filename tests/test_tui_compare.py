@@ -1,5 +1,5 @@
 """The dashboard's compare screen on real baselines runs: both runs shown, the config
-differences, the deltas against A; the paired test only on `p`, recorded as a test touch;
+differences, the deltas against A; the paired test only on `P` after a yes, recorded as a test touch;
 a refusal (different test windows) shown inline; nothing raises at 80x24 or 160x48."""
 
 import io
@@ -100,17 +100,19 @@ async def test_shows_runs_config_diff_and_deltas_without_touching_the_test(world
         assert gob["ks"] == list(range(20, 28)) and all(len(r) == 8 for r in gob["rates"])
         assert all(not s["epoch"] for s in screen.view["loss"])  # baselines runs do not train
         await pilot.press("4")
-        assert "Press p" in _text(screen, "#paired-view")
+        assert "Press P" in _text(screen, "#paired-view")
     assert (_touches(a), _touches(b)) == before  # looking is not a test touch
 
 
-async def test_p_runs_the_paired_test_and_records_the_touch(world):
+async def test_P_asks_then_runs_the_paired_test_and_records_the_touch(world):
     root, a, b, *_ = world
     before = (len(_touches(a)), len(_touches(b)))
     app = SynapseApp(root)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(app, pilot, root, [a.run_id, b.run_id])
-        await pilot.press("p")
+        await pilot.press("P")  # asks first (tests/test_tui_defects_keys.py: nothing recorded on no)
+        await pilot.press("y")
+        assert await _until(pilot, lambda: screen.paired_running or screen.tests is not None)
         assert screen.query_one("#tabs", TabbedContent).active == "paired"
         assert await _until(pilot, lambda: screen.tests is not None or screen.paired_error is not None)
         assert screen.paired_error is None
@@ -132,7 +134,7 @@ async def test_loss_curves_of_a_trained_run(world):
         assert loss_a["epoch"] == [1, 2, 3] and len(loss_a["val"]) == 3 and loss_b["epoch"] == []
         await pilot.pause(0.1)
         assert "val loss by epoch" in screen.query_one("#loss-plot").plt.build()
-        await pilot.press("t")
+        await pilot.press("T")
         assert screen.show_train and "val loss by epoch (+ train)" in screen.query_one("#loss-plot").plt.build()
         assert screen.view["rows"][0]["model"] == "logistic" and screen.view["rows"][1]["model"] == "baselines"
 
@@ -145,7 +147,7 @@ async def test_different_test_windows_are_refused_inline(world):
         screen = await _open(app, pilot, root, [a.run_id, c.run_id])
         await pilot.press("2")
         assert "Test windows differ" in _text(screen, "#metrics-table")
-        await pilot.press("p")
+        await pilot.press("P", "y")
         assert await _until(pilot, lambda: screen.paired_error is not None)
         shown = _text(screen, "#paired-view")
         assert "refused" in shown and "test windows differ" in shown and "--no-paired" not in shown
@@ -159,7 +161,7 @@ async def test_every_tab_draws_at_both_sizes(world, size):
     app = SynapseApp(root)
     async with app.run_test(size=size) as pilot:
         screen = await _open(app, pilot, root, [m.run_id, a.run_id, b.run_id, c.run_id])
-        for key in ("1", "t", "2", "3", "4", "1", "t", "r"):
+        for key in ("1", "T", "2", "3", "4", "1", "T", "r"):
             await pilot.press(key)
             await pilot.pause(0.05)
         await pilot.resize_terminal(size[0] // 2 + 20, size[1])

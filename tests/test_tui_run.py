@@ -305,7 +305,7 @@ async def test_artifacts_say_where_a_file_is(world):
         await pilot.pause(0.1)
         assert any(str(done.path / "config.yaml") in n.message for n in app._notifications)
         assert "fold 0" in _text(screen.query_one("#log-view", Static))
-        await pilot.press("c")
+        await pilot.press("4")  # the config tab (c is the runs screen's Columns)
         assert "kind: logistic" in _text(screen.query_one("#config-view", Static))
 
 
@@ -319,13 +319,13 @@ async def test_every_pane_at_small_and_large_sizes(world, size):
         if size == (80, 24):
             verdict = done.read_json("report.json")["verdict"]["status"]
             assert verdict in _text(screen.query_one("#headline", Static))
-        await pilot.press("right_square_bracket", "L", "t", "t", "r", "z")
+        await pilot.press("right_square_bracket", "L", "t", "t", "b", "z")  # b: reliability
         rel = screen.query_one("#reliability", ReliabilityPlot)
         assert screen.zoomed == "reliability" and rel.size.height > size[1] - 12  # alone, nearly full height
         assert not screen.query_one("#loss-pane").display
         await pilot.press("escape")  # un-zooms, stays
         assert screen.zoomed is None and app.screen is screen and screen.query_one("#loss-pane").display
-        await pilot.press("p", "c", "g", "escape")
+        await pilot.press("p", "4", "g", "1", "escape")
         assert not isinstance(app.screen, RunScreen)  # the last escape went back
         await pilot.pause(0.1)
 

@@ -1,7 +1,7 @@
 """Compare 2-4 runs: loss and good-or-better@K curves overlaid, the config differences, the
-headline metrics with their deltas against run A, and — on an explicit key only — the
-paired McNemar + Holm test, which looks at the test windows and so is recorded in every
-paired run's manifest (a test touch).
+headline metrics with their deltas against run A, and — on an explicit key only (`P`, after
+a yes/no question) — the paired McNemar + Holm test, which looks at the test windows and so
+is recorded in every paired run's manifest (a test touch).
 
 Everything is read through core.service (runs, compare, series) in thread workers.
 """
@@ -28,6 +28,7 @@ from textual_plotext import PlotextPlot
 from core.errors import InputError
 from synapse_tui.formatting import k_ranges, num
 from synapse_tui.theme import STATUS_STYLE
+from synapse_tui.widgets.dialogs import YesNo
 
 MIN_RUNS, MAX_RUNS = 2, 4
 REFRESH_SECONDS = 2.0  # while a compared run is still queued or running
@@ -105,14 +106,15 @@ def paired_test(runs_dir: Path, run_ids: list[str]) -> list[dict]:
 
 
 class CompareScreen(Screen):
-    """2-4 runs side by side; the paired test only on `p`."""
+    """2-4 runs side by side; the paired test only on `P`, after a yes."""
 
     HELP_TITLE = "Compare"
     CSS_PATH = "compare.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("p", "paired", "Paired test (records a test touch)"),
-        Binding("t", "toggle_train", "Show/hide the train loss"),
+        # P, not p (the run screen's Parts tab): a key no other screen uses; it asks first.
+        Binding("P", "paired", "Paired test (asks; records a test touch)", key_display="P"),
+        Binding("T", "toggle_train", "Show/hide the train loss", key_display="T"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("1", "tab('curves')", "Curves tab", show=False),
         Binding("2", "tab('metrics')", "Metrics tab", show=False),
@@ -347,7 +349,25 @@ class CompareScreen(Screen):
 
     # ------------------------------------------------------------------ the paired test
     def action_paired(self) -> None:
+        """Asks first: the test looks at the test windows, and that is recorded in the manifests."""
         if self.paired_running:
+            return
+        ids = (self.view or {}).get("ids") or self.run_ids
+        self.app.push_screen(
+            YesNo(
+                "Run the paired test?\n"
+                "It looks at the test window: the test window will be touched, and this is recorded as a "
+                f"test touch in each run's manifest (test_touches of {', '.join(ids)})."
+            ),
+            self._paired_answered,
+        )
+
+    def _paired_answered(self, yes: bool | None) -> None:
+        if yes:
+            self._start_paired()
+
+    def _start_paired(self) -> None:
+        if self.paired_running or not self.is_attached:
             return
         self.paired_running = True
         self.paired_error = None
@@ -395,7 +415,7 @@ class CompareScreen(Screen):
                 parts += [self._paired_table(t, labels, ids), Text("")]
             parts.append(
                 Text(
-                    "Recorded in each paired run's manifest (test_touches). p runs it again (another touch).",
+                    "Recorded in each paired run's manifest (test_touches). P runs it again (another touch).",
                     style="dim",
                 )
             )
@@ -403,7 +423,7 @@ class CompareScreen(Screen):
 
     def _paired_intro(self) -> Text:
         out = Text()
-        out.append("Press p", style="bold")
+        out.append("Press P", style="bold")
         out.append(
             " for the paired test: A's primary against each other run's on the same test days, an exact "
             "McNemar test per K on the good-or-better indicator, Holm-adjusted across K.\n\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -23,20 +24,23 @@ class HelpScreen(ModalScreen):
             for b in getattr(owner, "BINDINGS", []):
                 if b.description:
                     rows.append((b.key_display or b.key, b.description))
-        seen, lines = set(), []
+        # Built as Text, not markup: a key such as `[` or `]` (or a description with brackets)
+        # would otherwise be read as a markup tag and show as `[[/b]`.
+        text = Text()
+        text.append(str(getattr(self.under, "HELP_TITLE", type(self.under).__name__)), style="bold")
+        text.append(" — keys\n\n")
+        seen: set[str] = set()
         for key, desc in rows:
             if desc in seen:
                 continue
             seen.add(desc)
-            lines.append(f"  [b]{key:>12}[/b]  {desc}")
-        title = getattr(self.under, "HELP_TITLE", type(self.under).__name__)
+            text.append("  ")
+            text.append(f"{key:>12}", style="bold")
+            text.append(f"  {desc}\n")
+        text.append("\n  ")
+        text.append("ctrl+p: every action by name · esc closes", style="dim")
         with VerticalScroll(id="help-box"):
-            yield Static(
-                f"[b]{title}[/b] — keys\n\n"
-                + "\n".join(lines)
-                + "\n\n  [dim]ctrl+p: every action by name · esc closes[/dim]",
-                id="help-text",
-            )
+            yield Static(text, id="help-text")
 
 
 __all__ = ["HelpScreen"]

@@ -42,10 +42,10 @@ class RunScreen(LiveRun, RunKeys, Screen):
         Binding("escape", "back", "Back", key_display="esc"),
         Binding("l", "pane('loss')", "Loss", tooltip="The loss curves ([ ] smoothing, L log y)"),
         Binding("t", "tiers", "Tiers", tooltip="The tier rates; pressed again, the next tier"),
-        Binding("r", "pane('reliability')", "Reliability"),
+        Binding("b", "pane('reliability')", "Reliability", tooltip="The reliability diagram (calibration bins)"),
         Binding("p", "tab('parts')", "Parts", tooltip="Per-part AUC and AP, sortable (s)"),
         Binding("o", "tab('pool')", "Pool", tooltip="Tomorrow's probabilities and pool sizes"),
-        Binding("c", "tab('config')", "Config"),
+        Binding("4", "tab('config')", "Config"),
         Binding("g", "tab('log')", "Log", tooltip="The log tail and the artifacts"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel the run (asks first)"),
         Binding("left_square_bracket", "smooth(-1)", "Less smoothing", key_display="[", show=False),
@@ -55,6 +55,11 @@ class RunScreen(LiveRun, RunKeys, Screen):
         Binding("a", "artifact", "Open the selected artifact", show=False),
         Binding("z", "zoom", "Zoom: the focused plot alone (again or esc: all four)", show=False),
         Binding("e", "edit_target", "Pool: edit the target", show=False),
+        # Digits pick a tab here as on the compare screen (letters mean one thing on every screen).
+        Binding("1", "tab('overview')", "Overview tab", show=False),
+        Binding("2", "tab('parts')", "Parts tab", show=False),
+        Binding("3", "tab('pool')", "Pool tab", show=False),
+        Binding("5", "tab('log')", "Log tab", show=False),
     ]
 
     def __init__(self, runs_dir: Path, run_id: str) -> None:
