@@ -60,11 +60,12 @@ def launch(
     return {"run_id": run.run_id, "path": str(run.path), "pid": start_detached(run), "target": target}
 
 
-def start_detached(run: RunDir, *, resume: bool = False) -> int:
-    """A worker for `run` in its own session (it outlives the caller); its pid."""
+def start_detached(run: RunDir, *, resume: bool = False, parallel: int = 1) -> int:
+    """A worker for `run` in its own session (it outlives the caller); its pid. `parallel`:
+    how many workers the caller starts side by side (they split the cores)."""
     from core.jobs.launch import start_detached as start
 
-    return start(run, resume=resume)
+    return start(run, resume=resume, parallel=parallel)
 
 
 class Workers:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core import pools
+from core.runs.status import status_phrase
 from core.evaluation.calibration import Calibrator
 from core.config import Config, load_config
 from core.data import UNSORTED_HINT_CLI, load_dataset, resolve_run_data
@@ -31,7 +32,11 @@ def parse_target(text: str | None) -> tuple[str, float] | None:
     except ValueError:
         value = -1.0
     if not sep or not 0 < value < 1:
-        raise InputError(f"--target {text}: expected TIER:LEVEL, e.g. good-or-better:0.6")
+        why = "" if not sep else (f" ({level.strip()} is not)" if level.strip() else " (none given)")
+        raise InputError(
+            f"--target {text}: expected TIER:LEVEL, the level a probability in (0, 1){why}, "
+            "e.g. good-or-better:0.6 (as `synapse predict --target good-or-better:0.6`)"
+        )
     return name, value
 
 
@@ -99,7 +104,7 @@ def predict(
     allow_unsorted: sort the data's dates (the run's data.allow_unsorted does too)."""
     st = status_of(run)
     if st.status != "succeeded":
-        raise InputError(f"run {run.run_id} is {st.status}; predict needs a succeeded run")
+        raise InputError(f"run {run.run_id} {status_phrase(st.status)}; predict needs a succeeded run")
     cfg = load_config(run.config_yaml)
     man = run.read_json("manifest.json")
     report = run.read_json("report.json")

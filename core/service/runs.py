@@ -24,6 +24,8 @@ from core.runs.layout import load_json_file, misnamed_run_dirs
 FOLLOWED_EVENTS = ("epoch", "run_started", "run_finished", "calibrated", "evaluated", "log", "queued")
 FOLLOW_POLL_S = 0.5
 LOG_TAIL = 5
+WORKER_LOG_LINES = 200  # the last lines of worker.log a run's screen shows
+WORKER_LOG_MAX_BYTES = 256 * 1024  # read from the end of worker.log, never more than this
 GONE = "gone"  # `follow_run`'s final item when the run directory was deleted while followed
 
 
@@ -275,14 +277,25 @@ def run_view(rd: RunDir, root: str | os.PathLike | None = None, events: list[dic
 
     Adds `tiers` (`tier_curves` on test), `reliability` (test bins before/after calibration
     of the primary), `auc_per_part` ([{part, auc, ap}] of the primary on test), `config`
-    (the resolved config) and `log_tail` (the last events of any level). `events`: the
-    run's event log when the caller has read it already.
+    (the resolved config; None when unreadable, with `config_error` saying why, file:line),
+    `log_tail` (the last events of any level) and `worker_log` ({lines, cut}: the last
+    WORKER_LOG_LINES lines of worker.log, uncleaned). `events`: the run's event log when
+    the caller has read it already.
     """
     from core.store import read_yaml
 
     if events is None:
         events = rd.read_events()  # once: a long run's log is the slowest thing read here
-    detail = run_detail(rd, run_row(rd, root), events)
+    config = read_yaml(rd.config_yaml)
+    # Before run_row re-indexes the run: with config.yaml unreadable the fresh row has no
+    # model, while the index (what the runs table shows) still knows it.
+    known_model = _known_model(rd, root) if not isinstance(config, dict) else None
+    row = run_row(rd, root)
+    if not isinstance(config, dict) and row.get("model") is None:
+        report_ = read_report(rd) or {}
+        primary = report_.get("primary") if row.get("job") == "train" else None
+        row = {**row, "model": known_model or (primary if isinstance(primary, str) else None)}
+    detail = run_detail(rd, row, events)
     report = read_report(rd) or {}
     test = ((report.get("models") or {}).get(report.get("primary")) or {}).get("test") or {}
     auc, ap = test.get("auc_per_part") or [], test.get("ap_per_part") or []
@@ -297,9 +310,68 @@ def run_view(rd: RunDir, root: str | os.PathLike | None = None, events: list[dic
         if test
         else None,
         "auc_per_part": [{"part": i + 1, "auc": a, "ap": ap[i] if i < len(ap) else None} for i, a in enumerate(auc)],
-        "config": read_yaml(rd.config_yaml),
+        "config": config,
+        "config_error": None if isinstance(config, dict) else config_problem(rd),
         "log_tail": [e for e in events if e.get("type") == "log"][-LOG_TAIL * 4 :],
+        "worker_log": dict(zip(("lines", "cut"), log_file_tail(rd.path / "worker.log"), strict=True)),
     }
+
+
+def log_file_tail(
+    path: str | os.PathLike, max_lines: int = WORKER_LOG_LINES, max_bytes: int = WORKER_LOG_MAX_BYTES
+) -> tuple[list[str], bool]:
+    """The last `max_lines` lines of a text log and whether earlier ones were left out.
+
+    Read from the end of the file (at most `max_bytes` of it, however long the file grows);
+    bytes that are not UTF-8 are replaced. The text is as written: a front end cleans it
+    before showing it (a remote worker's output may hold terminal control sequences).
+    A missing or unreadable file is no lines."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            start = max(0, size - max_bytes)
+            fh.seek(start)
+            data = fh.read(size - start)
+    except OSError:
+        return [], False
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    cut = start > 0
+    if cut and lines:
+        lines = lines[1:]  # began mid-line
+    if len(lines) > max_lines:
+        lines, cut = lines[-max_lines:], True
+    return lines, cut
+
+
+def config_problem(rd: RunDir) -> str:
+    """Why the run's config.yaml cannot be read, in `core.config`'s words (file:line: problem)."""
+    from core.config import load_config
+    from core.errors import ConfigError
+
+    if not rd.config_yaml.exists():
+        return f"{rd.config_yaml}: no such file"
+    try:
+        load_config(rd.config_yaml)
+    except ConfigError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 — whatever it is, say it rather than fail the view
+        return f"{rd.config_yaml}: {type(exc).__name__}: {exc}"
+    return f"{rd.config_yaml}: not a YAML mapping"
+
+
+def _known_model(rd: RunDir, root: str | os.PathLike | None) -> str | None:
+    """The model kind the index last knew for a run (read while its config.yaml was readable)."""
+    from core.store import Store
+
+    root = Path(root) if root is not None else rd.path.parent
+    if rd.path.parent.resolve() != root.resolve():
+        return None
+    try:
+        row = Store(root).get(rd.run_id, refresh=False)
+    except Exception:  # noqa: BLE001 — the index is a cache: without it the model is unknown
+        return None
+    model = (row or {}).get("model")
+    return model if isinstance(model, str) else None
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ for a re-read of the whole view, at most every MIN_REREAD_S and one at a time. S
 epoch every 50 ms neither floods the event loop nor lags, and a 10,000-epoch history is
 not re-parsed (three passes over events.jsonl in run_view, ~100 ms holding the GIL) for
 every epoch. While the run is active the view is also re-read every ACTIVE_REREAD_S, so a
-worker that died shows as lost. `core.service.predict.predict` (torch) runs only when the
-Pool tab is opened, in a worker.
+worker that died shows as lost (and the Log tab's worker.log tail, which no event
+announces, moves on). `core.service.predict.predict` (torch) runs only when the Pool tab
+is opened on a succeeded run, in a worker.
 
 Keys: l t r (a plot; t again: the next tier), z (that plot alone), [ ] (EMA smoothing),
 L (log y), p (per-part AUC, s sorts), o (tomorrow's pool, e edits the target), c (config),

@@ -16,6 +16,7 @@ from textual import work
 from textual.widgets import DataTable, Input, TabbedContent
 
 from core.errors import InputError
+from core.runs.status import status_phrase
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.plots import LossPlot, RunPlot, TierPlot
 
@@ -24,6 +25,8 @@ SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 
 class RunKeys:
     """The run screen's actions, for RunScreen."""
+
+    cancelling: str | None = None  # the status when a cancel was confirmed, until it changes
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "cancel":  # offered (and in the footer) only while there is something to cancel
@@ -156,12 +159,34 @@ class RunKeys:
             return
         status = ((self.view or {}).get("run") or {}).get("status")
         if status not in ("queued", "running"):
-            self.notify(f"{self.run_id} is {status or 'not read yet'}: nothing to cancel", severity="warning")
+            self.notify(f"{self.run_id} {status_phrase(status)}: nothing to cancel", severity="warning")
             return
+        if self.cancelling is not None:
+            self.notify("cancelling already: the run stops after its current epoch")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel_confirmed(status)
+
         self.app.push_screen(
             YesNo(f"Cancel run {self.run_id}?\nIt saves last.pt and ends cancelled (synapse resume continues it)."),
-            lambda yes: yes and self.cancel_run(),
+            answered,
         )
+
+    def _cancel_confirmed(self, status: str) -> None:
+        """Say "cancelling…" from now until the run's status changes (the view's reads clear it)."""
+        self.cancelling = status
+        self._show_cancelling()
+        self.cancel_run()
+
+    def _cancel_failed(self, message: str) -> None:
+        self.cancelling = None
+        self._show_cancelling()
+        self.notify(message, severity="error", timeout=8)
+
+    def _show_cancelling(self) -> None:
+        """Redraw what says the status (RunScreen's)."""
 
     @work(thread=True, group="run-cancel", exit_on_error=False)
     def cancel_run(self) -> None:
@@ -172,6 +197,6 @@ class RunKeys:
             out = jobs.cancel(open_run(self.run_id, self.runs_dir))
             self.app.call_from_thread(self.notify, f"{self.run_id}: {out['message']}")
         except InputError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            self.app.call_from_thread(self._cancel_failed, str(exc))
         except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.notify, f"cancel failed: {exc}", severity="error", timeout=8)
+            self.app.call_from_thread(self._cancel_failed, f"cancel failed: {exc}")

@@ -28,6 +28,8 @@ QUIET_EVENTS = ("epoch", "heartbeat", "checkpoint")  # events that need no re-re
 class LiveRun:
     """Following the run's event log and re-reading its view, for RunScreen."""
 
+    cancelling: str | None = None  # RunKeys': the status when a cancel was confirmed, until it changes
+
     # Handled as on_run_screen_changed / on_run_screen_gone, the names they had inside RunScreen.
     class Changed(Message, namespace="run_screen"):
         """The run's event log grew. `series`: the loss curves with the new epochs (None: no new
@@ -204,6 +206,11 @@ class LiveRun:
             self._show_summary()
         else:
             self.error = None
+            row, old = view.get("run") or {}, (self.view or {}).get("run") or {}
+            if row and row.get("model") is None and old.get("model") and view.get("config_error"):
+                row["model"] = old["model"]  # config.yaml unreadable: keep the model known before
+            if self.cancelling is not None and row.get("status") != self.cancelling:
+                self.cancelling = None  # the cancel took: the status says the rest
             self.view = view
             self._show()
         if self._dirty:

@@ -39,6 +39,21 @@ def fill_parts(table: DataTable, rows: list[dict]) -> None:
         )
 
 
+def parts_note(view: dict | None) -> str:
+    """Why the per-part table is empty ("" when it has rows)."""
+    view = view or {}
+    if view.get("auc_per_part"):
+        return ""
+    status = (view.get("run") or {}).get("status")
+    if not view:
+        return "reading the run…"
+    if status in ("queued", "running"):
+        return f"{status}: per-part metrics appear when the run has been evaluated (when training ends)"
+    if not view.get("summary"):
+        return f"{status or 'this run'}: not evaluated, so there are no per-part metrics"
+    return "the evaluation in report.json holds no per-part AUC for the primary scorer"
+
+
 def sort_parts(table: DataTable, rows: list[dict], col: str, descending: bool, *, ascii_only: bool = False) -> None:
     """Order the per-part table by `col` (part, auc or ap; the bar sorts as AUC), missing values
     last either way, and say the order in its title."""
@@ -64,7 +79,13 @@ def config_view(view: dict) -> RenderableType:
     """config.yaml as resolved (every default filled in), highlighted."""
     text = view.get("config_yaml")
     if not text:
-        return Text("no readable config.yaml", style="dim")
+        why = view.get("config_error")
+        if not why:
+            return Text("no readable config.yaml", style="dim")
+        # core.config's words name the file and line; the file's text may quote anything
+        out = Text("config.yaml cannot be read:\n", style="bold red")
+        out.append(clean(why, newlines=True).rstrip(), style="red")
+        return out
     path = (view.get("run") or {}).get("path")
     head = Text(f"# {path}/config.yaml (resolved: every default filled in)\n", style="dim")
     return Group(head, Syntax(text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
@@ -72,7 +93,8 @@ def config_view(view: dict) -> RenderableType:
 
 # ---------------------------------------------------------------------- log and artifacts
 def log_text(view: dict, *, ascii_only: bool = False) -> Text:
-    """The log tail: time, level (warnings yellow, errors red), message."""
+    """The log tail: time, level (warnings yellow, errors red), message; then the last lines of
+    worker.log (the worker's own output: epochs go there, not to log events)."""
     out = Text()
     for e in view.get("log_tail") or []:
         # A log line may come from a remote host: no control sequence reaches the terminal.
@@ -81,6 +103,16 @@ def log_text(view: dict, *, ascii_only: bool = False) -> Text:
         out.append(f"{level:<7} ", style={"warning": "yellow", "error": "bold red"}.get(level, "dim"))
         msg = clean(e.get("message", ""), newlines=True).rstrip()
         out.append(msg + "\n")
+    worker = view.get("worker_log") or {}
+    lines = worker.get("lines") or []
+    if lines:
+        if out.plain:
+            out.append("\n")
+        cut = "the last " + f"{len(lines)} lines of " if worker.get("cut") else ""
+        out.append(f"── {cut}worker.log ──\n", style="dim")
+        for line in lines:
+            # written by the worker, maybe on a remote host: no control sequence reaches the terminal
+            out.append(clean(line).rstrip() + "\n")
     if not out.plain:
         out.append("no log lines yet", style="dim")
     return _out(out, ascii_only)
@@ -105,17 +137,28 @@ def artifacts_title(view: dict, *, ascii_only: bool = False) -> Text:
 
 # ---------------------------------------------------------------------- tomorrow's pool
 def pool_view(
-    res: dict | None, *, running: bool, error: str | None, width: int, ascii_only: bool = False
+    res: dict | None,
+    *,
+    running: bool,
+    error: str | None,
+    width: int,
+    ascii_only: bool = False,
+    shown_target: str | None = None,
 ) -> RenderableType:
     """The Pool tab: scoring under way, the error, or `predict`'s result: what was scored, the
     smallest K reaching the target, the ranked probabilities (as many column groups as `width`
-    holds) and the top-K pools table."""
+    holds) and the top-K pools table. A pool already shown (`res`, for `shown_target`) stays
+    under the progress or the error of the next target."""
+    first = Text()
     if running:
-        return Text("scoring tomorrow with the run's best checkpoint and calibrator…", style="dim")
-    if error:
-        return _out(Text("✗ " + error, style="red"), ascii_only)
+        first.append("scoring tomorrow with the run's best checkpoint and calibrator…", style="dim")
+    elif error:
+        first.append("✗ " + error, style="red")
     if res is None:
-        return ""
+        return _out(first, ascii_only) if first.plain else ""
+    if first.plain:  # the last pool stays under a new target's progress or error
+        label = f"the last pool ({shown_target})" if shown_target else "the last pool"
+        first.append(f"\nbelow: {label}", style="dim")
     head = Text()
     head.append(f"{res['model']} scores {res['date']}", style="bold")
     head.append(f" from {res['history_rows']:,} days up to {res['history_last_date']}")
@@ -132,4 +175,5 @@ def pool_view(
     grid = probability_grid(res["probabilities"], cols, title_style="bold")
     pt = pool_table(res["pools"], sug.get("k"), title_style="bold", random_style="dim")
     caveat = Text(res.get("caveat", ""), style="yellow")
-    return Group(_out(head, ascii_only), Text(""), grid, Text(""), pt, Text(""), _out(caveat, ascii_only))
+    top = [_out(first, ascii_only), Text("")] if first.plain else []
+    return Group(*top, _out(head, ascii_only), Text(""), grid, Text(""), pt, Text(""), _out(caveat, ascii_only))

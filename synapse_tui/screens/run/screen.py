@@ -21,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
+from core.runs.status import status_phrase
 from core.errors import InputError
 from synapse_tui.screens.run import panes, summary
 from synapse_tui.screens.run.glyphs import RUN_ASCII, ascii_text
@@ -70,10 +71,14 @@ class RunScreen(LiveRun, RunKeys, Screen):
         self._parts_sort = ("auc", True)
         self._parts_key: tuple | None = None
         self._artifacts_key: tuple | None = None
+        self._log_shown: str | None = None  # the log text shown (updated only when it changes)
         self.pool: dict | None = None
         self.pool_error: str | None = None
         self.pool_running = False
         self.pool_target = DEFAULT_TARGET
+        self.pool_shown_target: str | None = None  # the target of the pool shown (self.pool)
+        self.pool_unfinished = False  # the pool was not scored: the run has not succeeded (yet)
+        self.cancelling = None  # the status when a cancel was confirmed, until it changes (keys.py)
         self.zoomed: str | None = None  # the plot shown alone in the overview (z)
 
     # ------------------------------------------------------------------ layout
@@ -95,6 +100,7 @@ class RunScreen(LiveRun, RunKeys, Screen):
                     with VerticalScroll(id="summary-pane", classes="pane"):
                         yield Static(Text("reading the run…", style="dim"), id="summary")
             with TabPane("Parts", id="parts"):
+                yield Static("", id="parts-note")
                 yield DataTable(id="parts-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Pool", id="pool"):
                 with Vertical(id="pool-box"):
@@ -103,7 +109,7 @@ class RunScreen(LiveRun, RunKeys, Screen):
                         yield Input(
                             value=DEFAULT_TARGET,
                             id="target",
-                            placeholder="TIER:LEVEL, e.g. good-or-better:0.6 (enter computes)",
+                            placeholder="TIER:LEVEL, e.g. good:0.6",
                         )
                         yield Static("e edits, enter computes · P(tier or better) ≥ level", id="target-hint")
                     with VerticalScroll(id="pool-scroll"):
@@ -184,7 +190,13 @@ class RunScreen(LiveRun, RunKeys, Screen):
 
     def _crumbs_text(self, prefix: str) -> Text:
         return summary.crumbs_text(
-            prefix, self.run_id, self.view, self._loss(), deleted=self.deleted, ascii_only=self.ascii_only
+            prefix,
+            self.run_id,
+            self.view,
+            self._loss(),
+            deleted=self.deleted,
+            ascii_only=self.ascii_only,
+            cancelling=self.cancelling is not None,
         )
 
     def _crumbs_update(self) -> None:
@@ -219,6 +231,10 @@ class RunScreen(LiveRun, RunKeys, Screen):
         legend = summary.legend_text(plot.drawn, counts=plot.id == "reliability", ascii_only=self.ascii_only)
         self.query_one(f"#{plot.id}-legend", Static).update(legend)
 
+    def _show_cancelling(self) -> None:
+        self._crumbs_update()
+        self._show_summary()
+
     def _show_summary(self) -> None:
         try:
             box = self.query_one("#summary", Static)
@@ -232,7 +248,8 @@ class RunScreen(LiveRun, RunKeys, Screen):
             if self.deleted:
                 parts.append(Text("What was read last is still shown; esc goes back.", style="dim"))
         if self.view:
-            text = summary.summary_text(self.view, self._loss())  # made ASCII below with the rest
+            # made ASCII below with the rest
+            text = summary.summary_text(self.view, self._loss(), cancelling=self.cancelling is not None)
             parts.append(text)
             scorers = summary.scorers_table(self.view, ascii_only=self.ascii_only)
             pane = self.query_one("#summary-pane")
@@ -247,6 +264,10 @@ class RunScreen(LiveRun, RunKeys, Screen):
         )
 
     def _show_parts(self) -> None:
+        note = panes.parts_note(self.view)
+        box = self.query_one("#parts-note", Static)
+        box.update(self._text(Text(note, style="dim")))
+        box.display = bool(note)
         rows = (self.view or {}).get("auc_per_part") or []
         key = tuple((r.get("part"), r.get("auc"), r.get("ap")) for r in rows)
         if key == self._parts_key:
@@ -278,7 +299,14 @@ class RunScreen(LiveRun, RunKeys, Screen):
 
     def _show_log(self) -> None:
         view = self.view or {}
-        self.query_one("#log-view", Static).update(panes.log_text(view, ascii_only=self.ascii_only))
+        text = panes.log_text(view, ascii_only=self.ascii_only)
+        if text.plain != self._log_shown:
+            self._log_shown = text.plain
+            scroll = self.query_one("#log-scroll", VerticalScroll)
+            follow = scroll.scroll_y >= scroll.max_scroll_y - 1  # at the end: stay there as lines arrive
+            self.query_one("#log-view", Static).update(text)
+            if follow:
+                scroll.call_after_refresh(scroll.scroll_end, animate=False)
         arts = view.get("artifacts") or []
         key = tuple((a.get("name"), a.get("bytes")) for a in arts)
         if key == self._artifacts_key:
@@ -294,7 +322,9 @@ class RunScreen(LiveRun, RunKeys, Screen):
     # ------------------------------------------------------------------ tomorrow's pool
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "pool" and self.pool is None and self.pool_error is None and not self.pool_running:
+        if event.pane.id != "pool" or self.pool_running:
+            return
+        if (self.pool is None and self.pool_error is None) or self.pool_unfinished:
             self._compute_pool()
 
     @on(Input.Submitted, "#target")
@@ -303,6 +333,19 @@ class RunScreen(LiveRun, RunKeys, Screen):
         self._compute_pool()
 
     def _compute_pool(self) -> None:
+        status = ((self.view or {}).get("run") or {}).get("status")
+        self.pool_unfinished = status is not None and status != "succeeded"
+        if self.pool_unfinished:  # said at once, not after loading the data and the model
+            self.pool_error = (
+                f"the pool needs a finished run: run {self.run_id} {status_phrase(status)}; predict needs a succeeded run"
+                + (
+                    " (it is scored when you open this tab after the run succeeds)"
+                    if status in ("queued", "running")
+                    else ""
+                )
+            )
+            self._show_pool()
+            return
         self.pool_running = True
         self._show_pool()
         self.run_pool(self.pool_target)
@@ -321,7 +364,9 @@ class RunScreen(LiveRun, RunKeys, Screen):
         if target != self.pool_target:
             return  # a newer target is on its way
         self.pool_running = False
-        self.pool, self.pool_error = res, err
+        self.pool_error = err
+        if res is not None:
+            self.pool, self.pool_shown_target = res, target
         if self.is_attached:
             self._show_pool()
 
@@ -333,5 +378,6 @@ class RunScreen(LiveRun, RunKeys, Screen):
                 error=self.pool_error,
                 width=self.size.width,
                 ascii_only=self.ascii_only,
+                shown_target=self.pool_shown_target,
             )
         )

@@ -27,11 +27,22 @@ def _out(text: Text, ascii_only: bool) -> Text:
     return ascii_text(text) if ascii_only else text
 
 
+CANCELLING = "cancelling…"  # said from a confirmed cancel until the run's status changes
+
+
 def crumbs_text(
-    prefix: str, run_id: str, view: dict | None, loss: dict, *, deleted: bool = False, ascii_only: bool = False
+    prefix: str,
+    run_id: str,
+    view: dict | None,
+    loss: dict,
+    *,
+    deleted: bool = False,
+    ascii_only: bool = False,
+    cancelling: bool = False,
 ) -> Text:
     """`prefix` and the run id, then model · host · status · epoch · time taken so far.
-    `loss`: the loss curves the screen shows (the follower may have seen epochs the view has not)."""
+    `loss`: the loss curves the screen shows (the follower may have seen epochs the view has not);
+    `cancelling`: a cancel was confirmed and the status has not changed yet."""
     out = Text(prefix, style="dim")
     out.append(run_id, style="bold")
     if deleted:
@@ -46,7 +57,10 @@ def crumbs_text(
     bits: list[tuple[str, str]] = [(str(row.get("model") or "?"), ""), (where, "dim")]
     status = row.get("status") or "?"
     attempt = row.get("attempt") or 0
-    bits.append((status + (f" #{attempt}" if attempt > 1 else ""), STATUS_STYLE.get(status, "")))
+    if cancelling:
+        bits.append((CANCELLING, "bold yellow"))
+    else:
+        bits.append((status + (f" #{attempt}" if attempt > 1 else ""), STATUS_STYLE.get(status, "")))
     if remote and remote.get("link_down_since") and status == "running":
         bits.append((f"link down since {remote['link_down_since'][11:19]}", "bold yellow"))
     epochs = loss.get("epoch") or []
@@ -88,16 +102,21 @@ def headline(view: dict | None, *, deleted: bool = False, ascii_only: bool = Fal
     return _out(out, ascii_only)
 
 
-def summary_text(view: dict, loss: dict, *, ascii_only: bool = False) -> Text:
+def summary_text(view: dict, loss: dict, *, ascii_only: bool = False, cancelling: bool = False) -> Text:
     """The summary pane's lines: the headline numbers, the comparison with the reference, the
-    verdict and its criteria, test touches; for a run not evaluated yet, its epochs so far."""
+    verdict and its criteria, test touches; for a run not evaluated yet, its epochs so far
+    (`cancelling`: said instead of its status)."""
     row, s = view.get("run") or {}, view.get("summary") or {}
     out = Text()
     if row.get("error"):
         out.append(f"error: {row['error']}\n", style="bold red")
     if not s:
         status = row.get("status") or "?"
-        out.append(f"{status}: ", style=STATUS_STYLE.get(status, ""))
+        if cancelling:
+            out.append(CANCELLING, style="bold yellow")
+            out.append(" (it stops after its current epoch): ", style="dim")
+        else:
+            out.append(f"{status}: ", style=STATUS_STYLE.get(status, ""))
         out.append("not evaluated yet" if status in ("queued", "running") else "no evaluation")
         if loss.get("epoch"):
             best = loss.get("best_epoch")

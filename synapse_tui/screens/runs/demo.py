@@ -38,7 +38,7 @@ def make_runs(runs_dir: Path) -> list[RunDir]:
 
 def start_runs(runs: list[RunDir]) -> None:
     """Every run's worker, detached and side by side (they split the cores)."""
-    from core.jobs.launch import start_detached
+    from core.service.jobs import start_detached
 
     for run in runs:
         start_detached(run, parallel=len(runs))
