@@ -8,23 +8,122 @@ reading in workers, never on the event loop. Torch is never imported at start-up
 from __future__ import annotations
 
 import argparse
-import locale
-import sys
+import os
+from collections.abc import Mapping
+from functools import partial
+from typing import ClassVar
 from pathlib import Path
 
+from rich.style import Style as RichStyle
 from textual.app import App
 from textual.binding import Binding
+from textual.content import Content
+from textual.css.stylesheet import Stylesheet
+from textual.renderables.bar import Bar
+from textual.screen import Screen
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.widgets import Header
+from textual.widgets._tabs import Underline
 
 from core.runs import runs_root
 from synapse_tui.commands_palette import ScreenCommands
+from synapse_tui.formatting import ASCII_GLYPHS
 from synapse_tui.screens.runs import RunsScreen
 
 
-def unicode_ok() -> bool:
-    """Whether the terminal's encoding can show braille plots and box symbols (an SSH session
-    with a C/POSIX locale often cannot: the plots then draw with ASCII)."""
-    enc = (getattr(sys.stdout, "encoding", None) or locale.getpreferredencoding(False) or "").lower()
-    return "utf" in enc
+# Terminals that cannot draw box and braille symbols whatever the locale says.
+ASCII_TERMS = ("linux", "vt100", "vt102", "vt220", "dumb")
+
+
+def ascii_wanted(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether to draw with ASCII only: the locale the user set (the first of LC_ALL, LC_CTYPE,
+    LANG that is set and not empty) is unset, C or POSIX, or names a codeset other than
+    UTF-8, or TERM is a console that has no such glyphs (linux, vt100, dumb).
+
+    Python's own stdout encoding says nothing here: under LANG=C it is UTF-8 anyway (PEP 538
+    coerces the C locale to C.UTF-8, PEP 540 turns on UTF-8 mode), while the terminal on the
+    other side of an SSH session may well show no UTF-8."""
+    env = os.environ if environ is None else environ
+    term = (env.get("TERM") or "").lower()
+    if term in ASCII_TERMS or term.startswith("vt1"):
+        return True
+    name = next((env[k] for k in ("LC_ALL", "LC_CTYPE", "LANG") if env.get(k)), "")
+    if name in ("", "C", "POSIX"):
+        return True
+    codeset = name.split("@", 1)[0].partition(".")[2].lower().replace("-", "").replace("_", "")
+    return codeset != "utf8"
+
+
+# Border kinds drawn with nothing or spaces; every other kind is drawn with box or block
+# symbols and becomes Textual's "ascii" border (+, -, |) in ASCII mode.
+_PLAIN_EDGES = ("", "none", "hidden", "blank", "ascii")
+_EDGES = tuple(f"{box}_{side}" for box in ("border", "outline") for side in ("top", "right", "bottom", "left"))
+
+
+def _ascii_rules(rules: list) -> list:
+    """`rules` (parsed RuleSets) with every border and outline edge drawn in ASCII, its colour kept."""
+    for rule in rules:
+        for key in _EDGES:
+            edge = rule.styles.get_rule(key)
+            if isinstance(edge, tuple) and edge and edge[0] not in _PLAIN_EDGES:
+                rule.styles.set_rule(key, ("ascii", *edge[1:]))
+    return rules
+
+
+class AsciiStylesheet(Stylesheet):
+    """The app's stylesheet in ASCII mode: every rule's borders (ours and the built-in widgets'
+    DEFAULT_CSS: Input's tall border, the footer's key separator, ...) drawn with ASCII, so
+    no widget needs an ASCII twin of its CSS. A theme change re-parses through here too."""
+
+    def _parse_rules(self, *args, **kwargs):
+        return _ascii_rules(super()._parse_rules(*args, **kwargs))
+
+    def reparse(self) -> None:
+        super().reparse()
+        _ascii_rules(self._rules)
+
+    def copy(self) -> AsciiStylesheet:
+        stylesheet = AsciiStylesheet(variables=self._variables.copy())
+        stylesheet.source = self.source.copy()
+        return stylesheet
+
+
+class AsciiBar(Bar):
+    """The tab underline in ASCII: the active tab's part told apart by its colour."""
+
+    HALF_BAR_LEFT = "-"
+    BAR = "-"
+    HALF_BAR_RIGHT = "-"
+
+
+class AsciiScrollBarRender(ScrollBarRender):
+    """Scrollbars without the eighth-block glyphs at the thumb's ends (whole cells instead)."""
+
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+    HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+
+class _ScrollBarRenderer:
+    """`ScrollBar.renderer` that picks AsciiScrollBarRender in an app drawing with ASCII and
+    Textual's own renderer elsewhere (a scrollbar's own `renderer` still wins). Scrollbars are
+    made when first needed, after any screen hook has run, so the choice is made as they draw."""
+
+    def __init__(self, default: type[ScrollBarRender]) -> None:
+        self.default = default
+
+    def __get__(self, bar: ScrollBar | None, owner: type | None = None) -> type[ScrollBarRender]:
+        if bar is not None:
+            try:
+                if getattr(bar.app, "ascii_plots", False) is True:
+                    return AsciiScrollBarRender
+            except Exception:  # noqa: BLE001 — no app (not mounted): the default
+                pass
+        return self.default
+
+
+def _install_ascii_scrollbars() -> None:
+    if not isinstance(ScrollBar.__dict__.get("renderer"), _ScrollBarRenderer):
+        ScrollBar.renderer = _ScrollBarRenderer(ScrollBar.renderer)  # type: ignore[assignment]
 
 
 class SynapseApp(App):
@@ -42,12 +141,43 @@ class SynapseApp(App):
     def __init__(self, runs_dir: Path | None = None, *, ascii_plots: bool | None = None) -> None:
         super().__init__()
         self.runs_dir = runs_root(runs_dir)
-        self.ascii_plots = (not unicode_ok()) if ascii_plots is None else ascii_plots
+        self.ascii_plots = ascii_wanted() if ascii_plots is None else ascii_plots
+        if self.ascii_plots:
+            self.stylesheet = AsciiStylesheet(variables=self.get_css_variables())
+            self.add_class("-ascii")
+            _install_ascii_scrollbars()
         self.demo = None  # the in-dashboard demo once started (synapse_tui/screens/runs/demo.py)
 
     def on_mount(self) -> None:
         self.sub_title = str(self.runs_dir)
+        if self.ascii_plots:
+            self.screen_change_signal.subscribe(self, self._ascii_screen)
         self.push_screen(RunsScreen(self.runs_dir))
+
+    # -- ASCII mode: what CSS cannot reach (borders are AsciiStylesheet's)
+    def format_title(self, title: str, sub_title: str) -> Content:
+        if not self.ascii_plots:
+            return super().format_title(title, sub_title)
+        if not sub_title:
+            return Content(title.translate(ASCII_GLYPHS))
+        title, sub_title = title.translate(ASCII_GLYPHS), sub_title.translate(ASCII_GLYPHS)
+        return Content.assemble(Content(title), (" - ", "dim"), Content(sub_title).stylize("dim"))
+
+    def _ascii_screen(self, screen: Screen) -> None:
+        """Give a screen's header an ASCII icon and its tab underlines an ASCII bar; again after
+        its first refresh (when it has composed)."""
+
+        def apply() -> None:
+            for header in screen.query(Header):
+                header.icon = "o"
+            for underline in screen.query(Underline):
+                if not getattr(underline, "_ascii", False):
+                    underline._ascii = True  # type: ignore[attr-defined]
+                    underline.render = partial(_ascii_underline, underline)  # type: ignore[method-assign]
+                    underline.refresh()
+
+        apply()
+        screen.call_after_refresh(apply)
 
     # -- navigation: the screens above the runs screen are imported when first opened
     def open_run(self, run_id: str) -> None:
@@ -91,14 +221,38 @@ class SynapseApp(App):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
 
+def _ascii_underline(underline: Underline) -> AsciiBar:
+    """Underline.render with the ASCII bar (the same range and styles)."""
+    style = underline.get_component_rich_style("underline--bar")
+    return AsciiBar(
+        highlight_range=underline._highlight_range,
+        highlight_style=RichStyle.from_color(style.color),
+        background_style=RichStyle.from_color(style.bgcolor),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="synapse-tui", description="Synapse terminal dashboard.")
     parser.add_argument(
         "--runs-dir", type=Path, default=None, help="Runs directory (default: $SYNAPSE_RUNS_DIR or ./runs)."
     )
-    parser.add_argument("--ascii", action="store_true", help="Draw plots with ASCII (for terminals without UTF-8).")
+    glyphs = parser.add_mutually_exclusive_group()
+    glyphs.add_argument(
+        "--ascii",
+        dest="ascii_plots",
+        action="store_const",
+        const=True,
+        help="Draw with ASCII only (the default where the locale is not UTF-8 or TERM is linux, vt100 or dumb).",
+    )
+    glyphs.add_argument(
+        "--unicode",
+        dest="ascii_plots",
+        action="store_const",
+        const=False,
+        help="Draw with Unicode box and braille symbols whatever the locale says.",
+    )
     args = parser.parse_args(argv)
-    SynapseApp(args.runs_dir, ascii_plots=True if args.ascii else None).run()
+    SynapseApp(args.runs_dir, ascii_plots=args.ascii_plots).run()
 
 
 if __name__ == "__main__":

@@ -47,10 +47,14 @@ def cell(value: object):
 
 
 def num(v, digits: int = 3, signed: bool = False) -> str:
-    """A number with `digits` decimals; "–" for a missing or NaN value."""
+    """A number with `digits` decimals; "–" for a missing or NaN value. A value that rounds
+    to zero reads 0.000 (+0.000 signed), never -0.000."""
     if v is None or (isinstance(v, float) and v != v):
         return "–"
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    text = f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    if text[0] == "-" and float(text) == 0:
+        text = ("+" if signed else "") + text[1:]
+    return text
 
 
 def ago(seconds: float | None) -> str:
@@ -92,7 +96,27 @@ def k_ranges(ks: list[int]) -> str:
 
 # What the dashboard draws with when the terminal cannot show Unicode (an SSH session with a
 # C locale): each glyph it uses, as ASCII.
-ASCII_GLYPHS = str.maketrans({"–": "-", "▲": "^", "●": "*", "↓": "v", "↑": "^", "→": "->", "×": "x", "…": "..."})
+ASCII_GLYPHS = str.maketrans(
+    {
+        "–": "-",
+        "—": "-",
+        "▲": "^",
+        "▼": "v",
+        "●": "*",
+        "•": ".",
+        "↓": "v",
+        "↑": "^",
+        "→": "->",
+        "×": "x",
+        "…": "...",
+        "·": "-",
+        "Δ": "d",
+        "≥": ">=",
+        "≤": "<=",
+        "⭘": "o",
+        "▏": "|",
+    }
+)
 
 
 def byte_size(n: int) -> str:

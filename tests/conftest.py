@@ -8,6 +8,16 @@ import pytest
 from helpers import write_synthetic
 
 
+@pytest.fixture(autouse=True)
+def _utf8_terminal(monkeypatch):
+    """Every test runs as in a UTF-8 terminal, whatever the machine's locale (the dashboard
+    draws with ASCII by itself under LANG=C or TERM=dumb; a test that wants that sets it)."""
+    for name in ("LC_ALL", "LC_CTYPE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("TERM", "xterm-256color")
+
+
 @pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory):
     """A factory: `synthetic_csv("planted", days=1200, seed=1)` writes that synthetic data

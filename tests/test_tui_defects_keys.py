@@ -236,9 +236,13 @@ def _headers(app) -> dict[str, str]:
 
 def _only_marked(app, key: str, mark: str) -> bool:
     """Every header reads as its column's, the sorted one (only) ending in ` mark`."""
+    from synapse_tui.formatting import ASCII_GLYPHS
     from synapse_tui.screens.runs.columns import column
 
-    want = {k: column(k).header + (f" {mark}" if k == key else "") for k in app.screen.columns_shown}
+    def header(k: str) -> str:  # in ASCII mode the headers are ASCII too ("epoch ^best")
+        return column(k).header.translate(ASCII_GLYPHS) if app.ascii_plots else column(k).header
+
+    want = {k: header(k) + (f" {mark}" if k == key else "") for k in app.screen.columns_shown}
     return {k: v for k, v in _headers(app).items() if k != "sel"} == want
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from core.errors import InputError
 from core.runs import RESUMABLE_STATUSES, RunDir, RunStatus, format_ts, process_alive, status_of
+from core.runs.status import status_phrase
 from core.runs.lock import LOCK_FD_ENV, WORKER_LOCK, LockHeld, RunLock, acquire, describe_holder, holder
 
 
@@ -103,7 +104,7 @@ def cancel(run: RunDir) -> RunStatus:
             events.run_finished("cancelled", error="cancelled before it started")
         return status_of(run)
     if st.status != "running":
-        raise InputError(f"run {run.run_id} is {st.status}, not running: nothing to cancel")
+        raise InputError(f"run {run.run_id} {status_phrase(st.status)}, not running: nothing to cancel")
     started = next((e for e in reversed(run.read_events()) if e.get("type") == "run_started"), {})
     if not process_alive(started.get("host"), started.get("pid"), started.get("pid_started_at")):
         raise InputError(
@@ -139,7 +140,7 @@ def check_resumable(run: RunDir, *, locked: bool = False) -> RunStatus:
             f"to close it as succeeded, append this line to {run.events_jsonl}, on a line of its own: {line}"
         )
     if st.status not in RESUMABLE_STATUSES:
-        raise InputError(f"run {run.run_id} is {st.status}; only lost, cancelled or failed runs resume")
+        raise InputError(f"run {run.run_id} {status_phrase(st.status)}; only lost, cancelled or failed runs resume")
     return st
 
 

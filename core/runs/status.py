@@ -22,6 +22,22 @@ ACTIVE_STATUSES = ("queued", "running")
 # Statuses that change no more without someone acting (`synapse resume` reopens them).
 TERMINAL_STATUSES = (*FINISHED_STATUSES, "lost")
 RESUMABLE_STATUSES = ("lost", "cancelled", "failed")
+# How a status reads after a run's name: "run X has succeeded", not "run X is succeeded".
+_STATUS_PHRASES = {
+    "queued": "is queued",
+    "running": "is running",
+    "succeeded": "has succeeded",
+    "failed": "has failed",
+    "cancelled": "was cancelled",
+    "lost": "was lost",
+}
+
+
+def status_phrase(status: str | None) -> str:
+    """`status` as a predicate: "has succeeded", "is running", "was cancelled"."""
+    return _STATUS_PHRASES.get(status or "", f"is {status or 'not read yet'}")
+
+
 HEARTBEAT_TIMEOUT_S = 30.0
 # A remote run's mirror (docs/ARCHITECTURE.md, "Remote runs"): where it runs, and its follower's state.
 REMOTE_JSON = "remote.json"

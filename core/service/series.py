@@ -171,3 +171,26 @@ def nice_ticks(lo: float, hi: float, most: int = 6, integer: bool = False) -> li
         ticks.append(int(round(t)) if integer else round(t, 12))
         t += step
     return ticks or [lo]
+
+
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Short labels for evenly spaced tick positions (`nice_ticks`): whole numbers without a
+    decimal point, else just the decimals the step needs (0.37, 0.375), scientific notation
+    for very small or very large values (2.1e-05); never a negative zero."""
+    vals = [float(t) for t in ticks]
+    if not vals:
+        return []
+    steps = [abs(b - a) for a, b in zip(vals, vals[1:]) if b != a]
+    step = min(steps) if steps else (abs(vals[0]) or 1.0)
+    top = max(abs(v) for v in vals)
+
+    def clean(text: str) -> str:
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+    if top and (top >= 1e5 or top < 1e-3 or step < 1e-4):
+        digits = max(0, math.floor(math.log10(top) + 1e-9) - math.floor(math.log10(step) + 1e-9)) if step else 1
+        return [clean("0" if abs(v) < step * 1e-6 else f"{v:.{min(digits, 6)}e}") for v in vals]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 or any(v != round(v) for v in vals) else 0
+    while decimals < 12 and len({f"{v:.{decimals}f}" for v in vals}) < len(set(vals)):
+        decimals += 1
+    return [clean(f"{v:.{decimals}f}") for v in vals]

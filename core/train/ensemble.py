@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.runs.status import status_phrase
 from core.config import Config
 from core.errors import InputError
 from core.evaluation.evaluate import Scored, evaluate_scorers
@@ -34,7 +35,7 @@ def member_runs(cfg: Config, root, prep: Prepared) -> list[dict]:
             raise InputError(f"ensemble member {ref!r}: {exc}") from None
         st = status_of(run)
         if st.status != "succeeded":
-            raise InputError(f"ensemble member {run.run_id} is {st.status}; members must have succeeded")
+            raise InputError(f"ensemble member {run.run_id} {status_phrase(st.status)}; members must have succeeded")
         man = run.read_json("manifest.json", default={}) or {}
         if (man.get("data") or {}).get("sha256") != prep.data.sha256:
             raise InputError(

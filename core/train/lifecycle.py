@@ -26,7 +26,9 @@ def run_lifecycle(run: RunDir, cfg_yaml: str, man: dict, device: str = "cpu", at
             cancelled = isinstance(exc, (KeyboardInterrupt, Cancelled))
             tb = traceback.format_exc()
             events.log("warning" if cancelled else "error", str(exc) if cancelled else tb)
-            events.run_finished("cancelled" if cancelled else "failed", error=f"{type(exc).__name__}: {exc}")
+            # a cancel's message says so itself ("cancelled after epoch 3; ..."): no "Cancelled: " before it
+            error = (str(exc) or "cancelled") if cancelled else f"{type(exc).__name__}: {exc}"
+            events.run_finished("cancelled" if cancelled else "failed", error=error)
             if cancelled:
                 raise
             with contextlib.suppress(Exception):  # the original error matters more than the summary

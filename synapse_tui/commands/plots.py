@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+from core.service.series import nice_ticks, tick_labels
 from synapse_tui.widgets.draw import ASCII_FRAME
 
 # Box-drawing and marker glyphs as ASCII, for a stdout that is not UTF-8.
@@ -68,6 +69,7 @@ def render_plots(view: dict, *, width: int, height: int, ascii_only: bool, color
         blocks.append("tier rates: the run has not been evaluated yet")
     for draw in drawings:
         drawn = draw()
+        _compact_y_ticks(plt, drawn, height)
         plt.plotsize(width, height)
         if not color:
             plt.theme("clear")
@@ -80,6 +82,24 @@ def render_plots(view: dict, *, width: int, height: int, ascii_only: bool, color
     for b in blocks:
         out.append(b.translate(_ASCII_FRAME) if ascii_only else b)
     return out
+
+
+def _compact_y_ticks(plt, drawn: dict, height: int) -> None:
+    """Round y ticks with short labels (0.37, 0.375, 2.1e-05), a few for the plot's height,
+    so that every label prints whole however narrow the terminal (plotext's own take as
+    many digits as the range needs). A log axis keeps plotext's."""
+    if drawn.get("log_y"):
+        return
+    ys = [y for _, line in (drawn.get("lines") or {}).values() for y in line]
+    if not ys:
+        return
+    lo, hi = min(ys), max(ys)
+    if hi - lo < 1e-6 * max(1.0, abs(hi)):  # a flat line: draw_loss pads the axis the same way
+        pad = max(abs(hi) * 0.01, 1e-6)
+        lo, hi = lo - pad, hi + pad
+    ticks = nice_ticks(lo, hi, most=max(3, min(7, height // 2)))
+    if len(ticks) >= 2:
+        plt.yticks(ticks, tick_labels(ticks))
 
 
 def _wrap(items: list[str], width: int) -> list[str]:

@@ -224,8 +224,15 @@ def _follow(rd, as_json: bool) -> str:
                 tell(msg[-1] if msg else "", f"{e.get('level')}:", "yellow", stderr=False)
             elif t == "run_finished":
                 finished = e.get("status") or "failed"
+                error = str(e.get("error") or "")
+                # "cancelled after epoch 3; ..." says its status itself: not "run cancelled: cancelled after"
+                text = (
+                    f"run {error}"
+                    if error.startswith(str(finished))
+                    else f"run {finished}" + (f": {error}" if error else "")
+                )
                 tell(
-                    f"run {finished}" + (f": {e.get('error')}" if e.get("error") else ""),
+                    text,
                     "■",
                     STATUS_STYLE.get(finished, ""),
                     stderr=False,

@@ -27,6 +27,7 @@ from textual_plotext import PlotextPlot
 
 from core.errors import InputError
 from synapse_tui.formatting import k_ranges, num
+from synapse_tui.screens.run.glyphs import ascii_renderable
 from synapse_tui.theme import STATUS_STYLE
 from synapse_tui.widgets.dialogs import YesNo
 
@@ -46,6 +47,18 @@ SUMMARY_ROWS = (
     ("verdict", "verdict", None, 0),
 )
 CONTEXT_ROWS = (("model", "model"), ("primary", "primary"), ("calibration", "calibration"), ("status", "status"))
+
+
+class ComparePlot(PlotextPlot):
+    """A plotext plot whose frame and markers read in ASCII when the app draws with ASCII."""
+
+    def render(self):
+        from synapse_tui.widgets.draw import ASCII_FRAME
+
+        out = super().render()
+        if getattr(self.app, "ascii_plots", False) and isinstance(out, Text):
+            out.plain = out.plain.translate(ASCII_FRAME)  # one character for one: the colours stay put
+        return out
 
 
 def _rich(rgb: tuple[int, int, int]) -> str:
@@ -135,12 +148,12 @@ class CompareScreen(Screen):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text("reading the runs…", style="dim"), id="legend")
+        yield Static(self._out(Text("reading the runs…", style="dim")), id="legend")
         with TabbedContent(id="tabs", initial="curves"):
             with TabPane("Curves", id="curves"):
                 with Horizontal(id="plots"):
-                    yield PlotextPlot(id="loss-plot")
-                    yield PlotextPlot(id="gob-plot")
+                    yield ComparePlot(id="loss-plot")
+                    yield ComparePlot(id="gob-plot")
             with TabPane("Metrics", id="metrics"):
                 with VerticalScroll(classes="pane"):
                     yield Static(id="metrics-table")
@@ -177,7 +190,7 @@ class CompareScreen(Screen):
 
     def _show_error(self, message: str) -> None:
         try:
-            self.query_one("#legend", Static).update(Text(f"cannot compare: {message}", style="bold red"))
+            self.query_one("#legend", Static).update(self._out(Text(f"cannot compare: {message}", style="bold red")))
         except NoMatches:
             pass
 
@@ -185,11 +198,11 @@ class CompareScreen(Screen):
         if not self.is_attached:
             return
         self.view = view
-        self.query_one("#legend", Static).update(self._legend(view))
+        self.query_one("#legend", Static).update(self._out(self._legend(view)))
         self._plot_loss()
         self._plot_gob()
-        self.query_one("#metrics-table", Static).update(self._metrics(view))
-        self.query_one("#config-table", Static).update(self._config(view))
+        self.query_one("#metrics-table", Static).update(self._out(self._metrics(view)))
+        self.query_one("#config-table", Static).update(self._out(self._config(view)))
         self._show_paired()
 
     # ------------------------------------------------------------------ pieces
@@ -210,11 +223,22 @@ class CompareScreen(Screen):
                 out.append(f" ({row['primary']})", style="dim")
         return out
 
+    @property
+    def ascii_only(self) -> bool:
+        return bool(getattr(self.app, "ascii_plots", False))
+
+    def _out(self, renderable):
+        """What a Static shows: as it is, or in ASCII when the app draws with ASCII."""
+        return ascii_renderable(renderable, self.ascii_only)
+
     def _marker(self) -> str:
-        return "*" if getattr(self.app, "ascii_plots", False) else "braille"
+        return "*" if self.ascii_only else "braille"
+
+    def _dot(self) -> str:
+        return "." if self.ascii_only else "dot"
 
     def _plot_loss(self) -> None:
-        from core.service.series import downsample_minmax
+        from core.service.series import downsample_minmax, nice_ticks, tick_labels
 
         widget = self.query_one("#loss-plot", PlotextPlot)
         plt = widget.plt
@@ -236,12 +260,17 @@ class CompareScreen(Screen):
                     ys,
                     label=f"{lab}{suffix}",
                     color=RUN_COLOURS[i % len(RUN_COLOURS)],
-                    marker="dot" if key == "train" else self._marker(),
+                    marker=self._dot() if key == "train" else self._marker(),
                 )
                 drawn = True
         if drawn:
             plt.title("val loss by epoch" + (" (+ train)" if self.show_train else ""))
             plt.xlabel("epoch")
+            epochs = [e for s in view.get("loss", []) for e in s["epoch"]]
+            # epochs are whole numbers: integer ticks, as many as the width has room for
+            ticks = nice_ticks(min(epochs), max(epochs), most=max(2, widget.size.width // 10), integer=True)
+            if ticks:
+                plt.xticks(ticks, tick_labels(ticks))
         else:
             plt.title("loss: no epochs (baselines runs do not train)")
         widget.refresh()
@@ -267,7 +296,7 @@ class CompareScreen(Screen):
                 drawn = True
         rnd = [(k, r) for k, r in zip(ks, gob.get("random", [])) if _is_num(r)]
         if drawn and rnd:
-            plt.plot([p[0] for p in rnd], [p[1] for p in rnd], label="random", color=RANDOM_COLOUR, marker="dot")
+            plt.plot([p[0] for p in rnd], [p[1] for p in rnd], label="random", color=RANDOM_COLOUR, marker=self._dot())
         if drawn:
             plt.title("good-or-better@K (test)")
             plt.xlabel("K")
@@ -317,7 +346,10 @@ class CompareScreen(Screen):
             if i and _is_num(v) and _is_num(a):
                 d = v - a
                 good = d * better
-                cell.append(f" {d:+.{digits}f}", style="green" if good > 0 else ("red" if good < 0 else "dim"))
+                shown = num(d, digits, signed=True)
+                if float(shown) == 0:
+                    good = 0  # a difference too small to show is no difference
+                cell.append(f" {shown}", style="green" if good > 0 else ("red" if good < 0 else "dim"))
             elif i:
                 cell.append(" " * (digits + 4))
             out.append(cell)
@@ -419,7 +451,7 @@ class CompareScreen(Screen):
                     style="dim",
                 )
             )
-        box.update(Group(*parts))
+        box.update(self._out(Group(*parts)))
 
     def _paired_intro(self) -> Text:
         out = Text()

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from synapse_tui.screens.run.glyphs import ascii_text
+
 
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", key_display="esc")]
@@ -40,6 +42,8 @@ class HelpScreen(ModalScreen):
         text.append("\n  ")
         text.append("ctrl+p: every action by name · esc closes", style="dim")
         with VerticalScroll(id="help-box"):
+            if getattr(self.app, "ascii_plots", False):
+                text = ascii_text(text)
             yield Static(text, id="help-text")
 
 

@@ -172,7 +172,8 @@ def draw_loss(
             plt.ylim(lo - pad, hi + pad)
     if drawn:
         lo, hi = min(epochs), max(epochs)
-        ticks = nice_ticks(lo, hi, most=max(2, int(width) // 8), integer=True)
+        room = max(8, len(str(hi)) + 4)  # a label and the gap to the next one
+        ticks = nice_ticks(lo, hi, most=max(2, int(width) // room), integer=True)
         if ticks:
             plt.xticks(ticks)
         if title:
@@ -248,10 +249,13 @@ def draw_tiers(
             )
             legend.append((m["beats"], "beats it", BEATS))
     if drawn:
+        room = len(str(max(ks))) + 2  # a label and the gap to the next one
+        # every K while they are evenly spaced and their labels fit side by side, else round ones
+        even = len({b - a for a, b in zip(ks, ks[1:])}) <= 1
         ticks = (
-            [k for k in ks]
-            if len(ks) <= max(2, int(width) // 5)
-            else nice_ticks(min(ks), max(ks), most=max(2, int(width) // 6), integer=True)
+            list(ks)
+            if even and len(ks) <= max(2, int(width) // max(5, room))
+            else nice_ticks(min(ks), max(ks), most=max(2, int(width) // max(6, room + 1)), integer=True)
         )
         plt.xticks(ticks)
         if title:

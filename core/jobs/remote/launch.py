@@ -32,6 +32,7 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.fsutil import atomic_write_text
+from core.runs.status import status_phrase
 from core.jobs.remote.hosts import HostProfile
 from core.jobs.remote.ssh import (
     RemoteError,
@@ -381,7 +382,7 @@ async def cancel_async(run: RunDir, profile: HostProfile) -> dict:
     """SIGTERM to the remote worker, only when its pid and start time both still match."""
     st = status_of(run)
     if not st.active:
-        raise InputError(f"run {run.run_id} is {st.status}: nothing to cancel")
+        raise InputError(f"run {run.run_id} {status_phrase(st.status)}: nothing to cancel")
     pid, started = _identity(run)
     if pid is None or started is None:
         raise InputError(f"run {run.run_id} has no remote worker identity yet (queued there); try again in a moment")
@@ -400,7 +401,9 @@ async def cancel_async(run: RunDir, profile: HostProfile) -> dict:
 async def resume_async(run: RunDir, profile: HostProfile) -> dict:
     st = status_of(run)
     if st.status not in RESUMABLE_STATUSES:
-        raise InputError(f"run {run.run_id} is {st.status}; only {', '.join(RESUMABLE_STATUSES)} runs resume")
+        raise InputError(
+            f"run {run.run_id} {status_phrase(st.status)}; only {', '.join(RESUMABLE_STATUSES)} runs resume"
+        )
     rem = read_remote(run)
     async with connect(profile) as conn:
         await require_exec(conn, profile)

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 
 from core.runs import parse_ts
-from synapse_tui.formatting import clock, k_ranges, num
+from synapse_tui.formatting import ASCII_GLYPHS, clock, k_ranges, num
 from synapse_tui.theme import STATUS_STYLE
 
 
@@ -55,6 +55,8 @@ def mark_sorted_header(table, sort_key: str | None, descending: bool, ascii_only
     for key, col in table.columns.items():
         if key.value == "sel":
             continue
+        if ascii_only and not col.label.plain.isascii():  # "epoch ▲best"
+            col.label = Text(col.label.plain.translate(ASCII_GLYPHS), style=col.label.style)
         plain = col.label.plain
         bare = plain[:-2] if plain[-2:] in marks else plain
         want = bare + mark if key.value == sort_key else bare
