@@ -35,6 +35,10 @@ from synapse_tui.screens.runs import RunsScreen
 ASCII_TERMS = ("linux", "vt100", "vt102", "vt220", "dumb")
 
 
+# What PEP 538's locale coercion sets LC_CTYPE to (Python/pylifecycle.c, _TARGET_LOCALES).
+_COERCED = ("C.UTF-8", "C.utf8", "UTF-8")
+
+
 def ascii_wanted(environ: Mapping[str, str] | None = None) -> bool:
     """Whether to draw with ASCII only: the locale the user set (the first of LC_ALL, LC_CTYPE,
     LANG that is set and not empty) is unset, C or POSIX, or names a codeset other than
@@ -46,6 +50,11 @@ def ascii_wanted(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     term = (env.get("TERM") or "").lower()
     if term in ASCII_TERMS or term.startswith("vt1"):
+        return True
+    if env.get("LC_CTYPE") in _COERCED and not env.get("LC_ALL") and env.get("LANG", "") in ("", "C", "POSIX"):
+        # PEP 538: on seeing the C locale, Python itself set LC_CTYPE to one of these in our own
+        # environment before any of our code ran; the locale the user set is the C locale.
+        # (A user who set exactly that LC_CTYPE with no LANG gets --unicode.)
         return True
     name = next((env[k] for k in ("LC_ALL", "LC_CTYPE", "LANG") if env.get(k)), "")
     if name in ("", "C", "POSIX"):

@@ -11,6 +11,8 @@ no number reads as a negative zero, and two messages read as English.
 import html
 import re
 
+import os
+
 import pytest
 from textual.widgets import TabbedContent
 
@@ -371,3 +373,35 @@ def test_follow_says_a_cancelled_runs_status_once(tmp_path):
     )
     assert "run cancelled after epoch 3" in r.stdout, r.stdout
     assert "cancelled: cancelled" not in r.stdout
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({"LANG": "C"}, True),
+        ({}, True),
+        ({"LANG": "POSIX"}, True),
+        ({"LANG": "C.UTF-8"}, False),
+        ({"LANG": "en_US.UTF-8"}, False),
+        ({"LANG": "C", "LC_ALL": "en_GB.UTF-8"}, False),
+    ],
+)
+def test_a_real_interpreter_under_the_c_locale_decides_ascii(env, expected):
+    """Decided in a fresh interpreter, as `synapse-tui` starts: under LANG=C Python coerces the
+    locale (PEP 538) and writes LC_CTYPE=C.UTF-8 into its own environment before our code runs."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k not in ("LANG", "PYTHONUTF8")}
+    base["TERM"] = "xterm-256color"
+    out = subprocess.run(
+        [sys.executable, "-c", "from synapse_tui.app import ascii_wanted; print(ascii_wanted())"],
+        env={**base, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.strip() == str(expected), (env, out.stdout, out.stderr)
