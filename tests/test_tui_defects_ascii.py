@@ -9,9 +9,8 @@ no number reads as a negative zero, and two messages read as English.
 """
 
 import html
-import re
-
 import os
+import re
 
 import pytest
 from textual.widgets import TabbedContent
