@@ -227,3 +227,16 @@ async def test_a_bad_target_keeps_the_last_pool_and_the_placeholder_fits(world):
         assert "(0, 1)" in shown and "--target" in shown
         assert "top-K pools" in shown and "calibrated probability per part" in shown  # the last pool stays
         assert "last pool" in shown and "good-or-better:0.6" in shown
+
+
+def test_compare_does_not_diff_against_a_config_that_cannot_be_read():
+    """Compare with a run whose config.yaml is corrupt listed every key as differing (the
+    unreadable config read as {}): it is unknown, not different."""
+    from core.service.compare import MISSING, config_diff
+
+    a = {"model": {"kind": "gru", "hidden": 16}, "train": {"lr": 0.01}}
+    b = {"model": {"kind": "gru", "hidden": 32}, "train": {"lr": 0.01}}
+    diff = config_diff([a, None, b])
+    assert list(diff) == ["model.hidden"]
+    assert diff["model.hidden"] == [16, MISSING, 32]
+    assert config_diff([a, None]) == {}

@@ -20,19 +20,24 @@ from core.service.runs import read_report, run_row
 MISSING = object()
 
 
-def config_diff(configs: list[dict]) -> dict[str, list]:
-    """Dotted keys whose values differ between the configs: {key: [value per config]}."""
+def config_diff(configs: list[dict | None]) -> dict[str, list]:
+    """Dotted keys whose values differ between the configs: {key: [value per config]}.
+
+    A config that could not be read (None) shows MISSING everywhere and differs from nothing:
+    an unreadable config.yaml is not a run whose every key changed."""
     from core.config import flatten_config  # pydantic and yaml: only when configs are compared
 
-    flats = [flatten_config(c or {}) for c in configs]
-    keys = sorted(set().union(*flats)) if flats else []
+    flats = [flatten_config(c) if c is not None else None for c in configs]
+    known = [f for f in flats if f is not None]
+    keys = sorted(set().union(*known)) if known else []
     out = {}
     for k in keys:
-        vals = [f.get(k, MISSING) for f in flats]
+        vals = [MISSING if f is None else f.get(k, MISSING) for f in flats]
+        seen = [f.get(k, MISSING) for f in known]
         if any(
-            json.dumps(v, sort_keys=True, default=str) != json.dumps(vals[0], sort_keys=True, default=str)
-            or (v is MISSING) != (vals[0] is MISSING)
-            for v in vals[1:]
+            json.dumps(v, sort_keys=True, default=str) != json.dumps(seen[0], sort_keys=True, default=str)
+            or (v is MISSING) != (seen[0] is MISSING)
+            for v in seen[1:]
         ):
             out[k] = vals
     return out
@@ -55,7 +60,8 @@ def gather(rds: list[RunDir], root: str | os.PathLike) -> dict:
         "labels": labels,
         "rows": rows,
         "reports": reports,
-        "cfgs": [cfg if isinstance(cfg, dict) else {} for cfg in cfgs],
+        # None: no readable config.yaml (config_diff then compares the others only)
+        "cfgs": [cfg if isinstance(cfg, dict) else None for cfg in cfgs],
         "preds": [_load_predictions(rd, rep) for rd, rep in zip(rds, reports)],
     }
 
