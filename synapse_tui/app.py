@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.css.stylesheet import Stylesheet
 from textual.renderables.bar import Bar
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.widgets import Header
 from textual.widgets._tabs import Underline
@@ -28,8 +29,13 @@ from textual.widgets._tabs import Underline
 from core.runs import runs_root
 from synapse_tui.commands_palette import ScreenCommands
 from synapse_tui.formatting import ASCII_GLYPHS
+from synapse_tui.screens.runs.columns import BY_KEY
+from synapse_tui.screens.runs.screen import filter_error
+from synapse_tui import state as ui_state
 from synapse_tui.screens.runs import RunsScreen
 
+
+SAVE_DELAY_S = 0.5  # remembered state is written after this long without a change (and on quit)
 
 # Terminals that cannot draw box and braille symbols whatever the locale says.
 ASCII_TERMS = ("linux", "vt100", "vt102", "vt220", "dumb")
@@ -156,12 +162,54 @@ class SynapseApp(App):
             self.add_class("-ascii")
             _install_ascii_scrollbars()
         self.demo = None  # the in-dashboard demo once started (synapse_tui/screens/runs/demo.py)
+        # Remembered across sessions (synapse_tui/state.py): written after SAVE_DELAY_S of quiet, and on quit.
+        self.state_path = ui_state.state_path()
+        self.ui_state: dict = {}
+        self._state_problem: str | None = None
+        self._state_dirty = False
+        self._save_timer: Timer | None = None
+        try:
+            self.ui_state = ui_state.load(self.state_path, set(BY_KEY), filter_error)
+        except ui_state.StateError as exc:
+            self._state_problem = f"ignored {self.state_path}: {exc}"
 
     def on_mount(self) -> None:
         self.sub_title = str(self.runs_dir)
         if self.ascii_plots:
             self.screen_change_signal.subscribe(self, self._ascii_screen)
+        theme = self.ui_state.get("theme")
+        if theme is not None and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, lambda theme: self.remember("theme", theme.name))
+        if self._state_problem:
+            self.notify(self._state_problem, severity="warning", timeout=8)
         self.push_screen(RunsScreen(self.runs_dir))
+
+    # -- remembered state (synapse_tui/state.py)
+    def remember(self, key: str, value: object) -> None:
+        """Keep `value` as the state's `key` ("theme", "runs"); saved once it has been quiet a moment."""
+        if self.ui_state.get(key) == value:
+            return
+        self.ui_state[key] = value
+        self._state_dirty = True
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(SAVE_DELAY_S, self.save_state)
+
+    def save_state(self) -> None:
+        if not self._state_dirty:
+            return
+        self._state_dirty = False
+        try:
+            ui_state.save(self.state_path, self.ui_state)
+        except OSError as exc:
+            self.notify(f"could not save {self.state_path}: {exc.strerror or exc}", severity="warning")
+
+    def exit(self, *args, **kwargs) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self.save_state()
+        super().exit(*args, **kwargs)
 
     # -- ASCII mode: what CSS cannot reach (borders are AsciiStylesheet's)
     def format_title(self, title: str, sub_title: str) -> Content:

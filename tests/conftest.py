@@ -18,6 +18,13 @@ def _utf8_terminal(monkeypatch):
     monkeypatch.setenv("TERM", "xterm-256color")
 
 
+@pytest.fixture(autouse=True)
+def _state_home(monkeypatch, tmp_path_factory):
+    """No test reads or writes the real ~/.local/state: the dashboard's remembered state
+    (synapse_tui/state.py) goes to a fresh folder per test."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
 @pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory):
     """A factory: `synthetic_csv("planted", days=1200, seed=1)` writes that synthetic data

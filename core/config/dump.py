@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -29,11 +30,17 @@ def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
 _Dumper.add_representer(list, _represent_list)
 
 
-def dump_yaml(cfg: Config) -> str:
+def dump_yaml(cfg: Config | Mapping[str, Any]) -> str:
     """The resolved config as YAML: every default filled in, fields in declaration order
-    (model.kind first). `load_config` of the text gives an equal Config."""
-    data = cfg.model_dump(mode="json")
-    data["model"] = {"kind": data["model"]["kind"], **data["model"]}
+    (model.kind first). `load_config` of the text gives an equal Config.
+
+    A plain mapping (a run's config.yaml read back, which may no longer validate) is dumped
+    as it is, in the same style: the dashboard's Config tab shows it so. Text is written as
+    typed (`allow_unicode`: `données.csv`, never an escaped string)."""
+    data = cfg.model_dump(mode="json") if isinstance(cfg, Config) else dict(cfg)
+    model = data.get("model")
+    if isinstance(model, Mapping) and "kind" in model:
+        data["model"] = {"kind": model["kind"], **model}
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
 
 

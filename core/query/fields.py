@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from core.errors import InputError
 from core.runs.status import STATUSES
@@ -17,6 +18,7 @@ from core.runs.status import STATUSES
 # --------------------------------------------------------------------------- fields
 
 NUMBER, TEXT, BOOL, TIME, DURATION = "number", "text", "yes/no", "time", "duration"
+CONFIG = "config"  # a dotted key of the run's resolved config: typed by its value (number, text, yes/no)
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,43 @@ class QueryError(InputError):
         super().__init__(f"{label} {text!r}: position {position}: {message}")
 
 
-def resolve_field(name: str, *, text: str | None = None, position: int = 1, label: str = "filter") -> Field:
-    """The field called `name` (or one of its aliases); a did-you-mean error otherwise."""
+def is_config_key(name: str) -> bool:
+    """Whether a field name is a dotted config key (`train.lr`, `model.hidden`)."""
+    return "." in name
+
+
+def config_field(name: str) -> Field:
+    return Field(name, CONFIG, "a key of the run's resolved config")
+
+
+def resolve_field(
+    name: str,
+    *,
+    text: str | None = None,
+    position: int = 1,
+    label: str = "filter",
+    config_keys: Iterable[str] | None = None,
+) -> Field:
+    """The field called `name` (or one of its aliases); a did-you-mean error otherwise.
+
+    A name with a dot is a config key (`train.lr`). With `config_keys` (the keys seen in the
+    index; none: anything goes) a key whose top-level section no run has is refused with a
+    did-you-mean against those keys; an unknown key of a known section is accepted (it
+    matches no run that lacks it).
+    """
+    if is_config_key(name):
+        known = list(config_keys) if config_keys is not None else []
+        if not known or name in known or name.split(".", 1)[0] in {k.split(".", 1)[0] for k in known}:
+            return config_field(name)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        if close:
+            msg = f"unknown field {name!r}; did you mean {' or '.join(close)}?"
+        else:
+            sections = sorted({k.split(".", 1)[0] for k in known})
+            msg = f"unknown config key {name!r} (config sections: {', '.join(sections)}; keys: `synapse runs fields`)"
+        if text is None:
+            raise InputError(msg)
+        raise QueryError(text, position, msg, label=label, expected="a field name")
     key = name.lower()
     if key in _ALL_NAMES:
         return FIELDS[_ALL_NAMES[key]]
@@ -117,8 +154,29 @@ def _parse_time(s: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def config_of(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row's flat {dotted key: value} config ({} when it has none)."""
+    cfg = row.get("config")
+    if isinstance(cfg, Mapping):
+        return cfg
+    raw = row.get("config_json")
+    if isinstance(raw, str):
+        try:
+            cfg = json.loads(raw)
+        except ValueError:
+            return {}
+        return cfg if isinstance(cfg, dict) else {}
+    return {}
+
+
 def value_of(row: Mapping[str, Any], name: str, now: datetime | None = None) -> Any:
-    """A field's value in a row (canonical name); `age` is derived from `created` and `now`."""
+    """A field's value in a row (canonical name); `age` is derived from `created` and `now`.
+
+    A config key (`train.lr`) is read from the row's flat config: `config` (a dict, as in a
+    public row) or `config_json` (its JSON, as stored in the index).
+    """
+    if "." in name:
+        return config_of(row).get(name)
     if name == "age" and row.get("age") is None:
         created = row.get("created")
         if not created:

@@ -5,6 +5,7 @@
     brier_skill>0 and not beats
     name~gru and (k>=24 or good>0.6)
     age<2h and verdict=approved
+    train.lr<0.01 and model.hidden=64      (a dotted name is a key of the run's config)
 
 Grammar (keywords are case-insensitive; `&&`, `||` and `!` spell and, or, not)::
 
@@ -23,6 +24,13 @@ case-insensitively; `=` with `*` or `?` in the value is a glob (`model=gr*`). Ti
 `3d`, `1w` (a plain number is seconds). A row without a value never satisfies a
 comparison except `!=` / `!~`; `field=null` finds rows without it.
 
+A FIELD with a dot is a config key (`train.lr`, `model.kind`, `split.test_days`), read from
+the row's flat config (`config`, or the index's `config_json`). Its value is typed by what
+is written: a number compares numerically (`train.lr<0.01`, `model.hidden=64`), `true` /
+`false` against a yes/no value, anything else or anything quoted as text (`model.kind=gr*`,
+`calibration.method~iso`). Given the keys the runs have, a key of an unknown top-level
+section is refused with a did-you-mean (`trian.lr`).
+
 A tokenizer and a recursive-descent parser; nothing is evaluated as code. Errors are
 `QueryError` (an `InputError`) naming the 1-based position and what was expected.
 
@@ -35,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from datetime import datetime, UTC
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from core.errors import InputError
 from core.query.nodes import Compare, Node, Not, Truthy
@@ -78,11 +86,14 @@ class Query:
         return str(self.node)
 
 
-def parse(text: str, *, label: str = "filter") -> Query:
+def parse(text: str, *, label: str = "filter", config_keys: Iterable[str] | None = None) -> Query:
     """Parse a filter; raises `QueryError` (an `InputError`) with the position and what was expected.
 
     `label` names the source in messages, e.g. ``--where 'ece<<0.05': position 5: expected a value``.
+    `config_keys`: the dotted config keys the runs have (`Store.config_keys`); with them a
+    config key of an unknown section (`trian.lr`) gets a did-you-mean, without them any
+    dotted name is accepted.
     """
     if not isinstance(text, str):
         raise InputError(f"{label}: expected text, got {type(text).__name__}")
-    return Query(_Parser(text, label).parse(), text)
+    return Query(_Parser(text, label, config_keys).parse(), text)

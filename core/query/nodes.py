@@ -4,13 +4,14 @@ and print back as canonical text."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from core.query.fields import BOOL, DURATION, FIELDS, NUMBER, TIME, value_of
+from core.query.fields import BOOL, DURATION, FIELDS, NUMBER, TIME, is_config_key, value_of
 
 # --------------------------------------------------------------------------- values
 
@@ -48,13 +49,15 @@ class Compare:
         return f"{self.field}{self.op}{text}"
 
     def test(self, row: Mapping[str, Any], now: datetime | None) -> bool:
-        f = FIELDS[self.field]
         actual = value_of(row, self.field, now)
         if self.value is None:  # field=null / field!=null
             missing = actual is None
             return missing if self.op == "=" else not missing
         if actual is None:
             return self.op in ("!=", "!~")
+        if is_config_key(self.field):
+            return self._test_config(actual)
+        f = FIELDS[self.field]
         if f.type == BOOL:
             eq = bool(actual) == self.value
             return eq if self.op == "=" else not eq
@@ -87,6 +90,56 @@ class Compare:
             # "<= 2026-11-22" includes the whole day; "> 2026-11-22" starts after it.
             a_l = a_l[: len(v_l)]
         return _CMP[self.op](a_l, v_l)
+
+    def _test_config(self, actual: Any) -> bool:
+        """A config key's value (never None here) against the typed value: numbers numerically,
+        true/false against a yes/no value, text (case-insensitive, globs in =) otherwise."""
+        v = self.value
+        if isinstance(v, bool):
+            eq = (actual is v) if isinstance(actual, bool) else _config_text(actual).lower() == str(v).lower()
+            return eq if self.op == "=" else not eq
+        if isinstance(v, float):
+            a = _config_number(actual)
+            if a is None:
+                return self.op == "!="
+            return _CMP[self.op](a, v)
+        a_l, v_l = _config_text(actual).lower(), str(v).lower()
+        if self.op == "~":
+            return v_l in a_l
+        if self.op == "!~":
+            return v_l not in a_l
+        if self.op in ("=", "!="):
+            eq = fnmatch.fnmatchcase(a_l, v_l) if any(ch in v_l for ch in "*?[") else a_l == v_l
+            return eq if self.op == "=" else not eq
+        if _config_number(actual) is not None:
+            return False  # a number has no text order: model.hidden<abc matches nothing
+        return _CMP[self.op](a_l, v_l)
+
+
+def _config_number(x: Any) -> float | None:
+    """A config value as a finite number (a numeric string such as YAML's `1e-3` too), else None."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, float)):
+        f = float(x)
+    elif isinstance(x, str):
+        try:
+            f = float(x)
+        except ValueError:
+            return None
+    else:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _config_text(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, float):
+        return _fmt_number(x) if math.isfinite(x) else str(x)
+    if isinstance(x, (list, dict)):
+        return json.dumps(x, separators=(",", ":"), default=str)
+    return str(x)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.query.nodes import And, Compare, Node, Not, Or, Truthy, Value, _norm_time
-from core.query.fields import BOOL, DURATION, NUMBER, TEXT, TIME, Field, QueryError, resolve_field
+from core.query.fields import BOOL, CONFIG, DURATION, NUMBER, TEXT, TIME, Field, QueryError, resolve_field
 
 # --------------------------------------------------------------------------- tokens
 
@@ -105,9 +106,10 @@ def _number(word: str) -> float | None:
 
 
 class _Parser:
-    def __init__(self, text: str, label: str):
+    def __init__(self, text: str, label: str, config_keys: Iterable[str] | None = None):
         self.text = text
         self.label = label
+        self.config_keys = None if config_keys is None else list(config_keys)
         self.toks = tokenize(text, label)
         self.i = 0
 
@@ -170,7 +172,9 @@ class _Parser:
             return node
         if tok.kind != "WORD":
             raise self.fail(tok, "a field name")
-        field = resolve_field(tok.text, text=self.text, position=tok.pos, label=self.label)
+        field = resolve_field(
+            tok.text, text=self.text, position=tok.pos, label=self.label, config_keys=self.config_keys
+        )
         self.i += 1
         op_tok = self.tok
         if op_tok.kind != "OP":
@@ -198,6 +202,19 @@ class _Parser:
                 raise self.fail(tok, "a value", f"null only works with = and !=, not {op}")
             return None
         t = field.type
+        if t == CONFIG:
+            # Typed by what is written: a number compares numerically, true/false with a
+            # yes/no value, anything else (or anything quoted) as text.
+            if quoted or op in ("~", "!~"):
+                return word
+            x = _number(word)
+            if x is not None:
+                return x
+            if low in ("true", "false"):
+                if op not in ("=", "!="):
+                    raise self.fail(tok, "a value", f"{word} only works with = and !=, not {op}")
+                return low == "true"
+            return word
         if op in ("~", "!~") and t not in (TEXT, TIME):
             raise self.fail(tok, "a value", f"{op} (contains) works on text fields; {field.name} is a {t}")
         if t == BOOL:

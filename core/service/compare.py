@@ -1,8 +1,9 @@
 """Comparing runs: config differences, metrics side by side, and the paired test on the same days.
 
-`compare_runs` is what `synapse runs compare` and the dashboard's compare screen show. The
-paired McNemar + Holm test of the first run's primary against each other's looks at the
-test windows, so it is recorded in every paired run's manifest (`test_touches`).
+`compare_runs` is what `synapse runs compare` shows, and `compare_view` (built on it) what
+the dashboard's compare screen shows; `paired_view` is the screen's paired test. The paired
+McNemar + Holm test of the first run's primary against each other's looks at the test
+windows, so it is recorded in every paired run's manifest (`test_touches`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 
 from core.errors import InputError
 from core.runs import RunDir, record_test_touch
-from core.service.runs import read_report, run_row
+from core.runs.status import ACTIVE_STATUSES
+from core.service.runs import open_runs, read_report, run_detail, run_row
 
 # --------------------------------------------------------------------------- config differences
 
@@ -204,12 +206,22 @@ _JSON_SUMMARY = (
 )
 
 
+def plain_config_diff(configs: list[dict | None]) -> dict[str, list]:
+    """`config_diff` with None for a key a config lacks (or an unreadable config): plain data."""
+    return {k: [None if v is MISSING else v for v in vals] for k, vals in config_diff(configs).items()}
+
+
+def window_of(pred: dict) -> tuple[str, str, int] | None:
+    """(first day, last day, days) of a run's test predictions; None when it has none."""
+    d = pred.get("dates")
+    return None if d is None or not len(d) else (str(d[0]), str(d[-1]), int(len(d)))
+
+
 def compare_json(c: dict) -> dict:
-    diff = config_diff(c["cfgs"])
     gob = good_per_k(c["reports"])
     return {
         "runs": [{"label": lab, "run_id": i, "path": r["path"]} for lab, i, r in zip(c["labels"], c["ids"], c["rows"])],
-        "config_diff": {k: [None if v is MISSING else v for v in vals] for k, vals in diff.items()},
+        "config_diff": plain_config_diff(c["cfgs"]),
         "summary": {i: {k: row.get(k) for k in _JSON_SUMMARY} for i, row in zip(c["ids"], c["rows"])},
         "good_or_better": {"ks": gob["ks"], "rates": dict(zip(c["ids"], gob["rates"])), "random": gob["random"]},
         "paired": c["tests"],
@@ -234,3 +246,43 @@ def compare_runs(rds: list[RunDir], root: str | os.PathLike, *, paired: bool = T
     if any("skipped" not in t for t in c["tests"]):
         record_touches(c)
     return c
+
+
+# --------------------------------------------------------------------------- the dashboard's compare screen
+
+
+def compare_view(refs: list[str], runs_dir: str | os.PathLike, *, most: int | None = None) -> dict:
+    """Everything the dashboard's compare screen shows but the paired test (which touches the
+    test windows: `paired_view`, on an explicit key only), read through `compare_runs`.
+
+    `refs`: ids, unique prefixes or directories, each run once; `most`: the most runs the
+    caller can show (InputError otherwise). Returns plain data: `ids`, `labels` (A, B, ...),
+    index `rows`, test `windows` ((first, last, days) or None per run), `missing` (why a run
+    has no test predictions, or None), `diff` (config differences, None where a key is
+    absent), `gob` (`good_per_k`), `loss` (each run's loss series) and `active` (a run is
+    still queued or running, so the view is worth reading again).
+    """
+    from core.service.series import loss_series
+
+    rds = open_runs(refs, runs_dir)
+    if most is not None and not 2 <= len(rds) <= most:
+        raise InputError(f"compare needs 2 to {most} different runs, got {len(rds)}")
+    c = compare_runs(rds, runs_dir, paired=False)
+    details = [run_detail(rd, row) for rd, row in zip(rds, c["rows"])]
+    return {
+        "ids": c["ids"],
+        "labels": c["labels"],
+        "rows": c["rows"],
+        "windows": [window_of(pred) for pred in c["preds"]],
+        "missing": [pred.get("missing") for pred in c["preds"]],
+        "diff": plain_config_diff(c["cfgs"]),
+        "gob": good_per_k(c["reports"]),
+        "loss": [loss_series(d["epochs"]) for d in details],
+        "active": any(row.get("status") in ACTIVE_STATUSES for row in c["rows"]),
+    }
+
+
+def paired_view(refs: list[str], runs_dir: str | os.PathLike) -> list[dict]:
+    """The paired McNemar + Holm test of the first run's primary against each other's, as the
+    compare screen shows it (`compare_runs(..., paired=True)["tests"]`; records test touches)."""
+    return compare_runs(open_runs(refs, runs_dir), runs_dir, paired=True)["tests"]

@@ -59,17 +59,39 @@ def list_runs(
 ) -> list[dict]:
     """Index rows of the runs under `root`, filtered and sorted.
 
-    `where` is a filter of the query grammar (`ece<0.05 and model=gru`); `sort` a field, a
-    leading '-' sorting descending (`ascending` overrides); `status`/`model` lists or
-    comma lists.
+    `where` is a filter of the query grammar (`ece<0.05 and model=gru`, or on config keys:
+    `train.lr<0.01 and model.hidden=64`); `sort` a field or config key, a leading '-'
+    sorting descending (`ascending` overrides); `status`/`model` lists or comma lists. A
+    config key whose section no indexed run has gets a did-you-mean.
     """
     from core.query import parse
     from core.store import Store
 
-    query = None if where is None else parse(where, label="--where")
+    if where is not None:
+        parse(where, label="--where")  # a syntax error fails before the index is synced
     descending = sort.startswith("-") and not ascending
     field = sort.removeprefix("-")
-    return Store(root).rows(query=query, status=status, model=model, sort=field, descending=descending, limit=limit)
+    return Store(root).rows(
+        query=where, status=status, model=model, sort=field, descending=descending, limit=limit, label="--where"
+    )
+
+
+def config_fields(root: str | os.PathLike) -> list[dict]:
+    """The config keys the indexed runs have, as `field_help` items: name, type, aliases, help."""
+    from core.store import Store
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [
+        {
+            "name": k,
+            "type": v["type"],
+            "aliases": [],
+            "help": f"config key ({v['runs']} run{'s' if v['runs'] != 1 else ''})",
+        }
+        for k, v in Store(root).config_keys().items()
+    ]
 
 
 def skipped_dirs(root: str | os.PathLike) -> list[tuple[str, str]]:

@@ -42,7 +42,17 @@ from core.store.db import (
     _unusable,
     retry,
 )
-from core.store.rows import COLUMN_NAMES, COLUMNS, _duration, _to_sql, public_row, read_run, scan, signature
+from core.store.rows import (
+    COLUMN_NAMES,
+    COLUMNS,
+    _duration,
+    _to_sql,
+    config_of_row,
+    public_row,
+    read_run,
+    scan,
+    signature,
+)
 
 INDEX_NAME = "index.sqlite"
 
@@ -211,6 +221,27 @@ class Store:
                     write=True,
                 )
 
+    def config_keys(self, *, refresh: bool = True) -> dict[str, dict]:
+        """{dotted config key: {"type", "runs"}} of the keys in sections of the indexed runs' configs, sorted.
+
+        `type` is number, text, yes/no or list (`mixed` when runs disagree); `runs` how many
+        runs have the key. Read from the index (the config stored at upsert)."""
+        if refresh:
+            self.sync()
+        seen: dict[str, tuple[set[str], int]] = {}
+        for r in self._all():
+            for k, v in config_of_row(r).items():
+                if "." not in k:  # a top-level value (name, seed): not a field (`name` is the run's)
+                    continue
+                types, n = seen.get(k, (set(), 0))
+                if v is not None:
+                    types.add(_kind(v))
+                seen[k] = (types, n + 1)
+        return {
+            k: {"type": (next(iter(t)) if len(t) == 1 else "mixed" if t else "text"), "runs": n}
+            for k, (t, n) in sorted(seen.items())
+        }
+
     def get(self, run_id: str, *, refresh: bool = True) -> dict | None:
         """One run's row (re-read from its directory when `refresh`), or None."""
         if refresh and (self.root / run_id).is_dir():
@@ -231,19 +262,18 @@ class Store:
         limit: int | None = None,
         refresh: bool = True,
         now: datetime | None = None,
+        label: str = "filter",
     ) -> list[dict]:
         """The runs, filtered, sorted and limited.
 
         `query` is a `core.query` filter (text or a parsed `Query`); `status` and `model`
-        take one value or several (or a comma list). `sort` is any field name or alias;
-        a leading `-` sorts descending. Missing values sort last either way. With
-        `refresh` the index is synced with the directories first.
+        take one value or several (or a comma list). `sort` is any field name or alias,
+        or a dotted config key (`train.lr`); a leading `-` sorts descending. Missing values
+        sort last either way. With `refresh` the index is synced with the directories
+        first. `label` names the filter's source in its errors (`--where`).
         """
-        from core.query import Query, parse, resolve_field
+        from core.query import Query, is_config_key, parse, resolve_field
 
-        q = None
-        if query is not None and query != "":
-            q = query if isinstance(query, Query) else parse(str(query))
         statuses = _values(status)
         for s in statuses:
             if s not in STATUSES:
@@ -257,7 +287,8 @@ class Store:
         models = _values(model)
         if sort.startswith("-"):
             sort, descending = sort[1:], True
-        field = resolve_field(sort).name
+        if not is_config_key(sort):
+            resolve_field(sort)  # a typo fails before the sync
         if limit is not None and limit < 0:
             raise InputError(f"limit must be >= 0, got {limit}")
 
@@ -267,6 +298,13 @@ class Store:
         raw = self._all()
         self._live(raw, now)
         rows = [public_row(r, self.root) for r in raw]
+        # Dotted names are config keys: checked against the keys the runs have (a did-you-mean
+        # for `trian.lr`), read from the config stored at upsert (never config.yaml here).
+        keys = _keys(rows)
+        field = resolve_field(sort, config_keys=keys).name
+        q = None
+        if query is not None and query != "":
+            q = query if isinstance(query, Query) else parse(str(query), label=label, config_keys=keys)
         if statuses:
             rows = [r for r in rows if r["status"] in statuses]
         if models:
@@ -275,6 +313,20 @@ class Store:
             rows = q.filter(rows, now)
         rows = sort_rows(rows, field, descending, now)
         return rows if limit is None else rows[:limit]
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "yes/no"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, (list, dict)):
+        return "list"
+    return "text"
+
+
+def _keys(rows: list[dict]) -> set[str]:
+    return {k for r in rows for k in r["config"]}
 
 
 def _values(v: str | Iterable[str] | None) -> list[str]:

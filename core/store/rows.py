@@ -64,6 +64,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("test_touches", "INTEGER"),
     ("error", "TEXT"),
     ("summary", "TEXT"),  # JSON: report.json's "summary"
+    ("config_json", "TEXT"),  # JSON: the resolved config.yaml flattened, {dotted key: value}
     # internal
     ("live", "TEXT"),  # JSON: what status needs without rereading events (run_started, last event ts)
     ("remote", "INTEGER"),
@@ -71,7 +72,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("indexed_at", "TEXT"),
 )
 COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
-_INTERNAL = ("live", "remote", "signature", "indexed_at")
+_INTERNAL = ("live", "remote", "signature", "indexed_at", "config_json")  # config_json: public as `config`
 _JSON_COLUMNS = ("beats_at", "summary")
 _BOOL_COLUMNS = ("beats_reference",)
 _SUMMARY_NUMBERS = (
@@ -262,6 +263,7 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     row["epochs"] = max(nums) if nums else None
     improved = [n for n in (_int(e.get("epoch")) for e in epochs if e.get("improved")) if n is not None]
     row["best_epoch"] = improved[-1] if improved else None
+    row["config_json"] = json.dumps(flat_config(cfg), allow_nan=False, default=str) if cfg else None
     train_sec = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
     row["max_epochs"] = _int(train_sec.get("epochs")) if job == "train" else None
 
@@ -303,6 +305,38 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
     return row
 
 
+def flat_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A config as {dotted key: value}, as core.config's `flatten_config` (lists stay values, an
+    empty section adds no keys); a non-finite number becomes its text so the JSON stays strict.
+    Here rather than imported: core.config pulls in pydantic, and the index must stay cheap."""
+    out: dict[str, Any] = {}
+
+    def walk(obj: Mapping[str, Any], prefix: str) -> None:
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict):
+                walk(v, key)
+            elif isinstance(v, float) and not math.isfinite(v):
+                out[key] = str(v)
+            else:
+                out[key] = v if _json_ok(v) else str(v)
+
+    walk(cfg, "")
+    return out
+
+
+def config_of_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat config stored in an index row ({} when there is none or it is unreadable)."""
+    raw = row.get("config_json")
+    if not isinstance(raw, str):
+        return {}
+    try:
+        cfg = json.loads(raw)
+    except ValueError:
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _json_ok(obj: Any) -> bool:
     try:
         json.dumps(obj, allow_nan=False, default=str)
@@ -326,6 +360,7 @@ def public_row(row: Mapping[str, Any], root: Path) -> dict:
     for c in _BOOL_COLUMNS:
         if out.get(c) is not None:
             out[c] = bool(out[c])
+    out["config"] = config_of_row(row)
     out["path"] = str(root / row["run_id"])
     return out
 
@@ -350,4 +385,4 @@ def scan(root: Path) -> dict[str, int]:
     return out
 
 
-__all__ = ["COLUMNS", "COLUMN_NAMES", "RACY_S", "read_run", "scan", "signature"]
+__all__ = ["COLUMNS", "COLUMN_NAMES", "RACY_S", "config_of_row", "flat_config", "read_run", "scan", "signature"]

@@ -57,19 +57,23 @@ def ls_cmd(
             "--where",
             "-w",
             help="Filter, e.g. 'ece<0.05 and model=gru', 'status=running or status=queued', "
-            "'brier_skill>0 and not beats', 'name~gru', 'age<1d'. Fields: `synapse runs fields`.",
+            "'brier_skill>0 and not beats', 'name~gru', 'age<1d', 'train.lr<0.01 and model.hidden=64' "
+            "(a dotted name is a config key). Fields: `synapse runs fields`.",
         ),
     ] = None,
     sort: Annotated[
         str,
         typer.Option(
-            "--sort", help="Sort by a field (ece, good, k, created, ...); a leading '-' sorts descending: --sort=-good."
+            "--sort",
+            help="Sort by a field (ece, good, k, created, ...) or a config key (train.lr); "
+            "a leading '-' sorts descending: --sort=-good.",
         ),
     ] = "-created",
     asc: Annotated[bool, typer.Option("--asc", help="Ascending order (oldest first by default sort).")] = False,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")] = None,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (every field, values in full).")] = False,
 ) -> None:
     """List runs, newest first, with their live status and headline metrics.
 
@@ -81,6 +85,11 @@ def ls_cmd(
         tell(f"skipped {path}: {why}", "warning:", "yellow")
     if as_json:
         print_json(rows)
+        return
+    if as_csv:
+        from synapse_tui.commands.runs_view import runs_csv
+
+        typer.echo(runs_csv(rows), nl=False)
         return
     if not rows:
         filtered = any(x is not None for x in (status, model, where))
@@ -100,18 +109,21 @@ def ls_cmd(
 
 
 @runs_app.command("fields")
-def fields_cmd(as_json: JsonOpt = False) -> None:
-    """The fields `--where` and `--sort` understand, with their aliases."""
+@user_errors
+def fields_cmd(runs_dir: RunsDirOpt = None, as_json: JsonOpt = False) -> None:
+    """The fields `--where` and `--sort` understand, with their aliases, then the config keys
+    (`train.lr`, `model.hidden`, ...) the runs in the index have."""
     from core.query import field_help
 
-    items = field_help()
+    items = field_help() + service.config_fields(runs_root(runs_dir))
     if as_json:
         print_json(items)
         return
     console.print(fields_table(items))
     say(
         "operators: = != < <= > >= ~ (contains) !~ ; combine with and, or, not and parentheses; "
-        "text is case-insensitive, =gr* is a glob; durations take s/m/h/d/w; field=null finds missing values"
+        "text is case-insensitive, =gr* is a glob; durations take s/m/h/d/w; field=null finds missing values; "
+        "a dotted name is a config key (train.lr<0.01 and model.hidden=64)"
     )
 
 

@@ -287,4 +287,26 @@ def _print_paired(t: dict, la: str, lb: str) -> None:
     say(verdict)
 
 
-__all__ = ["runs_table", "fields_table"]
+def runs_csv(rows: list[dict]) -> str:
+    """`runs ls --csv`: one line per run, every field the index gives (its name as the header),
+    values in full (numbers unrounded, lists and objects as JSON, a missing value empty)."""
+    import csv
+    import io
+
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    writer.writerows([_csv_value(r.get(k)) for k in fields] for r in rows)
+    return buf.getvalue()
+
+
+def _csv_value(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return json.dumps(v) if isinstance(v, (list, dict)) else v
+
+
+__all__ = ["runs_table", "fields_table", "runs_csv"]

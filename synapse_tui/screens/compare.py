@@ -31,7 +31,7 @@ from synapse_tui.screens.run.glyphs import ascii_renderable
 from synapse_tui.theme import STATUS_STYLE
 from synapse_tui.widgets.dialogs import YesNo
 
-MIN_RUNS, MAX_RUNS = 2, 4
+MAX_RUNS = 4  # the most runs the screen has colours and columns for (compare_view refuses more)
 REFRESH_SECONDS = 2.0  # while a compared run is still queued or running
 # One colour per run (A, B, C, D), the same in the legend, the tables and the plots.
 RUN_COLOURS = [(86, 156, 214), (230, 145, 56), (106, 190, 90), (200, 100, 200)]
@@ -83,39 +83,17 @@ def _value(v) -> str:
 
 
 def read_comparison(runs_dir: Path, run_ids: list[str]) -> dict:
-    """Everything the screen shows but the paired test, read from the run directories."""
-    from core.service.compare import MISSING, compare_runs, config_diff, good_per_k
-    from core.service.runs import open_runs, run_detail
-    from core.service.series import loss_series
+    """Everything the screen shows but the paired test (core.service.compare.compare_view)."""
+    from core.service.compare import compare_view
 
-    rds = open_runs(run_ids, runs_dir)
-    if not MIN_RUNS <= len(rds) <= MAX_RUNS:
-        raise InputError(f"compare needs {MIN_RUNS} to {MAX_RUNS} different runs, got {len(rds)}")
-    c = compare_runs(rds, runs_dir, paired=False)
-    details = [run_detail(rd, row) for rd, row in zip(rds, c["rows"])]
-    windows = []
-    for pred in c["preds"]:
-        d = pred.get("dates")
-        windows.append(None if d is None or not len(d) else (str(d[0]), str(d[-1]), int(len(d))))
-    return {
-        "ids": c["ids"],
-        "labels": c["labels"],
-        "rows": c["rows"],
-        "windows": windows,
-        "missing": [pred.get("missing") for pred in c["preds"]],
-        "diff": {k: [None if v is MISSING else v for v in vals] for k, vals in config_diff(c["cfgs"]).items()},
-        "gob": good_per_k(c["reports"]),
-        "loss": [loss_series(d["epochs"]) for d in details],
-        "active": any((row.get("status") in ("queued", "running")) for row in c["rows"]),
-    }
+    return compare_view(run_ids, runs_dir, most=MAX_RUNS)
 
 
 def paired_test(runs_dir: Path, run_ids: list[str]) -> list[dict]:
     """The paired McNemar + Holm test of A's primary against each other's (records test touches)."""
-    from core.service.compare import compare_runs
-    from core.service.runs import open_runs
+    from core.service.compare import paired_view
 
-    return compare_runs(open_runs(run_ids, runs_dir), runs_dir, paired=True)["tests"]
+    return paired_view(run_ids, runs_dir)
 
 
 class CompareScreen(Screen):

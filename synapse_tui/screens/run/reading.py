@@ -11,8 +11,7 @@ def read_run(runs_dir: Path, run_id: str, events: list[dict] | None = None) -> d
     """What the screen shows, read from the run directory (called in a thread worker):
     `run_view` plus the loss curves and the config as YAML text. `events`: the event log
     when the caller has just read it."""
-    import yaml
-
+    from core.config import dump_yaml
     from core.service.runs import open_run, run_view
     from core.service.series import loss_series
 
@@ -20,23 +19,9 @@ def read_run(runs_dir: Path, run_id: str, events: list[dict] | None = None) -> d
     view = run_view(rd, runs_dir, events)
     view["loss"] = loss_series(view["epochs"])
     cfg = view.get("config")
-    view["config_yaml"] = _yaml(yaml, cfg) if isinstance(cfg, dict) else None
+    view["config_yaml"] = dump_yaml(cfg) if isinstance(cfg, dict) else None
     view["read_at"] = time.monotonic()
     return view
-
-
-def _yaml(yaml, cfg: dict) -> str:
-    """The config as config.yaml reads: block mappings, lists of plain values on one line."""
-
-    class Dumper(yaml.SafeDumper):
-        """A subclass, so the list representer below is not added to SafeDumper for everyone."""
-
-    def seq(dumper, value):
-        flat = all(not isinstance(v, (dict, list)) for v in value)
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flat)
-
-    Dumper.add_representer(list, seq)
-    return yaml.dump(cfg, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
 def predict_pool(runs_dir: Path, run_id: str, target: str) -> dict:

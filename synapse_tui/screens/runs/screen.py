@@ -7,6 +7,8 @@ and cost a second at thousands of rows). Reading the index happens in a thread w
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from datetime import datetime, UTC
 from pathlib import Path
@@ -21,39 +23,24 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
 from core.errors import InputError
 from core.runs.status import ACTIVE_STATUSES, DAMAGED_LOG, RESUMABLE_STATUSES
-from synapse_tui.formatting import ASCII_GLYPHS
-from synapse_tui.screens.runs.columns import COLUMNS, NARROW_HIDDEN, WIDE, Cell, ColumnsScreen, column, missing_last
+from core.query.text import filter_error, is_expression, matches_text  # the `/` filter: text or an expression
+from synapse_tui.formatting import ASCII_GLYPHS, k_ranges
+from synapse_tui.screens.runs.columns import (
+    CONFIG_PREFIX,
+    COLUMNS,
+    NARROW_HIDDEN,
+    WIDE,
+    Cell,
+    ColumnsScreen,
+    column,
+    missing_last,
+)
 from synapse_tui.screens.runs.columns import first_sort_descending, mark_sorted_header
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.fast_table import FastDataTable
 
 REFRESH_SECONDS = 1.0
 MAX_COMPARE = 4
-QUERY_CHARS = set("<>=~!()")
-
-
-def matches_text(row: dict, text: str) -> bool:
-    """The `/` filter without operators: a case-insensitive substring of id, name, model, status or host."""
-    text = text.lower()
-    return any(text in str(row.get(k) or "").lower() for k in ("run_id", "name", "model", "status", "host"))
-
-
-def is_expression(text: str) -> bool:
-    words = f" {text.lower()} "
-    return bool(QUERY_CHARS & set(text)) or any(w in words for w in (" and ", " or ", " not "))
-
-
-def filter_error(text: str) -> str | None:
-    """Why `text` is not a filter (core.query's message, the one `runs ls --where` prints), or None."""
-    if not text or not is_expression(text):
-        return None  # plain text: a substring match, always fine
-    from core.query import QueryError, parse
-
-    try:
-        parse(text)
-    except QueryError as exc:
-        return str(exc)
-    return None
 
 
 def job_action_refusal(what: str, run_id: str, status: str | None, error: str | None = None) -> str | None:
@@ -71,6 +58,35 @@ def job_action_refusal(what: str, run_id: str, status: str | None, error: str | 
         *most, last = RESUMABLE_STATUSES
         return f"run {run_id} {status}: only {', '.join(most)} or {last} runs resume"
     return None
+
+
+# A column's value in an exported CSV where it is not the row's field of the same name.
+EXPORT_FIELDS = {
+    "id": "run_id",
+    "duration": "duration_s",
+    "epoch": "epochs",
+    "good": "best_good_or_better",
+    "beats": "beats_reference",
+}
+
+
+def export_value(key: str, row: dict) -> object:
+    """Column `key`'s value for a CSV: the row's data in full (not the cell's text); "" when missing."""
+    if key.startswith(CONFIG_PREFIX):
+        v = (row.get("config") or {}).get(key[len(CONFIG_PREFIX) :])
+    elif key == "started":
+        v = row.get("started") or row.get("created")
+    elif key == "beats" and row.get("beats_reference"):
+        v = k_ranges(row.get("beats_at") or []) or "yes"
+    else:
+        v = row.get(EXPORT_FIELDS.get(key, key))
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return repr(v)
+    return v if isinstance(v, (int, str)) else str(v)
 
 
 class RunsScreen(Screen):
@@ -91,6 +107,7 @@ class RunsScreen(Screen):
         Binding("x", "cancel", "Cancel run"),
         Binding("R", "resume", "Resume run", key_display="R"),
         Binding("c", "columns", "Columns"),
+        Binding("E", "export_csv", "Export CSV", key_display="E", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -138,13 +155,35 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.columns_shown = self._default_columns(self.app.size.width)
+        self._restore_state()
         self._build_columns()
-        self.query_one("#filter", Input).display = False
+        self.query_one("#filter", Input).display = bool(self.filter_text)
+        self.query_one("#filter", Input).value = self.filter_text
         self.query_one("#filter-error", Label).display = False
         self.query_one("#no-match", Static).display = False
         self.query_one("#demo-log", Log).display = False
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    # ------------------------------------------------------------------ remembered state
+    def _restore_state(self) -> None:
+        """Columns, sort and filter as the last session left them (the app's state, synapse_tui/state.py)."""
+        saved = (getattr(self.app, "ui_state", None) or {}).get("runs") or {}
+        if saved.get("columns"):
+            self.columns_shown, self.columns_chosen = list(saved["columns"]), True
+        if "sort" in saved:
+            self.sort_key, self.sort_descending = saved["sort"]["key"], saved["sort"]["descending"]
+        self.filter_text = saved.get("filter", self.filter_text)
+        self._update_subtitle()
+
+    def _remember(self) -> None:
+        remember = getattr(self.app, "remember", None)
+        if remember is None:
+            return
+        part: dict = {"sort": {"key": self.sort_key, "descending": self.sort_descending}, "filter": self.filter_text}
+        if self.columns_chosen:
+            part["columns"] = list(self.columns_shown)
+        remember("runs", part)
 
     def _build_columns(self) -> None:
         """(Re)build the columns (hide/show/reorder); rows are re-added from the rows we hold."""
@@ -337,6 +376,7 @@ class RunsScreen(Screen):
 
     def _say_sort(self) -> None:
         self._update_subtitle()
+        self._remember()
 
     def _sort_by(self, key: str) -> None:
         if key == "sel":
@@ -400,6 +440,7 @@ class RunsScreen(Screen):
         self.query_one("#runs", DataTable).focus()
         if not self.filter_text:
             event.input.display = False
+        self._remember()
         self.action_refresh()
 
     def action_clear_filter(self) -> None:
@@ -410,6 +451,7 @@ class RunsScreen(Screen):
             box.value = ""
             box.display = False
             self.query_one("#runs", DataTable).focus()
+            self._remember()
             self.action_refresh()
 
     def action_columns(self) -> None:
@@ -419,8 +461,41 @@ class RunsScreen(Screen):
                 if self.sort_key not in self.columns_shown:
                     self.sort_key = None
                 self._build_columns()
+                self._remember()
 
         self.app.push_screen(ColumnsScreen(self.columns_shown, self.config_keys), chosen)
+
+    def action_export_csv(self) -> None:
+        """The table as shown (filter, sort, columns) to `<runs dir>/exports/runs-<UTC time>.csv`,
+        with full values: the whole run id, numbers as read, not as drawn."""
+        table = self.query_one("#runs", DataTable)
+        keys = [row.key.value for row in table.ordered_rows if row.key.value in self.rows]
+        if not keys:
+            self.notify("no runs shown: nothing to export", severity="warning")
+            return
+        self.write_csv(list(self.columns_shown), [self.rows[k] for k in keys])
+
+    @work(thread=True, group="export")
+    def write_csv(self, columns: list[str], rows: list[dict]) -> None:
+        from core.fsutil import atomic_write_text
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([export_value(k, r) for k in columns] for r in rows)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        folder = self.runs_dir / "exports"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path, n = folder / f"runs-{stamp}.csv", 1
+            while path.exists():
+                n += 1
+                path = folder / f"runs-{stamp}-{n}.csv"
+            atomic_write_text(path, buf.getvalue())
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self.notify, f"{len(rows)} run{'s' if len(rows) != 1 else ''} exported to {path}")
 
     def _refused(self, what: str, key: str) -> bool:
         """Say why `what` does not apply to run `key` (no dialog then); False when it does."""
