@@ -88,6 +88,23 @@ async def test_a_bad_filter_says_why_where_it_is_seen_and_keeps_the_last_good_on
         assert await _until(pilot, lambda: _keys(app) == [SUCCEEDED[1]])
 
 
+async def test_a_typo_in_a_config_key_keeps_the_last_good_filter(runs):
+    """Only the index knows the config keys, so `trian.lr` parses and the index refuses it:
+    the error with its did-you-mean, the last good filter's rows, and that filter kept."""
+    app = SynapseApp(runs, ascii_plots=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await _until(pilot, lambda: _table(app).row_count == 4)
+        await _filter(pilot, app, "status=succeeded")
+        assert await _until(pilot, lambda: sorted(_keys(app)) == sorted(SUCCEEDED))
+        await _filter(pilot, app, "trian.lr<0.01")
+        error = app.screen.query_one("#filter-error", Label)
+        assert await _until(pilot, lambda: "did you mean train.lr" in str(error.render()))
+        assert "still showing filter: status=succeeded" in str(error.render())
+        await pilot.pause(1.5)  # refreshes later: still the good filter, not the refused one
+        assert app.screen.filter_text == "status=succeeded"
+        assert sorted(_keys(app)) == sorted(SUCCEEDED)
+
+
 async def test_a_filter_with_no_matches_is_not_the_first_run_screen(runs):
     app = SynapseApp(runs, ascii_plots=False)
     async with app.run_test(size=(80, 24)) as pilot:

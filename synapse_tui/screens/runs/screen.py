@@ -124,6 +124,7 @@ class RunsScreen(Screen):
         self.sort_key: str | None = None  # None: newest first
         self.sort_descending = True
         self.filter_text = ""
+        self.good_filter = ""  # the last filter the index took (a refused one falls back to it)
         self.demo_running = False
         self.last_refresh_s: float | None = None
 
@@ -229,8 +230,9 @@ class RunsScreen(Screen):
         try:
             rows = list_runs(self.runs_dir, where=where)
         except InputError as exc:
-            # Checked when submitted, so rare; the rows shown stay (never every run instead).
-            self.app.call_from_thread(self._show_filter_error, str(exc))
+            # Only the index knows the config keys, so a typo in one (`trian.lr`) gets here:
+            # the rows shown stay (never every run instead) and so does the last good filter.
+            self.app.call_from_thread(self._filter_refused, str(exc), filter_text)
             return
         if filter_text and where is None:
             rows = [r for r in rows if matches_text(r, filter_text)]
@@ -253,6 +255,8 @@ class RunsScreen(Screen):
         """Bring the table in line with `rows` by key: add, update changed cells, remove."""
         if filter_text is not None and filter_text != self.filter_text:
             return  # read under a filter since replaced: the next refresh brings the right rows
+        if filter_text is not None:
+            self.good_filter = filter_text
         table = self.query_one("#runs", DataTable)
         self.last_refresh_s = seconds
         if error:
@@ -414,6 +418,13 @@ class RunsScreen(Screen):
         box.display = True
         box.value = self.filter_text
         box.focus()
+
+    def _filter_refused(self, error: str, filter_text: str) -> None:
+        """The index refused `filter_text`: back to the last filter it took, the error shown."""
+        if filter_text == self.filter_text:
+            self.filter_text = self.good_filter
+            self._remember()
+        self._show_filter_error(error)
 
     def _show_filter_error(self, error: str | None) -> None:
         """Under the filter box: why the filter typed is not one, and that the last good one stays."""
