@@ -3,7 +3,6 @@ differences, the deltas against A; the paired test only on `P` after a yes, reco
 a refusal (different test windows) shown inline; nothing raises at 80x24 or 160x48."""
 
 import io
-import time
 
 import pytest
 from rich.console import Console
@@ -15,6 +14,7 @@ from synapse_tui.app import SynapseApp
 from synapse_tui.screens.compare import CompareScreen
 
 from helpers import write_synthetic
+from tui_helpers import until as _until
 
 SPLIT = ["split.test_days=200", "split.val_days=200"]
 
@@ -48,15 +48,6 @@ def _text(screen, selector: str) -> str:
     console = Console(file=io.StringIO(), width=200, record=True, color_system=None)
     console.print(screen.query_one(selector, Static).content)
     return console.export_text()
-
-
-async def _until(pilot, condition, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 async def _open(app, pilot, root, ids) -> CompareScreen:

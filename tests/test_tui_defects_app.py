@@ -22,16 +22,9 @@ from core.runs import format_ts, parse_ts, status_of
 from core.train.run import create_run, run_baselines
 from synapse_tui.app import SynapseApp
 from synapse_tui.widgets.dialogs import YesNo
+from tui_helpers import until as _until
 
 SPLIT = ["split.test_days=200", "split.val_days=200"]
-
-
-async def _until(pilot, cond, tries: int = 100):
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if cond():
-            return True
-    return False
 
 
 def _hits(app) -> list[str]:
@@ -130,7 +123,7 @@ async def test_demo_runs_carry_on_and_succeed_after_the_dashboard_quits(tmp_path
         await pilot.press("d")
         assert await _until(pilot, lambda: len(created) == 2)
         await pilot.press("q")
-        if await _until(pilot, lambda: isinstance(app.screen, YesNo), tries=20):
+        if await _until(pilot, lambda: isinstance(app.screen, YesNo), timeout=1):
             await pilot.press("y")
         await pilot.pause(0.2)
     import time

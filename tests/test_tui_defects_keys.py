@@ -10,7 +10,6 @@
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from synapse_tui.app import SynapseApp
 from synapse_tui.screens.runs.columns import TEXT_SORT_COLUMNS
 from synapse_tui.widgets.dialogs import YesNo
 from tui_fixture import make_fixture_runs
+from tui_helpers import until as _until
 
 A, B = "20260101-120000-baselines-aaaa", "20260102-120000-recency-bbbb"
 
@@ -46,15 +46,6 @@ def evaluated(synthetic_csv, tmp_path_factory):
         load_config("baselines", overrides=[*split, "eval.baselines=[uniform,recency]"], data=str(data)), root
     )
     return root, a.run_id, b.run_id
-
-
-async def _until(pilot, condition, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 async def _rows(app, pilot, n: int = 4) -> None:

@@ -4,12 +4,9 @@ unfinished run says so at once, an empty Parts table says why, a corrupt config.
 its file:line reason and the model still shows, and pool target errors say the level's range,
 name `--target`, keep the last pool, with a placeholder that fits."""
 
-import io
 import shutil
-import time
 
 import pytest
-from rich.console import Console
 from textual.widgets import Input, Static
 
 from core.config import load_config
@@ -18,10 +15,10 @@ from core.service.runs import open_run, run_view
 from core.store import Store
 from core.train.run import run_train
 from synapse_tui.app import SynapseApp
-from synapse_tui.screens.run import RunScreen
 from synapse_tui.widgets.dialogs import YesNo
 
 from helpers import write_synthetic
+from tui_helpers import open_run as _open, static_text as _text, until as _until
 
 SPLIT = ["split.test_days=200", "split.val_days=200"]
 
@@ -35,30 +32,6 @@ def world(tmp_path_factory):
     cfg = load_config("logistic", overrides=[*SPLIT, "train.epochs=2", "train.device=cpu"], data=str(data))
     done = run_train(cfg, root)
     return root, done, cfg
-
-
-def _text(widget) -> str:
-    console = Console(file=io.StringIO(), width=200, record=True, color_system=None)
-    console.print(widget.content)
-    return console.export_text()
-
-
-async def _until(pilot, condition, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
-
-
-async def _open(app, pilot, run_id: str) -> RunScreen:
-    app.open_run(run_id)
-    assert await _until(pilot, lambda: isinstance(app.screen, RunScreen))
-    screen = app.screen
-    assert await _until(pilot, lambda: screen.view is not None or screen.error is not None)
-    await pilot.pause(0.1)
-    return screen
 
 
 def _running(root, cfg):

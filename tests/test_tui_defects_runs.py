@@ -13,6 +13,7 @@ from textual.widgets._footer import FooterKey
 from synapse_tui.app import SynapseApp
 from synapse_tui.screens.runs import RunsScreen
 from tui_fixture import make_fixture_runs
+from tui_helpers import until as _until
 
 SUCCEEDED = ("20260101-120000-baselines-aaaa", "20260102-120000-recency-bbbb")
 QUEUED, FAILED = "20260103-120000-queued-cccc", "20260104-120000-broken-dddd"
@@ -38,14 +39,6 @@ def _table(app) -> DataTable:
 
 def _keys(app) -> list[str]:
     return [row.key.value for row in _table(app).ordered_rows]
-
-
-async def _until(pilot, cond, tries: int = 80) -> bool:
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if cond():
-            return True
-    return False
 
 
 async def _filter(pilot, app, text: str) -> None:

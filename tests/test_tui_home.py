@@ -14,6 +14,7 @@ from core.train.run import run_baselines, run_train
 from synapse_tui.app import SynapseApp
 from synapse_tui.screens.help import HelpScreen
 from synapse_tui.screens.runs import ColumnsScreen, RunsScreen
+from tui_helpers import until as _until
 
 SPLIT = ["split.test_days=200", "split.val_days=200"]
 
@@ -41,14 +42,6 @@ def _copy(world, tmp_path):
 
 def _keys(table: DataTable) -> list[str]:
     return [row.key.value for row in table.ordered_rows]
-
-
-async def _until(pilot, cond, tries: int = 80):
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if cond():
-            return True
-    return False
 
 
 def _table(app) -> DataTable:
@@ -247,7 +240,7 @@ async def test_resume_asks_first_then_the_run_finishes_as_a_new_attempt(world, t
         await pilot.press("R")
         assert await _until(pilot, lambda: app.screen.__class__.__name__ == "YesNo")
         await pilot.press("y")
-        assert await _until(pilot, lambda: status_of(new).status == "succeeded", tries=1200)
+        assert await _until(pilot, lambda: status_of(new).status == "succeeded", timeout=60)
         assert status_of(new).attempt == 1  # the first attempt that started (the cancel came before any)
         status = lambda: _table(app).get_row(new.run_id)[1 + app.screen.columns_shown.index("status")].plain  # noqa: E731
         assert await _until(pilot, lambda: status() == "succeeded")

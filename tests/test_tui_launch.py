@@ -11,20 +11,12 @@ from synapse_tui.app import SynapseApp
 from synapse_tui.screens.launch import LaunchScreen
 
 from helpers import write_synthetic
+from tui_helpers import until as _until
 
 
 @pytest.fixture(scope="module")
 def planted_csv(tmp_path_factory):
     return write_synthetic(tmp_path_factory.mktemp("launch") / "planted.csv", "planted", days=900, seed=5)
-
-
-async def _until(pilot, condition, timeout: float = 10.0, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await pilot.pause(step)
-    return condition()
 
 
 def _problems(screen) -> str:

@@ -3,14 +3,12 @@ switching, loss smoothing and log scale, per-part sorting, epochs of a live run 
 (throttled re-reads), cancel behind y/n, a run deleted while shown, tomorrow's pool with
 its errors inline, ASCII plots, and nothing raising at 80x24 or 160x48."""
 
-import io
 import json
 import shutil
 import threading
 import time
 
 import pytest
-from rich.console import Console
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from core.config import load_config
@@ -25,6 +23,7 @@ from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.plots import LossPlot, ReliabilityPlot, TierPlot
 
 from helpers import write_synthetic
+from tui_helpers import open_run as _open, static_text as _text, until as _until
 
 SPLIT = ["split.test_days=200", "split.val_days=200"]
 
@@ -38,31 +37,6 @@ def world(tmp_path_factory):
     cfg = load_config("logistic", overrides=[*SPLIT, "train.epochs=3", "train.device=cpu"], data=str(data))
     done = run_train(cfg, root)
     return root, done, cfg
-
-
-def _text(widget) -> str:
-    """What a Static shows, rendered wide as plain text."""
-    console = Console(file=io.StringIO(), width=200, record=True, color_system=None)
-    console.print(widget.content)
-    return console.export_text()
-
-
-async def _until(pilot, condition, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
-
-
-async def _open(app, pilot, run_id: str) -> RunScreen:
-    app.open_run(run_id)
-    assert await _until(pilot, lambda: isinstance(app.screen, RunScreen))
-    screen = app.screen
-    assert await _until(pilot, lambda: screen.view is not None or screen.error is not None)
-    await pilot.pause(0.1)
-    return screen
 
 
 async def test_opens_with_the_summary_numbers_of_report_json(world):

@@ -16,6 +16,7 @@ from synapse_tui.screens.runs import ColumnsScreen, RunsScreen
 from synapse_tui.screens.runs.columns import BY_KEY
 from synapse_tui.screens.runs.screen import filter_error
 from tui_fixture import make_fixture_runs
+from tui_helpers import until as _until
 
 KNOWN = set(BY_KEY)
 
@@ -119,14 +120,6 @@ def _keys(app) -> list[str]:
     return [str(row.key.value) for row in _table(app).ordered_rows]
 
 
-async def _until(pilot, cond, tries: int = 80) -> bool:
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if cond():
-            return True
-    return False
-
-
 async def test_columns_sort_filter_and_theme_come_back_next_session(runs, state_home):
     app = SynapseApp(runs, ascii_plots=False)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -198,8 +191,12 @@ async def test_a_bad_state_file_is_ignored_with_a_notification(runs, state_home,
     app = SynapseApp(runs, ascii_plots=False)
     async with app.run_test(size=(200, 50)) as pilot:
         assert await _until(pilot, lambda: _table(app).row_count == 4)
-        notes = [n.message for n in app._notifications]
-        assert any(str(path) in m and "ignored" in m and "\n" not in m for m in notes)
+
+        def told() -> bool:
+            notes = [n.message for n in app._notifications]
+            return any(str(path) in m and "ignored" in m and "\n" not in m for m in notes)
+
+        assert await _until(pilot, told), [n.message for n in app._notifications]
         screen = app.screen
         assert screen.sort_key is None and screen.filter_text == "" and not screen.columns_chosen
 
