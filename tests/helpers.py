@@ -12,6 +12,20 @@ from core.data import synthetic
 ROOT = Path(__file__).resolve().parents[1]
 """The project root: configs/, sample_data/, tests/."""
 
+TINY_GRU = [
+    "model.hidden=8",
+    "model.chunks=4",
+    "model.tbptt=32",
+    "train.epochs=6",
+    "train.patience=100",
+    "split.test_days=200",
+    "split.val_days=200",
+    "split.min_train_days=100",
+    "train.device=cpu",
+]
+"""Overrides of configs/gru.yaml for a run of six short epochs on a 1,200-day file: long
+enough for a worker to be killed, cancelled or resumed mid-run, short enough for a test."""
+
 
 def write_synthetic(path: Path, kind: str, *, days: int, seed: int, **kw) -> Path:
     """Write a `core.data.synthetic` data file ("planted" or "uniform"; its truth file goes

@@ -18,18 +18,8 @@ from core.train.artifacts import last_report
 from core.train.run import create_run
 from core.runs import EventReader, parse_ts, run_status, status_of
 from core.errors import InputError
+from helpers import TINY_GRU as TINY
 
-TINY = [
-    "model.hidden=8",
-    "model.chunks=4",
-    "model.tbptt=32",
-    "train.epochs=6",
-    "train.patience=100",
-    "split.test_days=200",
-    "split.val_days=200",
-    "split.min_train_days=100",
-    "train.device=cpu",
-]
 
 
 @pytest.fixture(scope="module")

@@ -26,18 +26,8 @@ from core.runs.events import EventReader
 from core.runs.lock import WORKER_LOCK, acquire, holder
 from core.service import jobs as service
 from core.train.run import create_run
+from helpers import TINY_GRU as TINY
 
-TINY = [
-    "model.hidden=8",
-    "model.chunks=4",
-    "model.tbptt=32",
-    "train.epochs=6",
-    "train.patience=100",
-    "split.test_days=200",
-    "split.val_days=200",
-    "split.min_train_days=100",
-    "train.device=cpu",
-]
 
 
 @pytest.fixture(scope="module")
