@@ -21,7 +21,6 @@ from core.errors import InputError
 from helpers import TINY_GRU as TINY
 
 
-
 @pytest.fixture(scope="module")
 def data(synthetic_csv) -> Path:
     return synthetic_csv("planted", days=1200, seed=4)
