@@ -36,3 +36,13 @@ def synthetic_csv(tmp_path_factory):
         return write_synthetic(path, kind, days=days, seed=seed, **kw)
 
     return make
+
+
+@pytest.fixture
+def settle():
+    """`await settle(pilot, condition=None)`: the dashboard at rest before a screenshot or an
+    assertion: the condition holds, every worker but the followers is done, the screen is
+    steady (tui_helpers.settle)."""
+    from tui_helpers import settle as settle_
+
+    return settle_

@@ -34,3 +34,28 @@ async def open_run(app, pilot, run_id: str):
     assert await until(pilot, lambda: screen.view is not None or screen.error is not None)
     await pilot.pause(0.1)
     return screen
+
+
+# Workers that live as long as their screen (a run's follower polls its event log until the
+# screen goes): their groups end in "-follow", and waiting for "every worker" skips them.
+FOREVER_SUFFIX = "-follow"
+
+
+async def settle(pilot, condition=None, timeout: float = 15.0) -> None:
+    """Wait until `condition()` holds (when given), every worker but the followers has finished,
+    and two screenshots in a row agree (a late redraw would show as a flaky snapshot diff)."""
+    app = pilot.app
+    if condition is not None:
+        assert await until(pilot, condition, timeout), "the screen never reached the state the test waits for"
+    for _ in range(3):
+        await pilot.pause(0.2)
+        busy = [w for w in app.workers if not (w.group or "").endswith(FOREVER_SUFFIX) and not w.is_finished]
+        if busy:
+            await app.workers.wait_for_complete(busy)
+    shot = app.export_screenshot()
+    for _ in range(15):
+        await pilot.pause(0.2)
+        again = app.export_screenshot()
+        if again == shot:
+            return
+        shot = again
