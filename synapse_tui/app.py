@@ -151,6 +151,7 @@ class SynapseApp(App):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
+        Binding("W", "sweeps", "Sweeps: every sweep, its runs, winner and key importance", key_display="W", show=False),
     ]
 
     def __init__(self, runs_dir: Path | None = None, *, ascii_plots: bool | None = None) -> None:
@@ -251,6 +252,17 @@ class SynapseApp(App):
         from synapse_tui.screens.launch import LaunchScreen
 
         self.push_screen(LaunchScreen(self.runs_dir))
+
+    def open_sweep(self, sweep_id: str) -> None:
+        from synapse_tui.screens.sweeps import SweepScreen
+
+        self.push_screen(SweepScreen(self.runs_dir, sweep_id))
+
+    def action_sweeps(self) -> None:
+        from synapse_tui.screens.sweeps import SweepsScreen
+
+        if not isinstance(self.screen, SweepsScreen):
+            self.push_screen(SweepsScreen(self.runs_dir))
 
     def action_help(self) -> None:
         from synapse_tui.screens.help import HelpScreen

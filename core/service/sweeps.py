@@ -1,12 +1,16 @@
 """Sweeps for the front ends: start one, find one again, read where it stands, wait, report.
 
 Thin over core.jobs.sweep (which holds the mechanism: grid expansion, the sweep directory,
-the supervisor's queue, the report); here is what a front end asks of it.
+the supervisor's queue, the report, the analysis); here is what a front end asks of it:
+`start`, `open_sweep` (restarts its supervisor), `state`, `wait_and_report`, and to look at
+sweeps without starting anything `find_sweep`, `list_view` (a line per sweep) and `view`
+(one sweep: its runs, the winner, and how the validation metric depends on each swept key).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Sequence
@@ -25,7 +29,7 @@ from core.jobs.sweep import (
 )
 from core.runs import runs_root
 
-__all__ = ["open_sweep", "start", "state", "verdict_text", "wait_and_report"]
+__all__ = ["find_sweep", "list_view", "open_sweep", "start", "state", "verdict_text", "view", "wait_and_report"]
 
 
 def start(
@@ -56,6 +60,42 @@ def open_sweep(ref: str | None = None, runs_dir: str | os.PathLike | None = None
         sweep = SweepDir.open(root, ref)
     ensure_running(sweep)
     return sweep
+
+
+def find_sweep(ref: str | None = None, runs_dir: str | os.PathLike | None = None) -> SweepDir:
+    """A sweep by id, unique prefix, directory, or the 4-hex tail of its id (what the dashboard's
+    sweeps list shows); the latest one when `ref` is None. Reads only: unlike `open_sweep`, no
+    supervisor is started."""
+    root = runs_root(runs_dir)
+    if ref is None:
+        sweeps = list_sweeps(root)
+        if not sweeps:
+            raise InputError(f"no sweeps in {Path(root) / 'sweeps'}")
+        return sweeps[0]
+    try:
+        return SweepDir.open(root, ref)
+    except InputError:
+        tail = [s for s in list_sweeps(root) if re.fullmatch(r"[0-9a-f]{4}", ref) and s.sweep_id.endswith("-" + ref)]
+        if len(tail) == 1:
+            return tail[0]
+        raise
+
+
+def list_view(runs_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """A line per sweep of the runs root, newest first (core.jobs.sweep.analysis.sweep_summary)."""
+    from core.jobs.sweep.analysis import sweep_summary
+
+    return [sweep_summary(s) for s in list_sweeps(runs_root(runs_dir))]
+
+
+def view(ref: str | SweepDir | None = None, runs_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """One sweep as a view: its runs with their swept key values, status, validation metric, test
+    metrics and verdict, the winner (validation only), and per swept key the (value, metric)
+    points and its importance (core.jobs.sweep.analysis.sweep_view). Reads only."""
+    from core.jobs.sweep.analysis import sweep_view
+
+    sweep = ref if isinstance(ref, SweepDir) else find_sweep(ref, runs_dir)
+    return sweep_view(sweep)
 
 
 def state(sweep: SweepDir) -> dict[str, Any]:

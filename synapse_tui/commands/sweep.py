@@ -2,6 +2,7 @@
 
     synapse sweep -c configs/gru.yaml -c configs/lstm.yaml -g model.hidden=64,128 --parallel 2
     synapse sweep status 2025          # (a prefix of) the sweep id; no id = the latest sweep
+    synapse sweep show 2025 [--json]   # its runs by swept key, the winner, each key's importance
 
 Registered in synapse_tui/cli.py with `app.add_typer(sweep_app, name="sweep")`.
 Heavy modules are imported inside the commands (`synapse --help` stays fast).
@@ -41,7 +42,8 @@ sweep_app = typer.Typer(
         "Run several configs (times a grid) through the supervisor's queue; write sweep_report.json/.md "
         "with a readiness verdict per run and the winner on validation.\n\n"
         "  synapse sweep -c configs/gru.yaml -c configs/lstm.yaml -g model.hidden=64,128 --parallel 2\n\n"
-        "  synapse sweep status [SWEEP]"
+        "  synapse sweep status [SWEEP]\n\n"
+        "  synapse sweep show [SWEEP] [--json]"
     ),
     invoke_without_command=True,
     rich_markup_mode="rich",
@@ -351,7 +353,142 @@ def _sweep_main(
     )
 
 
+def show_tables(view: dict) -> tuple[Table, Table]:
+    """(the runs by swept key, the importance of each key) of a sweep view (core.service.sweeps.view)."""
+    from synapse_tui.screens.sweeps.glyphs import fmt, value_text
+
+    keys = [k["key"] for k in view["keys"]]
+    w = view.get("winner") or {}
+    runs = Table(
+        title=f"sweep {view['sweep_id']} · {view['name']} · {view['done']}/{view['total']} done",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+    )
+    runs.add_column("")
+    runs.add_column("#", justify="right")
+    for k in keys:
+        runs.add_column(k, no_wrap=True)
+    runs.add_column("status", no_wrap=True)
+    runs.add_column(view["metric_label"], justify="right", no_wrap=True)
+    runs.add_column("test AUC", justify="right", no_wrap=True)
+    runs.add_column("verdict", no_wrap=True)
+    runs.add_column("label", overflow="fold")
+    for i, r in enumerate(view["runs"], 1):
+        won = r["run_id"] == w.get("run_id")
+        auc = r["test"].get("auc")
+        runs.add_row(
+            "*" if won else "",
+            str(i),
+            *[cell(value_text(r["values"].get(k))) for k in keys],
+            cell(r["status"]),
+            fmt(r["val"]),
+            "–" if auc is None else f"{auc:.3f}",
+            cell(r["verdict"] or "–"),
+            cell(r["label"]),
+            style="bold" if won else "",
+        )
+    imp = Table(
+        title=f"importance of each swept key on {view['metric_label']} (validation only)",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+    )
+    for col, just in (
+        ("key", "left"),
+        ("values", "right"),
+        ("runs", "right"),
+        ("eta²", "right"),
+        ("chance", "right"),
+        ("p", "right"),
+        ("min p", "right"),
+        ("rho", "right"),
+        ("", "left"),
+    ):
+        imp.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    for m in view["importance"]:
+
+        def f(x, spec=".3f"):
+            if x is None:
+                return "–"
+            return format(x, ".4f" if spec == ".3f" and 0 < x < 0.01 else spec)  # p = 0.0005, not 0.000
+
+        if m["significant"]:
+            verdict = "significant"
+        elif m["why"]:
+            verdict = m["why"]
+        elif m["p_floor"] is not None and m["p_floor"] >= view["alpha"]:
+            verdict = "not significant: too few runs to tell"
+        else:
+            verdict = "not significant"
+        imp.add_row(
+            cell(m["key"]),
+            str(m["levels"]),
+            str(m["n"]),
+            f(m["eta2"]),
+            f(m["chance"], ".2f"),
+            f(m["p_value"]),
+            f(m["p_floor"]),
+            f(m["rho"], "+.2f"),
+            cell(verdict),
+            style="bold" if m["significant"] else "",
+        )
+    return runs, imp
+
+
+@user_errors
+def sweep_show_command(
+    ctx: typer.Context,
+    sweep_ref: Annotated[
+        str | None,
+        typer.Argument(metavar="SWEEP", help="Sweep id, a unique prefix, or its directory (default: the latest)."),
+    ] = None,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a sweep as it stands: its runs by swept key, the winner (on validation only) and how much
+    of the validation metric each swept key explains (eta squared, permutation p-value, Spearman rho).
+
+    Reads only: starts nothing, writes nothing. --json prints the whole view (every run's key values
+    and metrics, and per key its (value, metric) points and importance) for scripts.
+    """
+    from core.service import sweeps
+
+    parent = (ctx.obj or {}) if isinstance(ctx.obj, dict) else {}
+    runs_dir = runs_dir if runs_dir is not None else parent.get("runs_dir")
+    as_json = as_json or bool(parent.get("as_json"))
+    view = sweeps.view(sweep_ref, runs_dir)
+    if as_json:
+        print_json(view)
+        return
+    runs, imp = show_tables(view)
+    _print_wide(runs)
+    say("")
+    _print_wide(imp)
+    say(
+        f"eta²: the share of the {view['metric_label']} variance explained by grouping on the key; chance: its mean "
+        f"for a key that does nothing; p: permutation test (significant < {view['alpha']:g}); min p: the smallest "
+        "p these runs allow; rho: Spearman, numeric keys"
+    )
+    w = view.get("winner")
+    if w:
+        say(
+            f"winner: {w['label']} ({w['run_id']}), lowest {view['metric_label']} {w['value']:.5f} on "
+            f"validation (report.json models[primary].val.brier); verdict {w['verdict']}"
+        )
+    else:
+        say("winner: none yet (no run has succeeded)")
+    for r in view["runs"]:
+        if r["status"] != "succeeded" or r["verdict_failed"]:
+            say(f"  {r['label']}: {r['verdict_text']}" + (f" — {r['error']}" if r.get("error") else ""))
+    for n in view["notes"]:
+        tell(n, "note:", "yellow")
+
+
 sweep_app.command("status")(sweep_status_command)
+sweep_app.command("show")(sweep_show_command)
 
 
 if __name__ == "__main__":  # python -m synapse_tui.commands.sweep ...; `synapse sweep` is the usual way

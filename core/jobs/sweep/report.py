@@ -45,9 +45,10 @@ def _val_window(run: RunDir) -> Any:
     return ((man.get("data") or {}).get("sha256"), json.dumps(last.get("val", last), sort_keys=True, default=str))
 
 
-def report_rows(sweep: SweepDir) -> list[dict]:
+def report_rows(sweep: SweepDir, status_rows: list[dict] | None = None) -> list[dict]:
+    """A row per run; `status_rows` is `sweep_status(sweep)` when the caller has read it already."""
     rows = []
-    status = {r["run_id"]: r for r in sweep_status(sweep)}
+    status = {r["run_id"]: r for r in (sweep_status(sweep) if status_rows is None else status_rows)}
     for entry, run in sweep.runs():
         st = status[run.run_id]
         row = {
