@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.config import load_config
+from core.errors import InputError
 from core.service.runs import open_run, run_view
 from core.train.run import run_baselines, run_train
 from synapse_tui.cli import app
@@ -88,3 +89,40 @@ def test_colour_when_asked(runs):
     coloured = render_plots(view, width=80, height=14, ascii_only=False, color=True)
     assert any("\x1b[" in b for b in coloured)
     assert any("⠀" <= c <= "⣿" for c in coloured[0])  # braille lines on a UTF-8 terminal
+
+
+# --------------------------------------------------------------------------- any per-epoch metric
+
+
+def test_any_metric_by_epoch_or_wall_clock(runs):
+    root, trained, _ = runs
+    view = run_view(open_run(trained.run_id, root), root)
+    by_epoch = render_plots(view, width=80, height=14, ascii_only=True, color=False, metric="val_auc")
+    assert len(by_epoch) == 2  # the metric instead of the loss, then the tier rates
+    assert "val AUC by epoch" in by_epoch[0] and "loss" not in by_epoch[0].split("\n", 1)[0]
+    best = [e for e in view["epochs"] if e.get("improved")][-1]["epoch"]
+    assert f"^ best e{best}" in by_epoch[0]  # the checkpoint kept, marked on the curve
+    assert "good-or-better@K (test)" in by_epoch[1]
+    assert all(ord(c) < 128 for b in by_epoch for c in b)
+    wall = render_plots(view, width=80, height=14, ascii_only=True, color=False, metric="lr", x="wall")
+    assert "learning rate by wall clock" in wall[0] and "since the first epoch began" in wall[0]
+    # --x wall alone: the loss (val) on the wall clock
+    assert (
+        "val loss by wall clock" in render_plots(view, width=80, height=14, ascii_only=True, color=False, x="wall")[0]
+    )
+    narrow = render_plots(view, width=60, height=12, ascii_only=False, color=False, metric="seconds")
+    assert max(len(line) for line in narrow[0].splitlines()) <= 60
+
+
+def test_an_unknown_metric_names_the_ones_the_run_has(runs):
+    root, trained, base_run = runs
+    view = run_view(open_run(trained.run_id, root), root)
+    with pytest.raises(
+        InputError, match=r"'val_acu' \(did you mean val_auc\?\); this run records: val_loss, train_loss"
+    ):
+        render_plots(view, width=80, height=14, ascii_only=True, color=False, metric="val_acu")
+    with pytest.raises(InputError, match="--x must be one of epoch, wall"):
+        render_plots(view, width=80, height=14, ascii_only=True, color=False, x="clock")
+    base = run_view(open_run(base_run.run_id, root), root)
+    blocks = render_plots(base, width=80, height=14, ascii_only=True, color=False, metric="val_auc")
+    assert blocks[0] == "val_auc: no epochs (a baselines run does not train)"

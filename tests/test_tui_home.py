@@ -157,7 +157,7 @@ async def test_select_runs_and_compare_needs_two(world, tmp_path):
         await pilot.press("C")
         await pilot.pause(0.1)
         assert isinstance(app.screen, RunsScreen)  # one run is not a comparison
-        assert any("select 2 to 4" in n.message for n in app._notifications)
+        assert any("select 2 to 8" in n.message for n in app._notifications)
 
 
 async def test_columns_hide_and_reorder(world, tmp_path):

@@ -259,16 +259,19 @@ def compare_view(refs: list[str], runs_dir: str | os.PathLike, *, most: int | No
     caller can show (InputError otherwise). Returns plain data: `ids`, `labels` (A, B, ...),
     index `rows`, test `windows` ((first, last, days) or None per run), `missing` (why a run
     has no test predictions, or None), `diff` (config differences, None where a key is
-    absent), `gob` (`good_per_k`), `loss` (each run's loss series) and `active` (a run is
-    still queued or running, so the view is worth reading again).
+    absent), `gob` (`good_per_k`), `loss` (each run's loss series), `tables` (each run's
+    `epoch_table`: every per-epoch metric by epoch and wall clock, a resumed run's latest
+    attempt), `metrics` (the per-epoch metrics any run recorded, loss first) and `active`
+    (a run is still queued or running, so the view is worth reading again).
     """
-    from core.service.series import loss_series
+    from core.service.series import epoch_table, loss_series, union_metrics
 
     rds = open_runs(refs, runs_dir)
     if most is not None and not 2 <= len(rds) <= most:
         raise InputError(f"compare needs 2 to {most} different runs, got {len(rds)}")
     c = compare_runs(rds, runs_dir, paired=False)
     details = [run_detail(rd, row) for rd, row in zip(rds, c["rows"])]
+    tables = [epoch_table(d["epochs"]) for d in details]
     return {
         "ids": c["ids"],
         "labels": c["labels"],
@@ -278,6 +281,8 @@ def compare_view(refs: list[str], runs_dir: str | os.PathLike, *, most: int | No
         "diff": plain_config_diff(c["cfgs"]),
         "gob": good_per_k(c["reports"]),
         "loss": [loss_series(d["epochs"]) for d in details],
+        "tables": tables,
+        "metrics": union_metrics(tables),
         "active": any(row.get("status") in ACTIVE_STATUSES for row in c["rows"]),
     }
 

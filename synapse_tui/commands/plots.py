@@ -1,4 +1,5 @@
-"""`synapse runs show RUN --plot`: the loss curves and the tier rates on plain stdout.
+"""`synapse runs show RUN --plot`: the loss curves (or, with `--metric`, any per-epoch
+metric by epoch or wall clock) and the tier rates on plain stdout.
 
 The same drawing as the dashboard's plots (synapse_tui.widgets.draw over the curves of
 core.service.series), with the `plotext` module itself as the canvas, sized to the
@@ -31,27 +32,64 @@ def plot_size(columns: int | None = None, lines: int | None = None) -> tuple[int
     return width, height
 
 
-def render_plots(view: dict, *, width: int, height: int, ascii_only: bool, color: bool) -> list[str]:
-    """The loss and tier plots of a `core.service.runs.run_view` as text blocks (titles included)."""
+def render_plots(
+    view: dict,
+    *,
+    width: int,
+    height: int,
+    ascii_only: bool,
+    color: bool,
+    metric: str | None = None,
+    x: str = "epoch",
+) -> list[str]:
+    """The loss and tier plots of a `core.service.runs.run_view` as text blocks (titles included).
+
+    `metric` (a key of the run's epoch events: val_auc, lr, seconds, ...) draws that metric
+    instead of the loss, against `x` ("epoch" or "wall": seconds since the first epoch
+    began); a metric the run did not record is an InputError naming those it did."""
     import plotext as plt
 
-    from core.service.series import loss_series
+    from core.errors import InputError
+    from core.service.series import X_MODES, epoch_table, loss_series, metric_label, metric_series
     from synapse_tui.widgets.draw import draw_loss, draw_tiers
+    from synapse_tui.widgets.draw_metric import draw_metric
 
     blocks = []
-    series = loss_series(view.get("epochs") or [])
     good = ((view.get("config") or {}).get("eval") or {}).get("good_tier") or "good"
     drawings = []
-    if series["epoch"]:
-        drawings.append(
-            lambda: draw_loss(plt, series, width=width - 10, ascii_only=ascii_only, labels=False, mono=not color)
-        )
+    baselines = view.get("run", {}).get("job") == "baselines"
+    if metric is not None or x != "epoch":  # one per-epoch metric, by epoch or wall clock
+        if x not in X_MODES:
+            raise InputError(f"--x must be one of {', '.join(X_MODES)}, got {x!r}")
+        chosen = metric or "val_loss"
+        table = epoch_table(view.get("epochs") or [])
+        metric_series(table, chosen, x)  # a metric the run did not record: the InputError naming those it did
+        if table["epoch"]:
+            runs = [{"label": metric_label(chosen), "table": table}]
+            drawings.append(
+                lambda: draw_metric(
+                    plt,
+                    runs,
+                    chosen,
+                    x,
+                    width=width - 10,
+                    height=height,
+                    ascii_only=ascii_only,
+                    labels=False,
+                    mono=not color,
+                    best=True,
+                )
+            )
+        else:
+            blocks.append(f"{chosen}: no epochs " + ("(a baselines run does not train)" if baselines else "yet"))
     else:
-        blocks.append(
-            "loss: no epochs (a baselines run does not train)"
-            if view.get("run", {}).get("job") == "baselines"
-            else "loss: no epochs yet"
-        )
+        series = loss_series(view.get("epochs") or [])
+        if series["epoch"]:
+            drawings.append(
+                lambda: draw_loss(plt, series, width=width - 10, ascii_only=ascii_only, labels=False, mono=not color)
+            )
+        else:
+            blocks.append("loss: no epochs (a baselines run does not train)" if baselines else "loss: no epochs yet")
     if view.get("tiers") and (view["tiers"].get("tiers") or {}):
         drawings.append(
             lambda: draw_tiers(
@@ -112,14 +150,18 @@ def _wrap(items: list[str], width: int) -> list[str]:
     return lines
 
 
-def print_plots(view: dict, *, color: bool | None = None, stream=None) -> None:
-    """Print the loss curves and the tier rates of a run (`run_view`) to stdout."""
+def print_plots(
+    view: dict, *, color: bool | None = None, stream=None, metric: str | None = None, x: str = "epoch"
+) -> None:
+    """Print the loss curves (or `metric` against `x`, see `render_plots`) and the tier rates
+    of a run (`run_view`) to stdout."""
     stream = stream or sys.stdout
     ascii_only = not stdout_is_utf8(stream)
     if color is None:
         color = stream.isatty() if hasattr(stream, "isatty") else False
     width, height = plot_size()
-    for block in render_plots(view, width=width, height=height, ascii_only=ascii_only, color=color):
+    blocks = render_plots(view, width=width, height=height, ascii_only=ascii_only, color=color, metric=metric, x=x)
+    for block in blocks:
         text = block if not ascii_only else block.encode("ascii", "replace").decode("ascii")
         stream.write("\n" + text + "\n")
     stream.flush()

@@ -1,6 +1,8 @@
-"""Compare 2-4 runs: loss and good-or-better@K curves overlaid, the config differences, the
-headline metrics with their deltas against run A, and — on an explicit key only (`P`, after
-a yes/no question) — the paired McNemar + Holm test, which looks at the test windows and so
+"""Compare 2-8 runs: any per-epoch metric (`m` picks it: val loss, val AUC, learning rate,
+epoch seconds, ...) by epoch or by wall clock (`w`) and good-or-better@K overlaid, the
+config differences, the headline metrics with their deltas against run A (both tables
+scroll sideways when 8 runs do not fit), and — on an explicit key only (`P`, after a
+yes/no question) — the paired McNemar + Holm test, which looks at the test windows and so
 is recorded in every paired run's manifest (a test touch).
 
 Everything is read through core.service (runs, compare, series) in thread workers.
@@ -14,12 +16,13 @@ import re
 from pathlib import Path
 
 from rich.console import Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
@@ -30,12 +33,15 @@ from synapse_tui.formatting import k_ranges, num
 from synapse_tui.screens.run.glyphs import ascii_renderable
 from synapse_tui.theme import STATUS_STYLE
 from synapse_tui.widgets.dialogs import YesNo
+from synapse_tui.widgets.draw_metric import MAX_RUNS, RUN_COLOURS, run_marker
+from synapse_tui.widgets.metric_picker import MetricPicker
+from synapse_tui.widgets.metric_plot import MetricPlot
 
-MAX_RUNS = 4  # the most runs the screen has colours and columns for (compare_view refuses more)
+# MAX_RUNS (8): the most runs the screen has colours for (compare_view refuses more).
 REFRESH_SECONDS = 2.0  # while a compared run is still queued or running
-# One colour per run (A, B, C, D), the same in the legend, the tables and the plots.
-RUN_COLOURS = [(86, 156, 214), (230, 145, 56), (106, 190, 90), (200, 100, 200)]
 RANDOM_COLOUR = (128, 128, 128)
+SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)  # as the run screen's [ and ]
+CELL_MAX = 24  # a config-diff cell folds past this many columns (8 runs still fit side by side)
 
 # (label, row key, digits, better: +1 higher, -1 lower, 0 not a number)
 SUMMARY_ROWS = (
@@ -82,6 +88,12 @@ def _value(v) -> str:
     return json.dumps(v, default=str)
 
 
+def _short_id(run_id: str) -> str:
+    """A run id without its creation time (20261207-231441-logistic-334c -> logistic-334c):
+    what tells runs apart when two share a legend line."""
+    return re.sub(r"^\d{8}-\d{6}-", "", run_id)
+
+
 def read_comparison(runs_dir: Path, run_ids: list[str]) -> dict:
     """Everything the screen shows but the paired test (core.service.compare.compare_view)."""
     from core.service.compare import compare_view
@@ -96,16 +108,38 @@ def paired_test(runs_dir: Path, run_ids: list[str]) -> list[dict]:
     return paired_view(run_ids, runs_dir)
 
 
+class TablePane(ScrollableContainer):
+    """A tab's scrolling pane whose arrows move a column's width sideways (8 runs' columns are
+    wider than 80 columns), not Textual's one cell."""
+
+    BINDINGS = [
+        Binding("left", "sideways(-1)", "Scroll left", show=False),
+        Binding("right", "sideways(1)", "Scroll right", show=False),
+    ]
+
+    def action_sideways(self, direction: int) -> None:
+        self.scroll_relative(x=direction * 16, animate=False)
+
+
 class CompareScreen(Screen):
-    """2-4 runs side by side; the paired test only on `P`, after a yes."""
+    """2-8 runs side by side; the paired test only on `P`, after a yes."""
 
     HELP_TITLE = "Compare"
     CSS_PATH = "compare.tcss"
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        # P, not p (the run screen's Parts tab): a key no other screen uses; it asks first.
-        Binding("P", "paired", "Paired test (asks; records a test touch)", key_display="P"),
-        Binding("T", "toggle_train", "Show/hide the train loss", key_display="T"),
+        Binding("question_mark", "app.help", "Help", key_display="?"),  # first: the footer always shows it
+        Binding("escape", "back", "Back", key_display="esc"),
+        # P, not p (the run screen's Parts tab): a key no other screen uses; it asks first, as
+        # the test touches the test windows and is recorded in each paired run's manifest.
+        Binding("P", "paired", "Paired test (asks)", key_display="P"),
+        # m and w mean the same on every screen with a metric plot: pick the metric, epoch/wall clock x.
+        Binding("m", "pick_metric", "Metric", tooltip="Plot another per-epoch metric (a list of those the runs have)"),
+        Binding("w", "toggle_x", "Epoch/wall", tooltip="x axis: epoch or wall clock (time since the first epoch)"),
+        Binding("M", "next_metric", "Next metric", key_display="M", show=False),
+        Binding("T", "toggle_train", "Train loss", key_display="T", tooltip="Show/hide the train loss (dotted)"),
+        Binding("left_square_bracket", "smooth(-1)", "Less smoothing", key_display="[", show=False),
+        Binding("right_square_bracket", "smooth(1)", "More smoothing", key_display="]", show=False),
+        Binding("L", "log_y", "Curves: log/linear y", key_display="L", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("1", "tab('curves')", "Curves tab", show=False),
         Binding("2", "tab('metrics')", "Metrics tab", show=False),
@@ -122,6 +156,7 @@ class CompareScreen(Screen):
         self.paired_error: str | None = None
         self.paired_running = False
         self.show_train = False
+        self.compact = False  # set from the width: two runs a legend line when 8 do not fit one a line
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -129,17 +164,23 @@ class CompareScreen(Screen):
         yield Static(self._out(Text("reading the runs…", style="dim")), id="legend")
         with TabbedContent(id="tabs", initial="curves"):
             with TabPane("Curves", id="curves"):
-                with Horizontal(id="plots"):
-                    yield ComparePlot(id="loss-plot")
-                    yield ComparePlot(id="gob-plot")
+                with Vertical(id="curves-box"):
+                    yield Static(id="curves-note")
+                    with Horizontal(id="plots"):
+                        # any per-epoch metric (val loss first); the id is the one tests have always known
+                        plot = MetricPlot(id="loss-plot")
+                        plot.show_labels = False  # the legend above names the runs in their colours
+                        plot.empty_text = "reading the runs…"
+                        yield plot
+                        yield ComparePlot(id="gob-plot")
             with TabPane("Metrics", id="metrics"):
-                with VerticalScroll(classes="pane"):
+                with TablePane(classes="pane"):
                     yield Static(id="metrics-table")
             with TabPane("Config diff", id="config"):
-                with VerticalScroll(classes="pane"):
+                with TablePane(classes="pane"):
                     yield Static(id="config-table")
             with TabPane("Paired test", id="paired"):
-                with VerticalScroll(classes="pane"):
+                with TablePane(classes="pane"):
                     yield Static(id="paired-view")
         yield Footer()
 
@@ -176,30 +217,55 @@ class CompareScreen(Screen):
         if not self.is_attached:
             return
         self.view = view
+        self.compact = len(view["ids"]) > 4 and self.size.width >= 2 * 36
         self.query_one("#legend", Static).update(self._out(self._legend(view)))
+        plot = self.query_one("#loss-plot", MetricPlot)
+        metrics = view.get("metrics") or []
+        if plot.metric not in metrics and metrics:
+            plot.metric = metrics[0]
+        plot.runs = [{"label": lab, "table": t} for lab, t in zip(view["labels"], view.get("tables") or [])]
         self._plot_loss()
         self._plot_gob()
-        self.query_one("#metrics-table", Static).update(self._out(self._metrics(view)))
-        self.query_one("#config-table", Static).update(self._out(self._config(view)))
+        self._fit(self.query_one("#metrics-table", Static), self._metrics(view))
+        self._fit(self.query_one("#config-table", Static), self._config(view))
         self._show_paired()
+
+    def _fit(self, box: Static, renderable) -> None:
+        """Show `renderable` at its natural width (at least the pane's), so a table of 8 runs
+        keeps every column whole and its pane scrolls sideways instead of squeezing it."""
+        options = self.app.console.options.update(max_width=1000)
+        width = Measurement.get(self.app.console, options, renderable).maximum
+        box.styles.width = max(width, 10)
+        box.update(self._out(renderable))
 
     # ------------------------------------------------------------------ pieces
     def _colour(self, i: int) -> str:
         return _rich(RUN_COLOURS[i % len(RUN_COLOURS)])
 
-    def _legend(self, view: dict) -> Text:
-        out = Text()
+    def _legend(self, view: dict) -> Text | Table:
+        """One line a run (A-H in their colours, the id, status, model); with more than four
+        runs on a screen wide enough, two runs a line, so eight take four lines."""
+        cells = []
         for i, (lab, run_id, row) in enumerate(zip(view["labels"], view["ids"], view["rows"])):
-            if i:
-                out.append("\n")
+            out = Text(no_wrap=True, overflow="ellipsis")
             out.append(f" {lab} ", style=f"bold black on {self._colour(i)}")
-            out.append(f" {run_id} ")
+            if self.ascii_only:
+                out.append(f" {run_marker(i, True)}", style=self._colour(i))  # the run's marker in the plots
+            out.append(f" {_short_id(run_id) if self.compact else run_id} ")
             status = row.get("status") or "?"
             out.append(status, style=STATUS_STYLE.get(status, ""))
             out.append(f" · {row.get('model') or '?'}", style="dim")
             if row.get("primary") and row.get("primary") != row.get("model"):
                 out.append(f" ({row['primary']})", style="dim")
-        return out
+            cells.append(out)
+        if not self.compact:
+            return Text("\n").join(cells)
+        grid = Table.grid(padding=(0, 2), expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        for j in range(0, len(cells), 2):
+            grid.add_row(*cells[j : j + 2], *([Text("")] if j + 1 >= len(cells) else []))
+        return grid
 
     @property
     def ascii_only(self) -> bool:
@@ -216,42 +282,41 @@ class CompareScreen(Screen):
         return "." if self.ascii_only else "dot"
 
     def _plot_loss(self) -> None:
-        from core.service.series import downsample_minmax, nice_ticks, tick_labels
+        """The metric plot's partner curve (T: train loss dotted beside val loss) follows the metric."""
+        plot = self.query_one("#loss-plot", MetricPlot)
+        plot.also = MetricPlot.partner(plot.metric) if self.show_train else None
+        self._curves_note()
 
-        widget = self.query_one("#loss-plot", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.clear_figure()
+    def on_metric_plot_drawn(self, event: MetricPlot.Drawn) -> None:
+        event.stop()
+        self._curves_note()
+
+    def _curves_note(self) -> None:
+        """One line above the plots: why a run has no curve, else the keys that change the plot."""
+        try:
+            plot = self.query_one("#loss-plot", MetricPlot)
+            note = self.query_one("#curves-note", Static)
+        except NoMatches:
+            return
         view = self.view or {}
-        drawn = False
-        buckets = max(20, widget.size.width)
-        for i, (lab, s) in enumerate(zip(view.get("labels", []), view.get("loss", []))):
-            for key, suffix in (("val", ""), ("train", " train")):
-                if key == "train" and not self.show_train:
-                    continue
-                pts = [(e, v) for e, v in zip(s["epoch"], s[key]) if not math.isnan(v)]
-                if not pts:
-                    continue
-                xs, ys = downsample_minmax([p[0] for p in pts], [p[1] for p in pts], buckets)
-                plt.plot(
-                    xs,
-                    ys,
-                    label=f"{lab}{suffix}",
-                    color=RUN_COLOURS[i % len(RUN_COLOURS)],
-                    marker=self._dot() if key == "train" else self._marker(),
-                )
-                drawn = True
-        if drawn:
-            plt.title("val loss by epoch" + (" (+ train)" if self.show_train else ""))
-            plt.xlabel("epoch")
-            epochs = [e for s in view.get("loss", []) for e in s["epoch"]]
-            # epochs are whole numbers: integer ticks, as many as the width has room for
-            ticks = nice_ticks(min(epochs), max(epochs), most=max(2, widget.size.width // 10), integer=True)
-            if ticks:
-                plt.xticks(ticks, tick_labels(ticks))
-        else:
-            plt.title("loss: no epochs (baselines runs do not train)")
-        widget.refresh()
+        tables = dict(zip(view.get("labels") or [], view.get("tables") or []))
+        missing = plot.drawn.get("missing") or []
+        untrained = [lab for lab in missing if not (tables.get(lab) or {}).get("epoch")]
+        lacking = [lab for lab in missing if lab not in untrained]
+        out = Text()
+        if untrained:
+            out.append(f"{', '.join(untrained)}: no epochs", style="yellow")
+            if all((r.get("job") == "baselines") for r, lab in zip(view.get("rows") or [], tables) if lab in untrained):
+                out.append(" (baselines runs do not train)", style="dim")
+        if lacking:
+            out.append("  " if out else "")
+            out.append(f"{', '.join(lacking)}: no {plot.metric}", style="yellow")
+        if plot.drawn.get("no_wall"):
+            out.append("  " if out else "")
+            out.append(f"{', '.join(plot.drawn['no_wall'])}: no epoch times", style="yellow")
+        if not out:
+            out.append("m metric · w epoch/wall clock · T train · [ ] smoothing · L log y", style="dim")
+        note.update(self._out(out))
 
     def _plot_gob(self) -> None:
         widget = self.query_one("#gob-plot", PlotextPlot)
@@ -261,20 +326,28 @@ class CompareScreen(Screen):
         gob = (self.view or {}).get("gob") or {"ks": []}
         ks = gob["ks"]
         drawn = False
-        for i, (lab, rates) in enumerate(zip(self.view["labels"] if self.view else [], gob.get("rates", []))):
+        labels = self.view["labels"] if self.view else []
+        in_plot = len(labels) <= 4  # more runs: the legend above names them (a plot legend of 9 hides the plot)
+        for i, (lab, rates) in enumerate(zip(labels, gob.get("rates", []))):
             pts = [(k, r) for k, r in zip(ks, rates) if _is_num(r)]
             if pts:
                 plt.plot(
                     [p[0] for p in pts],
                     [p[1] for p in pts],
-                    label=lab,
+                    label=lab if in_plot else None,
                     color=RUN_COLOURS[i % len(RUN_COLOURS)],
-                    marker=self._marker(),
+                    marker=run_marker(i, True) if self.ascii_only else self._marker(),
                 )
                 drawn = True
         rnd = [(k, r) for k, r in zip(ks, gob.get("random", [])) if _is_num(r)]
         if drawn and rnd:
-            plt.plot([p[0] for p in rnd], [p[1] for p in rnd], label="random", color=RANDOM_COLOUR, marker=self._dot())
+            plt.plot(
+                [p[0] for p in rnd],
+                [p[1] for p in rnd],
+                label="random" if in_plot else None,
+                color=RANDOM_COLOUR,
+                marker=self._dot(),
+            )
         if drawn:
             plt.title("good-or-better@K (test)")
             plt.xlabel("K")
@@ -283,22 +356,47 @@ class CompareScreen(Screen):
             plt.title("good-or-better@K: no evaluated run yet")
         widget.refresh()
 
+    def _pane_width(self) -> int:
+        """The columns a tab's table has: the screen less the pane's padding and scrollbar."""
+        return max(20, (self.size.width or 80) - 3)
+
+    def _blocks(self, n: int, build) -> Group:
+        """`build(run indices)` (a table of those runs) for all n runs, or, when that is wider
+        than the pane, for as many runs a block as fit, the blocks one under the other: every
+        block keeps its row labels, so 8 runs read at 80 columns without scrolling sideways."""
+        width = self._pane_width()
+        options = self.app.console.options.update(max_width=1000)
+        for k in range(n, 0, -1):
+            blocks = [build(list(range(i, min(n, i + k)))) for i in range(0, n, k)]
+            if k == 1 or all(Measurement.get(self.app.console, options, b).maximum <= width for b in blocks):
+                parts: list = []
+                for j, block in enumerate(blocks):
+                    parts += [Text(""), block] if j else [block]
+                return Group(*parts)
+        return Group()
+
     def _metrics(self, view: dict) -> Group:
         labels, rows = view["labels"], view["rows"]
-        table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False, expand=False)
-        table.add_column("", no_wrap=True, min_width=max(len(r[0]) for r in (*SUMMARY_ROWS, *CONTEXT_ROWS)))
-        for i, lab in enumerate(labels):
-            title = lab if i == 0 else f"{lab}  Δ vs A"
-            table.add_column(Text(title, style=f"bold {self._colour(i)}"), justify="right", no_wrap=True)
-        for label, key in CONTEXT_ROWS:
-            cells = []
-            for row in rows:
-                v = row.get(key)
-                style = STATUS_STYLE.get(v, "") if key == "status" else ""
-                cells.append(Text(str(v) if v is not None else "–", style=style))
-            table.add_row(Text(label, style="dim"), *cells)
-        for label, key, digits, better in SUMMARY_ROWS:
-            table.add_row(label, *self._delta_cells(rows, key, digits, better))
+        deltas = {key: self._delta_cells(rows, key, digits, better) for _, key, digits, better in SUMMARY_ROWS}
+
+        def build(idx: list[int]) -> Table:
+            table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False, expand=False)
+            table.add_column("", no_wrap=True, min_width=max(len(r[0]) for r in (*SUMMARY_ROWS, *CONTEXT_ROWS)))
+            for i in idx:
+                title = labels[i] if i == 0 else f"{labels[i]}  Δ vs A"
+                table.add_column(Text(title, style=f"bold {self._colour(i)}"), justify="right", no_wrap=True)
+            for label, key in CONTEXT_ROWS:
+                cells = []
+                for i in idx:
+                    v = rows[i].get(key)
+                    style = STATUS_STYLE.get(v, "") if key == "status" else ""
+                    cells.append(Text(str(v) if v is not None else "–", style=style))
+                table.add_row(Text(label, style="dim"), *cells)
+            for label, key, _, _ in SUMMARY_ROWS:
+                table.add_row(label, *[deltas[key][i] for i in idx])
+            return table
+
+        table = self._blocks(len(labels), build)
         windows = view["windows"]
         if windows and all(w == windows[0] for w in windows) and windows[0] is not None:
             where = Text(f"All on the same test window: {self._window_text(windows[0])}.", style="dim")
@@ -337,25 +435,23 @@ class CompareScreen(Screen):
     def _window_text(w) -> str:
         return "– (not evaluated)" if w is None else f"{w[0]}..{w[1]} ({w[2]} days)"
 
-    def _config(self, view: dict) -> Table | Text:
+    def _config(self, view: dict) -> Group | Text:
         diff = view["diff"]
         if not diff:
             return Text("The resolved configs are identical.", style="dim")
-        table = Table(
-            box=None,
-            padding=(0, 1),
-            header_style="bold",
-            pad_edge=False,
-            title_justify="left",
-            title=f"{len(diff)} key{'s differ' if len(diff) != 1 else ' differs'} (resolved configs)",
-            title_style="dim",
-        )
-        table.add_column("key", no_wrap=True)
-        for i, lab in enumerate(view["labels"]):
-            table.add_column(Text(lab, style=f"bold {self._colour(i)}"), overflow="fold")
-        for key, vals in diff.items():
-            table.add_row(Text(key), *[Text(_value(v), style="dim" if v is None else "") for v in vals])
-        return table
+        labels = view["labels"]
+
+        def build(idx: list[int]) -> Table:
+            table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
+            table.add_column("key", no_wrap=True)
+            for i in idx:
+                table.add_column(Text(labels[i], style=f"bold {self._colour(i)}"), overflow="fold", max_width=CELL_MAX)
+            for key, vals in diff.items():
+                table.add_row(Text(key), *[Text(_value(vals[i]), style="dim" if vals[i] is None else "") for i in idx])
+            return table
+
+        title = Text(f"{len(diff)} key{'s differ' if len(diff) != 1 else ' differs'} (resolved configs)", style="dim")
+        return Group(title, self._blocks(len(labels), build))
 
     # ------------------------------------------------------------------ the paired test
     def action_paired(self) -> None:
@@ -492,11 +588,51 @@ class CompareScreen(Screen):
     # ------------------------------------------------------------------ keys
     def action_toggle_train(self) -> None:
         self.show_train = not self.show_train
-        if self.view is not None:
-            self._plot_loss()
+        self._plot_loss()
+
+    def _plot(self) -> MetricPlot:
+        self.query_one("#tabs", TabbedContent).active = "curves"  # a plot key shows the plot
+        return self.query_one("#loss-plot", MetricPlot)
+
+    def action_pick_metric(self) -> None:
+        plot = self._plot()
+        metrics = plot.metrics()
+        if not metrics:
+            self.notify("no run has per-epoch metrics yet (baselines runs do not train)", timeout=4)
+            return
+        self.app.push_screen(MetricPicker(metrics, current=plot.metric), self._picked)
+
+    def _picked(self, metric: str | None) -> None:
+        if metric and self.is_attached:
+            self._set_metric(metric)
+
+    def _set_metric(self, metric: str) -> None:
+        plot = self.query_one("#loss-plot", MetricPlot)
+        plot.metric = metric
+        self._plot_loss()  # the partner curve follows the metric
+
+    def action_next_metric(self) -> None:
+        plot = self._plot()
+        if plot.metrics():
+            self._set_metric(plot.next_metric())
+
+    def action_toggle_x(self) -> None:
+        self._plot().toggle_x()
+
+    def action_smooth(self, step: int) -> None:
+        plot = self._plot()
+        i = min(range(len(SMOOTHING_STEPS)), key=lambda j: abs(SMOOTHING_STEPS[j] - plot.smoothing))
+        plot.smoothing = SMOOTHING_STEPS[max(0, min(len(SMOOTHING_STEPS) - 1, i + step))]
+
+    def action_log_y(self) -> None:
+        plot = self._plot()
+        plot.log_y = not plot.log_y
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
+        if tab != "curves":  # arrows scroll the table (sideways too, when 8 runs are wider than the screen)
+            pane = self.query_one(f"#{tab} .pane", TablePane)
+            self.call_after_refresh(pane.focus)
 
     def action_back(self) -> None:
         if self.app.screen is self:
@@ -504,7 +640,12 @@ class CompareScreen(Screen):
 
     def on_resize(self) -> None:
         if self.view is not None:
-            self.call_after_refresh(self._plot_loss)
+            self._fit(self.query_one("#metrics-table", Static), self._metrics(self.view))
+            self._fit(self.query_one("#config-table", Static), self._config(self.view))
+            compact = len(self.view["ids"]) > 4 and self.size.width >= 2 * 36
+            if compact != self.compact:
+                self.compact = compact
+                self.query_one("#legend", Static).update(self._out(self._legend(self.view)))
 
 
 __all__ = ["CompareScreen", "paired_test", "read_comparison"]
