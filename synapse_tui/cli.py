@@ -21,6 +21,7 @@ from synapse_tui.commands.jobs import baselines_cmd, cancel_cmd, demo_cmd, eval_
 from synapse_tui.commands.predict import export_app, predict_cmd
 from synapse_tui.commands.remote import remote_app
 from synapse_tui.commands.runs import runs_app
+from synapse_tui.commands.plot_export import plot_cmd
 from synapse_tui.commands.runs_group import group_cmd
 from synapse_tui.commands.sweep import sweep_app
 
@@ -42,6 +43,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(export_app, name="export")
 app.add_typer(sweep_app, name="sweep")
 runs_app.command("group")(group_cmd)
+runs_app.command("plot")(plot_cmd)
 app.add_typer(runs_app, name="runs")
 app.add_typer(remote_app, name="remote")
 
