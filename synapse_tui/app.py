@@ -248,10 +248,11 @@ class SynapseApp(App):
 
         self.push_screen(CompareScreen(self.runs_dir, run_ids))
 
-    def open_launch(self) -> None:
+    def open_launch(self, config_path: Path | None = None, clone_of: str | None = None) -> None:
+        """Launch, empty or with a config file loaded (`clone_of`: the run whose config it is)."""
         from synapse_tui.screens.launch import LaunchScreen
 
-        self.push_screen(LaunchScreen(self.runs_dir))
+        self.push_screen(LaunchScreen(self.runs_dir, config_path=config_path, clone_of=clone_of))
 
     def open_sweep(self, sweep_id: str) -> None:
         from synapse_tui.screens.sweeps import SweepScreen

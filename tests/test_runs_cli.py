@@ -470,7 +470,7 @@ def test_rm_asks_refuses_running_and_deletes(tmp_path):
     assert res.exit_code == 0 and not a.path.exists() and "deleted 20260101-000000-gru-0001" in res.output
     assert a.run_id not in {r["run_id"] for r in store.rows(refresh=False)}
     d = json.loads(ok("rm", b.run_id, "-y", "--json", "--runs-dir", tmp_path).stdout)
-    assert d == {"removed": [b.run_id]} and not b.path.exists()
+    assert d == {"removed": [b.run_id], "touches_kept": {b.run_id: 1}} and not b.path.exists()
     assert not any(p.name.startswith(".deleting") for p in tmp_path.iterdir())
 
 

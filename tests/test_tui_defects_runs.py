@@ -161,8 +161,19 @@ def _column_on_screen(table: DataTable, key: str) -> bool:
     return False
 
 
-def _help_key(app) -> FooterKey:
-    return next(k for k in app.screen.query(FooterKey) if k.key == "question_mark")
+def _help_key(app) -> FooterKey | None:
+    return next((k for k in app.screen.query(FooterKey) if k.key == "question_mark"), None)
+
+
+async def _help_key_shown(app, pilot) -> bool:
+    """`?` laid out in the footer, on screen (waited for: the footer is rebuilt whenever the
+    screen's bindings change, and a key is sized only once it is laid out)."""
+
+    def shown() -> bool:
+        key = _help_key(app)
+        return key is not None and key.region.width > 0 and app.screen.region.contains_region(key.region)
+
+    return await _until(pilot, shown)
 
 
 async def test_80x24_rows_are_told_apart_and_help_is_in_the_footer(runs):
@@ -177,8 +188,7 @@ async def test_80x24_rows_are_told_apart_and_help_is_in_the_footer(runs):
         cells = [table.get_row(k)[col].plain for k in _keys(app)]
         assert len(set(cells)) == 4 and all(cells), cells
         assert _seen(app, table)
-        key = _help_key(app)
-        assert key.region.width > 0 and app.screen.region.contains_region(key.region), key.region
+        assert await _help_key_shown(app, pilot), _help_key(app)
 
 
 async def test_160x48_a_long_run_name_leaves_the_id_on_screen(runs):
@@ -195,5 +205,4 @@ async def test_160x48_a_long_run_name_leaves_the_id_on_screen(runs):
         assert table.get_row(long_id)[col].plain == "eeee"
         name = table.get_row(long_id)[1 + screen.columns_shown.index("name")].plain
         assert name.endswith("…") and len(name) < 40  # bounded, with an ellipsis
-        key = _help_key(app)
-        assert app.screen.region.contains_region(key.region)
+        assert await _help_key_shown(app, pilot), _help_key(app)

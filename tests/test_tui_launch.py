@@ -56,7 +56,7 @@ async def test_launch_a_baselines_run_from_the_form(tmp_path, planted_csv):
         assert await _until(pilot, lambda: _checked(screen))
         assert not screen.result["ok"] and "not enough data" in _problems(screen) and button.disabled
 
-        await pilot.press("ctrl+o", *"split.test_days=200", "enter", *"split.val_dayz=200")
+        await pilot.press("ctrl+f", *"split.test_days=200", "enter", *"split.val_dayz=200")
         assert app.focused is screen.query_one("#overrides", TextArea)
         assert await _until(pilot, lambda: _checked(screen))
         shown = _problems(screen)
@@ -97,7 +97,7 @@ async def test_problems_inline_and_back_with_escape(tmp_path):
         names = [c["name"] for c in screen.configs]
         await pilot.press(*["down"] * names.index("gru"))
         assert screen.config["job"] == "train"
-        await pilot.press("ctrl+o", *"model.hiden=64", "enter", *"=3", "enter", *"train.lr=abc")
+        await pilot.press("ctrl+f", *"model.hiden=64", "enter", *"=3", "enter", *"train.lr=abc")
         assert await _until(pilot, lambda: _checked(screen))
         shown = _problems(screen)
         assert "overrides line 1" in shown and "did you mean 'model.hidden'" in shown
@@ -115,3 +115,37 @@ async def test_problems_inline_and_back_with_escape(tmp_path):
         await pilot.press("ctrl+l", "escape")
         assert app.screen is not screen
     assert not list_run_dirs(root)  # nothing was created by checking
+
+
+async def test_ctrl_o_opens_any_yaml_by_path_and_says_file_line_when_it_is_bad(tmp_path, planted_csv):
+    from synapse_tui.widgets.text_prompt import TextPrompt
+
+    root = tmp_path / "runs"
+    bad = tmp_path / "elsewhere" / "broken.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: broken\nmodel:\n  kind: [gru\n")
+    good = tmp_path / "elsewhere" / "mine.yaml"
+    good.write_text(f"name: mine\ndata:\n  path: {planted_csv}\nmodel:\n  kind: logistic\n")
+    app = SynapseApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot, root)
+        shipped = len(screen.configs)
+        await pilot.press("ctrl+o")
+        assert await _until(pilot, lambda: isinstance(app.screen, TextPrompt))
+        await pilot.press("enter")  # empty: said in the prompt, which stays
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press(*str(bad), "enter")
+        assert await _until(pilot, lambda: app.screen is screen and f"{bad}:4: YAML syntax error" in _problems(screen))
+        assert len(screen.configs) == shipped  # not added to the list
+
+        await pilot.press("ctrl+o")
+        assert await _until(pilot, lambda: isinstance(app.screen, TextPrompt))
+        await pilot.press(*str(good), "enter")
+        assert await _until(pilot, lambda: screen.config is not None and screen.config["path"] == str(good))
+        assert len(screen.configs) == shipped + 1 and screen.configs[-1]["job"] == "train"
+        assert screen.query_one("#configs", OptionList).highlighted == shipped
+        await pilot.press("ctrl+f", *f"data.path={planted_csv}")  # the form works on it as on any config
+        assert await _until(pilot, lambda: _checked(screen) and screen.result["ok"], timeout=30), screen.result
+        assert "name: mine" in screen.result["resolved"]
+        assert not screen.query_one("#launch", Button).disabled

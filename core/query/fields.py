@@ -18,6 +18,7 @@ from core.runs.status import STATUSES
 # --------------------------------------------------------------------------- fields
 
 NUMBER, TEXT, BOOL, TIME, DURATION = "number", "text", "yes/no", "time", "duration"
+TAGS = "tags"  # the run's set of tags: = has one, ~ one contains, null none
 CONFIG = "config"  # a dotted key of the run's resolved config: typed by its value (number, text, yes/no)
 
 
@@ -67,6 +68,15 @@ _FIELD_LIST = (
     Field("verdict", TEXT, "APPROVED or FAILED", (), ("approved", "failed")),
     Field("test_touches", NUMBER, "times the test window was evaluated", ("touches",)),
     Field("error", TEXT, "the error a failed run ended with"),
+    Field(
+        "tags",
+        TAGS,
+        "the user's tags: tag=baseline-v2 has that tag, tag~base one contains it, tag=null none",
+        ("tag",),
+    ),
+    Field("note", TEXT, "the user's note on the run (note~text: contains)", ("notes",)),
+    Field("archived", BOOL, "archived by the user (listings hide these unless asked)"),
+    Field("sweep", TEXT, "the id of the sweep that made the run (sweep~lr matches part of it)", ("sweep_id",)),
 )
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
 ALIASES: dict[str, str] = {a: f.name for f in _FIELD_LIST for a in f.aliases}
@@ -169,6 +179,17 @@ def config_of(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+def tags_of(row: Mapping[str, Any]) -> list[str]:
+    """The row's tags: a list in a public row, its JSON as stored in the index ([] when none)."""
+    tags = row.get("tags")
+    if isinstance(tags, str):
+        try:
+            tags = json.loads(tags)
+        except ValueError:
+            return []
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
 def value_of(row: Mapping[str, Any], name: str, now: datetime | None = None) -> Any:
     """A field's value in a row (canonical name); `age` is derived from `created` and `now`.
 
@@ -177,6 +198,8 @@ def value_of(row: Mapping[str, Any], name: str, now: datetime | None = None) -> 
     """
     if "." in name:
         return config_of(row).get(name)
+    if name == "tags":
+        return tags_of(row) or None
     if name == "age" and row.get("age") is None:
         created = row.get("created")
         if not created:

@@ -6,6 +6,7 @@
     name~gru and (k>=24 or good>0.6)
     age<2h and verdict=approved
     train.lr<0.01 and model.hidden=64      (a dotted name is a key of the run's config)
+    tag=baseline-v2 and not archived       (the user's tags, note and archived flag)
 
 Grammar (keywords are case-insensitive; `&&`, `||` and `!` spell and, or, not)::
 
@@ -23,6 +24,10 @@ case-insensitively; `=` with `*` or `?` in the value is a glob (`model=gr*`). Ti
 (`created>=2026-11-01`); durations (`age`, `duration`) take a unit: `90s`, `10m`, `2h`,
 `3d`, `1w` (a plain number is seconds). A row without a value never satisfies a
 comparison except `!=` / `!~`; `field=null` finds rows without it.
+
+`tag` (or `tags`) is the run's set of tags: `tag=x` is true when the run has the tag x (a
+glob with `*`), `tag~x` when one of its tags contains x, `tag!=x` when it has no tag x,
+`tag=null` when it has none. `note` is text (`note~leak`), `archived` yes/no.
 
 A FIELD with a dot is a config key (`train.lr`, `model.kind`, `split.test_days`), read from
 the row's flat config (`config`, or the index's `config_json`). Its value is typed by what

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from core.query.fields import BOOL, DURATION, FIELDS, NUMBER, TIME, is_config_key, value_of
+from core.query.fields import BOOL, DURATION, FIELDS, NUMBER, TAGS, TIME, is_config_key, value_of
 
 # --------------------------------------------------------------------------- values
 
@@ -58,6 +58,8 @@ class Compare:
         if is_config_key(self.field):
             return self._test_config(actual)
         f = FIELDS[self.field]
+        if f.type == TAGS:
+            return self._test_tags(actual)
         if f.type == BOOL:
             eq = bool(actual) == self.value
             return eq if self.op == "=" else not eq
@@ -90,6 +92,18 @@ class Compare:
             # "<= 2026-11-22" includes the whole day; "> 2026-11-22" starts after it.
             a_l = a_l[: len(v_l)]
         return _CMP[self.op](a_l, v_l)
+
+    def _test_tags(self, actual: Any) -> bool:
+        """Tags (a non-empty list here): = true when one tag equals the value (a glob with * ? [),
+        ~ when one contains it; != and !~ are their negations (no such tag)."""
+        tags = [str(t).lower() for t in actual] if isinstance(actual, (list, tuple)) else [str(actual).lower()]
+        v_l = str(self.value).lower()
+        if self.op in ("~", "!~"):
+            hit = any(v_l in t for t in tags)
+            return hit if self.op == "~" else not hit
+        glob = any(ch in v_l for ch in "*?[")
+        hit = any(fnmatch.fnmatchcase(t, v_l) if glob else t == v_l for t in tags)
+        return hit if self.op == "=" else not hit
 
     def _test_config(self, actual: Any) -> bool:
         """A config key's value (never None here) against the typed value: numbers numerically,

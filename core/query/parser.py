@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.query.nodes import And, Compare, Node, Not, Or, Truthy, Value, _norm_time
-from core.query.fields import BOOL, CONFIG, DURATION, NUMBER, TEXT, TIME, Field, QueryError, resolve_field
+from core.query.fields import BOOL, CONFIG, DURATION, NUMBER, TAGS, TEXT, TIME, Field, QueryError, resolve_field
 
 # --------------------------------------------------------------------------- tokens
 
@@ -214,6 +214,12 @@ class _Parser:
                 if op not in ("=", "!="):
                     raise self.fail(tok, "a value", f"{word} only works with = and !=, not {op}")
                 return low == "true"
+            return word
+        if t == TAGS:
+            if op not in ("=", "!=", "~", "!~"):
+                raise self.fail(
+                    tok, "a value", f"{field.name}: use = (has the tag), != , ~ (a tag contains) or !~, not {op}"
+                )
             return word
         if op in ("~", "!~") and t not in (TEXT, TIME):
             raise self.fail(tok, "a value", f"{op} (contains) works on text fields; {field.name} is a {t}")

@@ -4,7 +4,7 @@ takes expressions only.
 
     is_expression("gru")                    -> False: plain text
     is_expression("ece<0.05 and model=gru") -> True
-    matches_text(row, "gru")                -> "gru" in the run id, name, model, status or host
+    matches_text(row, "gru")                -> "gru" in the run id, name, model, status, host, tags or note
     row_filter(text)(row)                   -> either of the two, as one predicate
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 QUERY_CHARS = frozenset("<>=~!()")
 KEYWORDS = ("and", "or", "not")
 # The row fields plain text is looked for in (case-insensitively).
-TEXT_FIELDS = ("run_id", "name", "model", "status", "host")
+TEXT_FIELDS = ("run_id", "name", "model", "status", "host", "tags", "note")
 
 
 def is_expression(text: str) -> bool:
@@ -27,9 +27,16 @@ def is_expression(text: str) -> bool:
 
 
 def matches_text(row: Mapping[str, Any], text: str) -> bool:
-    """Plain text: a case-insensitive substring of the row's id, name, model, status or host."""
+    """Plain text: a case-insensitive substring of the row's id, name, model, status, host, a tag
+    or the note."""
     text = text.lower()
-    return any(text in str(row.get(k) or "").lower() for k in TEXT_FIELDS)
+    for k in TEXT_FIELDS:
+        v = row.get(k) or ""
+        if isinstance(v, (list, tuple)):
+            v = " ".join(str(x) for x in v)
+        if text in str(v).lower():
+            return True
+    return False
 
 
 def filter_error(text: str) -> str | None:

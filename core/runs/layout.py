@@ -45,6 +45,9 @@ CALIBRATION_PNG = "calibration_curve.png"
 TIER_RATES_PNG = "tier_rates_vs_baseline.png"
 TRAINING_LOG_MD = "training_log.md"
 MODEL_ONNX = "model.onnx"
+# The user's tags, note and archived flag (core.runs.annotations): written only by the user's
+# commands, never by a worker, so a running run can be tagged; never taken from a remote.
+ANNOTATIONS_JSON = "annotations.json"
 _CREATE_ATTEMPTS = 32
 # The most a JSON file of a run directory may hold before it is read at all: a report of many
 # models and K is a few MB; anything near this is damage, and must not exhaust memory.

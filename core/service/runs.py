@@ -1,4 +1,5 @@
-"""Looking at runs: open one, list and filter them, one run's view, follow, delete, reindex.
+"""Looking at runs: open one, list and filter them, one run's view, follow, delete, reindex;
+the user's tags, note and archived flag (core.runs.annotations) and the test-touch record.
 
 Plain data in, plain data out; reads only run directories and the index (core.store).
 The CLI (`synapse runs ...`) and the dashboard both call these. The index (sqlite3, yaml)
@@ -56,6 +57,8 @@ def list_runs(
     sort: str = "-created",
     ascending: bool = False,
     limit: int | None = None,
+    archived: bool | None = False,
+    tags: list[str] | None = None,
 ) -> list[dict]:
     """Index rows of the runs under `root`, filtered and sorted.
 
@@ -63,16 +66,49 @@ def list_runs(
     `train.lr<0.01 and model.hidden=64`); `sort` a field or config key, a leading '-'
     sorting descending (`ascending` overrides); `status`/`model` lists or comma lists. A
     config key whose section no indexed run has gets a did-you-mean.
+
+    `archived`: False (the default) leaves out the runs the user archived, True lists only
+    those, None both; a `where` that names `archived` (`archived or tag=x`) sees both.
+    `tags`: only runs with every one of these tags.
     """
-    from core.query import parse
+    from core.query import And, Compare, Query, parse
+    from core.runs.annotations import split_tags
     from core.store import Store
 
+    q = None
     if where is not None:
-        parse(where, label="--where")  # a syntax error fails before the index is synced
+        q = parse(where, label="--where")  # a syntax error fails before the index is synced
+        if archived is False and "archived" in q.fields:
+            archived = None
     descending = sort.startswith("-") and not ascending
     field = sort.removeprefix("-")
+    query: Any = where
+    wanted = split_tags(tags or [])
+    if wanted:
+        node: Any = None
+        for t in wanted:
+            c = Compare("tags", "=", t)
+            node = c if node is None else And(node, c)
+        if q is not None:
+            # The --where is checked against the config keys inside rows(); its text keeps the
+            # user's positions in messages, so it is parsed there and the tags are added after.
+            return [
+                r
+                for r in list_runs(
+                    root, where=where, status=status, model=model, sort=sort, ascending=ascending, archived=archived
+                )
+                if Query(node).matches(r)
+            ][:limit]
+        query = Query(node, " and ".join(f"tag={t}" for t in wanted))
     return Store(root).rows(
-        query=where, status=status, model=model, sort=field, descending=descending, limit=limit, label="--where"
+        query=query,
+        status=status,
+        model=model,
+        sort=field,
+        descending=descending,
+        limit=limit,
+        label="--where",
+        archived=archived,
     )
 
 
@@ -439,31 +475,161 @@ def follow_run(rd: RunDir, *, poll_s: float = FOLLOW_POLL_S, status_every_s: flo
         time.sleep(poll_s)
 
 
-def check_deletable(rds: list[RunDir]) -> dict[str, str]:
-    """{run id: status}; refuses (InputError) when one is still queued or running."""
+def check_deletable(rds: list[RunDir], what: str = "deleted") -> dict[str, str]:
+    """{run id: status}; refuses (InputError) when one is still queued or running.
+
+    `what` says what did not happen: "deleted", "archived"."""
     statuses = {rd.run_id: status_of(rd) for rd in rds}
     for rd in rds:
         st = statuses[rd.run_id]
         if st.active:
             raise InputError(
-                f"run {rd.run_id} is {st.status}: cancel it first (`synapse cancel {rd.run_id}`); nothing was deleted"
+                f"run {rd.run_id} is {st.status}: cancel it first (`synapse cancel {rd.run_id}`); nothing was {what}"
             )
     return {k: v.status for k, v in statuses.items()}
 
 
-def delete_run(rd: RunDir, root: str | os.PathLike) -> None:
-    """Delete a run directory and its index row: out of every listing at once (a rename), then removed."""
+def delete_run(rd: RunDir, root: str | os.PathLike) -> dict:
+    """Delete a run directory and its index row: out of every listing at once (a rename), then removed.
+
+    First its test touches go to the runs dir's ledger (`<root>/test_touches.jsonl`, fsync'd):
+    a look at the test window stays on record after the run is gone (`test_touches`). When the
+    ledger cannot be written nothing is deleted. Returns {"run_id", "touches" (how many were
+    kept), "ledger" (its path)}.
+    """
+    from core.runs.annotations import append_touch_ledger, ledger_entries
     from core.store import Store
 
+    root = Path(root)
+    entries = ledger_entries(rd)
+    ledger_root = root if rd.path.parent.resolve() == root.resolve() else rd.path.parent
+    try:
+        ledger = append_touch_ledger(ledger_root, entries)
+    except OSError as exc:
+        raise InputError(
+            f"cannot keep its test touches ({exc.strerror or exc}); nothing was deleted", path=ledger_root
+        ) from None
     trash = rd.path.with_name(f".deleting-{rd.run_id}")
     try:
         rd.path.rename(trash)
     except OSError as exc:
         raise InputError(f"cannot delete: {exc.strerror or exc}", path=rd.path) from None
     shutil.rmtree(trash, ignore_errors=True)
-    root = Path(root)
     if rd.path.parent.resolve() == root.resolve():
         Store(root).remove(rd.run_id)
+    return {"run_id": rd.run_id, "touches": sum(1 for e in entries if e.get("ts")), "ledger": str(ledger)}
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+def annotate(
+    rds: list[RunDir],
+    root: str | os.PathLike,
+    *,
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+    tags: list[str] | None = None,
+    note: str | None = None,
+) -> list[dict]:
+    """Change the tags (`tags` replaces, else `add` / `remove`) and the note ("" clears) of each
+    run; every value is checked before any run is touched. [{"run_id", "tags", "note", "archived"}]."""
+    from core.runs.annotations import check_note, split_tags, update_annotations
+
+    split_tags([*(add or []), *(remove or []), *(tags or [])])  # a bad tag fails before any write
+    if note is not None:
+        check_note(note)
+    out = []
+    for rd in rds:
+        a = update_annotations(rd, add=add or [], remove=remove or [], tags=tags, note=note)
+        _reindex_one(rd, root)
+        out.append({"run_id": rd.run_id, **a.as_dict()})
+    return out
+
+
+def set_archived(rds: list[RunDir], root: str | os.PathLike, archived: bool = True) -> list[dict]:
+    """Archive (or unarchive) runs: a flag in annotations.json, the directory stays where it is
+    (resume, a remote mirror and the locks are untouched). Archiving refuses a queued or running
+    run, as delete does. [{"run_id", "archived", "was"}]."""
+    from core.runs.annotations import read_annotations, update_annotations
+
+    if archived:
+        check_deletable(rds, "archived")
+    out = []
+    for rd in rds:
+        was = read_annotations(rd).archived
+        a = update_annotations(rd, archived=archived)
+        _reindex_one(rd, root)
+        out.append({"run_id": rd.run_id, "archived": a.archived, "was": was})
+    return out
+
+
+def read_annotations_of(rd: RunDir) -> dict:
+    """{"run_id", "tags", "note", "archived", ...} of one run."""
+    from core.runs.annotations import read_annotations
+
+    return {"run_id": rd.run_id, **read_annotations(rd).as_dict()}
+
+
+def _reindex_one(rd: RunDir, root: str | os.PathLike) -> None:
+    """The index row of an annotated run, now (the next listing would see the change anyway)."""
+    from core.store import Store
+
+    root = Path(root)
+    if rd.path.parent.resolve() == root.resolve():
+        try:
+            Store(root).upsert(rd)
+        except Exception:  # noqa: BLE001 — the index is a cache: the next sync rereads the run
+            pass
+
+
+def touch_record(root: str | os.PathLike) -> list[dict]:
+    """Every recorded look at the test window under `root`: those of the runs there (their
+    manifests) and those kept in the ledger from deleted runs, oldest first.
+
+    Each: {"run_id", "name", "config_hash", "data_sha256", "ts", "what", "source": "run" or
+    "deleted", "deleted" (when), "unreadable" (why a run's touches could not be read)}."""
+    from core.runs.annotations import read_touch_ledger, run_touches
+    from core.store.rows import scan
+
+    root = Path(root)
+    live = scan(root)
+    out: list[dict] = []
+    for rid in sorted(live):
+        rd = RunDir(root / rid)
+        touches, problem = run_touches(rd)
+        man, _ = rd.read_manifest_fields()
+        raw = man.get("data")
+        data: dict = raw if isinstance(raw, dict) else {}
+        base = {
+            "run_id": rid,
+            "name": rd.name or None,
+            "config_hash": man.get("config_hash") if isinstance(man.get("config_hash"), str) else None,
+            "data_sha256": data.get("sha256") if isinstance(data.get("sha256"), str) else None,
+            "source": "run",
+            "deleted": None,
+        }
+        if problem is not None:
+            out.append({**base, "ts": None, "what": None, "unreadable": problem})
+        out += [{**base, "ts": t.get("ts"), "what": t.get("what"), "unreadable": None} for t in touches]
+    for e in read_touch_ledger(root):
+        if e["run_id"] in live:  # a delete that failed after its lines were kept: the run still says
+            continue
+        out.append(
+            {
+                "run_id": e["run_id"],
+                "name": e.get("name"),
+                "config_hash": e.get("config_hash"),
+                "data_sha256": e.get("data_sha256"),
+                "ts": e.get("ts"),
+                "what": e.get("what"),
+                "source": "deleted",
+                "deleted": e.get("deleted"),
+                "unreadable": e.get("unreadable"),
+            }
+        )
+    out.sort(key=lambda t: (str(t.get("ts") or ""), t["run_id"]))
+    return out
 
 
 def reindex(root: str | os.PathLike) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core.store.rows import COLUMN_NAMES, COLUMNS
 
-SCHEMA_VERSION = 3  # 2: max_epochs, best_epoch; 3: config_json
+SCHEMA_VERSION = 4  # 2: max_epochs, best_epoch; 3: config_json; 4: tags, note, archived, sweep
 BUSY_TIMEOUT_MS = 5_000
 BUSY_RETRY_S = 60.0  # give up on a busy database after this long (then it is a real problem)
 

@@ -263,6 +263,7 @@ class Store:
         refresh: bool = True,
         now: datetime | None = None,
         label: str = "filter",
+        archived: bool | None = None,
     ) -> list[dict]:
         """The runs, filtered, sorted and limited.
 
@@ -270,7 +271,8 @@ class Store:
         take one value or several (or a comma list). `sort` is any field name or alias,
         or a dotted config key (`train.lr`); a leading `-` sorts descending. Missing values
         sort last either way. With `refresh` the index is synced with the directories
-        first. `label` names the filter's source in its errors (`--where`).
+        first. `label` names the filter's source in its errors (`--where`). `archived`: only
+        the runs the user archived (True), only the others (False), or both (None).
         """
         from core.query import Query, is_config_key, parse, resolve_field
 
@@ -309,6 +311,8 @@ class Store:
             rows = [r for r in rows if r["status"] in statuses]
         if models:
             rows = [r for r in rows if (r["model"] or "").lower() in models]
+        if archived is not None:
+            rows = [r for r in rows if bool(r.get("archived")) == archived]
         if q is not None:
             rows = q.filter(rows, now)
         rows = sort_rows(rows, field, descending, now)

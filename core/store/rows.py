@@ -19,6 +19,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from core.runs import REMOTE_JSON, RunDir, format_ts, is_run_id, link_down_since, parse_ts, read_events, run_status
+from core.runs.annotations import read_annotations
 from core.runs.layout import load_json_file
 from core.runs.lock import FOLLOW_LOCK, WORKER_LOCK
 
@@ -65,6 +66,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("error", "TEXT"),
     ("summary", "TEXT"),  # JSON: report.json's "summary"
     ("config_json", "TEXT"),  # JSON: the resolved config.yaml flattened, {dotted key: value}
+    ("tags", "TEXT"),  # JSON list: the user's tags (annotations.json)
+    ("note", "TEXT"),  # the user's note (annotations.json)
+    ("archived", "INTEGER"),  # archived by the user: out of the default listings
+    ("sweep", "TEXT"),  # the id of the sweep that made the run (its sweeps/<id>/sweep.json lists it)
     # internal
     ("live", "TEXT"),  # JSON: what status needs without rereading events (run_started, last event ts)
     ("remote", "INTEGER"),
@@ -73,8 +78,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
 _INTERNAL = ("live", "remote", "signature", "indexed_at", "config_json")  # config_json: public as `config`
-_JSON_COLUMNS = ("beats_at", "summary")
-_BOOL_COLUMNS = ("beats_reference",)
+_JSON_COLUMNS = ("beats_at", "summary", "tags")
+_BOOL_COLUMNS = ("beats_reference", "archived")
 _SUMMARY_NUMBERS = (
     "val_brier",
     "auc",
@@ -300,9 +305,57 @@ def read_run(run: RunDir | str | os.PathLike, now: datetime | float | None = Non
             row["ece_before"] = _finite(cal.get("ece_before"))
             row["ece_after"] = _finite(cal.get("ece_after"))
             row["calibration"] = cal.get("method") if isinstance(cal.get("method"), str) else None
+    # the user's annotations (their own file: a running run can be tagged)
+    notes = read_annotations(rd)
+    row["tags"] = json.dumps(list(notes.tags))
+    row["note"] = notes.note or None
+    row["archived"] = int(notes.archived)
+    row["sweep"] = sweep_of_runs(rd.path.parent).get(rd.run_id)
     row["signature"] = sig
     row["indexed_at"] = format_ts(datetime.now(UTC))
     return row
+
+
+_SWEEP_CACHE: dict[str, tuple[tuple, dict[str, str]]] = {}
+_SWEEP_JSON_MAX_BYTES = 16 * 1024 * 1024
+
+
+def sweep_of_runs(root: Path) -> dict[str, str]:
+    """{run id: sweep id} from the sweeps under `root` (`sweeps/<id>/sweep.json`'s `runs`).
+
+    Cached by every sweep.json's size and mtime: a stat per sweep per call, each file
+    reread only when it changed. A run in no sweep is absent; a damaged sweep.json adds none.
+    """
+    folder = Path(root) / "sweeps"
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return {}
+    stamp = []
+    for e in entries:
+        try:
+            st = os.stat(os.path.join(e.path, "sweep.json"))
+        except OSError:
+            continue
+        stamp.append((e.name, st.st_size, st.st_mtime_ns))
+    key = str(folder.absolute())
+    cached = _SWEEP_CACHE.get(key)
+    if cached is not None and cached[0] == tuple(stamp):
+        return cached[1]
+    out: dict[str, str] = {}
+    for name, size, _ in stamp:
+        if size > _SWEEP_JSON_MAX_BYTES:
+            continue
+        meta = _read_json(folder / name / "sweep.json")
+        runs = meta.get("runs") if isinstance(meta, dict) else None
+        given = meta.get("sweep_id") if isinstance(meta, dict) else None
+        sweep_id: str = given if isinstance(given, str) else name
+        for r in runs if isinstance(runs, list) else []:
+            rid = r.get("run_id") if isinstance(r, dict) else None
+            if isinstance(rid, str):
+                out[rid] = sweep_id
+    _SWEEP_CACHE[key] = (tuple(stamp), out)
+    return out
 
 
 def flat_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,6 +413,8 @@ def public_row(row: Mapping[str, Any], root: Path) -> dict:
     for c in _BOOL_COLUMNS:
         if out.get(c) is not None:
             out[c] = bool(out[c])
+    out["tags"] = out.get("tags") if isinstance(out.get("tags"), list) else []
+    out["archived"] = bool(out.get("archived"))
     out["config"] = config_of_row(row)
     out["path"] = str(root / row["run_id"])
     return out
@@ -385,4 +440,14 @@ def scan(root: Path) -> dict[str, int]:
     return out
 
 
-__all__ = ["COLUMNS", "COLUMN_NAMES", "RACY_S", "config_of_row", "flat_config", "read_run", "scan", "signature"]
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "RACY_S",
+    "config_of_row",
+    "flat_config",
+    "read_run",
+    "scan",
+    "signature",
+    "sweep_of_runs",
+]

@@ -1,4 +1,5 @@
-"""`synapse runs ls|show|compare|rm|reindex|fields`: look at the runs under the runs dir.
+"""`synapse runs ls|show|compare|rm|reindex|fields|tag|note|archive|unarchive|touches`:
+look at the runs under the runs dir, tag, note, archive and delete them.
 
 Reads only run directories and their index (core.store), never a running engine.
 Registered in synapse_tui/cli.py with `app.add_typer(runs_app, name="runs")`.
@@ -25,7 +26,7 @@ from synapse_tui.commands.runs_view import PIPE_WIDTH, _num, _print_compare, fie
 from synapse_tui.theme import STATUS_STYLE
 
 runs_app = typer.Typer(
-    help="List, inspect, compare and remove runs (the run directories under --runs-dir).",
+    help="List, inspect, compare, tag, archive and remove runs (the run directories under --runs-dir).",
     no_args_is_help=True,
 )
 
@@ -71,16 +72,40 @@ def ls_cmd(
     ] = "-created",
     asc: Annotated[bool, typer.Option("--asc", help="Ascending order (oldest first by default sort).")] = False,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", help="Only runs with this tag (repeatable: every one); short for --where tag=X."),
+    ] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Only the archived runs (`synapse runs archive`).")
+    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", "-a", help="Archived runs too.")] = False,
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (every field, values in full).")] = False,
 ) -> None:
     """List runs, newest first, with their live status and headline metrics.
 
+    Archived runs are left out unless --archived (only them) or --all.
+
     synapse runs ls --where 'ece<0.05 and model=gru' --sort=-good --limit 10
+
+    synapse runs ls --tag baseline-v2 --all
     """
+    if archived and show_all:
+        raise InputError("--archived and --all: give one (--archived lists only the archived runs, --all every run)")
     root = runs_root(runs_dir)
-    rows = service.list_runs(root, where=where, status=status, model=model, sort=sort, ascending=asc, limit=limit)
+    rows = service.list_runs(
+        root,
+        where=where,
+        status=status,
+        model=model,
+        sort=sort,
+        ascending=asc,
+        limit=limit,
+        archived=None if show_all else archived,
+        tags=tag,
+    )
     for path, why in service.skipped_dirs(root):
         tell(f"skipped {path}: {why}", "warning:", "yellow")
     if as_json:
@@ -92,7 +117,7 @@ def ls_cmd(
         typer.echo(runs_csv(rows), nl=False)
         return
     if not rows:
-        filtered = any(x is not None for x in (status, model, where))
+        filtered = any(x is not None for x in (status, model, where, tag)) or archived
         tell(
             f"no runs match in {root}"
             if filtered
@@ -315,25 +340,189 @@ def rm_cmd(
 ) -> None:
     """Delete run directories (asks first unless --yes).
 
-    Running or queued runs are refused: `synapse cancel RUN` first.
+    Running or queued runs are refused: `synapse cancel RUN` first. Each run's test touches
+    (its looks at the test window) are kept first in <runs-dir>/test_touches.jsonl, so
+    `synapse runs touches` still lists them; to keep a run out of sight but whole, archive it.
     """
     rds = service.open_runs(runs, runs_dir)
     statuses = service.check_deletable(rds)
     if not yes:
         for rd in rds:
             say(f"  {rd.run_id}  {statuses[rd.run_id]}  {rd.path}")
+        say("  (their test touches are kept in test_touches.jsonl: `synapse runs touches`)")
         if not typer.confirm(f"Delete {len(rds)} run director{'y' if len(rds) == 1 else 'ies'}?", default=False):
             tell("nothing deleted", "", "", stderr=True)
             raise typer.Exit(EXIT_FAILED)
     root = runs_root(runs_dir)
-    removed = []
+    removed, kept = [], []
     for rd in rds:
-        service.delete_run(rd, root)
+        out = service.delete_run(rd, root)
         removed.append(rd.run_id)
+        kept.append(out)
         if not as_json:
-            say(f"deleted {rd.run_id}")
+            n = out["touches"]
+            say(
+                f"deleted {rd.run_id}"
+                + (f" ({n} test touch{'es' if n != 1 else ''} kept in {out['ledger']})" if n else "")
+            )
     if as_json:
-        print_json({"removed": removed})
+        print_json({"removed": removed, "touches_kept": {k["run_id"]: k["touches"] for k in kept}})
+
+
+# --------------------------------------------------------------------------- tags, note, archive
+
+RunsArg = Annotated[list[str], typer.Argument(help="Runs (unique id prefixes or directories).", show_default=False)]
+
+
+def _print_annotations(items: list[dict]) -> None:
+    from synapse_tui.commands.runs_view import annotations_table
+
+    console.print(annotations_table(items))
+
+
+@runs_app.command("tag")
+@user_errors
+def tag_cmd(
+    runs: RunsArg,
+    add: Annotated[
+        list[str] | None,
+        typer.Option("--add", "-a", help="Add these tags (repeatable or comma list)."),
+    ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option("--remove", "-r", help="Remove these tags (repeatable or comma list)."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every tag (then --add adds).")] = False,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tag runs, or show their tags (without --add / --remove / --clear).
+
+    A tag is 1-32 characters of a-z 0-9 _ . : - (lower-cased). Tags live in the run's
+    own annotations.json (a running run can be tagged) and are a query field.
+
+    synapse runs ls --where 'tag=baseline-v2'   (or --tag baseline-v2)
+
+        synapse runs tag 20261122-0345 --add baseline-v2 --remove draft
+    """
+    rds = service.open_runs(runs, runs_dir)
+    root = runs_root(runs_dir)
+    if add or remove or clear:
+        items = service.annotate(rds, root, add=add, remove=remove, tags=[] if clear else None)
+    else:
+        items = [service.read_annotations_of(rd) for rd in rds]
+    if as_json:
+        print_json(items)
+    else:
+        _print_annotations(items)
+
+
+@runs_app.command("note")
+@user_errors
+def note_cmd(
+    run: RunArg,
+    text: Annotated[
+        str | None, typer.Argument(help="The note (replaces the one there); none: show it.", show_default=False)
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the note.")] = False,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a note on a run (what it was for, what you saw), or show it.
+
+    At most 2000 characters; `note` is a query field: `--where 'note~leak'`.
+
+        synapse runs note 20261122-0345 "lr too high: diverges after epoch 40"
+    """
+    if clear and text is not None:
+        raise InputError("give a note or --clear, not both")
+    rd = service.open_run(run, runs_dir)
+    if clear or text is not None:
+        item = service.annotate([rd], runs_root(runs_dir), note="" if clear else text)[0]
+    else:
+        item = service.read_annotations_of(rd)
+    if as_json:
+        print_json(item)
+    elif clear or text is not None:
+        say(f"{rd.run_id}: note " + ("cleared" if clear or not item["note"] else "saved"))
+    else:
+        say(item["note"] or f"{rd.run_id}: no note")
+
+
+def _archive(runs: list[str], runs_dir, as_json: bool, archived: bool) -> None:
+    rds = service.open_runs(runs, runs_dir)
+    items = service.set_archived(rds, runs_root(runs_dir), archived)
+    if as_json:
+        print_json(items)
+        return
+    for it in items:
+        if it["was"] == archived:
+            say(f"{it['run_id']}: already {'archived' if archived else 'not archived'}")
+        else:
+            say(f"{'archived' if archived else 'unarchived'} {it['run_id']}")
+    if archived:
+        say("(out of the default listings: `synapse runs ls --archived` lists them, `synapse runs unarchive` restores)")
+
+
+@runs_app.command("archive")
+@user_errors
+def archive_cmd(runs: RunsArg, runs_dir: RunsDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Archive runs: out of `runs ls` and the dashboard's table, kept whole on disk.
+
+    The run directory stays where it is (resume and remote mirrors still work); queued or
+    running runs are refused. `synapse runs ls --archived` lists them, `unarchive` restores.
+    """
+    _archive(runs, runs_dir, as_json, True)
+
+
+@runs_app.command("unarchive")
+@user_errors
+def unarchive_cmd(runs: RunsArg, runs_dir: RunsDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Bring archived runs back into the default listings."""
+    _archive(runs, runs_dir, as_json, False)
+
+
+@runs_app.command("touches")
+@user_errors
+def touches_cmd(
+    run: Annotated[
+        list[str] | None,
+        typer.Option("--run", help="Only these run ids (or prefixes; deleted runs too)."),
+    ] = None,
+    runs_dir: RunsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every look at the test window: the runs' own records and those of deleted runs.
+
+    Each evaluation on the test window is recorded in its run's manifest (test_touches).
+
+    `synapse runs rm` first keeps a deleted run's touches in <runs-dir>/test_touches.jsonl.
+
+    Count them before you trust a test number: every look spends the window a little.
+    """
+    root = runs_root(runs_dir)
+    items = service.touch_record(root)
+    if run:
+        items = [t for t in items if any(t["run_id"].startswith(p) for p in run)]
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        tell(f"no test touches recorded in {root}", "", "", stderr=True)
+        return
+    from synapse_tui.commands.runs_view import touches_table
+
+    console.print(touches_table(items))
+    looks = [t for t in items if t.get("ts")]
+    gone = sum(1 for t in looks if t["source"] == "deleted")
+    runs_n = len({t["run_id"] for t in looks})
+    say(
+        f"{len(looks)} look{'s' if len(looks) != 1 else ''} at the test window by {runs_n} run"
+        f"{'s' if runs_n != 1 else ''}" + (f" ({gone} by deleted runs, kept in the ledger)" if gone else "")
+    )
+    bad = [t for t in items if t.get("unreadable")]
+    for t in bad:
+        tell(f"{t['run_id']}: touches unreadable: {t['unreadable']}", "warning:", "yellow")
 
 
 @runs_app.command("reindex")

@@ -51,6 +51,18 @@ def _status(s: str | None) -> Text:
     return Text(clean(s or "?"), style=STATUS_STYLE.get(s or "", ""))
 
 
+TAGS_WIDTH = 24
+
+
+def _tags(row: dict) -> Text:
+    """The tags of a row (cut to TAGS_WIDTH), `archived` first for an archived run."""
+    words = (["archived"] if row.get("archived") else []) + [str(t) for t in row.get("tags") or []]
+    text = " ".join(words)
+    if len(text) > TAGS_WIDTH:
+        text = text[: TAGS_WIDTH - 1] + "…"
+    return Text(clean(text) or "", style="dim" if row.get("archived") and len(words) == 1 else "cyan")
+
+
 def _heading(text: str) -> None:
     console.print(Text(clean(text), style="bold"), soft_wrap=True)
 
@@ -72,6 +84,7 @@ _LS_COLUMNS = (
     ("good+@K", "right", 3),
     ("beats", "left", 8),
     ("verdict", "left", 4),
+    ("tags", "left", 10),
 )
 
 
@@ -98,10 +111,13 @@ def runs_table(rows: list[dict], now: datetime | None = None, width: int | None 
                 cell(good),
                 _beats(r),
                 _verdict(r.get("verdict")),
+                _tags(r),
             ]
         )
     need = [max([len(h)] + [len(str(c[i])) for c in cells]) + 1 for i, (h, _, _) in enumerate(_LS_COLUMNS)]
     keep = list(range(len(_LS_COLUMNS)))
+    if not any(r.get("tags") or r.get("archived") for r in rows):
+        keep.remove(len(_LS_COLUMNS) - 1)  # no run is tagged: no empty tags column
     for i in sorted(keep, key=lambda i: -_LS_COLUMNS[i][2]):
         if sum(need[j] for j in keep) <= width or _LS_COLUMNS[i][2] <= 1:
             break
@@ -118,6 +134,44 @@ def runs_table(rows: list[dict], now: datetime | None = None, width: int | None 
         )
     for c in cells:
         table.add_row(*[c[i] for i in keep])
+    return table
+
+
+def annotations_table(items: list[dict]) -> Table:
+    """The table of `runs tag` (and what `runs note` shows): run, tags, archived, note."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+    table.add_column("run", no_wrap=True)
+    table.add_column("tags")
+    table.add_column("archived")
+    table.add_column("note", overflow="fold")
+    for it in items:
+        table.add_row(
+            cell(it["run_id"]),
+            Text(clean(" ".join(it.get("tags") or [])) or "–", style="cyan"),
+            "yes" if it.get("archived") else "no",
+            Text(clean(it.get("note") or "–", newlines=True)),
+        )
+    return table
+
+
+def touches_table(items: list[dict]) -> Table:
+    """The table of `runs touches`: when, which run, what looked, its config and data, whether it was deleted."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+    for col in ("when", "run", "what", "config", "data", ""):
+        table.add_column(
+            col, no_wrap=col != "what", overflow="ellipsis" if col == "run" else "fold", min_width=len(col) or 7
+        )
+    for t in items:
+        when = str(t.get("ts") or "?")[:16].replace("T", " ")[2:]  # 26-12-07 23:12
+        state = Text("deleted", style="yellow") if t["source"] == "deleted" else ""
+        table.add_row(
+            when,
+            cell(t["run_id"]),
+            cell(t.get("what") or ("unreadable" if t.get("unreadable") else "–")),
+            cell((t.get("config_hash") or "–")[:8]),
+            cell((t.get("data_sha256") or "–")[:8]),
+            state,
+        )
     return table
 
 
@@ -309,4 +363,4 @@ def _csv_value(v: Any) -> Any:
     return json.dumps(v) if isinstance(v, (list, dict)) else v
 
 
-__all__ = ["runs_table", "fields_table", "runs_csv"]
+__all__ = ["annotations_table", "fields_table", "runs_csv", "runs_table", "touches_table"]

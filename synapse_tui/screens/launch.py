@@ -7,6 +7,11 @@ schema's did-you-mean included), shown inline; Launch stays disabled until the f
 valid. A launch runs in a worker too (core.service.jobs.launch, or core.service.sweeps.start
 when the grid has lines), says the run id and goes back to the runs screen, which picks
 the new run up by itself.
+
+Any YAML can be opened by its path (ctrl+o): read in a worker through core.config.load_yaml,
+a bad file named with file:line. `LaunchScreen(runs_dir, config_path=..., clone_of=run_id)`
+opens with that config chosen: the runs screen's `y` passes a run's resolved config.yaml,
+with `name=<its name>-clone` as an override, its own data.path kept, ready to tweak.
 """
 
 from __future__ import annotations
@@ -30,6 +35,67 @@ from core.errors import InputError
 DEBOUNCE_S = 0.3
 
 
+OPEN_MAX_BYTES = 1 << 20  # a config is a few KiB; past this it is not one
+
+
+def clone_name(name: str) -> str:
+    """A run name with `-clone` added, within the 64 characters a run name may have."""
+    from core.errors import RUN_NAME_MAX
+
+    suffix = "-clone"
+    return name[: RUN_NAME_MAX - len(suffix)] + suffix
+
+
+def read_yaml_entry(path: str, source: str) -> dict:
+    """A config file as an entry of the list (as core.service.configs.list_configs gives them),
+    read through core.config.load_yaml; `error` says why it cannot be one, with file:line.
+    Reads the file: call it from a worker."""
+    from core.config import load_yaml
+    from core.service.configs import job_of_kind
+
+    p = Path(path).expanduser()
+    entry: dict = {
+        "name": p.stem or str(p),
+        "path": str(p),
+        "kind": None,
+        "job": None,
+        "description": "",
+        "source": source,
+        "error": None,
+        "run_name": None,
+    }
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(OPEN_MAX_BYTES + 1)
+    except OSError as exc:
+        entry["error"] = f"{p}: cannot read: {exc.strerror or exc}"
+        return entry
+    if len(data) > OPEN_MAX_BYTES:
+        entry["error"] = f"{p}: larger than {OPEN_MAX_BYTES >> 10} KiB: not a config"
+        return entry
+    try:
+        raw = load_yaml(data.decode("utf-8"), str(p))
+    except UnicodeDecodeError as exc:
+        entry["error"] = f"{p}: not UTF-8 text (byte {exc.start})"
+        return entry
+    except InputError as exc:
+        entry["error"] = str(exc)  # file:line: problem
+        return entry
+    if not isinstance(raw, dict):
+        entry["error"] = f"{p}: not a config (the YAML is not a mapping)"
+        return entry
+    model = raw.get("model")
+    kind = model.get("kind", "uniform") if isinstance(model, dict) else "uniform"
+    entry["kind"], entry["job"] = kind, job_of_kind(kind)
+    if entry["job"] is None:
+        entry["error"] = f"{p}: unknown model kind {kind!r}"
+        return entry
+    if isinstance(raw.get("name"), str) and raw["name"]:
+        entry["run_name"] = raw["name"]
+        entry["name"] = raw["name"]
+    return entry
+
+
 def _short(path: str) -> str:
     """A config's path as a title: relative to here when under it, else its folder and name."""
     p = Path(path)
@@ -50,13 +116,16 @@ class LaunchScreen(Screen):
         Binding("ctrl+s", "launch", "Launch"),
         Binding("ctrl+r", "toggle_preview", "Preview: file or resolved"),
         Binding("ctrl+l", "focus('configs')", "Focus the config list", show=False),
-        Binding("ctrl+o", "focus('overrides')", "Focus the overrides", show=False),
+        Binding("ctrl+o", "open_path", "Open a YAML by path"),
+        Binding("ctrl+f", "focus('overrides')", "Focus the overrides", show=False),
         Binding("ctrl+g", "focus('grid')", "Focus the sweep grid", show=False),
     ]
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(self, runs_dir: Path, config_path: str | Path | None = None, clone_of: str | None = None) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
+        self.initial_path = None if config_path is None else str(config_path)
+        self.clone_of = clone_of  # the run whose config this is (its name gets a -clone suffix)
         self.configs: list[dict] = []
         self.config: dict | None = None  # the chosen entry of list_configs
         self.result: dict | None = None  # the last validation, for the form as it is now
@@ -115,7 +184,8 @@ class LaunchScreen(Screen):
         from core.service.configs import default_data
 
         self.sub_title = f"launch into {self.runs_dir}"
-        self.query_one("#data", Input).value = default_data()
+        # A clone keeps the run's own data.path (an empty --data); a fresh launch gets the sample.
+        self.query_one("#data", Input).value = "" if self.initial_path else default_data()
         self.query_one("#preview-box").border_title = "preview"
         self.query_one("#configs").border_title = "configs"
         self._set_check(Text("reading the configs…", style="dim"))
@@ -127,7 +197,14 @@ class LaunchScreen(Screen):
         from core.service.configs import list_configs
 
         entries = list_configs()
+        opened = None
+        if self.initial_path is not None:
+            opened = read_yaml_entry(self.initial_path, "run" if self.clone_of else "opened")
+            if opened["error"] is None:
+                entries = [opened] + [e for e in entries if Path(e["path"]).resolve() != Path(opened["path"]).resolve()]
         self.app.call_from_thread(self._show_configs, entries)
+        if opened is not None:
+            self.app.call_from_thread(self._opened, opened)
 
     def _show_configs(self, entries: list[dict]) -> None:
         self.configs = entries
@@ -143,6 +220,59 @@ class LaunchScreen(Screen):
             box.highlighted = 0
         else:
             self._set_check(Text("no configs: none shipped in configs/ and no *.yaml here", style="red"))
+
+    # ------------------------------------------------------------------ open any YAML by path
+    def action_open_path(self) -> None:
+        from synapse_tui.widgets.text_prompt import TextPrompt
+
+        def check(text: str) -> str | None:
+            return None if text.strip() else "type the path of a YAML config"
+
+        def answered(text: str | None) -> None:
+            if text is not None:
+                self.open_yaml(text.strip())
+
+        self.app.push_screen(
+            TextPrompt(
+                "Open a YAML config",
+                placeholder="path/to/config.yaml (~ works)",
+                hint="read and checked like the listed configs",
+                check=check,
+            ),
+            answered,
+        )
+
+    @work(thread=True, exclusive=True, group="launch-open")
+    def open_yaml(self, path: str) -> None:
+        entry = read_yaml_entry(path, "opened")
+        self.app.call_from_thread(self._opened, entry)
+
+    def _opened(self, entry: dict) -> None:
+        """Show an opened file: in the list and chosen; a file that is no config says why (file:line)."""
+        if not self.is_attached:
+            return
+        if entry["error"] is not None:
+            self._set_check(Text("✗ cannot open " + entry["path"], style="bold red"))
+            self._set_problems(None, [entry["error"]])
+            self.notify(entry["error"], title="Open", severity="error", timeout=8)
+            return
+        real = Path(entry["path"]).resolve()
+        index = next((i for i, c in enumerate(self.configs) if Path(c["path"]).resolve() == real), None)
+        if index is None:
+            self.configs.append(entry)
+            index = len(self.configs) - 1
+            self._show_configs(list(self.configs))
+        if self.clone_of and entry.get("run_name"):
+            overrides = self.query_one("#overrides", TextArea)
+            if not overrides.text.strip():
+                overrides.text = f"name={clone_name(entry['run_name'])}"
+        box = self.query_one("#configs", OptionList)
+        box.highlighted = index
+        self.config = self.configs[index]
+        self.load_preview(self.config["path"])
+        self._changed()
+        if self.clone_of:
+            self.sub_title = f"clone of {self.clone_of} · launch into {self.runs_dir}"
 
     @on(OptionList.OptionHighlighted, "#configs")
     def _config_highlighted(self, event: OptionList.OptionHighlighted) -> None:

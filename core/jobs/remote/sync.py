@@ -117,6 +117,7 @@ LOCAL_ONLY = frozenset(
         "config.yaml",
         "queue.json",
         "claim.json",
+        "annotations.json",  # the user's tags, note and archived flag (core.runs.annotations)
     }
 )
 # What a worker writes into its run directory (docs/ARCHITECTURE.md, "A run directory").

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 
 from core.runs import parse_ts
-from synapse_tui.formatting import ASCII_GLYPHS, clock, k_ranges, num
+from synapse_tui.formatting import ASCII_GLYPHS, clean, clock, k_ranges, num
 from synapse_tui.theme import STATUS_STYLE
 
 
@@ -37,7 +37,9 @@ def missing_last(v, descending: bool):
 
 # -- the sorted column: its direction on a first sort, and the marker in its header
 # A first sort on a text column reads A to Z; on numbers and times, the largest / newest first.
-TEXT_SORT_COLUMNS = frozenset({"id", "status", "name", "model", "host", "run_id", "device", "calibration", "verdict"})
+TEXT_SORT_COLUMNS = frozenset(
+    {"id", "status", "name", "model", "host", "run_id", "device", "calibration", "verdict", "tags", "note"}
+)
 SORT_MARKS = {False: "▲", True: "▼"}  # by descending
 SORT_MARKS_ASCII = {False: "^", True: "v"}
 
@@ -154,6 +156,28 @@ def _verdict(r: dict, now: datetime) -> Cell:
     return Cell(v or "–", v, "green" if v == "APPROVED" else ("red" if v else "dim"))
 
 
+TAGS_WIDTH = 20
+
+
+def _tags(r: dict, now: datetime) -> Cell:
+    # An archived run (shown with H) says so first, dim; the tags after it, cut to TAGS_WIDTH.
+    tags = [str(t) for t in r.get("tags") or []]
+    words = (["archived"] if r.get("archived") else []) + tags
+    if not words:
+        return Cell("–", None, "dim")
+    text = clean(" ".join(words))
+    if len(text) > TAGS_WIDTH:
+        text = text[: TAGS_WIDTH - 1] + "…"
+    return Cell(text, " ".join(tags) or None, "dim" if not tags else "cyan")
+
+
+def _note(r: dict, now: datetime) -> Cell:
+    v = clean(r.get("note") or "")  # one line: newlines become spaces
+    if not v:
+        return Cell("–", None, "dim")
+    return Cell(v if len(v) <= NAME_WIDTH else v[: NAME_WIDTH - 1] + "…", v)
+
+
 def _duration(r: dict, now: datetime) -> Cell:
     return Cell(clock(r.get("duration_s")), r.get("duration_s"))
 
@@ -173,12 +197,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("good", "good+@K", _good),
     Column("beats", "beats", _beats),
     Column("verdict", "verdict", _verdict),
+    Column("tags", "tags", _tags),
     Column("run_id", "run", _text("run_id")),
     Column("device", "device", _text("device"), shown=False),
     Column("auc", "AUC", _number("auc", 3), shown=False),
     Column("lift_capture", "lift", _number("lift_capture", 2), shown=False),
     Column("calibration", "calibration", _text("calibration"), shown=False),
     Column("test_touches", "test×", _text("test_touches"), shown=False),
+    Column("note", "note", _note, shown=False),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 CONFIG_PREFIX = "cfg:"
@@ -204,7 +230,7 @@ def column(key: str) -> Column:
 WIDE = 140
 # The short `id` column tells the rows apart there; the full run id (30 columns) would be
 # off the edge anyway, as the epoch would push the verdict off at 80 columns.
-NARROW_HIDDEN = ("name", "host", "started", "epoch", "best_val_loss", "beats", "run_id")
+NARROW_HIDDEN = ("name", "host", "started", "epoch", "best_val_loss", "beats", "tags", "run_id")
 
 
 class ColumnsScreen(ModalScreen[list]):

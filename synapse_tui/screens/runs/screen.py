@@ -1,4 +1,5 @@
-"""The home screen: every run, live, sortable, filterable; open, compare, cancel, resume, launch.
+"""The home screen: every run, live, sortable, filterable; open, compare, cancel, resume, launch;
+tag, note, archive, delete a run and clone its config into Launch.
 
 The table is updated by row key: a refresh adds new runs, changes the cells that changed
 and removes runs that are gone; it never clears and re-adds (which would lose the cursor
@@ -40,7 +41,7 @@ from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.fast_table import FastDataTable
 
 REFRESH_SECONDS = 1.0
-MAX_COMPARE = 4
+MAX_COMPARE = 8  # the compare screen overlays up to 8 runs
 
 
 def job_action_refusal(what: str, run_id: str, status: str | None, error: str | None = None) -> str | None:
@@ -76,6 +77,8 @@ def export_value(key: str, row: dict) -> object:
         v = (row.get("config") or {}).get(key[len(CONFIG_PREFIX) :])
     elif key == "started":
         v = row.get("started") or row.get("created")
+    elif key == "tags":
+        v = " ".join(str(t) for t in row.get("tags") or []) or None
     elif key == "beats" and row.get("beats_reference"):
         v = k_ranges(row.get("beats_at") or []) or "yes"
     else:
@@ -108,6 +111,13 @@ class RunsScreen(Screen):
         Binding("R", "resume", "Resume run", key_display="R"),
         Binding("c", "columns", "Columns"),
         Binding("E", "export_csv", "Export CSV", key_display="E", show=False),
+        Binding("number_sign", "edit_tags", "Tags of the run", key_display="#", show=False),
+        # `i`: write (insert) a note; N is "previous match" on the artifact screen
+        Binding("i", "edit_note", "Note on the run", show=False),
+        Binding("A", "archive", "Archive / unarchive (asks)", key_display="A", show=False),
+        Binding("D", "delete", "Delete the run (asks; its test touches are kept)", key_display="D", show=False),
+        Binding("y", "clone", "Clone its config into Launch", show=False),
+        Binding("H", "toggle_archived", "Show/hide archived runs", key_display="H", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -127,6 +137,9 @@ class RunsScreen(Screen):
         self.good_filter = ""  # the last filter the index took (a refused one falls back to it)
         self.demo_running = False
         self.last_refresh_s: float | None = None
+        self.show_archived = False  # archived runs are out of the table unless H shows them
+        self.archived_hidden = 0  # how many archived runs are hidden, when no other run is shown
+        self._demo_offered: bool | None = None  # what the footer last showed for `d`
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -221,14 +234,15 @@ class RunsScreen(Screen):
         self.action_refresh()
 
     @work(thread=True, exclusive=True, group="runs-refresh")
-    def load_rows(self, filter_text: str) -> None:
+    def load_rows(self, filter_text: str, show_archived: bool | None = None) -> None:
         from core.service.runs import config_values, list_runs, varying_keys
 
         t0 = time.perf_counter()
         error = None
         where = filter_text if filter_text and is_expression(filter_text) else None
+        archived = self.show_archived if show_archived is None else show_archived
         try:
-            rows = list_runs(self.runs_dir, where=where)
+            rows = list_runs(self.runs_dir, where=where, archived=None if archived else False)
         except InputError as exc:
             # Only the index knows the config keys, so a typo in one (`trian.lr`) gets here:
             # the rows shown stay (never every run instead) and so does the last good filter.
@@ -236,6 +250,13 @@ class RunsScreen(Screen):
             return
         if filter_text and where is None:
             rows = [r for r in rows if matches_text(r, filter_text)]
+        # With nothing to show, say when it is because every run is archived (not the first-run screen).
+        self.archived_hidden = 0
+        if not rows and not archived and not filter_text:
+            try:
+                self.archived_hidden = len(list_runs(self.runs_dir, archived=True))
+            except InputError:
+                pass
         if not self.configs_read:
             # First the table: reading hundreds of config files the first time (they are
             # cached after) would hold the first screen back for a column nobody chose yet.
@@ -298,6 +319,8 @@ class RunsScreen(Screen):
             parts.append(f"by {column(self.sort_key).header} {'↓' if self.sort_descending else '↑'}")
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
+        if self.show_archived:
+            parts.append("archived shown")
         if self.selected:
             parts.append(f"{len(self.selected)} selected")
         self.sub_title = " · ".join(parts)
@@ -327,15 +350,23 @@ class RunsScreen(Screen):
 
     def _show_empty(self, empty: bool) -> None:
         # A filter that matches nothing says so over the (empty) table: it is not the first-run screen.
-        no_match = empty and bool(self.filter_text)
+        no_match = empty and (bool(self.filter_text) or self.archived_hidden > 0)
         empty = empty and not no_match
         message = self.query_one("#no-match", Static)
         message.display = no_match
-        if no_match:
+        if no_match and self.filter_text:
             message.update(Text(f"no run matches {self.filter_text} (esc clears)"))
+        elif no_match:
+            n = self.archived_hidden
+            message.update(Text(f"every run here is archived ({n}): H shows archived runs"))
         box = self.query_one("#first-run", Vertical)
         box.display = empty or self.demo_running
-        self.refresh_bindings()  # `d` is offered on the first-run screen only
+        # `d` is offered on the first-run screen only. Only when that changes: every refresh of
+        # the bindings rebuilds the footer, which a refresh a second would keep half-drawn.
+        offered = bool(self.check_action("demo", ()))
+        if offered != self._demo_offered:
+            self._demo_offered = offered
+            self.refresh_bindings()
         self.query_one("#runs", DataTable).display = not empty
         if empty and not self.demo_running:
             yet = "yet" if self.runs_dir.exists() else "yet (the directory does not exist)"
@@ -548,14 +579,196 @@ class RunsScreen(Screen):
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
         self.app.call_from_thread(self.action_refresh)
 
+    # ------------------------------------------------------------------ run management
+    def _targets(self) -> list[str]:
+        """The selected runs shown, else the run under the cursor."""
+        picked = [k for k in self.rows if k in self.selected]
+        if picked:
+            return picked
+        key = self._current()
+        return [key] if key is not None else []
+
+    def _active_refusal(self, keys: list[str], what: str) -> str | None:
+        """Why `what` (delete, archive) does not apply: a queued or running run (cancel it first)."""
+        for key in keys:
+            status = (self.rows.get(key) or {}).get("status")
+            if status in ACTIVE_STATUSES:
+                return f"run {key} is {status}: cancel it first (x); nothing was {what}"
+        return None
+
+    def action_edit_tags(self) -> None:
+        key = self._current()
+        if key is None:
+            return
+        from core.errors import InputError as _InputError
+        from core.runs.annotations import MAX_TAGS, split_tags
+        from synapse_tui.widgets.text_prompt import TextPrompt
+
+        def check(text: str) -> str | None:
+            try:
+                tags = split_tags([text])
+            except _InputError as exc:
+                return str(exc)
+            return f"at most {MAX_TAGS} tags" if len(tags) > MAX_TAGS else None
+
+        current = " ".join((self.rows.get(key) or {}).get("tags") or [])
+        self.app.push_screen(
+            TextPrompt(
+                f"Tags of {key}",
+                value=current,
+                placeholder="e.g. baseline-v2 keep",
+                hint="space or comma between tags; empty removes them all",
+                check=check,
+                append_space=True,
+            ),
+            lambda text: self._answered(key, tags=text),
+        )
+
+    def action_edit_note(self) -> None:
+        key = self._current()
+        if key is None:
+            return
+        from core.errors import InputError as _InputError
+        from core.runs.annotations import NOTE_MAX, check_note
+        from synapse_tui.widgets.text_prompt import TextPrompt
+
+        def check(text: str) -> str | None:
+            try:
+                check_note(text)
+            except _InputError as exc:
+                return str(exc)
+            return None
+
+        self.app.push_screen(
+            TextPrompt(
+                f"Note on {key}",
+                value=(self.rows.get(key) or {}).get("note") or "",
+                placeholder="what it was for, what you saw",
+                hint="empty clears it",
+                check=check,
+                max_length=NOTE_MAX,
+            ),
+            lambda text: self._answered(key, note=text),
+        )
+
+    def _answered(self, run_id: str, *, tags: str | None = None, note: str | None = None) -> None:
+        """A prompt's answer (None: cancelled) saved in a worker."""
+        if tags is not None or note is not None:
+            self.save_annotations(run_id, tags=tags, note=note)
+
+    @work(thread=True, group="annotate")
+    def save_annotations(self, run_id: str, *, tags: str | None = None, note: str | None = None) -> None:
+        from core.service.runs import annotate, open_run
+
+        try:
+            rd = open_run(run_id, self.runs_dir)
+            out = annotate([rd], self.runs_dir, tags=None if tags is None else [tags], note=note)[0]
+        except InputError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            return
+        if tags is not None:
+            msg = f"{run_id}: " + (f"tags {' '.join(out['tags'])}" if out["tags"] else "no tags")
+        else:
+            msg = f"{run_id}: note " + ("saved" if out["note"] else "cleared")
+        self.app.call_from_thread(self.notify, msg)
+        self.app.call_from_thread(self.action_refresh)
+
+    def action_archive(self) -> None:
+        keys = self._targets()
+        if not keys:
+            return
+        rows = [self.rows.get(k) or {} for k in keys]
+        unarchive = all(r.get("archived") for r in rows)
+        if not unarchive:
+            why = self._active_refusal(keys, "archived")
+            if why:
+                self.notify(why, severity="warning")
+                return
+        what = "Unarchive" if unarchive else "Archive"
+        runs = keys[0] if len(keys) == 1 else f"{len(keys)} runs"
+        detail = (
+            "It comes back into the default listing."
+            if unarchive
+            else "It leaves the table and `runs ls` (H or `runs ls --archived` shows it); nothing is deleted."
+        )
+        self.app.push_screen(
+            YesNo(f"{what} {runs}?\n{detail}"),
+            lambda yes: self._confirmed(yes, "unarchive" if unarchive else "archive", keys),
+        )
+
+    def action_delete(self) -> None:
+        keys = self._targets()
+        if not keys:
+            return
+        why = self._active_refusal(keys, "deleted")
+        if why:
+            self.notify(why, severity="warning")
+            return
+        runs = f"run {keys[0]}" if len(keys) == 1 else f"{len(keys)} runs"
+        touches = sum(int((self.rows.get(k) or {}).get("test_touches") or 0) for k in keys)
+        self.app.push_screen(
+            YesNo(
+                f"Delete {runs}? The run directory is removed for good.\n"
+                f"Its test touches ({touches}) are kept in {self.runs_dir / 'test_touches.jsonl'} "
+                "(`synapse runs touches`). To keep a run out of sight but whole, archive it (A)."
+            ),
+            lambda yes: self._confirmed(yes, "delete", keys),
+        )
+
+    def _confirmed(self, yes: bool | None, what: str, run_ids: list[str]) -> None:
+        if yes:
+            self.run_manage(what, run_ids)
+
+    @work(thread=True, group="manage")
+    def run_manage(self, what: str, run_ids: list[str]) -> None:
+        from core.service import runs as service
+
+        try:
+            rds = service.open_runs(run_ids, self.runs_dir)
+            if what == "delete":
+                service.check_deletable(rds)
+                kept = sum(service.delete_run(rd, self.runs_dir)["touches"] for rd in rds)
+                msg = f"deleted {', '.join(run_ids)}" + (
+                    f" · {kept} test touch{'es' if kept != 1 else ''} kept in test_touches.jsonl" if kept else ""
+                )
+            else:
+                service.set_archived(rds, self.runs_dir, what == "archive")
+                msg = f"{what}d {', '.join(run_ids)}" + (" (H shows archived runs)" if what == "archive" else "")
+        except InputError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+        else:
+            self.app.call_from_thread(self._managed, run_ids, msg)
+        self.app.call_from_thread(self.action_refresh)
+
+    def _managed(self, run_ids: list[str], message: str) -> None:
+        self.selected.difference_update(run_ids)
+        self._update_subtitle()
+        self.notify(message)
+
+    def action_toggle_archived(self) -> None:
+        self.show_archived = not self.show_archived
+        self._update_subtitle()
+        self.notify("archived runs shown" if self.show_archived else "archived runs hidden", timeout=3)
+        self.action_refresh()
+
+    def action_clone(self) -> None:
+        """The run's resolved config.yaml in Launch, named `<name>-clone`, to tweak and launch."""
+        key = self._current()
+        if key is None:
+            return
+        row = self.rows.get(key) or {}
+        path = Path(row.get("path") or self.runs_dir / key) / "config.yaml"
+        self.app.open_launch(config_path=path, clone_of=key)  # type: ignore[attr-defined]
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "demo":  # the first-run screen's key: hidden (and inert) once there are runs
-            return not self.rows and not self.demo_running and not self.filter_text  # or a filter hides them
+            # or a filter (or the archive) hides them
+            return not self.rows and not self.demo_running and not self.filter_text and not self.archived_hidden
         return True
 
     def action_demo(self) -> None:
         """The demo's runs, detached (they outlive the dashboard), followed in place (runs/demo.py)."""
-        if self.rows or self.demo_running or self.filter_text:
+        if self.rows or self.demo_running or self.filter_text or self.archived_hidden:
             return
         from synapse_tui.screens.runs.demo import start_demo
 
