@@ -66,3 +66,27 @@ async def test_the_metric_must_be_a_number(grouped_runs):
         err = app.screen.query_one("#group-error")
         assert await until(pilot, lambda: err.display)
         assert "give a number" in str(err.render())
+
+
+async def test_G_on_the_runs_screen_groups_what_is_shown_and_filters_to_a_group(grouped_runs):
+    from synapse_tui.screens.runs import RunsScreen
+
+    app = SynapseApp(grouped_runs, ascii_plots=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert await until(pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.screen.rows) == 3)
+        runs = app.screen
+        await pilot.press("G")
+        assert await until(pilot, lambda: isinstance(app.screen, GroupsScreen) and bool(app.screen.query("#groups")))
+        groups = app.screen
+        assert await until(pilot, lambda: groups.result is not None)
+        groups.query_one("#group-key", Input).value = "split.val_days"
+        groups.query_one("#group-key", Input).focus()
+        await pilot.press("enter")
+        table = groups.query_one("#groups", DataTable)
+        assert await until(pilot, lambda: table.row_count == 2 and groups.result["key"] == "split.val_days")
+        table.focus()
+        row = [table.get_row_at(i)[0].plain for i in range(2)].index("120")
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        assert await until(pilot, lambda: app.screen is runs and len(runs.rows) == 2)
+        assert runs.filter_text == "split.val_days=120"

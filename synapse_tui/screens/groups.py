@@ -48,8 +48,13 @@ def read_groups(runs_dir: Path, key: str, metric: str, where: str | None) -> tup
     from core.service.grouping import group_runs
     from core.service.runs import config_fields, list_runs
 
+    from core.query.text import is_expression, matches_text
+
     config_keys = [f["name"] for f in config_fields(runs_dir)]
-    rows = list_runs(runs_dir, where=where or None)
+    expression = bool(where) and is_expression(where or "")
+    rows = list_runs(runs_dir, where=where if expression else None)
+    if where and not expression:  # plain text, as the runs screen's filter box takes it
+        rows = [r for r in rows if matches_text(r, where)]
     names = [f["name"] for f in field_help()] + config_keys
     return group_runs(rows, key, metric, config_keys=config_keys), names
 

@@ -111,6 +111,7 @@ class RunsScreen(Screen):
         Binding("R", "resume", "Resume run", key_display="R"),
         Binding("c", "columns", "Columns"),
         Binding("E", "export_csv", "Export CSV", key_display="E", show=False),
+        Binding("G", "group", "Group by a field or hyperparameter", key_display="G", show=False),
         Binding("number_sign", "edit_tags", "Tags of the run", key_display="#", show=False),
         # `i`: write (insert) a note; N is "previous match" on the artifact screen
         Binding("i", "edit_note", "Note on the run", show=False),
@@ -134,6 +135,7 @@ class RunsScreen(Screen):
         self.sort_key: str | None = None  # None: newest first
         self.sort_descending = True
         self.filter_text = ""
+        self.group_key = "model"  # what G groups by first
         self.good_filter = ""  # the last filter the index took (a refused one falls back to it)
         self.demo_running = False
         self.last_refresh_s: float | None = None
@@ -443,6 +445,24 @@ class RunsScreen(Screen):
 
     def action_launch(self) -> None:
         self.app.open_launch()
+
+    def action_group(self) -> None:
+        """The runs shown grouped by a key (screens/groups.py); a group chosen there filters the table to it."""
+        from synapse_tui.screens.groups import GroupsScreen
+
+        def chosen(group_filter: str | None) -> None:
+            if not group_filter:
+                return
+            # an expression is kept and narrowed; plain text cannot be joined to one, so the group replaces it
+            keep = self.filter_text if self.filter_text and is_expression(self.filter_text) else ""
+            self.filter_text = f"({keep}) and {group_filter}" if keep else group_filter
+            box = self.query_one("#filter", Input)
+            box.value, box.display = self.filter_text, True
+            self.query_one("#runs", DataTable).focus()
+            self._remember()
+            self.action_refresh()
+
+        self.app.push_screen(GroupsScreen(self.runs_dir, key=self.group_key, where=self.filter_text), chosen)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
