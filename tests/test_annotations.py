@@ -260,3 +260,12 @@ def test_sweep_field_names_the_sweep_that_made_the_run(tmp_path):
     ok("reindex", "--runs-dir", tmp_path)
     assert ids(tmp_path, "--where", f"sweep={sweep.name}") == [b.run_id]
     assert ids(tmp_path, "--where", "sweep~lr") == [b.run_id]
+
+
+def test_runs_show_prints_the_tags_and_the_note_as_text(tmp_path):
+    a, _, _ = three(tmp_path)
+    ok("tag", a.run_id, "--add", "keep,v2", "--runs-dir", tmp_path)
+    ok("note", a.run_id, "looks [bold]fine[/bold]", "--runs-dir", tmp_path)
+    out = ok("show", a.run_id, "--runs-dir", tmp_path).stdout
+    assert "keep v2" in out
+    assert "looks [bold]fine[/bold]" in out  # shown as typed, never read as markup

@@ -86,6 +86,11 @@ def _print_show(d: dict) -> None:
         when += f" · finished {r['finished'][:19].replace('T', ' ')}"
     head.add_row("when", cell(when))
     head.add_row("where", cell(f"{r.get('host') or '?'} · {r.get('device') or '?'}"))
+    tags = r.get("tags") or []
+    if tags or r.get("archived"):
+        head.add_row("tags", cell(" ".join(tags) + (" (archived)" if r.get("archived") else "")))
+    if r.get("note"):
+        head.add_row("note", cell(str(r["note"])))
     rem = d.get("remote")
     if rem:
         head.add_row(
