@@ -126,3 +126,14 @@ def test_an_unknown_metric_names_the_ones_the_run_has(runs):
     base = run_view(open_run(base_run.run_id, root), root)
     blocks = render_plots(base, width=80, height=14, ascii_only=True, color=False, metric="val_auc")
     assert blocks[0] == "val_auc: no epochs (a baselines run does not train)"
+
+
+def test_runs_show_plot_takes_metric_and_x_from_the_command_line(runs):
+    root, trained, _ = runs
+    res = _invoke(
+        "runs", "show", trained.run_id, "--runs-dir", str(root), "--plot", "--metric", "val_auc", "--x", "wall"
+    )
+    assert res.exit_code == 0, res.output
+    assert "val AUC by wall clock" in res.output
+    bad = _invoke("runs", "show", trained.run_id, "--runs-dir", str(root), "--plot", "--metric", "val_acu")
+    assert bad.exit_code == 2 and "did you mean val_auc" in bad.output

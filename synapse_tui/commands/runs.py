@@ -170,6 +170,17 @@ def show_cmd(
             "sized to the terminal; ASCII when stdout is not UTF-8).",
         ),
     ] = False,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="With --plot: draw this per-epoch metric (val_auc, lr, seconds, train_seconds, ...) "
+            "instead of the loss.",
+        ),
+    ] = None,
+    x_axis: Annotated[
+        str, typer.Option("--x", help="With --plot: the x axis, epoch or wall (seconds since the first epoch began).")
+    ] = "epoch",
     runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -178,7 +189,8 @@ def show_cmd(
     With --follow, print each new epoch as it is logged and stop when the run finishes
     (exit 1 if it failed, was cancelled or was lost); with --json, one JSON event a line.
     With --plot, the loss curves and good-or-better@K against the baseline, random and the
-    oracle are drawn after the tables (ignored with --json).
+    oracle are drawn after the tables (ignored with --json); --metric val_auc draws that
+    per-epoch metric instead of the loss, --x wall against the wall clock.
     """
     rd = service.open_run(run, runs_dir)
     if follow:
@@ -192,7 +204,7 @@ def show_cmd(
         if not as_json:
             _print_show(service.run_detail(rd, row))
             if plot:
-                _plots(rd, runs_dir)
+                _plots(rd, runs_dir, metric, x_axis)
         if final not in ("succeeded",):
             raise typer.Exit(EXIT_FAILED)
         return
@@ -202,13 +214,18 @@ def show_cmd(
     else:
         _print_show(d)
         if plot:
-            _plots(rd, runs_dir)
+            _plots(rd, runs_dir, metric, x_axis)
 
 
-def _plots(rd, runs_dir) -> None:
+def _plots(rd, runs_dir, metric: str | None = None, x: str = "epoch") -> None:
     from synapse_tui.commands.plots import print_plots
 
-    print_plots(service.run_view(rd, runs_root(runs_dir)), color=console.is_terminal and not console.no_color)
+    print_plots(
+        service.run_view(rd, runs_root(runs_dir)),
+        color=console.is_terminal and not console.no_color,
+        metric=metric,
+        x=x,
+    )
 
 
 def _follow(rd, as_json: bool) -> str:
