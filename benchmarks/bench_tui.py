@@ -4,7 +4,8 @@
 - a key press handled while 4 runs stream an epoch every 50 ms each (p95 < 100 ms);
 - sorting and filtering 500 runs (< 200 ms);
 - the run screen of a run with a 10,000-epoch history, from pushing it to the loss plot
-  drawn through the last epoch (< 500 ms).
+  drawn through the last epoch (< 500 ms);
+- on that run screen, a tab switch (each of the five tabs: key to the next frame, p95 < 150 ms).
 
 Runs on disk are copies of one real baselines run under new run ids (made once, ~3 s); the
 run screen's run is a copy of a real 3-epoch logistic run with epochs appended.
@@ -130,6 +131,7 @@ class FrameClock:
     def __init__(self, app) -> None:
         self.frames: list[float] = []
         display = app._display
+        self.display = display  # the unwrapped one, to put back
 
         def stamped(screen, renderable) -> None:
             if renderable is not None:
@@ -335,4 +337,70 @@ def case_run_screen() -> Case:
         budget_s=0.5,
         measure=measure_run_screen,
         note="5 opens after one unmeasured warm-up open",
+    )
+
+
+TAB_KEYS = (("2", "parts"), ("3", "pool"), ("4", "config"), ("5", "log"), ("1", "overview"))
+
+
+def measure_run_tabs(epochs: int = 10_000, opens: int = 2, rounds: int = 3) -> list[float]:
+    """Seconds from a tab key (1-5: overview, parts, pool, config, log) to the first frame drawn
+    with that tab active, on the run screen of a finished run with an `epochs`-epoch history.
+
+    The screen is opened `opens` times (each a fresh RunScreen, so each tab's first showing,
+    the pool's scoring started and the config's highlighting included, is measured once per
+    open); on each, once the view is read and the loss plot drawn, the five tabs are cycled
+    `rounds` times, 0.3 s apart (a person switching tabs quickly). Each tab's times are
+    printed to stderr; the list returned holds them all (p95 is the budgeted number)."""
+    from textual.widgets import DataTable, TabbedContent
+
+    from synapse_tui.app import SynapseApp
+    from synapse_tui.screens.run import RunScreen
+    from synapse_tui.widgets.plots import LossPlot
+
+    made = in_subprocess("make_long_run", epochs)
+    assert isinstance(made, list)
+    root, run_id = Path(made[0]), str(made[1])
+    per_tab: dict[str, list[float]] = {tab: [] for _, tab in TAB_KEYS}
+
+    async def main() -> None:
+        app = SynapseApp(root)
+        async with app.run_test(size=(160, 48)) as pilot:
+            t0 = time.perf_counter()
+            while app.screen.query_one("#runs", DataTable).row_count < 1:
+                if time.perf_counter() - t0 > 60:
+                    raise RuntimeError(f"the runs screen did not list {run_id} in 60 s")
+                await pilot.pause(0.01)
+            for _ in range(opens):
+                screen = RunScreen(root, run_id)
+                app.push_screen(screen)
+                t0 = time.perf_counter()
+                while screen.view is None or not screen.query_one("#loss", LossPlot).drawn.get("lines"):
+                    if time.perf_counter() - t0 > 60:
+                        raise RuntimeError(f"the run screen did not read its view in 60 s: {screen.error}")
+                    await pilot.pause(0.01)
+                await pilot.pause(1.0)
+                tabs = screen.query_one("#tabs", TabbedContent)
+                clock = FrameClock(app)
+                for _ in range(rounds):
+                    for key, tab in TAB_KEYS:
+                        per_tab[tab].append(await clock.press(key, lambda tab=tab, tabs=tabs: tabs.active == tab))
+                        await pilot.pause(0.3)
+                setattr(app, "_display", clock.display)  # noqa: B010 — the next open stamps its own frames
+                app.pop_screen()
+                await pilot.pause(0.5)
+
+    asyncio.run(main())
+    for tab, times in per_tab.items():
+        print(f"  tab {tab:<9} " + " ".join(f"{t * 1000:.0f}" for t in times) + " ms", file=sys.stderr)
+    return [t for times in per_tab.values() for t in times]
+
+
+def case_run_tabs() -> Case:
+    return Case(
+        "run screen tab switch (1-5), finished run with a 10,000-epoch history (key to next frame)",
+        lambda: None,
+        budget_s=0.15,
+        measure=measure_run_tabs,
+        note="p95 is the budgeted number; 2 opens x 3 rounds x 5 tabs, per tab on stderr",
     )

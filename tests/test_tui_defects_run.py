@@ -101,8 +101,8 @@ async def test_a_confirmed_cancel_shows_cancelling_until_the_status_changes(worl
         assert "cancelling…" in crumbs and "running" not in crumbs
         assert "cancelling…" in _text(screen.query_one("#summary", Static))
         screen.action_refresh()  # a re-read while the worker still runs keeps it
-        reads = screen.reads
-        assert await _until(pilot, lambda: screen.reads > reads)
+        reads = screen.follower.reads
+        assert await _until(pilot, lambda: screen.follower.reads > reads)
         assert "cancelling…" in _text(screen.query_one("#crumbs", Static))
         with rd.event_writer() as w:
             w.run_finished("cancelled")
@@ -120,7 +120,7 @@ async def test_pool_tab_on_a_running_run_says_at_once_it_needs_a_finished_run(wo
         screen = await _open(app, pilot, rd.run_id)
         await pilot.press("o")
         await pilot.pause(0.05)
-        assert not screen.pool_running  # nothing scored
+        assert not screen.pool_pane.pool_running  # nothing scored
         shown = _text(screen.query_one("#pool-view", Static))
         assert "needs a finished run" in shown and "running" in shown
         assert "scoring" not in shown
@@ -162,8 +162,8 @@ async def test_a_corrupt_config_shows_its_file_line_reason_and_the_model_stays(w
         crumbs = _text(screen.query_one("#crumbs", Static))
         assert "logistic" in crumbs and " ? " not in crumbs
         screen.action_refresh()  # and on every later read too
-        reads = screen.reads
-        assert await _until(pilot, lambda: screen.reads > reads)
+        reads = screen.follower.reads
+        assert await _until(pilot, lambda: screen.follower.reads > reads)
         await pilot.pause(0.1)
         assert "logistic" in _text(screen.query_one("#crumbs", Static))
 
@@ -190,12 +190,16 @@ async def test_a_bad_target_keeps_the_last_pool_and_the_placeholder_fits(world):
         await pilot.press("o")
         await pilot.pause(0.1)
         assert box.content_region.width >= len(box.placeholder) + 1, (box.content_region.width, box.placeholder)
-        assert await _until(pilot, lambda: screen.pool is not None or screen.pool_error is not None, timeout=60)
-        assert screen.pool_error is None
+        assert await _until(
+            pilot, lambda: screen.pool_pane.pool is not None or screen.pool_pane.pool_error is not None, timeout=60
+        )
+        assert screen.pool_pane.pool_error is None
         await pilot.press("e")
         box.value = "good-or-better:2"
         await pilot.press("enter")
-        assert await _until(pilot, lambda: not screen.pool_running and screen.pool_error is not None, timeout=30)
+        assert await _until(
+            pilot, lambda: not screen.pool_pane.pool_running and screen.pool_pane.pool_error is not None, timeout=30
+        )
         shown = _text(screen.query_one("#pool-view", Static))
         assert "(0, 1)" in shown and "--target" in shown
         assert "top-K pools" in shown and "calibrated probability per part" in shown  # the last pool stays

@@ -18,7 +18,7 @@ from core.service.series import tier_names
 from core.train.run import run_train
 from synapse_tui.app import SynapseApp
 from synapse_tui.screens.run import RunScreen
-from synapse_tui.screens.run.live import ACTIVE_REREAD_S, MIN_REDRAW_S
+from synapse_tui.screens.run.follower import ACTIVE_REREAD_S, MIN_REDRAW_S
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.plots import LossPlot, ReliabilityPlot, TierPlot
 
@@ -69,8 +69,9 @@ async def test_opens_with_the_summary_numbers_of_report_json(world):
         )
         rel = screen.query_one("#reliability", ReliabilityPlot)
         assert {"before", "after"} <= set(rel.drawn["lines"]) and sum(rel.drawn["counts"]) > 0
-        assert screen.query_one("#parts-table", DataTable).row_count == 39
         assert screen.has_class("-compact") is False
+        await pilot.press("p")  # a tab draws the view when it is shown
+        assert await _until(pilot, lambda: screen.query_one("#parts-table", DataTable).row_count == 39)
         await pilot.press("escape")
         assert not isinstance(app.screen, RunScreen)
 
@@ -129,7 +130,7 @@ async def test_parts_table_sorts_by_key_and_header(world):
         assert [int(table.get_row_at(i)[0].plain) for i in range(3)] == [1, 2, 3]
         await pilot.click("#parts-table", offset=(9, 1))  # the AUC header
         await pilot.pause(0.1)
-        assert screen._parts_sort[0] == "auc"
+        assert screen.parts_pane.sort[0] == "auc"
 
 
 async def test_a_live_runs_epochs_arrive_throttled(world):
@@ -145,7 +146,7 @@ async def test_a_live_runs_epochs_arrive_throttled(world):
         await pilot.pause(0.1)
         assert "running: no epoch yet" in loss.render().plain  # words, not an empty frame
         assert "not evaluated yet" in screen.query_one("#tiers", TierPlot).render().plain
-        reads_before = screen.reads
+        reads_before = screen.follower.reads
         n, every = 40, 0.02  # an epoch every 20 ms for 0.8 s
 
         def write() -> None:
@@ -165,13 +166,13 @@ async def test_a_live_runs_epochs_arrive_throttled(world):
         assert await _until(pilot, lambda: len(loss.series["epoch"]) == n, timeout=5)
         lag = time.monotonic() - written
         elapsed = time.monotonic() - t0
-        reads = screen.reads - reads_before
+        reads = screen.follower.reads - reads_before
         assert first_seen < 1.5 and lag < 1.5, (first_seen, lag)
         # epochs travel with the follower's message: a redraw at most every MIN_REDRAW_S, no re-read
         # of the whole view per epoch (only the one every ACTIVE_REREAD_S of an active run)
-        assert screen.redraws <= elapsed / MIN_REDRAW_S + 2, (screen.redraws, elapsed)
+        assert screen.follower.redraws <= elapsed / MIN_REDRAW_S + 2, (screen.follower.redraws, elapsed)
         assert reads <= elapsed / ACTIVE_REREAD_S + 1, (reads, elapsed)
-        assert screen.posted < n  # merged by polling (and by can_replace in the queue)
+        assert screen.follower.posted < n  # merged by polling (and by can_replace in the queue)
         assert loss.series["best_epoch"] == n and len(loss.drawn["lines"]["val"][0]) == n
         await pilot.pause(0.1)
         assert f"best e{n}" in _text(screen.query_one("#loss-legend", Static))  # the legend follows the plot
@@ -227,12 +228,16 @@ async def test_pool_pane_predicts_in_a_worker_and_shows_errors_inline(world):
     app = SynapseApp(root)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await _open(app, pilot, done.run_id)
-        assert screen.pool is None and not screen.pool_running  # nothing predicted before the pane opens
+        assert (
+            screen.pool_pane.pool is None and not screen.pool_pane.pool_running
+        )  # nothing predicted before the pane opens
         await pilot.press("o")
         assert screen.query_one("#tabs", TabbedContent).active == "pool"
-        assert await _until(pilot, lambda: screen.pool is not None or screen.pool_error is not None, timeout=60)
-        assert screen.pool_error is None
-        res = screen.pool
+        assert await _until(
+            pilot, lambda: screen.pool_pane.pool is not None or screen.pool_pane.pool_error is not None, timeout=60
+        )
+        assert screen.pool_pane.pool_error is None
+        res = screen.pool_pane.pool
         assert len(res["probabilities"]) == 39 and res["suggestion"]["tier"] == "good"
         shown = _text(screen.query_one("#pool-view", Static))
         assert "calibrated probability per part" in shown and "top-K pools" in shown
@@ -245,13 +250,13 @@ async def test_pool_pane_predicts_in_a_worker_and_shows_errors_inline(world):
         assert screen.focused is box
         box.value = "good-or-better:2"
         await pilot.press("enter")
-        assert await _until(pilot, lambda: not screen.pool_running, timeout=30)
-        assert screen.pool_error and "expected TIER:LEVEL" in screen.pool_error
+        assert await _until(pilot, lambda: not screen.pool_pane.pool_running, timeout=30)
+        assert screen.pool_pane.pool_error and "expected TIER:LEVEL" in screen.pool_pane.pool_error
         assert "expected TIER:LEVEL" in _text(screen.query_one("#pool-view", Static))
         box.value = "superb:0.5"
         await pilot.press("enter")
-        assert await _until(pilot, lambda: not screen.pool_running, timeout=30)
-        assert "not a tier" in screen.pool_error
+        assert await _until(pilot, lambda: not screen.pool_pane.pool_running, timeout=30)
+        assert "not a tier" in screen.pool_pane.pool_error
         await pilot.press("escape")  # out of the box, still on the screen
         assert screen.focused is not box and app.screen is screen
 
@@ -259,8 +264,8 @@ async def test_pool_pane_predicts_in_a_worker_and_shows_errors_inline(world):
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await _open(app, pilot, queued.run_id)
         await pilot.press("o")
-        assert await _until(pilot, lambda: screen.pool_error is not None, timeout=30)
-        assert "predict needs a succeeded run" in screen.pool_error
+        assert await _until(pilot, lambda: screen.pool_pane.pool_error is not None, timeout=30)
+        assert "predict needs a succeeded run" in screen.pool_pane.pool_error
         assert "Traceback" not in _text(screen.query_one("#pool-view", Static))
 
 
@@ -339,15 +344,32 @@ async def test_a_flood_of_changes_is_one_message_that_keeps_what_each_asked_for(
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await _open(app, pilot, done.run_id)
         await pilot.pause(0.6)
-        changes, reads = screen.changes, screen.reads
+        changes, reads = screen.follower.changes, screen.follower.reads
         series = {"epoch": [1, 2, 3, 4], "train": [0.4, 0.3, 0.2, 0.1], "val": [0.5, 0.4, 0.3, 0.35], "best_epoch": 3}
         # posted back to back from this (the event loop's) thread: all queued before any is handled
         screen.post_message(RunScreen.Changed(series=series))
         screen.post_message(RunScreen.Changed(full=True))
         for _ in range(20):
             screen.post_message(RunScreen.Changed())
-        assert await _until(pilot, lambda: screen.reads > reads)
+        assert await _until(pilot, lambda: screen.follower.reads > reads)
         await pilot.pause(0.4)
-        assert screen.changes == changes + 1  # merged into one
-        assert screen.series == series  # the first one's epochs survived the merge
-        assert screen.reads == reads + 1  # and the second one's re-read
+        assert screen.follower.changes == changes + 1  # merged into one
+        assert screen.follower.series == series  # the first one's epochs survived the merge
+        assert screen.follower.reads == reads + 1  # and the second one's re-read
+
+
+async def test_a_digit_leaves_a_tab_whose_table_has_the_focus(world):
+    """1 on the Log tab (its artifacts table focused) showed the Log tab again: the hidden
+    table passed its focus on inside the tab, and TabbedContent follows the focus."""
+    root, done, _ = world
+    app = SynapseApp(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(app, pilot, done.run_id)
+        tabs = screen.query_one("#tabs", TabbedContent)
+        for there, back in (("g", "1"), ("p", "1"), ("g", "2"), ("p", "5")):
+            await pilot.press(there)
+            assert isinstance(screen.focused, DataTable)
+            await pilot.press(back)
+            await pilot.pause(0.1)
+            want = {"1": "overview", "2": "parts", "5": "log"}[back]
+            assert tabs.active == want, (there, back, tabs.active)

@@ -63,7 +63,7 @@ class RunPlot(PlotextPlot):
         self.show_title = True  # the plot's own title line (off when a border title says it)
         self.show_labels = True  # plotext's legend in the plot (off when the caller shows drawn["legend"])
         self._empty_text = "nothing to plot yet"
-        self._drawn_key = None
+        self._drawn_key: str | None = None
 
     @property
     def empty_text(self) -> str:

@@ -1,40 +1,45 @@
-"""RunScreen: the run screen's layout, and how what was read reaches its panes.
+"""RunScreen: one run, live. A breadcrumb line, a headline (on a small terminal), and five
+tabs, each a widget that draws the run view it is given (attributes down) and posts what the
+screen must act on (messages up): OverviewPane, PartsPane, PoolPane, ConfigPane, LogPane.
 
-Its parts: `LiveRun` (live.py) follows the run and reads it, `RunKeys` (keys.py) holds the
-actions; the words and tables come from summary.py and panes.py. The `@on` handlers are
-here: Textual looks for those on the screen's own class.
+The screen keeps what is shared: the run view and its reads (a `RunFollower`), whether the
+run is deleted or being cancelled, the keys (BINDINGS; each asks a pane to act), cancelling
+behind a y/n question, and opening an artifact (`LogPane.OpenArtifact`).
 """
 
 from __future__ import annotations
 
-import time
-
+import shutil
+import subprocess
 from pathlib import Path
 
-from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tabs
 
-from core.runs.status import status_phrase
 from core.errors import InputError
-from synapse_tui.screens.run import panes, summary
-from synapse_tui.screens.run.glyphs import RUN_ASCII, ascii_text
-from synapse_tui.screens.run.keys import RunKeys
-from synapse_tui.screens.run.live import LiveRun
-from synapse_tui.screens.run.reading import predict_pool
-from synapse_tui.widgets.plots import LossPlot, ReliabilityPlot, RunPlot, TierPlot
+from core.runs.status import status_phrase
+from synapse_tui.screens.run import summary
+from synapse_tui.screens.run.config_pane import ConfigPane
+from synapse_tui.screens.run import follower as following
+from synapse_tui.screens.run.follower import RunFollower
+from synapse_tui.screens.run.log_pane import LogPane
+from synapse_tui.screens.run.overview import OverviewPane
+from synapse_tui.screens.run.parts_pane import PartsPane
+from synapse_tui.screens.run.pool_pane import PoolPane
+from synapse_tui.widgets.dialogs import YesNo
+from synapse_tui.widgets.plots import RunPlot
 
 COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30  # below either: the overview's panes stack and scroll
-DEFAULT_TARGET = "good-or-better:0.6"
+TABS = ("overview", "parts", "pool", "config", "log")
 
 
-class RunScreen(LiveRun, RunKeys, Screen):
+class RunScreen(Screen[None]):
     """One run, live."""
 
     HELP_TITLE = "Run"
@@ -63,23 +68,19 @@ class RunScreen(LiveRun, RunKeys, Screen):
         Binding("5", "tab('log')", "Log tab", show=False),
     ]
 
+    # The follower's messages, handled here as on_run_screen_changed / on_run_screen_gone.
+    Changed = following.Changed
+    Gone = following.Gone
+
     def __init__(self, runs_dir: Path, run_id: str) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.run_id = run_id
-        self._live_init()  # view, error, deleted, the follower's and the reads' state
-        self._parts_sort = ("auc", True)
-        self._parts_key: tuple | None = None
-        self._artifacts_key: tuple | None = None
-        self._log_shown: str | None = None  # the log text shown (updated only when it changes)
-        self.pool: dict | None = None
-        self.pool_error: str | None = None
-        self.pool_running = False
-        self.pool_target = DEFAULT_TARGET
-        self.pool_shown_target: str | None = None  # the target of the pool shown (self.pool)
-        self.pool_unfinished = False  # the pool was not scored: the run has not succeeded (yet)
-        self.cancelling = None  # the status when a cancel was confirmed, until it changes (keys.py)
-        self.zoomed: str | None = None  # the plot shown alone in the overview (z)
+        self.view: dict | None = None  # the last view read
+        self.error: str | None = None  # why the last read failed
+        self.deleted = False
+        self.cancelling: str | None = None  # the status when a cancel was confirmed, until it changes
+        self.follower = RunFollower(self, self.runs_dir, run_id, on_series=self._series, on_read=self._read)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -87,102 +88,134 @@ class RunScreen(LiveRun, RunKeys, Screen):
         yield Static("", id="headline")
         with TabbedContent(id="tabs", initial="overview"):
             with TabPane("Overview", id="overview"):
-                with Container(id="grid"):
-                    with Vertical(id="loss-pane", classes="pane"):
-                        yield LossPlot(id="loss")
-                        yield Static("", id="loss-legend", classes="legend")
-                    with Vertical(id="tiers-pane", classes="pane"):
-                        yield TierPlot(id="tiers")
-                        yield Static("", id="tiers-legend", classes="legend")
-                    with Vertical(id="reliability-pane", classes="pane"):
-                        yield ReliabilityPlot(id="reliability")
-                        yield Static("", id="reliability-legend", classes="legend")
-                    with VerticalScroll(id="summary-pane", classes="pane"):
-                        yield Static(Text("reading the run…", style="dim"), id="summary")
+                yield OverviewPane(id="overview-pane")
             with TabPane("Parts", id="parts"):
-                yield Static("", id="parts-note")
-                yield DataTable(id="parts-table", cursor_type="row", zebra_stripes=True)
+                yield PartsPane(id="parts-pane")
             with TabPane("Pool", id="pool"):
-                with Vertical(id="pool-box"):
-                    with Horizontal(id="target-row"):
-                        yield Static("target", id="target-label")
-                        yield Input(
-                            value=DEFAULT_TARGET,
-                            id="target",
-                            placeholder="TIER:LEVEL, e.g. good:0.6",
-                        )
-                        yield Static("e edits, enter computes · P(tier or better) ≥ level", id="target-hint")
-                    with VerticalScroll(id="pool-scroll"):
-                        yield Static("", id="pool-view")
+                yield PoolPane(self.runs_dir, self.run_id, id="pool-pane")
             with TabPane("Config", id="config"):
-                with VerticalScroll(classes="text-pane"):
-                    yield Static("", id="config-view")
+                yield ConfigPane(id="config-pane")
             with TabPane("Log", id="log"):
-                with Vertical(id="log-box"):
-                    with VerticalScroll(id="log-scroll", classes="text-pane"):
-                        yield Static("", id="log-view")
-                    yield Static("", id="artifacts-title")
-                    yield DataTable(id="artifacts", cursor_type="row")
+                yield LogPane(id="log-pane")
         yield Footer(compact=True)
 
+    @property
+    def overview(self) -> OverviewPane:
+        return self.query_one(OverviewPane)
+
+    @property
+    def parts_pane(self) -> PartsPane:
+        return self.query_one(PartsPane)
+
+    @property
+    def pool_pane(self) -> PoolPane:
+        return self.query_one(PoolPane)
+
+    @property
+    def config_pane(self) -> ConfigPane:
+        return self.query_one(ConfigPane)
+
+    @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    @property
+    def zoomed(self) -> str | None:
+        """The plot shown alone in the overview (z), if any."""
+        return self.overview.zoomed
+
     def on_mount(self) -> None:
-        for plot in self.query("LossPlot, TierPlot, ReliabilityPlot"):
-            plot.can_focus = True
-            plot.show_title = False
-            plot.show_labels = False
-        self._titles()
-        parts = self.query_one("#parts-table", DataTable)
-        for key, label in (("part", "part"), ("auc", "AUC"), ("ap", "AP"), ("bar", "AUC − 0.5")):
-            parts.add_column(label, key=key)
-        arts = self.query_one("#artifacts", DataTable)
-        for key, label in (("name", "artifact"), ("size", "size")):
-            arts.add_column(label, key=key)
         self._layout_for(self.app.size.width, self.app.size.height)
         self.set_interval(1.0, self._tick)
-        self._reading, self._last_read_start = True, time.monotonic()  # the follower's first pass reads the view
-        self.follow()
+        self.follower.start()
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width, event.size.height)
         self._crumbs_update()
-        self.call_after_refresh(self._show_summary)  # the scorers table comes and goes with the room
 
     def _layout_for(self, width: int, height: int) -> None:
-        self.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "-compact")
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.set_class(compact, "-compact")
+        self.overview.compact = compact
 
     @property
     def ascii_only(self) -> bool:
         return bool(getattr(self.app, "ascii_plots", False))
 
-    def _t(self, text: str) -> str:
-        return text.translate(RUN_ASCII) if self.ascii_only else text
+    # ------------------------------------------------------------------ what the follower brings
+    def on_run_screen_changed(self, message: following.Changed) -> None:
+        self.follower.changed(message)
 
-    def _text(self, text: Text) -> Text:
-        return ascii_text(text) if self.ascii_only else text
+    def on_run_screen_gone(self, message: following.Gone) -> None:
+        self._mark_deleted(message.reason)
 
-    # ------------------------------------------------------------------ showing
-    def _show(self) -> None:
-        view = self.view
+    def _series(self, series: dict) -> None:
+        """New epochs followed (no re-read): the loss curves and the crumbs' epoch."""
+        self.overview.loss = self.follower.loss(self.view)
         self._crumbs_update()
-        self._show_loss()
-        tiers = self.query_one("#tiers", TierPlot)
-        good = ((view.get("config") or {}).get("eval") or {}).get("good_tier") or "good"
-        tiers.beats_tier = good
-        tiers.curves = view.get("tiers")
-        if tiers.tier not in tiers.tiers() and tiers.tiers():
-            tiers.tier = tiers.tiers()[0]
-        self.query_one("#reliability", ReliabilityPlot).reliability = view.get("reliability")
-        loss_text, not_yet = summary.empty_texts(view)
-        self.query_one("#loss", LossPlot).empty_text = loss_text
-        self.query_one("#tiers", TierPlot).empty_text = not_yet
-        self.query_one("#reliability", ReliabilityPlot).empty_text = not_yet
-        self.refresh_bindings()  # x (cancel) comes and goes with the status
-        self._titles()
-        self._show_summary()
-        self._show_parts()
-        self._show_config()
-        self._show_log()
 
+    def _read(self, view: dict | None, error: str | None) -> None:
+        """A re-read finished: `view`, or why there is none."""
+        if view is None:
+            if not (self.runs_dir / self.run_id).is_dir() and self._gone_for_good():
+                self._mark_deleted("run deleted")
+                return
+            self.error = error
+            self.overview.error = error
+            return
+        self.error = None
+        row, old = view.get("run") or {}, (self.view or {}).get("run") or {}
+        if row and row.get("model") is None and old.get("model") and view.get("config_error"):
+            row["model"] = old["model"]  # config.yaml unreadable: keep the model known before
+        if self.cancelling is not None and row.get("status") != self.cancelling:
+            self.cancelling = None  # the cancel took: the status says the rest
+        self.view = view
+        self._show()
+
+    def _show(self) -> None:
+        """Hand the view to every tab (each draws it when shown) and redraw the screen's lines."""
+        view = self.view
+        overview = self.overview
+        with self.app.batch_update():
+            overview.error = self.error
+            overview.cancelling = self.cancelling is not None
+            overview.loss = self.follower.loss(view)
+            for pane in (overview, self.parts_pane, self.pool_pane, self.config_pane, self.log_pane):
+                pane.view = view
+            self.refresh_bindings()  # x (cancel) comes and goes with the status
+            self._crumbs_update()
+            self._headline()
+
+    def _gone_for_good(self) -> bool:
+        try:
+            from core.service.runs import open_run
+
+            open_run(self.run_id, self.runs_dir)
+            return False
+        except InputError:
+            return True
+
+    def _mark_deleted(self, reason: str) -> None:
+        if self.deleted:
+            return
+        self.deleted = True
+        self.error = reason
+        self.follower.stop()
+        self.overview.error = reason
+        self.overview.deleted = True
+        self.refresh_bindings()
+        self._crumbs_update()
+        self._headline()
+        self.notify(f"{self.run_id}: {reason}", severity="warning", timeout=6)
+
+    def _tick(self) -> None:
+        status = ((self.view or {}).get("run") or {}).get("status")
+        if status == "running":
+            self._crumbs_update()
+        if not self.deleted:
+            self.follower.tick(status)
+
+    # ------------------------------------------------------------------ the screen's lines
     def _crumbs(self) -> Text:
         full = self._crumbs_text(" Synapse ▸ runs ▸ ")
         width = self.app.size.width if self.is_attached else 200
@@ -193,7 +226,7 @@ class RunScreen(LiveRun, RunKeys, Screen):
             prefix,
             self.run_id,
             self.view,
-            self._loss(),
+            self.follower.loss(self.view),
             deleted=self.deleted,
             ascii_only=self.ascii_only,
             cancelling=self.cancelling is not None,
@@ -205,179 +238,158 @@ class RunScreen(LiveRun, RunKeys, Screen):
         except NoMatches:
             pass  # the screen is being taken down: nothing left to update
 
-    def _titles(self) -> None:
-        loss = self.query_one("#loss", LossPlot)
-        bits = ["loss"]
-        if loss.smoothing:
-            bits.append(f"EMA {loss.smoothing:.2f}")
-        bits.append("log y" if loss.log_y else "linear y")
-        self.query_one("#loss-pane").border_title = self._t(" · ".join(bits))
-        self.query_one("#loss-pane").border_subtitle = self._t("[ ] smooth · L log")
-        tiers = self.query_one("#tiers", TierPlot)
-        self.query_one("#tiers-pane").border_title = self._t(f"{tiers.tier}-or-better@K (test)")
-        n = len(tiers.tiers())
-        self.query_one("#tiers-pane").border_subtitle = self._t(f"t: next tier ({n})") if n > 1 else ""
-        bins = ((self.view or {}).get("reliability") or {}).get("bins")
-        self.query_one("#reliability-pane").border_title = self._t(
-            f"reliability (test{f', {bins} bins' if bins else ''})"
-        )
-        self.query_one("#summary-pane").border_title = "summary"
-
-    @on(RunPlot.Drawn)
-    def _plot_drawn(self, message: RunPlot.Drawn) -> None:
-        plot = message.plot
-        if not self.is_attached or plot.id not in ("loss", "tiers", "reliability"):
-            return
-        legend = summary.legend_text(plot.drawn, counts=plot.id == "reliability", ascii_only=self.ascii_only)
-        self.query_one(f"#{plot.id}-legend", Static).update(legend)
-
-    def _show_cancelling(self) -> None:
-        self._crumbs_update()
-        self._show_summary()
-
-    def _show_summary(self) -> None:
-        try:
-            box = self.query_one("#summary", Static)
-        except NoMatches:
-            return
-        parts = []
-        if self.error:
-            parts.append(
-                Text(("⚠ " if not self.deleted else "") + self.error, style="bold red" if self.deleted else "red")
-            )
-            if self.deleted:
-                parts.append(Text("What was read last is still shown; esc goes back.", style="dim"))
-        if self.view:
-            # made ASCII below with the rest
-            text = summary.summary_text(self.view, self._loss(), cancelling=self.cancelling is not None)
-            parts.append(text)
-            scorers = summary.scorers_table(self.view, ascii_only=self.ascii_only)
-            pane = self.query_one("#summary-pane")
-            room = pane.size.height - (text.plain.count("\n") + 1) - 1
-            if scorers is not None and (room >= scorers.row_count + 3 or self.has_class("-compact")):
-                parts += [Text(""), scorers]  # every scorer where the pane has room for them
-        elif not self.error:
-            parts.append(Text("reading the run…", style="dim"))
-        box.update(Group(*[self._text(p) if isinstance(p, Text) else p for p in parts]))
+    def _headline(self) -> None:
         self.query_one("#headline", Static).update(
             summary.headline(self.view, deleted=self.deleted, ascii_only=self.ascii_only)
         )
 
-    def _show_parts(self) -> None:
-        note = panes.parts_note(self.view)
-        box = self.query_one("#parts-note", Static)
-        box.update(self._text(Text(note, style="dim")))
-        box.display = bool(note)
-        rows = (self.view or {}).get("auc_per_part") or []
-        key = tuple((r.get("part"), r.get("auc"), r.get("ap")) for r in rows)
-        if key == self._parts_key:
+    def _show_cancelling(self) -> None:
+        self._crumbs_update()
+        self.overview.cancelling = self.cancelling is not None
+
+    # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":  # offered (and in the footer) only while there is something to cancel
+            status = ((self.view or {}).get("run") or {}).get("status")
+            return not self.deleted and status in ("queued", "running")
+        return True
+
+    def action_refresh(self) -> None:
+        self.follower.request_read()
+
+    def action_back(self) -> None:
+        if isinstance(self.focused, Input):  # esc leaves the target box first
+            self.pool_pane.focus_pool()
             return
-        self._parts_key = key
-        panes.fill_parts(self.query_one("#parts-table", DataTable), rows)
-        self._sort_parts()
-
-    def _sort_parts(self) -> None:
-        col, descending = self._parts_sort
-        panes.sort_parts(
-            self.query_one("#parts-table", DataTable),
-            (self.view or {}).get("auc_per_part") or [],
-            col,
-            descending,
-            ascii_only=self.ascii_only,
-        )
-
-    @on(DataTable.HeaderSelected, "#parts-table")
-    def _parts_header(self, event: DataTable.HeaderSelected) -> None:
-        col = event.column_key.value
-        col = "auc" if col == "bar" else col
-        cur, desc = self._parts_sort
-        self._parts_sort = (col, not desc) if col == cur else (col, col != "part")
-        self._sort_parts()
-
-    def _show_config(self) -> None:
-        self.query_one("#config-view", Static).update(panes.config_view(self.view or {}))
-
-    def _show_log(self) -> None:
-        view = self.view or {}
-        text = panes.log_text(view, ascii_only=self.ascii_only)
-        if text.plain != self._log_shown:
-            self._log_shown = text.plain
-            scroll = self.query_one("#log-scroll", VerticalScroll)
-            follow = scroll.scroll_y >= scroll.max_scroll_y - 1  # at the end: stay there as lines arrive
-            self.query_one("#log-view", Static).update(text)
-            if follow:
-                scroll.call_after_refresh(scroll.scroll_end, animate=False)
-        arts = view.get("artifacts") or []
-        key = tuple((a.get("name"), a.get("bytes")) for a in arts)
-        if key == self._artifacts_key:
+        if self.zoomed is not None:  # then a zoomed plot
+            self.overview.unzoom()
             return
-        self._artifacts_key = key
-        panes.fill_artifacts(self.query_one("#artifacts", DataTable), arts)
-        self.query_one("#artifacts-title", Static).update(panes.artifacts_title(view, ascii_only=self.ascii_only))
+        if self.app.screen is self:
+            self.dismiss(None)
 
-    @on(DataTable.RowSelected, "#artifacts")
-    def _artifact_selected(self, event: DataTable.RowSelected) -> None:
-        self._open_artifact()
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#tabs", TabbedContent).active
 
-    # ------------------------------------------------------------------ tomorrow's pool
-    @on(TabbedContent.TabActivated, "#tabs")
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id != "pool" or self.pool_running:
+    def action_tab(self, tab: str) -> None:
+        tabbed = self.query_one("#tabs", TabbedContent)
+        # Focus leaves the old tab first (for the tab bar): a focused widget in a tab being hidden
+        # passes its focus to the next one there, and TabbedContent shows the tab of a focused
+        # widget (the old tab again).
+        self.set_focus(tabbed.query_one(Tabs))
+        tabbed.active = tab
+        if tab == "parts":
+            self.parts_pane.focus_table()
+        elif tab == "pool":
+            self.pool_pane.focus_pool()
+        elif tab == "log":
+            self.log_pane.focus_table()
+
+    def action_pane(self, pane: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = "overview"
+        self.overview.focus_plot(pane)
+
+    def action_tiers(self) -> None:
+        if self.active_tab == "overview" and self.focused is self.overview.tier_plot:
+            self.overview.next_tier()
+        else:
+            self.action_pane("tiers")
+
+    def action_smooth(self, step: int) -> None:
+        self.overview.smooth(step)
+
+    def action_log_y(self) -> None:
+        self.overview.toggle_log_y()
+
+    def action_zoom(self) -> None:
+        """The focused plot alone in the overview (the loss when none is focused); again: all four."""
+        if self.zoomed is None:
+            self.query_one("#tabs", TabbedContent).active = "overview"
+        self.overview.zoom(self.focused if isinstance(self.focused, RunPlot) else None)
+
+    def action_sort_parts(self) -> None:
+        if self.active_tab != "parts":
+            self.action_tab("parts")
             return
-        if (self.pool is None and self.pool_error is None) or self.pool_unfinished:
-            self._compute_pool()
+        self.parts_pane.next_sort()
 
-    @on(Input.Submitted, "#target")
-    def _target_submitted(self, event: Input.Submitted) -> None:
-        self.pool_target = event.value
-        self._compute_pool()
+    def action_edit_target(self) -> None:
+        self.action_tab("pool")
+        self.pool_pane.edit_target()
 
-    def _compute_pool(self) -> None:
-        status = ((self.view or {}).get("run") or {}).get("status")
-        self.pool_unfinished = status is not None and status != "succeeded"
-        if self.pool_unfinished:  # said at once, not after loading the data and the model
-            self.pool_error = (
-                f"the pool needs a finished run: run {self.run_id} {status_phrase(status)}; predict needs a succeeded run"
-                + (
-                    " (it is scored when you open this tab after the run succeeds)"
-                    if status in ("queued", "running")
-                    else ""
+    def action_artifact(self) -> None:
+        if self.active_tab != "log" or self.focused is not self.log_pane.table:
+            self.action_tab("log")
+            return
+        self.log_pane.open_selected()
+
+    # ------------------------------------------------------------------ artifacts
+    @on(LogPane.OpenArtifact)
+    def _open_artifact(self, message: LogPane.OpenArtifact) -> None:
+        """A PNG opens with xdg-open where there is one; any other file: its path is shown."""
+        path = message.path
+        opener = shutil.which("xdg-open")
+        if path.suffix.lower() == ".png" and path.is_file() and opener:
+            try:
+                subprocess.Popen(
+                    [opener, str(path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
-            )
-            self._show_pool()
+            except OSError as exc:
+                self.notify(f"could not open {path}: {exc}", severity="error")
+                return
+            self.notify(f"opening {path.name}")
+        elif not path.exists():
+            self.notify(f"{path} is gone", severity="warning")
+        else:
+            why = "no xdg-open here" if path.suffix.lower() == ".png" else "not a PNG"
+            self.notify(f"{path}  ({why})", title="file", timeout=10)
+
+    # ------------------------------------------------------------------ cancel
+    def action_cancel(self) -> None:
+        if self.deleted:
+            self.notify("the run is deleted", severity="warning")
             return
-        self.pool_running = True
-        self._show_pool()
-        self.run_pool(self.pool_target)
+        status = ((self.view or {}).get("run") or {}).get("status")
+        if status not in ("queued", "running"):
+            self.notify(f"{self.run_id} {status_phrase(status)}: nothing to cancel", severity="warning")
+            return
+        if self.cancelling is not None:
+            self.notify("cancelling already: the run stops after its current epoch")
+            return
 
-    @work(thread=True, exclusive=True, group="run-pool", exit_on_error=False)
-    def run_pool(self, target: str) -> None:
-        try:
-            res, err = predict_pool(self.runs_dir, self.run_id, target), None
-        except InputError as exc:
-            res, err = None, str(exc)
-        except Exception as exc:  # noqa: BLE001 — shown inline, never a traceback
-            res, err = None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._pool_done, target, res, err)
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel_confirmed(status)
 
-    def _pool_done(self, target: str, res: dict | None, err: str | None) -> None:
-        if target != self.pool_target:
-            return  # a newer target is on its way
-        self.pool_running = False
-        self.pool_error = err
-        if res is not None:
-            self.pool, self.pool_shown_target = res, target
-        if self.is_attached:
-            self._show_pool()
-
-    def _show_pool(self) -> None:
-        self.query_one("#pool-view", Static).update(
-            panes.pool_view(
-                self.pool,
-                running=self.pool_running,
-                error=self.pool_error,
-                width=self.size.width,
-                ascii_only=self.ascii_only,
-                shown_target=self.pool_shown_target,
-            )
+        self.app.push_screen(
+            YesNo(f"Cancel run {self.run_id}?\nIt saves last.pt and ends cancelled (synapse resume continues it)."),
+            answered,
         )
+
+    def _cancel_confirmed(self, status: str) -> None:
+        """Say "cancelling…" from now until the run's status changes (the view's reads clear it)."""
+        self.cancelling = status
+        self._show_cancelling()
+        self.cancel_run()
+
+    def _cancel_failed(self, message: str) -> None:
+        self.cancelling = None
+        self._show_cancelling()
+        self.notify(message, severity="error", timeout=8)
+
+    @work(thread=True, group="run-cancel", exit_on_error=False)
+    def cancel_run(self) -> None:
+        from core.service import jobs
+        from core.service.runs import open_run
+
+        try:
+            out = jobs.cancel(open_run(self.run_id, self.runs_dir))
+            self.app.call_from_thread(self.notify, f"{self.run_id}: {out['message']}")
+        except InputError as exc:
+            self.app.call_from_thread(self._cancel_failed, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._cancel_failed, f"cancel failed: {exc}")
