@@ -91,6 +91,7 @@ CASES = {
     "tui_keypress": _lazy("benchmarks.bench_tui", "case_keypress"),
     "tui_sort_filter": _lazy("benchmarks.bench_tui", "case_sort_filter"),
     "tui_run_screen_10k": _lazy("benchmarks.bench_tui", "case_run_screen"),
+    "tui_run_tabs": _lazy("benchmarks.bench_tui", "case_run_tabs"),
 }
 
 

@@ -130,16 +130,22 @@ async def test_launch_and_compare_css_do_not_restyle_other_screens(runs, size):
 # ---------------------------------------------------------------------- 11: one meaning per key
 def _bindings() -> dict[str, dict[str, str]]:
     """Every screen's keys -> action."""
+    from synapse_tui.screens.artifact import ArtifactScreen
     from synapse_tui.screens.compare import CompareScreen
+    from synapse_tui.screens.groups import GroupsScreen
     from synapse_tui.screens.launch import LaunchScreen
     from synapse_tui.screens.run import RunScreen
     from synapse_tui.screens.runs import RunsScreen
+    from synapse_tui.screens.sweeps import SweepScreen, SweepsScreen
 
     out = {}
-    for cls in (SynapseApp, RunsScreen, RunScreen, CompareScreen, LaunchScreen):
+    screens = (SynapseApp, RunsScreen, RunScreen, CompareScreen, LaunchScreen, SweepsScreen, SweepScreen, GroupsScreen)
+    for cls in (*screens, ArtifactScreen):
         keys = {}
         for b in cls.BINDINGS:
             for key in b.key.split(","):
+                if cls is ArtifactScreen and key.strip() in VIEWER_KEYS:
+                    continue  # a viewer's search keys, as in less and vim (see VIEWER_KEYS)
                 keys[key.strip()] = b.action
         out[cls.__name__] = keys
     return out
@@ -147,7 +153,15 @@ def _bindings() -> dict[str, dict[str, str]]:
 
 # Same key, same kind of thing on every screen: digits pick a tab, escape goes back/closes.
 GENERIC = {str(i) for i in range(10)} | {"escape", "enter"}
-SAME = {"sort_parts": "sort"}  # `s` sorts the table on the screen (runs, a run's parts)
+SAME = {
+    "sort_parts": "sort",  # `s` sorts the table on the screen (runs, a run's parts)
+    "export_csv": "export",  # `E` exports what is shown: the runs table, a plot
+    "export_plot": "export",
+    "search": "filter",  # `/` finds in what is shown: the runs table, a file
+}
+# The artifact viewer's n/N move between search matches, as in less and vim (the runs screen's
+# `n` launches); only there, and harmless: a viewer starts, cancels and records nothing.
+VIEWER_KEYS = {"n", "N"}
 
 
 def test_a_key_means_one_thing_on_every_screen():

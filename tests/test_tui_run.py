@@ -269,7 +269,9 @@ async def test_pool_pane_predicts_in_a_worker_and_shows_errors_inline(world):
         assert "Traceback" not in _text(screen.query_one("#pool-view", Static))
 
 
-async def test_artifacts_say_where_a_file_is(world):
+async def test_an_artifact_opens_in_place(world):
+    from synapse_tui.screens.artifact import ArtifactScreen
+
     root, done, _ = world
     app = SynapseApp(root)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -281,8 +283,11 @@ async def test_artifacts_say_where_a_file_is(world):
         assert "config.yaml" in names and "report.json" in names
         table.move_cursor(row=names.index("config.yaml"))
         await pilot.press("a")
-        await pilot.pause(0.1)
-        assert any(str(done.path / "config.yaml") in n.message for n in app._notifications)
+        assert await _until(pilot, lambda: isinstance(app.screen, ArtifactScreen))
+        viewer = app.screen
+        assert viewer.path == done.path / "config.yaml"
+        await pilot.press("escape")
+        assert await _until(pilot, lambda: app.screen is screen)
         assert "fold 0" in _text(screen.query_one("#log-view", Static))
         await pilot.press("4")  # the config tab (c is the runs screen's Columns)
         assert "kind: logistic" in _text(screen.query_one("#config-view", Static))
@@ -373,3 +378,55 @@ async def test_a_digit_leaves_a_tab_whose_table_has_the_focus(world):
             await pilot.pause(0.1)
             want = {"1": "overview", "2": "parts", "5": "log"}[back]
             assert tabs.active == want, (there, back, tabs.active)
+
+
+async def test_m_plots_any_per_epoch_metric_w_the_wall_clock_and_E_exports_it(world, tmp_path, monkeypatch):
+    from textual.widgets import OptionList
+    from textual.widgets._footer import FooterKey
+
+    from synapse_tui.widgets.metric_picker import MetricPicker
+    from synapse_tui.widgets.metric_plot import MetricPlot
+
+    root, done, _ = world
+    monkeypatch.chdir(tmp_path)  # the exports go to ./synapse-plots
+    app = SynapseApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot, done.run_id)
+
+        def help_shown() -> bool:
+            key = next((k for k in screen.query(FooterKey) if k.key == "question_mark"), None)
+            return key is not None and key.region.width > 0 and screen.region.contains_region(key.region)
+
+        assert await _until(pilot, help_shown)  # `?` leads the footer, at 80 columns too
+        await pilot.press("m")
+        assert await _until(pilot, lambda: isinstance(app.screen, MetricPicker))
+        picker = app.screen
+        assert picker.metrics[0] == "loss" and "val_auc" in picker.metrics and "lr" in picker.metrics
+        options = picker.query_one(OptionList)
+        options.highlighted = picker.metrics.index("val_auc")
+        await pilot.press("enter")
+        assert await _until(pilot, lambda: app.screen is screen)
+        plot = screen.query_one("#metric", MetricPlot)
+        assert await _until(pilot, lambda: plot.display and plot.drawn.get("metric") == "val_auc")
+        events = [json.loads(line) for line in (done.path / "events.jsonl").read_text().splitlines()]
+        aucs = [e["val_auc"] for e in events if e.get("type") == "epoch"]
+        xs, ys = next(iter(plot.drawn["lines"].values()))
+        assert list(xs) == [1, 2, 3] and [round(y, 6) for y in ys] == [round(a, 6) for a in aucs]
+        assert "val AUC" in str(screen.query_one("#loss-pane").border_title)
+        assert screen.focused is plot
+        await pilot.press("w")
+        assert await _until(pilot, lambda: plot.drawn.get("x") == "wall")
+        xs, _ = next(iter(plot.drawn["lines"].values()))
+        assert xs[0] >= 0 and list(xs) == sorted(xs)
+        await pilot.press("E")
+        svg = tmp_path / "synapse-plots" / f"{done.run_id}-val_auc.svg"
+        png = svg.with_suffix(".png")
+        assert await _until(pilot, lambda: svg.is_file() and png.is_file(), timeout=30)
+        assert done.run_id in svg.read_text() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        await pilot.press("m")  # back to the loss curves
+        assert await _until(pilot, lambda: isinstance(app.screen, MetricPicker))
+        app.screen.query_one(OptionList).highlighted = 0
+        await pilot.press("enter")
+        assert await _until(pilot, lambda: app.screen is screen and plot.drawn.get("metric") == "val_loss")
+        await pilot.press("w")  # epoch again, and the loss: the LossPlot with its best epoch
+        assert await _until(pilot, lambda: screen.query_one("#loss", LossPlot).display and not plot.display)

@@ -136,6 +136,7 @@ class CompareScreen(Screen):
         Binding("m", "pick_metric", "Metric", tooltip="Plot another per-epoch metric (a list of those the runs have)"),
         Binding("w", "toggle_x", "Epoch/wall", tooltip="x axis: epoch or wall clock (time since the first epoch)"),
         Binding("M", "next_metric", "Next metric", key_display="M", show=False),
+        Binding("E", "export_plot", "Export the curves (SVG and PNG)", key_display="E", show=False),
         Binding("T", "toggle_train", "Train loss", key_display="T", tooltip="Show/hide the train loss (dotted)"),
         Binding("left_square_bracket", "smooth(-1)", "Less smoothing", key_display="[", show=False),
         Binding("right_square_bracket", "smooth(1)", "More smoothing", key_display="]", show=False),
@@ -618,6 +619,32 @@ class CompareScreen(Screen):
 
     def action_toggle_x(self) -> None:
         self._plot().toggle_x()
+
+    def action_export_plot(self) -> None:
+        """The curves as drawn (the metric, the x axis, every run) to SVG and PNG files, in a worker."""
+        plot = self._plot()
+        self.export_plot(plot.metric, plot.x_mode)
+
+    @work(thread=True, group="compare-export", exit_on_error=False)
+    def export_plot(self, what: str, x: str) -> None:
+        from core.service.plot_export import default_export_path, export_plot
+        from core.service.runs import open_runs
+
+        try:
+            rds = open_runs(self.run_ids, self.runs_dir)
+            name = "compare-" + "-".join(rd.run_id[-4:] for rd in rds)
+            paths = [
+                export_plot(rds, what, default_export_path(name, what, suffix), x=x) for suffix in (".svg", ".png")
+            ]
+        except InputError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - a notification, never a traceback
+            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error", markup=False)
+            return
+        self.app.call_from_thread(
+            self.notify, "wrote " + " and ".join(str(p) for p in paths), title="plot exported", timeout=8, markup=False
+        )
 
     def action_smooth(self, step: int) -> None:
         plot = self._plot()

@@ -16,15 +16,16 @@ from core.errors import InputError
 
 def read_run(runs_dir: Path, run_id: str, events: list[dict] | None = None) -> dict:
     """What the screen shows, read from the run directory (called in a thread worker):
-    `run_view` plus the loss curves and the config as YAML text. `events`: the event log
+    `run_view` plus the loss curves, every per-epoch metric and the config as YAML text. `events`: the event log
     when the caller has just read it."""
     from core.config import dump_yaml
     from core.service.runs import open_run, run_view
-    from core.service.series import loss_series
+    from core.service.series import epoch_table, loss_series
 
     rd = open_run(run_id, runs_dir)
     view = run_view(rd, runs_dir, events)
     view["loss"] = loss_series(view["epochs"])
+    view["epoch_table"] = epoch_table(view["epochs"])  # any per-epoch metric (m), by epoch or wall clock (w)
     cfg = view.get("config")
     view["config_yaml"] = dump_yaml(cfg) if isinstance(cfg, dict) else None
     view["read_at"] = time.monotonic()

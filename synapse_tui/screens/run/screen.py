@@ -45,6 +45,7 @@ class RunScreen(Screen[None]):
     HELP_TITLE = "Run"
     CSS_PATH = "run.tcss"
     BINDINGS = [
+        Binding("question_mark", "app.help", "Help", key_display="?"),  # first: shown at any width
         Binding("escape", "back", "Back", key_display="esc"),
         Binding("l", "pane('loss')", "Loss", tooltip="The loss curves ([ ] smoothing, L log y)"),
         Binding("t", "tiers", "Tiers", tooltip="The tier rates; pressed again, the next tier"),
@@ -57,6 +58,10 @@ class RunScreen(Screen[None]):
         Binding("left_square_bracket", "smooth(-1)", "Less smoothing", key_display="[", show=False),
         Binding("right_square_bracket", "smooth(1)", "More smoothing", key_display="]", show=False),
         Binding("L", "log_y", "Loss: log/linear y", key_display="L", show=False),
+        Binding("m", "pick_metric", "Plot: choose the metric (val AUC, lr, epoch seconds...)", show=False),
+        Binding("M", "next_metric", "Plot: the next metric", key_display="M", show=False),
+        Binding("w", "toggle_x", "Plot: epoch / wall-clock x axis", show=False),
+        Binding("E", "export_plot", "Export the focused plot (SVG and PNG)", key_display="E", show=False),
         Binding("s", "sort_parts", "Parts: sort by the next column", show=False),
         Binding("a", "artifact", "Open the selected artifact", show=False),
         Binding("z", "zoom", "Zoom: the focused plot alone (again or esc: all four)", show=False),
@@ -323,13 +328,83 @@ class RunScreen(Screen[None]):
             return
         self.log_pane.open_selected()
 
+    def action_pick_metric(self) -> None:
+        """Pick what the first plot draws: the loss curves or any per-epoch metric the run records."""
+        from synapse_tui.widgets.metric_picker import MetricPicker
+
+        self.query_one("#tabs", TabbedContent).active = "overview"
+        overview = self.overview
+
+        def chosen(metric: str | None) -> None:
+            if metric:
+                overview.show_metric(metric)
+                overview.focus_plot("loss")
+
+        self.app.push_screen(MetricPicker(overview.metrics(), current=overview.metric), chosen)
+
+    def action_next_metric(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "overview"
+        overview = self.overview
+        metrics = overview.metrics()
+        i = metrics.index(overview.metric) if overview.metric in metrics else -1
+        overview.show_metric(metrics[(i + 1) % len(metrics)])
+        overview.focus_plot("loss")
+
+    def action_toggle_x(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "overview"
+        mode = self.overview.toggle_x()
+        self.overview.focus_plot("loss")
+        self.notify(
+            "x axis: " + ("wall clock (s since the first epoch began)" if mode == "wall" else "epoch"), timeout=3
+        )
+
+    # ------------------------------------------------------------------ plot export
+    def action_export_plot(self) -> None:
+        """The focused plot (the first one when none is) to SVG and PNG files, in a worker."""
+        overview = self.overview
+        focused = self.focused
+        if isinstance(focused, RunPlot) and focused.id in ("tiers", "reliability"):
+            what = str(focused.id)
+        else:
+            what = "loss" if overview.metric == "loss" else overview.metric
+        self.export_plot(what, overview.x_mode)
+
+    @work(thread=True, group="run-export", exit_on_error=False)
+    def export_plot(self, what: str, x: str) -> None:
+        from core.service.plot_export import default_export_path, export_plot
+        from core.service.runs import open_run
+
+        try:
+            rd = open_run(self.run_id, self.runs_dir)
+            paths = [
+                export_plot([rd], what, default_export_path(self.run_id, what, suffix), x=x)
+                for suffix in (".svg", ".png")
+            ]
+        except InputError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8, markup=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - a notification, never a traceback
+            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error", markup=False)
+            return
+        self.app.call_from_thread(
+            self.notify, "wrote " + " and ".join(str(p) for p in paths), title="plot exported", timeout=8, markup=False
+        )
+
     # ------------------------------------------------------------------ artifacts
     @on(LogPane.OpenArtifact)
     def _open_artifact(self, message: LogPane.OpenArtifact) -> None:
-        """A PNG opens with xdg-open where there is one; any other file: its path is shown."""
+        """Text, JSON and markdown open in place (ArtifactScreen: a live run's worker.log already
+        following); a PNG opens with xdg-open where there is one, else its path is shown."""
         path = message.path
+        if path.suffix.lower() != ".png":
+            from synapse_tui.screens.artifact import ArtifactScreen
+
+            status = ((self.view or {}).get("run") or {}).get("status")
+            follow = status in ("queued", "running") and path.name == "worker.log"
+            self.app.push_screen(ArtifactScreen(path, title=f"{path.name} · {self.run_id}", follow=follow))
+            return
         opener = shutil.which("xdg-open")
-        if path.suffix.lower() == ".png" and path.is_file() and opener:
+        if path.is_file() and opener:
             try:
                 subprocess.Popen(
                     [opener, str(path)],
@@ -345,8 +420,7 @@ class RunScreen(Screen[None]):
         elif not path.exists():
             self.notify(f"{path} is gone", severity="warning")
         else:
-            why = "no xdg-open here" if path.suffix.lower() == ".png" else "not a PNG"
-            self.notify(f"{path}  ({why})", title="file", timeout=10)
+            self.notify(f"{path}  (no xdg-open here)", title="file", timeout=10)
 
     # ------------------------------------------------------------------ cancel
     def action_cancel(self) -> None:
