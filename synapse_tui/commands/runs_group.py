@@ -77,9 +77,9 @@ def group_cmd(
         t.add_row(
             cell(_value(g["value"])),
             f"{g['with_metric']}/{g['runs']}" if g["with_metric"] != g["runs"] else str(g["runs"]),
-            num(g["best"], 4),
-            num(g["mean"], 4),
-            num(g["median"], 4),
+            num(g["best"], 5),
+            num(g["mean"], 5),
+            num(g["median"], 5),
             cell(g["best_run"] or "–"),
             style="bold" if i == 0 and g["best"] is not None else "",
         )

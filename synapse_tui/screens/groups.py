@@ -140,9 +140,9 @@ class GroupsScreen(Screen[str | None]):
             table.add_row(
                 Text(value, style=style),
                 Text(runs, justify="right"),
-                Text(num(g["best"], 4), justify="right", style=style),
-                Text(num(g["mean"], 4), justify="right"),
-                Text(num(g["median"], 4), justify="right"),
+                Text(num(g["best"], 5), justify="right", style=style),
+                Text(num(g["mean"], 5), justify="right"),
+                Text(num(g["median"], 5), justify="right"),
                 Text(clean(g["best_run"] or "–"), style="dim"),
                 key=str(i),
             )
