@@ -71,8 +71,11 @@ def group_cmd(
         box=None,
         padding=(0, 1),
     )
-    for col in (out["key"], "runs", f"best {out['metric']}", "mean", "median", "best run"):
-        t.add_column(col, justify="left" if col in (out["key"], "best run") else "right", no_wrap=True)
+    # Numbers keep their width; a long value or run id is cut with an ellipsis on a narrow terminal.
+    t.add_column(out["key"], no_wrap=True, overflow="ellipsis", min_width=min(len(out["key"]), 24), max_width=40)
+    for col in ("runs", f"best {out['metric']}", "mean", "median"):
+        t.add_column(col, justify="right", no_wrap=True, min_width=max(len(col), 7))
+    t.add_column("best run", no_wrap=True, overflow="ellipsis", min_width=12)
     for i, g in enumerate(out["groups"]):
         t.add_row(
             cell(_value(g["value"])),
