@@ -31,7 +31,7 @@ def _corpus() -> list[tuple[str, dict, int | None, str]]:
         m = re.fullmatch(r"\| (\S+) \|([^|]*)\| (\S+) \| (.*) \|", line)
         if not m or m[1] in ("file",) or set(m[1]) == {"-"}:
             continue
-        kwargs = {k: int(v) for k, v in (kv.split("=") for kv in m[2].split())}
+        kwargs = {k: int(v) if v.isdigit() else v for k, v in (kv.split("=") for kv in m[2].split())}
         rows.append((m[1], kwargs, None if m[3] == "-" else int(m[3]), m[4]))
     return rows
 
@@ -257,11 +257,13 @@ def test_describe_small_file():
     assert info["events_per_day_histogram"] == {"2": 6}
     assert info["events_per_day_mean"] == 2.0
     assert len(info["warnings"]) == 1
+    assert info["detected"]["date_format"] == "YYYY-MM-DD"
+    assert info["detected"]["part_columns"] == ["e1", "e2"]
     m = describe(load_dataset(GOOD / "small_multihot.csv"))
     assert m["format"] == "multihot"
-    assert {k: v for k, v in m.items() if k not in ("path", "sha256", "format")} == {
-        k: v for k, v in info.items() if k not in ("path", "sha256", "format")
-    }
+    assert m["detected"]["part_columns"] == [f"part_{k}" for k in range(1, 7)]
+    skip = ("path", "sha256", "format", "detected")
+    assert {k: v for k, v in m.items() if k not in skip} == {k: v for k, v in info.items() if k not in skip}
 
 
 def test_describe_uneven_days(tmp_path):

@@ -74,12 +74,51 @@ class _Section(BaseModel):
 # --------------------------------------------------------------------------- data / split
 
 
+# the forms core.data.dates.parse_format reads (kept here so the config needs no numpy)
+_DATE_FORMAT = re.compile(r"ISO|(Y{4}|M{1,2}|D{1,2})([-/.]?)(Y{4}|M{1,2}|D{1,2})\2(Y{4}|M{1,2}|D{1,2})")
+_DATE_ORDERS = ("YMD", "MDY", "DMY")
+
+
+class DataColumns(_Section):
+    """Which columns to read, for a file whose layout is not found from its header."""
+
+    date: Str = Field(min_length=1, description="name of the date column")
+    parts: list[Str] = Field(min_length=1, description="names of the part columns (draws: K; multihot: P, in order)")
+    layout: Literal["auto", "draws", "multihot"] = Field("auto", description="auto: 0/1 values make it multihot")
+
+    @field_validator("parts")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        dup = sorted({x for x in v if v.count(x) > 1})
+        if dup:
+            raise ValueError(f"part columns listed twice: {dup}")
+        return v
+
+
 class DataConfig(_Section):
     path: Str | None = Field(None, description="CSV or Parquet file (draws or multihot format)")
     format: Literal["auto", "draws", "multihot"] = "auto"
     parts: Annotated[int, Strict(), Field(ge=2)] = Field(39, le=PARTS_MAX, description="number of parts P")
     events_per_day: PosInt | None = Field(5, le=PARTS_MAX, description="exact events a day; None = any number")
     allow_unsorted: Bool = Field(False, description="sort unsorted dates with a warning instead of failing")
+    date_format: Str | None = Field(
+        None, description="the dates' format (M/D/YYYY, D/M/YYYY, D.M.YYYY, YYYY-MM-DD, YYYYMMDD); None = inferred"
+    )
+    columns: DataColumns | None = Field(None, description="{date: NAME, parts: [NAMES]}; None = found from the header")
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        m = _DATE_FORMAT.fullmatch(v.strip().upper())
+        order = "" if m is None or m[0] == "ISO" else "".join(t[0] for t in (m[1], m[3], m[4]))
+        if m is None or (m[0] != "ISO" and (order not in _DATE_ORDERS or (not m[2] and order != "YMD"))):
+            raise ValueError(
+                f"{v!r} is not a date format: use one of YYYY-MM-DD, M/D/YYYY, D/M/YYYY, D.M.YYYY, YYYYMMDD "
+                "(or another order of D, M and YYYY with -, / or .)"
+            )
+        return v
 
 
 class SplitConfig(_Section):

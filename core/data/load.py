@@ -25,21 +25,24 @@ import hashlib
 import os
 import stat
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from core.data.dates import DateFormat, parse_format, split_dates
 from core.data.parquet import _load_parquet
 from core.data.validate import (  # noqa: F401  (DEFAULT_PARTS: re-exported, public here)
     DEFAULT_PARTS,
     _Cand,
+    _date_column,
     _day,
     _expected,
     _first,
     _layout,
-    _parse_dates,
     _parse_ints,
     _validate,
     _Where,
@@ -61,6 +64,11 @@ class Dataset:
     sha256: str  # of the file's bytes
     fmt: str  # "draws" | "multihot"
     warnings: tuple[str, ...] = ()
+    detected: dict = field(default_factory=dict)  # layout, date column and format, part columns, and why
+
+    @property
+    def date_format(self) -> str | None:
+        return self.detected.get("date_format")
 
     @property
     def T(self) -> int:
@@ -92,6 +100,44 @@ def _gaps(dates: np.ndarray) -> list[tuple[np.datetime64, np.datetime64, int]]:
     return [(dates[i], dates[i + 1], int(step[i] - 1)) for i in at]
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _weekly(dates: np.ndarray) -> str:
+    """'4 draws a week (Mon, Tue, Thu, Sat)' for a stretch of dates."""
+    span = int((dates[-1] - dates[0]).astype(np.int64)) + 1
+    per_week = 7 * len(dates) / span
+    near = round(per_week)
+    text = f"{near} draws a week" if abs(per_week - near) < 0.15 else f"about {per_week:.1f} draws a week"
+    counts = np.bincount((dates.astype(np.int64) + 3) % 7, minlength=7)
+    used = np.flatnonzero(counts >= 0.05 * len(dates))
+    if len(used) < 7 and counts[used].sum() >= 0.95 * len(dates):
+        text += f" ({', '.join(_WEEKDAYS[i] for i in used)})"
+    return text
+
+
+def calendar(dates: np.ndarray) -> str:
+    """The calendar in words: 'daily', 'daily, with 3 gaps (5 missing days)', '4 draws a week
+    (Mon, Tue, Thu, Sat) until 1998-03-02, then daily from 1998-03-03', '2 draws a week'."""
+    dates = np.asarray(dates).astype("datetime64[D]")
+    if len(dates) < 2:
+        return "a single day" if len(dates) else "no days"
+    step = np.diff(dates).astype(np.int64)
+    gaps = np.flatnonzero(step > 1)
+    if not gaps.size:
+        return "daily"
+    if gaps.size <= 0.05 * len(step):
+        missing = int(step[gaps].sum() - gaps.size)
+        s = "s" if gaps.size > 1 else ""
+        return f"daily, with {gaps.size} gap{s} ({missing:,} missing day{'s' if missing > 1 else ''})"
+    if len(dates) < 14:
+        return f"irregular ({len(dates)} dates over {int((dates[-1] - dates[0]).astype(np.int64)) + 1} days)"
+    cut = int(gaps[-1]) + 1  # the daily run at the end starts here
+    if len(dates) - cut >= 28:
+        return f"{_weekly(dates[:cut])} until {_day(dates[cut - 1])}, then daily from {_day(dates[cut])}"
+    return _weekly(dates)
+
+
 # ----------------------------------------------------------------------------- CSV
 _ROWS_PER_BLOCK = 2048  # x 40 multihot cells x ~50 bytes a str: ~4 MB of cells at a time
 
@@ -104,6 +150,8 @@ def _load_csv(
     allow_unsorted,
     echo: bool = True,
     unsorted_hint: str | None = None,
+    date_format: DateFormat | None = None,
+    columns: dict | None = None,
 ):
     where = _Where(path, None, 1, echo, unsorted_hint)
     stop_line: tuple[int, str] | None = None
@@ -131,7 +179,7 @@ def _load_csv(
             raise DataError(stop_line[1], path=str(path), line=stop_line[0])
         raise where.file("the file has no header line (it is blank)")
     where.header_line = int(nonblank[0]) + 1
-    header = next(csv.reader([lines[nonblank[0]]]))
+    header = next(csv.reader([lines[nonblank[0]]], skipinitialspace=True))
     rows = nonblank[1:]
     if not rows.size and stop_line is None:
         raise where.file(f"the file has a header but no data rows (header: {where.quote(lines[nonblank[0]].strip())})")
@@ -142,7 +190,6 @@ def _load_csv(
                     f"the header is separated by {word}, not commas; save the file as "
                     f"comma-separated: {_expected(parts, events_per_day)}"
                 )
-    lay = _layout(header, where, parts, events_per_day)
     warnings = []
     n = int(nonblank[-1]) + 1 - len(nonblank)  # blank lines before the last row (trailing ones are harmless)
     if n:
@@ -153,21 +200,14 @@ def _load_csv(
     quoted = '"' in text
     spaced = " " in text or "\t" in text
     del text  # `lines` holds copies; the block parse below is what bounds memory
-    multihot = lay.fmt == "multihot"
 
     def cells(line: str) -> list[str]:
         if quoted:
-            return [c.strip() for c in next(csv.reader([line]))]
+            return [c.strip() for c in next(csv.reader([line], skipinitialspace=True))]
         return [c.strip() for c in line.split(",")] if spaced else line.split(",")
 
-    # Cells are parsed a block of rows at a time into numpy arrays: one Python string per
-    # cell for the whole file costs ~50 bytes a cell (4.5 GB for a 200 MB file), a block's
-    # worth is a few MB. Multihot values are clipped to -1..2 and kept as int8: the checks
-    # only ask "0, 1 or neither".
-    stop: _Cand | None = None
-    r = len(rows)  # rows before the first ragged one: those are checked
-    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for b0 in range(0, len(rows), _ROWS_PER_BLOCK):
+    def split_block(b0: int) -> tuple[list[list[str]], np.ndarray, int | None]:
+        """A block's columns of cells (up to its first ragged row), field counts, first ragged row."""
         body = [lines[i] for i in rows[b0 : b0 + _ROWS_PER_BLOCK]]
         split = [cells(s) for s in body] if quoted else None
         nf = (
@@ -177,6 +217,7 @@ def _load_csv(
         )
         bad = _first(nf != f)
         n = len(body) if bad is None else bad
+        cols: list[list[str]] = []
         if n:
             if split is not None:
                 cols = [[row[j] for row in split[:n]] for j in range(f)]
@@ -185,11 +226,35 @@ def _load_csv(
                 if spaced:
                     flat = [c.strip() for c in flat]
                 cols = [flat[j::f] for j in range(f)]
-            d, dc = _parse_dates(cols[lay.date_col])
+        return cols, nf, bad
+
+    first = split_block(0) if rows.size else ([], np.zeros(0, np.int64), None)
+    lay = _layout(
+        [h.strip() for h in header],
+        where,
+        parts,
+        events_per_day,
+        sample=lambda j: first[0][j] if first[0] else [],
+        columns=columns,
+    )
+    multihot = lay.fmt == "multihot"
+
+    # Cells are parsed a block of rows at a time into numpy arrays: one Python string per
+    # cell for the whole file costs ~50 bytes a cell (4.5 GB for a 200 MB file), a block's
+    # worth is a few MB. Multihot values are clipped to -1..2 and kept as int8: the checks
+    # only ask "0, 1 or neither". Dates are kept as their shape and three numbers until the
+    # whole column is read: the format is inferred from all of it.
+    stop: _Cand | None = None
+    r = len(rows)  # rows before the first ragged one: those are checked
+    blocks: list[tuple] = []
+    for b0 in range(0, len(rows), _ROWS_PER_BLOCK):
+        cols, nf, bad = first if b0 == 0 else split_block(b0)
+        if cols:
+            dparts = split_dates(cols[lay.date_col])
             parsed = [_parse_ints(cols[j]) for j in lay.value_cols]
             v = np.stack([p for p, _ in parsed], 1)
             blocks.append(
-                (d, dc, np.clip(v, -1, 2).astype(np.int8) if multihot else v, np.stack([c for _, c in parsed], 1))
+                (dparts, np.clip(v, -1, 2).astype(np.int8) if multihot else v, np.stack([c for _, c in parsed], 1))
             )
             del cols, parsed
         if bad is not None:
@@ -203,30 +268,32 @@ def _load_csv(
                 ),
             )
             break
+    first = ([], first[1], first[2])
     if stop is None and stop_line is not None:
         stop = (r, -1, lambda: DataError(stop_line[1], path=str(path), line=stop_line[0]))
     if r == 0:
         assert stop is not None
         raise stop[2]()
-    dates = np.concatenate([b[0] for b in blocks])
-    dcodes = np.concatenate([b[1] for b in blocks])
-    V = np.concatenate([b[2] for b in blocks])
-    VC = np.concatenate([b[3] for b in blocks])
+    shape, da, db, dc = (np.concatenate([b[0][k] for b in blocks]) for k in range(4))
+    V = np.concatenate([b[1] for b in blocks])
+    VC = np.concatenate([b[2] for b in blocks])
     del blocks
+    raw = lambda j, i: cells(lines[int(rows[i])])[j]  # noqa: E731
+    dates, dcodes, info = _date_column(lay, shape, da, db, dc, date_format, where, raw)
     dates, Y, more = _validate(
         lay,
         dates,
         dcodes,
         V,
         VC,
-        lambda j, i: cells(lines[int(rows[i])])[j],
+        raw,
         where,
         parts,
         events_per_day,
         allow_unsorted,
         stop,
     )
-    return lay.fmt, dates, Y, warnings + more
+    return lay.fmt, dates, Y, warnings + more, info
 
 
 # ----------------------------------------------------------------------------- public API
@@ -344,6 +411,8 @@ def load_dataset(
     allow_unsorted: bool = False,
     echo: bool = True,
     unsorted_hint: str | None = None,
+    date_format: str | DateFormat | None = None,
+    columns: Mapping | Any | None = None,
 ) -> Dataset:
     """Read and validate a draws or multihot file (CSV, CSV.gz or Parquet).
 
@@ -356,6 +425,11 @@ def load_dataset(
     the column and the problem only (docs/ARCHITECTURE.md, "Data").
     unsorted_hint: how the caller's user accepts unsorted dates (core.data.validate.UNSORTED_HINT_*);
     default the `synapse data` flag.
+    date_format: the dates' format ('M/D/YYYY', 'D.M.YYYY', 'YYYY-MM-DD', ...; see
+    `core.data.dates.parse_format`); default: inferred from the whole column.
+    columns: which columns to read, {"date": name, "parts": [names], "layout": "draws" |
+    "multihot" (optional)} (a config's `data.columns`); other columns are ignored. Default:
+    the layout is found from the header's names or, failing that, its shape.
     Only regular files are read (not a FIFO, device or directory), of at most
     `max_data_bytes()` once decompressed.
     Raises DataError for every problem with the file; ValueError for bad arguments.
@@ -364,34 +438,57 @@ def load_dataset(
         raise ValueError(f"parts must be >= 1, got {parts}")
     if events_per_day is not None and events_per_day < 1:
         raise ValueError(f"events_per_day must be >= 1, got {events_per_day}")
+    fmt_given = parse_format(date_format) if isinstance(date_format, str) else date_format
+    cols = _columns_dict(columns)
     path = Path(path)
     limit = max_data_bytes()
     data, sha = _read_regular(path, limit)
     if not data:
         raise DataError("the file is empty (0 bytes)", path=path)
     if path.suffix.lower() in (".parquet", ".pq") or data[:4] == b"PAR1":
-        fmt, dates, Y, warnings = _load_parquet(
-            path, bytes(data), parts, events_per_day, allow_unsorted, echo, unsorted_hint
+        fmt, dates, Y, warnings, info = _load_parquet(
+            path, bytes(data), parts, events_per_day, allow_unsorted, echo, unsorted_hint, fmt_given, cols
         )
     else:
         if data[:2] == b"\x1f\x8b":
             data = _gunzip(data, limit, path)
             if not data:
                 raise DataError("the file is empty (0 bytes once decompressed)", path=path)
-        fmt, dates, Y, warnings = _load_csv(path, data, parts, events_per_day, allow_unsorted, echo, unsorted_hint)
+        fmt, dates, Y, warnings, info = _load_csv(
+            path, data, parts, events_per_day, allow_unsorted, echo, unsorted_hint, fmt_given, cols
+        )
     gaps = _gaps(dates)
     if gaps:
         total = sum(g[2] for g in gaps)
         a, b, n = max(gaps, key=lambda g: g[2])
+        cal = calendar(dates)
         warnings.append(
             f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the dates ({total} missing "
             f"day{'s' if total > 1 else ''} in all; largest {n} between {_day(a)} and {_day(b)})"
+            + ("" if cal.startswith("daily") else f"; the calendar: {cal}")
         )
     dates = np.ascontiguousarray(dates, dtype="datetime64[D]")
     Y = np.ascontiguousarray(Y, dtype=bool)
     dates.flags.writeable = False
     Y.flags.writeable = False
-    return Dataset(dates=dates, Y=Y, path=path, sha256=sha, fmt=fmt, warnings=tuple(warnings))
+    info["calendar"] = calendar(dates)
+    if fmt == "draws":  # every row holds exactly its K distinct ids (validated)
+        info["K"] = len(info["part_columns"])
+    else:
+        per_day = np.count_nonzero(Y, axis=1)
+        info["K"] = int(per_day[0]) if len(per_day) and (per_day == per_day[0]).all() else None
+    return Dataset(dates=dates, Y=Y, path=path, sha256=sha, fmt=fmt, warnings=tuple(warnings), detected=info)
+
+
+def _columns_dict(columns) -> dict | None:
+    """data.columns as a plain dict (a pydantic model or a mapping)."""
+    if columns is None:
+        return None
+    if hasattr(columns, "model_dump"):
+        columns = columns.model_dump()
+    if not isinstance(columns, Mapping):
+        raise ValueError(f"columns must be a mapping {{date: ..., parts: [...]}}, got {type(columns).__name__}")
+    return {k: v for k, v in columns.items() if v is not None}
 
 
 def describe(ds: Dataset, *, largest_gaps: int = 5) -> dict:
@@ -407,6 +504,7 @@ def describe(ds: Dataset, *, largest_gaps: int = 5) -> dict:
         "path": str(ds.path),
         "sha256": ds.sha256,
         "format": ds.fmt,
+        "detected": dict(ds.detected),
         "T": t,
         "P": p,
         "start": start,

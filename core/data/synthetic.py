@@ -36,6 +36,7 @@ it is deterministic on one machine but may differ in the last bits between machi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -539,6 +540,49 @@ def _csv_bytes(syn: Synthetic) -> bytes:
     return (header + "\n".join(lines) + "\n").encode("ascii")
 
 
+LAYOUTS = ("draws", "draws-us")
+REAL_WEEKDAYS = (0, 1, 3, 5)  # Mon, Tue, Thu, Sat: the early draw days of the real layout
+
+
+def real_calendar(start: str, n: int, weekly_years: int, weekdays: tuple[int, ...] = REAL_WEEKDAYS) -> np.ndarray:
+    """`n` draw dates from `start`: only `weekdays` (0 = Mon) for the first `weekly_years`
+    years, then every day (the calendar of a real history: four draws a week at first)."""
+    first = np.datetime64(start, "D")
+    switch = np.datetime64(f"{first.astype(object).year + weekly_years:04d}-{str(first)[5:]}", "D")
+    weekly_span = int((switch - first).astype(np.int64)) if weekly_years > 0 else 0
+    early = first + np.arange(weekly_span)
+    early = early[np.isin((early.astype(np.int64) + 3) % 7, weekdays)][:n]
+    late = switch + np.arange(max(n - len(early), 0))
+    if weekly_years <= 0:
+        late = first + np.arange(n)
+    return np.concatenate([early, late]).astype("datetime64[D]")
+
+
+def with_calendar(syn: Synthetic, dates: np.ndarray) -> Synthetic:
+    """The same draws and truth on other dates (one per row, increasing)."""
+    dates = np.asarray(dates).astype("datetime64[D]")
+    if dates.shape != (len(syn.Y),) or (np.diff(dates).astype(np.int64) < 1).any():
+        raise SyntheticError(f"need {len(syn.Y)} increasing dates, got shape {dates.shape}")
+    return dataclasses.replace(syn, dates=dates)
+
+
+def _csv_bytes_us(syn: Synthetic) -> bytes:
+    """The layout real histories come in: ``date,m_1..m_K``, US dates M/D/YYYY without
+    leading zeros, parts ascending within the row, no newline after the last row."""
+    K = syn.K
+    header = "date," + ",".join(f"m_{i}" for i in range(1, K + 1)) + "\n"
+    ids = (np.nonzero(syn.Y)[1] + 1).reshape(len(syn.Y), K)
+    d = syn.dates.astype("datetime64[D]")
+    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    lines = [
+        f"{mm}/{dd}/{yy}," + ",".join(map(str, row))
+        for mm, dd, yy, row in zip(m.tolist(), day.tolist(), y.tolist(), ids.tolist())
+    ]
+    return (header + "\n".join(lines)).encode("ascii")
+
+
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An .npz (zip of .npy, stored) with fixed timestamps and attributes: same bytes every time."""
     buf = io.BytesIO()
@@ -554,14 +598,17 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def write(out: str | Path, syn: Synthetic) -> list[Path]:
+def write(out: str | Path, syn: Synthetic, layout: str = "draws") -> list[Path]:
     """Write the draws CSV at `out` and the truth sidecar ``<stem>.truth.npz`` beside it.
 
     CSV: header ``date,e1..eK``, one line per day, part ids ascending (1-based), "\\n"
     line ends. NPZ arrays: truth (T,P) float64, dates (T,) datetime64[D], K, P, seed
     (int64 scalars), kind (str), params (JSON str), format_version. Both files are
     written atomically and are byte-for-byte reproducible. Returns [csv, npz].
+    layout "draws-us" writes the CSV the way real histories come (`_csv_bytes_us`).
     """
+    if layout not in LAYOUTS:
+        raise SyntheticError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if syn.Y.shape[0] == 0:
         raise SyntheticError("nothing to write: no days")
     k = syn.Y.sum(axis=1)
@@ -581,7 +628,7 @@ def write(out: str | Path, syn: Synthetic) -> list[Path]:
     }
     out.parent.mkdir(parents=True, exist_ok=True)  # --out may name a new folder; atomic writes make none
     with atomic_open(out, "wb") as fh:
-        fh.write(_csv_bytes(syn))
+        fh.write(_csv_bytes_us(syn) if layout == "draws-us" else _csv_bytes(syn))
     try:
         atomic_write_bytes(npz, _npz_bytes(arrays))
     except BaseException:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from core.data.dates import ISO, Ambiguous, DateFormat, infer_format, to_dates
 from core.errors import DataError
 
 DEFAULT_PARTS = 39
@@ -96,7 +97,31 @@ class _Layout:
     fmt: str
     names: list[str]  # header as written (stripped)
     date_col: int
-    value_cols: list[int]  # header positions of e1..eK or part_1..part_P, in that order
+    value_cols: list[int]  # header positions of the part columns, in part order (e1..eK, part_1..part_P)
+    how: str = "by name"  # how the layout was found, for `describe`
+    echo: bool = True
+    date_format: DateFormat = ISO
+    date_given: bool = False  # the format came from --date-format / data.date_format
+
+    def col(self, j: int) -> str:
+        """Column j as a message names it: its name when it is a plain e3/part_3/m_3-style
+        name (or echo is on, quoted when not plain), else its position."""
+        name = self.names[j]
+        if _PLAIN_COL.fullmatch(name) and (self.echo or _E_COL.fullmatch(name) or _PART_COL.fullmatch(name)):
+            return name
+        if self.echo:
+            return repr(name) if len(name) <= _ECHO_MAX else repr(name[:_ECHO_MAX]) + "..."
+        return f"column {j + 1}"
+
+    @property
+    def part_names(self) -> list[str]:
+        return [self.names[j] for j in self.value_cols]
+
+
+_PLAIN_COL = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,19}")
+_DATE_NAME = re.compile(r"(?:[a-z0-9]+[_ ])?date(?:[_ ][a-z0-9]+)?|drawdate|datum|fecha")
+_NUM_COL = re.compile(r"(.*?)([0-9]+)")
+_COLUMNS_HINT = "or name the columns in the config's data.columns ({date: ..., parts: [...]})"
 
 
 def _expected(parts: int | None, events_per_day: int | None) -> str:
@@ -104,7 +129,58 @@ def _expected(parts: int | None, events_per_day: int | None) -> str:
     return f"date,e1,...,e{k} (draws) or date,part_1,...,part_{p} (multihot)"
 
 
-def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: int | None) -> _Layout:
+def _expected_shape(parts: int | None, events_per_day: int | None) -> str:
+    return (
+        f"{_expected(parts, events_per_day)}: a date column and {events_per_day or 'K'} integer columns "
+        f"of any names, {_COLUMNS_HINT}"
+    )
+
+
+Sample = Callable[[int], list[str]]  # column index -> its first cells (stripped)
+
+
+def _datelike(cells: list[str]) -> bool:
+    """Whether most of a column's non-missing sample cells have the shape of a date."""
+    from core.data.dates import split_dates
+
+    shape, _, _, _ = split_dates(cells)
+    filled = int((shape != 1).sum())
+    return filled > 0 and 2 * int((shape >= 2).sum()) >= filled
+
+
+def _ints(cells: list[str]) -> bool:
+    """Whether most of a column's non-missing sample cells are integers (no sample: the
+    first data line is ragged, and that line's own error is the one to report)."""
+    if not cells:
+        return True
+    _, codes = _parse_ints(cells)
+    filled = codes != _MISS
+    return bool(filled.any() and 2 * int((codes == _OK).sum()) >= int(filled.sum()))
+
+
+def _zero_one(cols: list[list[str]]) -> bool:
+    """Whether sample columns read as multihot: a tenth or more of their integer cells are 0
+    (a draws file has no part 0) and nine in ten or more are 0 or 1."""
+    n = zeros = ones = 0
+    for cells in cols:
+        vals, codes = _parse_ints(cells)
+        v = vals[codes == _OK]
+        n, zeros, ones = n + len(v), zeros + int((v == 0).sum()), ones + int((v == 1).sum())
+    return len(cols) > 1 and n > 0 and 10 * zeros >= n and 10 * (zeros + ones) >= 9 * n
+
+
+def _layout(
+    names: list[str],
+    where: _Where,
+    parts: int | None,
+    events_per_day: int | None,
+    sample: Sample | None = None,
+    columns: dict | None = None,
+) -> _Layout:
+    """The header's layout: named (date,e1..eK / date,part_1..part_P), mapped (`columns`:
+    {"date": name, "parts": [names], "layout": "draws"|"multihot"}) or found by shape (a
+    date column and integer columns whatever their names; `sample` gives a column's first
+    cells). Raises the header's first problem."""
     names = [n.strip() for n in names]
     keys = [n.lower() for n in names]
     expected = _expected(parts, events_per_day)
@@ -118,13 +194,36 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
                 f"column {where.quote(names[i])} appears twice in the header (columns {seen[k] + 1} and {i + 1})"
             )
         seen[k] = i
-    if "date" not in seen:
-        raise where.header(f"missing column 'date' (the header is {where.quote(','.join(names))}); expected {expected}")
+    if columns is not None:
+        return _mapped(names, keys, where, parts, events_per_day, sample, columns)
+    cells: Sample = sample if sample is not None else (lambda j: [])
+    date_col = seen.get("date")
+    if date_col is None:
+        named = [i for i, k in enumerate(keys) if _DATE_NAME.fullmatch(k)]
+        date_col = named[0] if named else None
+    if date_col is None and len(names) > 1 and _datelike(cells(0)):
+        date_col = 0
+    if date_col is None:
+        raise where.header(
+            f"missing column 'date' (the header is {where.quote(','.join(names))}): no column is named date and "
+            f"the first column does not hold dates; expected {_expected_shape(parts, events_per_day)}"
+        )
+    old = any(_E_COL.fullmatch(k) or _PART_COL.fullmatch(k) for i, k in enumerate(keys) if i != date_col)
+    if old:
+        return _named(names, keys, date_col, where, parts, events_per_day)
+    return _by_shape(names, keys, date_col, where, parts, events_per_day, cells)
+
+
+def _named(
+    names: list[str], keys: list[str], date_col: int, where: _Where, parts: int | None, events_per_day: int | None
+) -> _Layout:
+    """date,e1..eK or date,part_1..part_P: the names are the layout, checked strictly."""
+    expected = _expected(parts, events_per_day)
     draws: dict[int, int] = {}
     multi: dict[int, int] = {}
     unknown: list[str] = []
     for i, k in enumerate(keys):
-        if k == "date":
+        if i == date_col:
             continue
         if m := _E_COL.fullmatch(k):
             draws[int(m[1])] = i
@@ -134,14 +233,12 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
             unknown.append(where.quote(names[i]) if where.echo else f"{i + 1}")
     if unknown:
         s = "s" if len(unknown) > 1 else ""
-        raise where.header(f"unknown column{s} {_listed(unknown)}; expected {expected}")
+        raise where.header(f"unknown column{s} {_listed(unknown)}; expected {expected}, {_COLUMNS_HINT}")
     if draws and multi:
         raise where.header(
             "the header mixes draws columns (e1, e2, ...) with multihot columns "
             f"(part_1, part_2, ...); use one layout: {expected}"
         )
-    if not draws and not multi:
-        raise where.header(f"no event columns after 'date'; expected {expected}")
     if draws:
         k = max(draws)
         missing = [f"e{j}" for j in range(1, k + 1) if j not in draws]
@@ -152,7 +249,7 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
             )
         if events_per_day is not None and k != events_per_day:
             raise where.header(f"the header has {k} event columns (e1..e{k}) but events_per_day is {events_per_day}")
-        return _Layout("draws", names, seen["date"], [draws[j] for j in range(1, k + 1)])
+        return _Layout("draws", names, date_col, [draws[j] for j in range(1, k + 1)], "named e1..eK", where.echo)
     top = max(multi)
     if parts is not None and top > parts:
         extra = [f"part_{j}" for j in sorted(multi) if j > parts]
@@ -164,41 +261,172 @@ def _layout(names: list[str], where: _Where, parts: int | None, events_per_day: 
         s = "s" if len(missing) > 1 else ""
         why = f" (parts={parts})" if parts is not None else ""
         raise where.header(f"missing column{s} {_listed(missing)}: multihot columns must be part_1..part_{p}{why}")
-    return _Layout("multihot", names, seen["date"], [multi[j] for j in range(1, p + 1)])
+    return _Layout("multihot", names, date_col, [multi[j] for j in range(1, p + 1)], "named part_1..part_P", where.echo)
+
+
+def _by_shape(
+    names: list[str],
+    keys: list[str],
+    date_col: int,
+    where: _Where,
+    parts: int | None,
+    events_per_day: int | None,
+    cells: Sample,
+) -> _Layout:
+    """A date column and integer columns whatever their names (m_1.., N_1.., n1.., ball1..):
+    numbered alike (one prefix, numbers from 0 or 1 with none skipped) they are taken in
+    number order, else in header order. Mostly 0/1 (see `_zero_one`) makes it multihot, else draws."""
+    rest = [i for i in range(len(names)) if i != date_col]
+    if not rest:
+        raise where.header(f"no part columns besides the date; expected {_expected_shape(parts, events_per_day)}")
+    nums = [_NUM_COL.fullmatch(names[i]) for i in rest]
+    family = all(nums) and len({m[1].lower().rstrip("_ ") for m in nums if m}) == 1
+    if family:
+        got = {int(m[2]): i for m, i in zip(nums, rest) if m}
+        lo = 0 if 0 in got else 1
+        top = max(got)
+        stem = nums[0][1] if nums[0] else ""
+        gone = [j for j in range(lo, top + 1) if j not in got]
+        if gone:
+            s = "s" if len(gone) > 1 else ""
+            labels = [f"{stem}{j}" for j in gone]
+            if not where.echo:
+                labels = [f"number {j}" for j in gone]
+            elif not all(_PLAIN_COL.fullmatch(x) for x in labels):
+                labels = [where.quote(x) for x in labels]
+            raise where.header(
+                f"missing column{s} {_listed(labels)}: numbered part columns must run {lo}..{top} with none skipped"
+            )
+        order = [got[j] for j in range(lo, top + 1)]
+        how = f"by shape: {len(order)} numbered integer columns"
+    else:
+        order = []
+        unknown: list[int] = []
+        for i in rest:
+            (order if _ints(cells(i)) else unknown).append(i)
+        if unknown:
+            s = "s" if len(unknown) > 1 else ""
+            shown = [where.quote(names[i]) if where.echo else f"{i + 1}" for i in unknown]
+            raise where.header(
+                f"unknown column{s} {_listed(shown)}: {'they do' if s else 'it does'} not hold part ids; expected "
+                f"{_expected_shape(parts, events_per_day)}"
+            )
+        how = f"by shape: {len(order)} integer columns"
+    multihot = _zero_one([cells(i) for i in order])
+    if multihot:
+        if parts is not None and len(order) != parts:
+            raise where.header(
+                f"the header has {len(order)} 0/1 part columns but parts is {parts}; expected "
+                f"{_expected_shape(parts, events_per_day)}"
+            )
+        return _Layout("multihot", names, date_col, order, how, where.echo)
+    if events_per_day is not None and len(order) != events_per_day:
+        lay = _Layout("draws", names, date_col, order, how, where.echo)
+        raise where.header(
+            f"the header has {len(order)} part columns ({_listed([lay.col(i) for i in order])}) but "
+            f"events_per_day is {events_per_day}; {_COLUMNS_HINT}"
+        )
+    return _Layout("draws", names, date_col, order, how, where.echo)
+
+
+def _mapped(
+    names: list[str],
+    keys: list[str],
+    where: _Where,
+    parts: int | None,
+    events_per_day: int | None,
+    sample: Sample | None,
+    columns: dict,
+) -> _Layout:
+    """The columns named by the config's data.columns; other columns are ignored."""
+    header = where.quote(",".join(names))
+
+    def find(name: object, what: str) -> int:
+        if not isinstance(name, str) or not name.strip():
+            raise where.file(f"data.columns: {what} must be a column name, got {name!r}")
+        n = name.strip()
+        if n in names:
+            return names.index(n)
+        if n.lower() in keys:
+            return keys.index(n.lower())
+        raise where.header(f"data.columns: {what} {n!r} is not a column of the header (the header is {header})")
+
+    date = columns.get("date")
+    plist = columns.get("parts")
+    if date is None:
+        raise where.file("data.columns needs 'date': the name of the date column")
+    if not isinstance(plist, list | tuple) or not plist:
+        raise where.file("data.columns needs 'parts': a list of the part columns' names")
+    date_col = find(date, "date column")
+    order: list[int] = []
+    for n in plist:
+        j = find(n, "part column")
+        if j == date_col:
+            raise where.file(f"data.columns: {n!r} is the date column and cannot be a part column too")
+        if j in order:
+            raise where.file(f"data.columns: part column {n!r} is listed twice")
+        order.append(j)
+    layout = columns.get("layout") or columns.get("format")
+    if layout not in (None, "auto", "draws", "multihot"):
+        raise where.file(f"data.columns: layout {layout!r} must be draws or multihot")
+    if layout in (None, "auto"):
+        zero_one = sample is not None and _zero_one([sample(i) for i in order])
+        layout = "multihot" if zero_one else "draws"
+    how = f"data.columns: {len(order)} part columns"
+    if layout == "multihot" and parts is not None and len(order) != parts:
+        raise where.file(f"data.columns lists {len(order)} multihot part columns but parts is {parts}")
+    if layout == "draws" and events_per_day is not None and len(order) != events_per_day:
+        raise where.file(f"data.columns lists {len(order)} part columns but events_per_day is {events_per_day}")
+    return _Layout(layout, names, date_col, order, how, where.echo)
+
+
+# ----------------------------------------------------------------------------- the date column
+def _date_column(
+    lay: _Layout,
+    shape: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    date_format: DateFormat | None,
+    where: _Where,
+    raw: Callable[[int, int], str],
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The date column's (dates, codes) under the given format or the one inferred from the
+    whole column, and what was detected (for `describe`). Raises when the order of day and
+    month cannot be told."""
+    j = lay.date_col
+    if date_format is not None:
+        fmt, why = date_format, "given (--date-format / data.date_format)"
+        lay.date_given = True
+    else:
+        try:
+            inf = infer_format(shape, a, b)
+        except Ambiguous as e:
+            i, sep = e.example, e.sep
+            raise where.row(
+                i,
+                f"the dates could be M{sep}D{sep}YYYY or D{sep}M{sep}YYYY ({where.quote(raw(j, i))} and every other "
+                "date has both numbers at most 12); say which with --date-format M/D/YYYY or --date-format D/M/YYYY "
+                "(synapse data), or data.date_format in the config (-o data.date_format=M/D/YYYY)",
+            ) from None
+        fmt, why = inf.fmt, inf.why
+        if inf.row is not None:
+            why += f" ({where.name(inf.row)}: {where.quote(raw(j, inf.row))})"
+    lay.date_format = fmt
+    dates, codes = to_dates(shape, a, b, c, fmt)
+    name = (lambda k: lay.names[k]) if lay.echo else lay.col
+    info = {
+        "layout": lay.fmt,
+        "detected": lay.how,
+        "date_column": name(j),
+        "date_format": fmt.name,
+        "date_format_why": why,
+        "part_columns": [name(k) for k in lay.value_cols],
+    }
+    return dates, codes, info
 
 
 # ----------------------------------------------------------------------------- cell parsing
-def _parse_dates(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strict ISO YYYY-MM-DD -> (datetime64[D] with NaT where bad, codes)."""
-    t = len(strs)
-    joined = "".join(strs)
-    if len(joined) == 10 * t and joined.isascii():
-        shaped = np.ones(t, bool)
-        raw = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(t, 10)
-    else:
-        shaped = np.fromiter((len(s) == 10 and s.isascii() for s in strs), bool, t)
-        raw = np.full((t, 10), ord("0"), np.uint8)
-        raw[:, [4, 7]] = ord("-")
-        good = "".join(s for s, ok in zip(strs, shaped) if ok)
-        raw[shaped] = np.frombuffer(good.encode("ascii"), np.uint8).reshape(-1, 10)
-    dig = raw[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
-    shaped &= ((dig >= 0) & (dig <= 9)).all(1) & (raw[:, 4] == ord("-")) & (raw[:, 7] == ord("-"))
-    dig[~shaped] = [1, 9, 7, 0, 0, 1, 0, 1]
-    year = dig[:, 0] * 1000 + dig[:, 1] * 100 + dig[:, 2] * 10 + dig[:, 3]
-    month = dig[:, 4] * 10 + dig[:, 5]
-    day = dig[:, 6] * 10 + dig[:, 7]
-    fits = (month >= 1) & (month <= 12) & (day >= 1)
-    ym = ((year - 1970) * 12 + np.where(fits, month, 1) - 1).astype("datetime64[M]")
-    dates = ym.astype("datetime64[D]") + (np.where(fits, day, 1) - 1)
-    real = fits & (dates.astype("datetime64[M]") == ym)
-    codes = np.zeros(t, np.int8)
-    codes[~real] = _NODAY
-    for i in np.flatnonzero(~shaped):
-        codes[i] = _MISS if strs[i].lower() in _MISSING else _BAD
-    dates[codes != _OK] = np.datetime64("NaT")
-    return dates, codes
-
-
 def _parse_ints(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Strict integers -> (int64 values, codes); bad cells hold 0."""
     t = len(strs)
@@ -340,13 +568,19 @@ def _day(d: np.datetime64) -> str:
 
 
 def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: int | None, where: _Where) -> str:
-    col = lay.names[j]  # one of date, eN, part_N: the layout checked it
+    col = lay.col(j)
     if j == lay.date_col:
+        f = lay.date_format
         if code == _MISS:
             return f"missing date ({where.shown(raw)})"
         if code == _NODAY:
-            return f"bad date {where.quote(raw)}: there is no such day"
-        return f"bad date {where.quote(raw)}: expected an ISO date YYYY-MM-DD"
+            read = "" if f == ISO and not lay.date_given else f" read as {f.name}"
+            return f"bad date {where.quote(raw)}: there is no such day{read}"
+        if lay.date_given:
+            return f"bad date {where.quote(raw)}: expected a date {f.name} (the date format given)"
+        if f == ISO:
+            return f"bad date {where.quote(raw)}: expected an ISO date YYYY-MM-DD like the rest of the column"
+        return f"bad date {where.quote(raw)}: expected a date {f.name} like the rest of the column"
     if code == _MISS:
         return f"missing value in column {col} ({where.shown(raw)})"
     if lay.fmt == "multihot":
@@ -370,7 +604,7 @@ def _cell_problem(lay: _Layout, code: int, j: int, raw: str, value: int, parts: 
 def _twice(lay: _Layout, row: np.ndarray, date: np.datetime64) -> str:
     vals, counts = np.unique(row, return_counts=True)
     v = int(vals[np.argmax(counts > 1)])
-    cols = [lay.names[lay.value_cols[k]] for k in np.flatnonzero(row == v)]
+    cols = [lay.col(lay.value_cols[k]) for k in np.flatnonzero(row == v)]
     return (
         f"part {v} appears {'twice' if len(cols) == 2 else f'{len(cols)} times'} on {_day(date)} "
         f"(columns {', '.join(cols)})"

@@ -98,6 +98,8 @@ def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
         parts=cfg.data.parts,
         events_per_day=cfg.data.events_per_day,
         allow_unsorted=cfg.data.allow_unsorted,
+        date_format=cfg.data.date_format,
+        columns=cfg.data.columns,
         echo=data is not None,
         unsorted_hint=UNSORTED_HINT_RUN,
     )

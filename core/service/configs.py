@@ -190,6 +190,8 @@ def _check_data(cfg) -> tuple[list[str], dict | None]:
             parts=cfg.data.parts,
             events_per_day=cfg.data.events_per_day,
             allow_unsorted=cfg.data.allow_unsorted,
+            date_format=cfg.data.date_format,
+            columns=cfg.data.columns,
             unsorted_hint=UNSORTED_HINT_CONFIG,
         )
     except InputError as exc:

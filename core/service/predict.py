@@ -114,6 +114,8 @@ def predict(
         parts=cfg.data.parts,
         events_per_day=cfg.data.events_per_day,
         allow_unsorted=cfg.data.allow_unsorted or allow_unsorted,
+        date_format=cfg.data.date_format,
+        columns=cfg.data.columns,
         echo=data is not None,
         unsorted_hint=UNSORTED_HINT_CLI,
     )

@@ -80,6 +80,8 @@ def prepare(cfg: Config, recorded: dict | None = None) -> Prepared:
         parts=cfg.data.parts,
         events_per_day=cfg.data.events_per_day,
         allow_unsorted=cfg.data.allow_unsorted,
+        date_format=cfg.data.date_format,
+        columns=cfg.data.columns,
         unsorted_hint=UNSORTED_HINT_CONFIG,
         echo=recorded is None,
     )  # a run directory's data path is nobody's choice here

@@ -40,6 +40,11 @@ class DataKind(str, Enum):
     uniform = "uniform"
 
 
+class DataLayout(str, Enum):
+    draws = "draws"
+    draws_us = "draws-us"
+
+
 class DataSampling(str, Enum):
     cbern = "cbern"
     successive = "successive"
@@ -53,6 +58,21 @@ PerDayOpt = Annotated[
 ]
 UnsortedOpt = Annotated[
     bool, typer.Option("--allow-unsorted", help="Sort rows by date (with a warning) instead of refusing.")
+]
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="The dates' format: YYYY-MM-DD, M/D/YYYY, D/M/YYYY, D.M.YYYY, YYYYMMDD, ... Default: inferred from the column.",
+    ),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Which columns to read, as DATE:PART,PART,... (e.g. 'Draw Date:m_1,m_2,m_3,m_4,m_5'); "
+        "others are ignored. Default: found from the header.",
+    ),
 ]
 FileArg = Annotated[Path, typer.Argument(help="A draws or multihot CSV (or Parquet) file.", show_default=False)]
 
@@ -79,6 +99,19 @@ def data_generate(
     per_day: Annotated[int, typer.Option("--per-day", min=1, help="Distinct parts per day K.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
     start: Annotated[str, typer.Option(help="First date, YYYY-MM-DD.")] = "1995-01-02",
+    layout: Annotated[
+        DataLayout,
+        typer.Option(
+            help=(
+                "draws: date,e1..eK with ISO dates, one row a day. draws-us: the layout real histories come in, "
+                "date,m_1..m_K with M/D/YYYY dates, no newline at the end, four draws a week (Mon, Tue, Thu, Sat) "
+                "for the first --weekly-years years, then daily."
+            )
+        ),
+    ] = DataLayout.draws,
+    weekly_years: Annotated[
+        int, typer.Option("--weekly-years", min=0, help="draws-us: years of four draws a week before the daily draws.")
+    ] = 6,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -103,15 +136,18 @@ def data_generate(
     syn = synthetic.generate(
         kind.value, days=days, parts=parts, per_day=per_day, seed=seed, start=start, sampling=sampling.value
     )
+    if layout is DataLayout.draws_us:
+        syn = synthetic.with_calendar(syn, synthetic.real_calendar(start, days, weekly_years))
     if syn.dates[-1] > np.datetime64("9999-12-31"):
         raise InputError(f"--start {start} with --days {days} runs past 9999-12-31")
     try:
-        paths = synthetic.write(out, syn)
+        paths = synthetic.write(out, syn, layout=layout.value)
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror or exc}", path=exc.filename or out) from None
     summary = {
         "kind": kind.value,
         "sampling": sampling.value,
+        "layout": layout.value,
         "days": days,
         "parts": parts,
         "per_day": per_day,
@@ -126,6 +162,7 @@ def data_generate(
         console.print(
             f"wrote {days} {kind.value} days ({syn.dates[0]} .. {syn.dates[-1]}), P={parts}, K={per_day}, seed={seed}"
             + ("" if sampling is DataSampling.cbern else f", {sampling.value} sampling")
+            + ("" if layout is DataLayout.draws else f", {layout.value} layout")
             + ":"
         )
         for p in paths:
@@ -139,20 +176,27 @@ def data_validate(
     parts: PartsOpt = None,
     events_per_day: PerDayOpt = None,
     allow_unsorted: UnsortedOpt = False,
+    date_format: DateFormatOpt = None,
+    columns: ColumnsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a data file; print what is wrong (file:line: problem) and exit 2, or a one-line OK."""
-    from core.data import load_dataset
-
-    ds = load_dataset(file, parts=parts, events_per_day=events_per_day, allow_unsorted=allow_unsorted)
+    ds = _load(file, parts, events_per_day, allow_unsorted, date_format, columns)
     if as_json:
         print_json(
-            {"ok": True, "path": str(file), "format": ds.fmt, "T": ds.T, "P": ds.P, "warnings": list(ds.warnings)}
+            {
+                "ok": True,
+                "path": str(file),
+                "format": ds.fmt,
+                "T": ds.T,
+                "P": ds.P,
+                "date_format": ds.date_format,
+                "warnings": list(ds.warnings),
+            }
         )
         return
-    for w in ds.warnings:
-        tell(w, "warning:", "yellow")
-    say(f"OK {file}: {ds.fmt}, {ds.T} days x {ds.P} parts, {ds.dates[0]} .. {ds.dates[-1]}")
+    _warn(ds)
+    say(f"OK {file}: {ds.fmt}, {ds.T} days x {ds.P} parts, {ds.dates[0]} .. {ds.dates[-1]}, dates {ds.date_format}")
 
 
 @data_app.command("describe")
@@ -162,30 +206,79 @@ def data_describe(
     parts: PartsOpt = None,
     events_per_day: PerDayOpt = None,
     allow_unsorted: UnsortedOpt = False,
+    date_format: DateFormatOpt = None,
+    columns: ColumnsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Summarise a data file: size, date range, gaps, per-part frequency, events per day."""
-    from core.data import describe, load_dataset
+    """Summarise a data file: what was detected (layout, date column and format, part
+    columns, calendar), size, date range, gaps, per-part frequency, events per day."""
+    from core.data import describe
 
-    ds = load_dataset(file, parts=parts, events_per_day=events_per_day, allow_unsorted=allow_unsorted)
+    ds = _load(file, parts, events_per_day, allow_unsorted, date_format, columns)
     info = describe(ds)
     if as_json:
         print_json(info)
         return
-    for w in ds.warnings:
-        tell(w, "warning:", "yellow")
+    _warn(ds)
     _print_description(info)
+
+
+def _columns_option(raw: str | None) -> dict | None:
+    if raw is None:
+        return None
+    date, sep, rest = raw.partition(":")
+    parts = [p.strip() for p in rest.split(",") if p.strip()]
+    if not sep or not date.strip() or not parts:
+        raise InputError(f"--columns {raw!r}: expected DATE:PART,PART,... (e.g. 'date:m_1,m_2,m_3,m_4,m_5')")
+    return {"date": date.strip(), "parts": parts}
+
+
+def _load(file: Path, parts, events_per_day, allow_unsorted: bool, date_format: str | None, columns: str | None):
+    from core.data import load_dataset
+    from core.data.dates import parse_format
+
+    fmt = None
+    if date_format is not None:
+        try:
+            fmt = parse_format(date_format)
+        except ValueError as exc:
+            raise InputError(f"--date-format {exc}") from None
+    return load_dataset(
+        file,
+        parts=parts,
+        events_per_day=events_per_day,
+        allow_unsorted=allow_unsorted,
+        date_format=fmt,
+        columns=_columns_option(columns),
+    )
+
+
+def _warn(ds) -> None:
+    """Each of the loader's warnings, once (the gap warning among them)."""
+    for w in dict.fromkeys(ds.warnings):
+        tell(w, "warning:", "yellow")
 
 
 def _print_description(info: dict) -> None:
     gaps = info["gaps"]
     head = Table.grid(padding=(0, 2))
+    det = info.get("detected") or {}
     head.add_row("file", str(info["path"]))
-    head.add_row("format", str(info["format"]))
+    head.add_row("layout", f"{info['format']} ({det.get('detected', 'by name')})")
+    if det:
+        head.add_row("date column", str(det["date_column"]))
+        head.add_row("date format", f"{det['date_format']}: {det['date_format_why']}")
+        cols = det["part_columns"]
+        shown = ", ".join(cols) if len(cols) <= 8 else f"{', '.join(cols[:3])}, ..., {cols[-1]} ({len(cols)})"
+        head.add_row("part columns", shown)
+        if det.get("K") is not None:
+            head.add_row("parts a day (K)", str(det["K"]))
     head.add_row("days (T)", f"{info['T']:,}")
     head.add_row("parts (P)", str(info["P"]))
     head.add_row("dates", f"{info['start']} .. {info['end']} ({info['span_days']:,} calendar days)")
     head.add_row("gaps", f"{gaps['count']} ({gaps['missing_days']} missing days)")
+    if det.get("calendar"):
+        head.add_row("calendar", str(det["calendar"]))
     head.add_row("events/day", ", ".join(f"{k}: {v:,} days" for k, v in info["events_per_day_histogram"].items()))
     head.add_row("sha256", info["sha256"][:16] + "…")
     console.print(head)
