@@ -92,6 +92,7 @@ CASES = {
     "tui_sort_filter": _lazy("benchmarks.bench_tui", "case_sort_filter"),
     "tui_run_screen_10k": _lazy("benchmarks.bench_tui", "case_run_screen"),
     "tui_run_tabs": _lazy("benchmarks.bench_tui", "case_run_tabs"),
+    "rules_mine": _lazy("benchmarks.bench_rules", "case_rules_mine"),
 }
 
 

@@ -20,6 +20,7 @@ from synapse_tui.commands.data import config_app, data_app
 from synapse_tui.commands.jobs import baselines_cmd, cancel_cmd, demo_cmd, eval_cmd, resume_cmd, train_cmd
 from synapse_tui.commands.predict import export_app, predict_cmd
 from synapse_tui.commands.remote import remote_app
+from synapse_tui.commands.rules import rules_app
 from synapse_tui.commands.runs import runs_app
 from synapse_tui.commands.plot_export import plot_cmd
 from synapse_tui.commands.runs_group import group_cmd
@@ -46,6 +47,7 @@ runs_app.command("group")(group_cmd)
 runs_app.command("plot")(plot_cmd)
 app.add_typer(runs_app, name="runs")
 app.add_typer(remote_app, name="remote")
+app.add_typer(rules_app, name="rules")
 
 # Top-level commands, in the order `synapse --help` lists them.
 app.command("baselines")(baselines_cmd)
