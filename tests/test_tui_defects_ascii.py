@@ -263,7 +263,7 @@ def test_numbers_never_read_as_negative_zero():
 async def test_compare_reads_integer_epochs_and_no_negative_zero(tmp_path_factory, monkeypatch):
     from textual_plotext import PlotextPlot
 
-    from synapse_tui.screens import compare as compare_module
+    from synapse_tui.screens.compare import reading as compare_module  # where the screen looks it up
     from synapse_tui.screens.compare import CompareScreen
 
     base = tmp_path_factory.mktemp("compare_ticks")

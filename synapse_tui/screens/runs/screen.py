@@ -8,8 +8,6 @@ and cost a second at thousands of rows). Reading the index happens in a thread w
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from datetime import datetime, UTC
 from pathlib import Path
@@ -23,11 +21,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
 from core.errors import InputError
-from core.runs.status import ACTIVE_STATUSES, DAMAGED_LOG, RESUMABLE_STATUSES
-from core.query.text import filter_error, is_expression, matches_text  # the `/` filter: text or an expression
-from synapse_tui.formatting import ASCII_GLYPHS, k_ranges
+from core.query.text import filter_error, is_expression  # the `/` filter: text or an expression
+from synapse_tui.formatting import ASCII_GLYPHS
 from synapse_tui.screens.runs.columns import (
-    CONFIG_PREFIX,
     COLUMNS,
     NARROW_HIDDEN,
     WIDE,
@@ -37,59 +33,24 @@ from synapse_tui.screens.runs.columns import (
     missing_last,
 )
 from synapse_tui.screens.runs.columns import first_sort_descending, mark_sorted_header
+from synapse_tui.screens.runs.export import EXPORT_FIELDS, export_value, write_export
+from synapse_tui.screens.runs.reading import attach_configs, read_rows
+from synapse_tui.screens.runs.manage import (
+    active_refusal,
+    annotate_run,
+    archive_question,
+    delete_question,
+    job_action,
+    job_action_refusal,
+    manage_runs,
+    note_error,
+    tags_error,
+)
 from synapse_tui.widgets.dialogs import YesNo
 from synapse_tui.widgets.fast_table import FastDataTable
 
 REFRESH_SECONDS = 1.0
 MAX_COMPARE = 8  # the compare screen overlays up to 8 runs
-
-
-def job_action_refusal(what: str, run_id: str, status: str | None, error: str | None = None) -> str | None:
-    """Why `what` ("cancel" or "resume") does not apply to a run in `status`, or None when it does.
-
-    The rule of core.runs' status vocabulary: only an active run (ACTIVE_STATUSES) cancels,
-    only a RESUMABLE_STATUSES run resumes, and a run whose log lost its last line after it
-    finished (its error says DAMAGED_LOG) does not: resuming would train it again."""
-    if what == "resume" and status == "lost" and (error or "").startswith(DAMAGED_LOG):
-        return f"run {run_id}: {error}"
-    status = status or "not read yet"
-    if what == "cancel" and status not in ACTIVE_STATUSES:
-        return f"run {run_id} {status}: nothing to cancel"
-    if what == "resume" and status not in RESUMABLE_STATUSES:
-        *most, last = RESUMABLE_STATUSES
-        return f"run {run_id} {status}: only {', '.join(most)} or {last} runs resume"
-    return None
-
-
-# A column's value in an exported CSV where it is not the row's field of the same name.
-EXPORT_FIELDS = {
-    "id": "run_id",
-    "duration": "duration_s",
-    "epoch": "epochs",
-    "good": "best_good_or_better",
-    "beats": "beats_reference",
-}
-
-
-def export_value(key: str, row: dict) -> object:
-    """Column `key`'s value for a CSV: the row's data in full (not the cell's text); "" when missing."""
-    if key.startswith(CONFIG_PREFIX):
-        v = (row.get("config") or {}).get(key[len(CONFIG_PREFIX) :])
-    elif key == "started":
-        v = row.get("started") or row.get("created")
-    elif key == "tags":
-        v = " ".join(str(t) for t in row.get("tags") or []) or None
-    elif key == "beats" and row.get("beats_reference"):
-        v = k_ranges(row.get("beats_at") or []) or "yes"
-    else:
-        v = row.get(EXPORT_FIELDS.get(key, key))
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return repr(v)
-    return v if isinstance(v, (int, str)) else str(v)
 
 
 class RunsScreen(Screen):
@@ -237,38 +198,22 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-refresh")
     def load_rows(self, filter_text: str, show_archived: bool | None = None) -> None:
-        from core.service.runs import config_values, list_runs, varying_keys
-
         t0 = time.perf_counter()
         error = None
-        where = filter_text if filter_text and is_expression(filter_text) else None
         archived = self.show_archived if show_archived is None else show_archived
         try:
-            rows = list_runs(self.runs_dir, where=where, archived=None if archived else False)
+            rows, self.archived_hidden = read_rows(self.runs_dir, filter_text, archived)
         except InputError as exc:
-            # Only the index knows the config keys, so a typo in one (`trian.lr`) gets here:
-            # the rows shown stay (never every run instead) and so does the last good filter.
+            # the rows shown stay (never every run instead) and so does the last good filter
             self.app.call_from_thread(self._filter_refused, str(exc), filter_text)
             return
-        if filter_text and where is None:
-            rows = [r for r in rows if matches_text(r, filter_text)]
-        # With nothing to show, say when it is because every run is archived (not the first-run screen).
-        self.archived_hidden = 0
-        if not rows and not archived and not filter_text:
-            try:
-                self.archived_hidden = len(list_runs(self.runs_dir, archived=True))
-            except InputError:
-                pass
         if not self.configs_read:
             # First the table: reading hundreds of config files the first time (they are
             # cached after) would hold the first screen back for a column nobody chose yet.
             self.app.call_from_thread(
                 self.apply_rows, [dict(r, config={}) for r in rows], error, time.perf_counter() - t0, filter_text
             )
-        configs = config_values([r["path"] for r in rows])
-        for r in rows:
-            r["config"] = configs.get(r["run_id"], {})
-        self.config_keys = varying_keys(configs)
+        self.config_keys = attach_configs(rows)
         self.configs_read = True
         self.app.call_from_thread(self.apply_rows, rows, error, time.perf_counter() - t0, filter_text)
 
@@ -539,21 +484,8 @@ class RunsScreen(Screen):
 
     @work(thread=True, group="export")
     def write_csv(self, columns: list[str], rows: list[dict]) -> None:
-        from core.fsutil import atomic_write_text
-
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([export_value(k, r) for k in columns] for r in rows)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        folder = self.runs_dir / "exports"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path, n = folder / f"runs-{stamp}.csv", 1
-            while path.exists():
-                n += 1
-                path = folder / f"runs-{stamp}-{n}.csv"
-            atomic_write_text(path, buf.getvalue())
+            path = write_export(self.runs_dir, columns, rows)
         except OSError as exc:
             self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error", timeout=8)
             return
@@ -587,13 +519,8 @@ class RunsScreen(Screen):
 
     @work(thread=True, group="job-action")
     def run_job_action(self, what: str, run_id: str) -> None:
-        from core.service import jobs
-        from core.service.runs import open_run
-
         try:
-            rd = open_run(run_id, self.runs_dir)
-            out = jobs.cancel(rd) if what == "cancel" else jobs.resume_detached(rd)
-            msg = f"{run_id}: " + (out["message"] if what == "cancel" else f"attempt {out['attempt']} started")
+            msg = job_action(self.runs_dir, what, run_id)
             self.app.call_from_thread(self.notify, msg)
         except InputError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
@@ -608,28 +535,11 @@ class RunsScreen(Screen):
         key = self._current()
         return [key] if key is not None else []
 
-    def _active_refusal(self, keys: list[str], what: str) -> str | None:
-        """Why `what` (delete, archive) does not apply: a queued or running run (cancel it first)."""
-        for key in keys:
-            status = (self.rows.get(key) or {}).get("status")
-            if status in ACTIVE_STATUSES:
-                return f"run {key} is {status}: cancel it first (x); nothing was {what}"
-        return None
-
     def action_edit_tags(self) -> None:
         key = self._current()
         if key is None:
             return
-        from core.errors import InputError as _InputError
-        from core.runs.annotations import MAX_TAGS, split_tags
         from synapse_tui.widgets.text_prompt import TextPrompt
-
-        def check(text: str) -> str | None:
-            try:
-                tags = split_tags([text])
-            except _InputError as exc:
-                return str(exc)
-            return f"at most {MAX_TAGS} tags" if len(tags) > MAX_TAGS else None
 
         current = " ".join((self.rows.get(key) or {}).get("tags") or [])
         self.app.push_screen(
@@ -638,7 +548,7 @@ class RunsScreen(Screen):
                 value=current,
                 placeholder="e.g. baseline-v2 keep",
                 hint="space or comma between tags; empty removes them all",
-                check=check,
+                check=tags_error,
                 append_space=True,
             ),
             lambda text: self._answered(key, tags=text),
@@ -648,16 +558,8 @@ class RunsScreen(Screen):
         key = self._current()
         if key is None:
             return
-        from core.errors import InputError as _InputError
-        from core.runs.annotations import NOTE_MAX, check_note
+        from core.runs.annotations import NOTE_MAX
         from synapse_tui.widgets.text_prompt import TextPrompt
-
-        def check(text: str) -> str | None:
-            try:
-                check_note(text)
-            except _InputError as exc:
-                return str(exc)
-            return None
 
         self.app.push_screen(
             TextPrompt(
@@ -665,7 +567,7 @@ class RunsScreen(Screen):
                 value=(self.rows.get(key) or {}).get("note") or "",
                 placeholder="what it was for, what you saw",
                 hint="empty clears it",
-                check=check,
+                check=note_error,
                 max_length=NOTE_MAX,
             ),
             lambda text: self._answered(key, note=text),
@@ -678,18 +580,11 @@ class RunsScreen(Screen):
 
     @work(thread=True, group="annotate")
     def save_annotations(self, run_id: str, *, tags: str | None = None, note: str | None = None) -> None:
-        from core.service.runs import annotate, open_run
-
         try:
-            rd = open_run(run_id, self.runs_dir)
-            out = annotate([rd], self.runs_dir, tags=None if tags is None else [tags], note=note)[0]
+            msg = annotate_run(self.runs_dir, run_id, tags=tags, note=note)
         except InputError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
             return
-        if tags is not None:
-            msg = f"{run_id}: " + (f"tags {' '.join(out['tags'])}" if out["tags"] else "no tags")
-        else:
-            msg = f"{run_id}: note " + ("saved" if out["note"] else "cleared")
         self.app.call_from_thread(self.notify, msg)
         self.app.call_from_thread(self.action_refresh)
 
@@ -700,19 +595,12 @@ class RunsScreen(Screen):
         rows = [self.rows.get(k) or {} for k in keys]
         unarchive = all(r.get("archived") for r in rows)
         if not unarchive:
-            why = self._active_refusal(keys, "archived")
+            why = active_refusal(self.rows, keys, "archived")
             if why:
                 self.notify(why, severity="warning")
                 return
-        what = "Unarchive" if unarchive else "Archive"
-        runs = keys[0] if len(keys) == 1 else f"{len(keys)} runs"
-        detail = (
-            "It comes back into the default listing."
-            if unarchive
-            else "It leaves the table and `runs ls` (H or `runs ls --archived` shows it); nothing is deleted."
-        )
         self.app.push_screen(
-            YesNo(f"{what} {runs}?\n{detail}"),
+            YesNo(archive_question(keys, unarchive)),
             lambda yes: self._confirmed(yes, "unarchive" if unarchive else "archive", keys),
         )
 
@@ -720,18 +608,13 @@ class RunsScreen(Screen):
         keys = self._targets()
         if not keys:
             return
-        why = self._active_refusal(keys, "deleted")
+        why = active_refusal(self.rows, keys, "deleted")
         if why:
             self.notify(why, severity="warning")
             return
-        runs = f"run {keys[0]}" if len(keys) == 1 else f"{len(keys)} runs"
         touches = sum(int((self.rows.get(k) or {}).get("test_touches") or 0) for k in keys)
         self.app.push_screen(
-            YesNo(
-                f"Delete {runs}? The run directory is removed for good.\n"
-                f"Its test touches ({touches}) are kept in {self.runs_dir / 'test_touches.jsonl'} "
-                "(`synapse runs touches`). To keep a run out of sight but whole, archive it (A)."
-            ),
+            YesNo(delete_question(keys, touches, self.runs_dir)),
             lambda yes: self._confirmed(yes, "delete", keys),
         )
 
@@ -741,19 +624,8 @@ class RunsScreen(Screen):
 
     @work(thread=True, group="manage")
     def run_manage(self, what: str, run_ids: list[str]) -> None:
-        from core.service import runs as service
-
         try:
-            rds = service.open_runs(run_ids, self.runs_dir)
-            if what == "delete":
-                service.check_deletable(rds)
-                kept = sum(service.delete_run(rd, self.runs_dir)["touches"] for rd in rds)
-                msg = f"deleted {', '.join(run_ids)}" + (
-                    f" · {kept} test touch{'es' if kept != 1 else ''} kept in test_touches.jsonl" if kept else ""
-                )
-            else:
-                service.set_archived(rds, self.runs_dir, what == "archive")
-                msg = f"{what}d {', '.join(run_ids)}" + (" (H shows archived runs)" if what == "archive" else "")
+            msg = manage_runs(self.runs_dir, what, run_ids)
         except InputError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
         else:
@@ -794,3 +666,15 @@ class RunsScreen(Screen):
 
         start_demo(self)
         self.refresh_bindings()
+
+
+# Names that lived here before runs/manage.py and runs/export.py (tests and callers import them from here).
+__all__ = [
+    "EXPORT_FIELDS",
+    "MAX_COMPARE",
+    "REFRESH_SECONDS",
+    "RunsScreen",
+    "export_value",
+    "filter_error",
+    "job_action_refusal",
+]
