@@ -390,7 +390,16 @@ def config_of_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return cfg if isinstance(cfg, dict) else {}
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _json_ok(obj: Any) -> bool:
+    """Whether `obj` goes into strict JSON as it is. Plain scalars and finite floats are
+    answered without encoding (a cold index of hundreds of runs asks this for every config value)."""
+    if isinstance(obj, _PLAIN):
+        return True
+    if isinstance(obj, float):
+        return math.isfinite(obj)
     try:
         json.dumps(obj, allow_nan=False, default=str)
         return True
