@@ -228,7 +228,10 @@ async def test_eight_runs_overlay_and_their_tables_read_at_80_columns(nine):
         for label, run_id in zip("ABCDE", ids):
             ys = [e["val_loss"] for e in _epochs(root, run_id)]
             assert plot.drawn["lines"][label][1] == pytest.approx(ys)
-        assert "F, G, H: no epochs (baselines runs do not train)" in _text(screen, "#curves-note")
+        # the note follows the plot's drawing (a message): waited for, not read at once
+        assert await _until(
+            pilot, lambda: "F, G, H: no epochs (baselines runs do not train)" in _text(screen, "#curves-note")
+        )
         assert "val loss by epoch" in plot.plt.build()
         legend = _text(screen, "#legend").rstrip().splitlines()
         assert len(legend) == 4  # two runs a line at 80 columns

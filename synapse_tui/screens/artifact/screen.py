@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
@@ -110,6 +111,12 @@ class ArtifactScreen(Screen):
         self.run_worker(self._mount_view(opened), group="open-mount", exclusive=True)
 
     async def _mount_view(self, opened: Opened) -> None:
+        try:
+            await self._mount_view_now(opened)
+        except NoMatches:
+            pass  # the screen was closed while the file was being opened: nothing left to fill
+
+    async def _mount_view_now(self, opened: Opened) -> None:
         self.opened = opened
         self.query_one("#artifact-title", Static).update(self._title())
         body = self.query_one("#artifact-body", Container)
@@ -145,7 +152,10 @@ class ArtifactScreen(Screen):
 
     def _set_status(self, text: str) -> None:
         self._status = " · ".join(t for t in (self._note, text) if t)
-        self.query_one("#artifact-status", Static).update(self._ascii_text(self._status))
+        try:
+            self.query_one("#artifact-status", Static).update(self._ascii_text(self._status))
+        except NoMatches:
+            pass  # a viewer's last word while the screen is taken down
 
     @property
     def status(self) -> str:
