@@ -100,7 +100,10 @@ def _proc_table() -> dict[int, tuple[int, str]]:
         # comm is in parentheses and may itself hold spaces or ')': split at the last one.
         head, _, rest = stat.rpartition(")")
         comm = head.partition("(")[2]
-        table[int(entry.name)] = (int(rest.split()[1]), comm)
+        fields = rest.split()
+        if fields[0] in ("Z", "X"):
+            continue  # dead, only waiting for its parent to reap it: not a live session
+        table[int(entry.name)] = (int(fields[1]), comm)
     return table
 
 

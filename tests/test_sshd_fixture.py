@@ -3,6 +3,7 @@ host keys under an alias, exec, SFTP on and off, sessions killed from the server
 proxy whose link goes dead, and the shell-only stand-in for RunPod's proxied SSH."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import asyncssh
@@ -91,6 +92,10 @@ async def test_kill_sessions_drops_open_connection(server, tmp_path):
             await conn.run("true", timeout=5)
     finally:
         conn.abort()
+    # SIGKILL is delivered, and the dead reaped, a moment after kill() returns
+    deadline = time.monotonic() + 5
+    while server.session_pids() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     assert server.session_pids() == []
     # The listener survives: a new connection works.
     async with await connect(server, kh) as conn:
