@@ -403,6 +403,24 @@ def _gunzip(data: bytearray, limit: int, path: Path) -> bytearray:
         raise DataError(f"looks gzip-compressed but cannot be decompressed ({e})", path=path) from None
 
 
+def load_for_config(
+    path: str | Path, data: Any, *, unsorted_hint: str | None = None, echo: bool = True, allow_unsorted: bool = False
+) -> Dataset:
+    """`load_dataset` as a config's `data` section says (parts, events_per_day, allow_unsorted,
+    date_format, columns): what runs, predict, export, validation and the rules miner read with.
+    `allow_unsorted` adds the caller's own permission (predict's flag) to the config's."""
+    return load_dataset(
+        path,
+        parts=data.parts,
+        events_per_day=data.events_per_day,
+        allow_unsorted=data.allow_unsorted or allow_unsorted,
+        echo=echo,
+        unsorted_hint=unsorted_hint,
+        date_format=data.date_format,
+        columns=data.columns,
+    )
+
+
 def load_dataset(
     path: str | Path,
     *,

@@ -82,7 +82,7 @@ def load_scorer(run_dir: RunDir | str | Path) -> tuple[nn.Module, dict]:
 
 def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     """(inputs of the whole sequence, test window (start, stop), data info)."""
-    from core.data import UNSORTED_HINT_RUN, load_dataset, resolve_data_path, resolve_run_data
+    from core.data import load_for_config, UNSORTED_HINT_RUN, resolve_data_path, resolve_run_data
     from core.data.splits import splits_from_config
 
     raw = data if data is not None else cfg.data.path
@@ -93,13 +93,9 @@ def load_inputs(run: RunDir, scorer: nn.Module, cfg, data: str | Path | None):
     if not path.exists():
         raise InputError("data file not found (needed for the parity check; pass data=FILE)", path=path)
     # The run's own data path is the run directory's word, not the user's: no content in errors.
-    ds = load_dataset(
+    ds = load_for_config(
         path,
-        parts=cfg.data.parts,
-        events_per_day=cfg.data.events_per_day,
-        allow_unsorted=cfg.data.allow_unsorted,
-        date_format=cfg.data.date_format,
-        columns=cfg.data.columns,
+        cfg.data,
         echo=data is not None,
         unsorted_hint=UNSORTED_HINT_RUN,
     )

@@ -178,20 +178,16 @@ def _load(config, overrides: list[str], data: str | None) -> tuple[Any, list[dic
 
 def _check_data(cfg) -> tuple[list[str], dict | None]:
     """What the run would find in its data: (problems, {"rows", "first", "last", "splits"})."""
-    from core.data import UNSORTED_HINT_CONFIG, load_dataset, resolve_data_path
+    from core.data import UNSORTED_HINT_CONFIG, load_for_config, resolve_data_path
     from core.data.splits import splits_from_config
 
     if cfg.data.path is None:
         return ["no data file: set --data FILE or data.path in the config"], None
     path = resolve_data_path(cfg.data.path)
     try:
-        data = load_dataset(
+        data = load_for_config(
             path,
-            parts=cfg.data.parts,
-            events_per_day=cfg.data.events_per_day,
-            allow_unsorted=cfg.data.allow_unsorted,
-            date_format=cfg.data.date_format,
-            columns=cfg.data.columns,
+            cfg.data,
             unsorted_hint=UNSORTED_HINT_CONFIG,
         )
     except InputError as exc:

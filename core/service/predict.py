@@ -16,7 +16,7 @@ from core import pools
 from core.runs.status import status_phrase
 from core.evaluation.calibration import Calibrator
 from core.config import Config, load_config
-from core.data import UNSORTED_HINT_CLI, load_dataset, resolve_run_data
+from core.data import load_for_config, UNSORTED_HINT_CLI, resolve_run_data
 from core.errors import InputError
 from core.runs import RunDir, record_test_touch, status_of
 
@@ -109,15 +109,12 @@ def predict(
     man = run.read_json("manifest.json")
     report = run.read_json("report.json")
     path = Path(data) if data is not None else resolve_run_data(man)
-    ds = load_dataset(
+    ds = load_for_config(
         path,
-        parts=cfg.data.parts,
-        events_per_day=cfg.data.events_per_day,
-        allow_unsorted=cfg.data.allow_unsorted or allow_unsorted,
-        date_format=cfg.data.date_format,
-        columns=cfg.data.columns,
+        cfg.data,
         echo=data is not None,
         unsorted_hint=UNSORTED_HINT_CLI,
+        allow_unsorted=allow_unsorted,
     )
     rows, day = _target_rows(ds.dates, date)
     Y, dates = ds.Y[:rows], ds.dates[:rows]

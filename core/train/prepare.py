@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.config import Config, config_hash
-from core.data import UNSORTED_HINT_CONFIG, Dataset, load_dataset, resolve_data_path, resolve_run_data
+from core.data import load_for_config, UNSORTED_HINT_CONFIG, Dataset, resolve_data_path, resolve_run_data
 from core.data.splits import Split, splits_from_config
 from core.errors import InputError
 from core.evaluation.evaluate import Scored, Windows
@@ -75,13 +75,9 @@ def prepare(cfg: Config, recorded: dict | None = None) -> Prepared:
     if cfg.data.path is None:
         raise InputError("no data file: pass --data FILE or set data.path in the config")
     path = resolve_data_path(cfg.data.path) if recorded is None else resolve_run_data(recorded, cfg.data.path)
-    data = load_dataset(
+    data = load_for_config(
         path,
-        parts=cfg.data.parts,
-        events_per_day=cfg.data.events_per_day,
-        allow_unsorted=cfg.data.allow_unsorted,
-        date_format=cfg.data.date_format,
-        columns=cfg.data.columns,
+        cfg.data,
         unsorted_hint=UNSORTED_HINT_CONFIG,
         echo=recorded is None,
     )  # a run directory's data path is nobody's choice here

@@ -61,7 +61,7 @@ def rules_mine(
 
         synapse rules mine --data my.csv --out my-rules
     """
-    from core.data import UNSORTED_HINT_CONFIG, load_dataset, resolve_data_path
+    from core.data import load_for_config, UNSORTED_HINT_CONFIG, resolve_data_path
     from core.data.splits import splits_from_config
     from core.rules import dump_rulebook, load_rules_config, markdown, mine
 
@@ -69,13 +69,9 @@ def rules_mine(
     if cfg.data.path is None:
         raise InputError("no data file: pass --data FILE or set data.path in the config")
     path = resolve_data_path(cfg.data.path)
-    ds = load_dataset(
+    ds = load_for_config(
         path,
-        parts=cfg.data.parts,
-        events_per_day=cfg.data.events_per_day,
-        allow_unsorted=cfg.data.allow_unsorted,
-        date_format=cfg.data.date_format,
-        columns=cfg.data.columns,
+        cfg.data,
         unsorted_hint=UNSORTED_HINT_CONFIG,
     )
     if ds.P != cfg.data.parts:
@@ -260,20 +256,16 @@ def rules_check(
 
 
 def _measure(book: Any, data: Path, config: Path | None, override: list[str] | None) -> list:
-    from core.data import UNSORTED_HINT_CONFIG, load_dataset, resolve_data_path
+    from core.data import UNSORTED_HINT_CONFIG, load_for_config, resolve_data_path
     from core.data.splits import splits_from_config
     from core.rules import load_rules_config
     from core.rules.mine import evaluate_rules
 
     cfg, _ = load_rules_config(config, overrides=override or (), data=str(data))
     path = resolve_data_path(str(data))
-    ds = load_dataset(
+    ds = load_for_config(
         path,
-        parts=cfg.data.parts,
-        events_per_day=cfg.data.events_per_day,
-        allow_unsorted=cfg.data.allow_unsorted,
-        date_format=cfg.data.date_format,
-        columns=cfg.data.columns,
+        cfg.data,
         unsorted_hint=UNSORTED_HINT_CONFIG,
     )
     if ds.P != book.parts:
